@@ -1,0 +1,65 @@
+"""memskill: a self-hosted memory engine for AI agents.
+
+Conversations become memories (facts, preferences, tool lessons) and personalised skills (SKILL.md).
+`Memory` is the in-process engine; its methods mirror the MemOS Cloud v1 API.
+"""
+
+from memskill.config import Limits, Settings
+from memskill.engine import Memory
+from memskill.errors import (
+    IdTooLong,
+    InternalError,
+    InvalidRequest,
+    MemskillError,
+    MissingField,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+)
+from memskill.models import (
+    Job,
+    MemoryItem,
+    Message,
+    Scope,
+    Segment,
+    Skill,
+    SkillItem,
+    SkillVersion,
+    TaskChunk,
+    TaskRecord,
+    ToolCall,
+)
+from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "IdTooLong",
+    "InternalError",
+    "InvalidRequest",
+    "Job",
+    "Limits",
+    "Memory",
+    "MemoryItem",
+    "MemskillError",
+    "Message",
+    "MissingField",
+    "NotFound",
+    "OfflineEmbedder",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Scope",
+    "Segment",
+    "Settings",
+    "Skill",
+    "SkillItem",
+    "SkillVersion",
+    "TaskChunk",
+    "TaskRecord",
+    "ToolCall",
+    "Unauthorized",
+    "__version__",
+]

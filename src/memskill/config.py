@@ -1,0 +1,51 @@
+"""Settings, read once from the environment at the edge (CLI, server start-up).
+
+The library itself takes explicit `Settings` objects; nothing else in the package reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """`$MEMSKILL_HOME`, else `~/.memskill`."""
+    env = os.environ if environ is None else environ
+    home = env.get("MEMSKILL_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".memskill"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits; over them a call fails with 413 instead of storing part of it."""
+
+    max_messages_per_call: int = 200
+    max_message_chars: int = 32_000
+    max_id_chars: int = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine needs to know that is not passed per call."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    embedder: str = "offline"
+    """`offline` (multilingual USE, the default) or `hashing` (fast, crude; for tests)."""
+    workers: int = 1
+    """In-process worker threads that run the pipeline; 0 = none (jobs wait for a worker)."""
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
+            embedder=env.get("MEMSKILL_EMBEDDER", "offline"),
+            workers=int(env.get("MEMSKILL_WORKERS", "1")),
+            limits=Limits(
+                max_messages_per_call=int(env.get("MEMSKILL_MAX_MESSAGES", "200")),
+                max_message_chars=int(env.get("MEMSKILL_MAX_MESSAGE_CHARS", "32000")),
+            ),
+        )

@@ -1,0 +1,249 @@
+"""Plain domain types shared by every stage.
+
+These are frozen dataclasses without behaviour beyond small derived properties; the stores persist
+them and the server translates them to the wire format. Times are millisecond epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant", "system", "tool"]
+Status = Literal["activated", "archived"]
+JobStatus = Literal["running", "completed", "failed"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call an assistant message asked for."""
+
+    id: str
+    """Call id that the matching `tool` message refers to."""
+    name: str
+    """Tool (function) name."""
+    arguments: str
+    """Arguments as the raw JSON string the model produced."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One conversation message, normalised from the OpenAI chat format."""
+
+    role: Role
+    """Who spoke: user, assistant, system or tool."""
+    content: str
+    """Plain text; multi-part content is joined."""
+    chat_time: int | None = None
+    """When it was said (ms epoch), when the client told us."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Calls requested by an assistant message."""
+    tool_call_id: str | None = None
+    """For a `tool` message: the call it answers."""
+    id: str = ""
+    """Stable id derived from the content (set at ingest)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A contiguous run of messages about one task: inclusive indexes into a message list."""
+
+    start: int
+    end: int
+    title: str
+
+
+@dataclass(frozen=True)
+class TaskChunk:
+    """The messages of one task inside one conversation."""
+
+    conversation_id: str
+    title: str
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class ToolUsage:
+    """How one tool fared in a chunk."""
+
+    used_tool: str
+    error_type: str
+    """Empty when the call succeeded."""
+    success_rate: float
+    tool_experience: str
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What happened in one task chunk, the unit that clustering and synthesis work on."""
+
+    title: str
+    goal: str
+    """The user's first request, as said."""
+    steps: tuple[str, ...]
+    """Generalised requests and instructions, in order."""
+    corrections: tuple[str, ...]
+    preferences: tuple[str, ...]
+    tools: tuple[str, ...]
+    outcome: str
+    language: Literal["zh", "en"]
+    sources: tuple[str, ...]
+    """Message ids the record came from."""
+
+
+@dataclass(frozen=True)
+class FactDraft:
+    """A fact extracted from messages, before it is stored."""
+
+    key: str
+    """Short title (memory_key)."""
+    value: str
+    """The fact in one sentence (memory_value)."""
+    memory_type: Literal["LongTermMemory", "UserMemory"]
+    sources: tuple[str, ...]
+    confidence: float = 0.8
+
+
+@dataclass(frozen=True)
+class PreferenceDraft:
+    """A preference extracted from messages, before it is stored."""
+
+    text: str
+    """The preference as a standalone statement."""
+    preference_type: Literal["explicit_preference", "implicit_preference"]
+    reasoning: str
+    """Why we believe it (which words showed it)."""
+    topic: str
+    """Coarse subject used to find contradictions, e.g. `length`, `pace`, `tone`."""
+    polarity: int
+    """+1 likes / wants, -1 dislikes / avoids, 0 neutral instruction."""
+    sources: tuple[str, ...]
+    is_correction: bool = False
+
+
+@dataclass(frozen=True)
+class ToolLessonDraft:
+    """A lesson about a tool taken from calls and results."""
+
+    tool: str
+    value: str
+    """What happened (call, arguments, result)."""
+    experience: str
+    """The lesson: what failed and what fixed it."""
+    usage: ToolUsage
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything one chunk yields."""
+
+    record: TaskRecord
+    facts: tuple[FactDraft, ...] = ()
+    preferences: tuple[PreferenceDraft, ...] = ()
+    tool_lessons: tuple[ToolLessonDraft, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which data a call may see: always one user, optionally one agent or app."""
+
+    user_id: str
+    agent_id: str | None = None
+    app_id: str | None = None
+
+
+MemoryKind = Literal["fact", "preference", "tool"]
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """A stored memory of any kind: fact, preference or tool lesson.
+
+    The three kinds share storage, search and lifecycle; `kind` tells which wire shape to use and
+    `payload` carries the kind-specific fields (e.g. `preference_type`, `tool_used_status`).
+    """
+
+    id: str
+    user_id: str
+    kind: MemoryKind
+    key: str
+    """memory_key / preference topic / tool name."""
+    text: str
+    """memory_value / preference / tool_value: what search matches."""
+    conversation_id: str
+    agent_id: str | None = None
+    app_id: str | None = None
+    status: Status = "activated"
+    confidence: float = 0.8
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    payload: dict[str, object] = field(default_factory=dict)
+    create_time: int = 0
+    update_time: int = 0
+
+
+@dataclass(frozen=True)
+class SkillItem:
+    """One bullet of a skill section, kept with its evidence."""
+
+    section: Literal["procedure", "experience", "preference", "example"]
+    text: str
+    support: int = 1
+    """How many task records agreed with it."""
+    sources: tuple[str, ...] = ()
+    """Ids of the task records that support it (`rec_…`; each record names its conversation)."""
+    position: float = 0.5
+    """Relative place within a task (0 first, 1 last); orders procedure steps."""
+
+
+@dataclass(frozen=True)
+class SkillVersion:
+    """One immutable version of a skill."""
+
+    skill_id: str
+    version: int
+    name: str
+    description: str
+    items: tuple[SkillItem, ...]
+    markdown: str
+    create_time: int
+    note: str = ""
+    """What changed relative to the previous version."""
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A skill's current state: its latest version plus bookkeeping."""
+
+    id: str
+    user_id: str
+    cluster_id: str
+    current: SkillVersion
+    conversation_ids: tuple[str, ...]
+    agent_id: str | None = None
+    app_id: str | None = None
+    status: Status = "activated"
+    skill_type: Literal["auto_create", "upload"] = "auto_create"
+    confidence: float = 0.5
+    tags: tuple[str, ...] = ()
+    create_time: int = 0
+    update_time: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """A unit of background work (ingest or feedback) and its outcome."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    kind: Literal["ingest", "feedback"]
+    status: JobStatus
+    attempts: int = 0
+    error: str | None = None
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    create_time: int = 0
+    update_time: int = 0
