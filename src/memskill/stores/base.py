@@ -1,0 +1,157 @@
+"""The store protocol and the small row types the stores exchange with the engine.
+
+A store persists raw messages, jobs, memory items, task clusters, task records and skills, and answers
+two kinds of search (keyword and vector) scoped to one user. `SQLiteStore` is the embedded default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillVersion
+
+
+class ScoredId(NamedTuple):
+    """A search hit: an id and a score whose meaning depends on the search (cosine, -bm25)."""
+
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What storing one add call did."""
+
+    job: Job
+    new_message_ids: tuple[str, ...]
+    duplicate: bool
+    """True when the very same call had been stored before (a client retry)."""
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """A user's persistent task cluster: similar tasks across conversations, one skill."""
+
+    id: str
+    user_id: str
+    agent_id: str | None
+    app_id: str | None
+    title: str
+    centroid: np.ndarray
+    size: int
+    skill_id: str | None
+    create_time: int
+    update_time: int
+
+
+@dataclass(frozen=True)
+class TaskRecordRow:
+    """A stored task record (the `TaskRecord` fields as a dict) and the cluster it joined."""
+
+    id: str
+    user_id: str
+    cluster_id: str
+    conversation_id: str
+    record: dict[str, Any]
+    create_time: int
+
+
+class Store(Protocol):
+    """What the engine needs from a storage backend."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def ingest(
+        self,
+        scope: Scope,
+        conversation_id: str,
+        messages: Sequence[Message],
+        job: Job,
+        payload: dict[str, Any],
+        lease: tuple[str, int] | None = None,
+    ) -> IngestResult: ...
+
+    def messages_by_ids(self, ids: Sequence[str]) -> list[Message]: ...
+
+    def recent_messages(
+        self, user_id: str, conversation_id: str, limit: int, before_ids: Sequence[str] = ()
+    ) -> list[Message]: ...
+
+    def conversation_ids(self, user_id: str) -> list[str]: ...
+
+    def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]: ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def job_payload(self, job_id: str) -> dict[str, Any]: ...
+
+    def claim_job(self, worker: str, lease_ms: int) -> Job | None: ...
+
+    def finish_job(
+        self, job_id: str, status: str, error: str | None = None, result: dict[str, Any] | None = None
+    ) -> None: ...
+
+    def release_job(self, job_id: str, error: str, retry_in_ms: int) -> None: ...
+
+    def count_jobs(self, status: str) -> int: ...
+
+    def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None: ...
+
+    def update_item(
+        self, item: MemoryItem, vector: np.ndarray | None = None, embedder_id: str | None = None
+    ) -> None: ...
+
+    def get_item(self, item_id: str) -> MemoryItem | None: ...
+
+    def get_items(self, item_ids: Sequence[str]) -> list[MemoryItem]: ...
+
+    def list_items(
+        self, scope: Scope, kinds: Sequence[str], statuses: Sequence[str] = ("activated",)
+    ) -> list[MemoryItem]: ...
+
+    def delete_items(self, item_ids: Sequence[str]) -> int: ...
+
+    def delete_user(self, user_id: str) -> int: ...
+
+    def vector_search(
+        self, scope: Scope, table: str, kind: str, query: np.ndarray, limit: int
+    ) -> list[ScoredId]: ...
+
+    def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]: ...
+
+    def vectors_of(self, table: str, ids: Sequence[str], dim: int) -> dict[str, np.ndarray]: ...
+
+    def list_clusters(self, scope: Scope) -> list[ClusterRow]: ...
+
+    def save_cluster(self, cluster: ClusterRow) -> None: ...
+
+    def add_task_record(self, row: TaskRecordRow) -> None: ...
+
+    def get_task_record(self, record_id: str) -> TaskRecordRow | None: ...
+
+    def latest_task_record(self, user_id: str, conversation_id: str) -> TaskRecordRow | None: ...
+
+    def task_records(self, cluster_id: str) -> list[TaskRecordRow]: ...
+
+    def save_skill(
+        self, skill: Skill, search_text: str, vector: np.ndarray | None, embedder_id: str | None
+    ) -> None: ...
+
+    def skill_versions(self, skill_id: str) -> list[SkillVersion]: ...
+
+    def get_skill(self, skill_id: str) -> Skill | None: ...
+
+    def list_skills(self, scope: Scope, statuses: Sequence[str] = ("activated",)) -> list[Skill]: ...
+
+    def delete_skill(self, skill_id: str) -> bool: ...
+
+    def user_ids(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+

@@ -1,0 +1,180 @@
+"""Named schema migrations for the SQLite store, applied in order, each in its own transaction.
+
+A migration is never edited once released; a schema change is a new function appended to `MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction (`executescript` would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            agent_id TEXT,
+            app_id TEXT,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            chat_time INTEGER,
+            tool_calls TEXT NOT NULL DEFAULT '[]',
+            tool_call_id TEXT,
+            job_id TEXT NOT NULL,
+            create_time INTEGER NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages (user_id, conversation_id, seq);
+        CREATE INDEX messages_by_job ON messages (job_id);
+        CREATE VIRTUAL TABLE messages_fts USING fts5 (tokens);
+
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            agent_id TEXT,
+            app_id TEXT,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            result TEXT NOT NULL DEFAULT '{}',
+            create_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL
+        );
+        CREATE INDEX jobs_runnable ON jobs (status, lease_until, create_time);
+        CREATE INDEX jobs_by_user ON jobs (user_id, status, create_time);
+
+        CREATE TABLE items (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            text TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            agent_id TEXT,
+            app_id TEXT,
+            status TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            tags TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            vector BLOB,
+            embedder TEXT,
+            create_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL
+        );
+        CREATE INDEX items_by_user ON items (user_id, kind, status, seq);
+        CREATE VIRTUAL TABLE items_fts USING fts5 (tokens);
+
+        CREATE TABLE clusters (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            agent_id TEXT,
+            app_id TEXT,
+            title TEXT NOT NULL,
+            centroid BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            skill_id TEXT,
+            create_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL
+        );
+        CREATE INDEX clusters_by_user ON clusters (user_id);
+
+        CREATE TABLE task_records (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            cluster_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            record TEXT NOT NULL,
+            create_time INTEGER NOT NULL
+        );
+        CREATE INDEX task_records_by_cluster ON task_records (cluster_id, create_time);
+
+        CREATE TABLE skills (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            cluster_id TEXT NOT NULL,
+            agent_id TEXT,
+            app_id TEXT,
+            status TEXT NOT NULL,
+            skill_type TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            confidence REAL NOT NULL,
+            tags TEXT NOT NULL,
+            conversation_ids TEXT NOT NULL,
+            search_text TEXT NOT NULL,
+            vector BLOB,
+            embedder TEXT,
+            create_time INTEGER NOT NULL,
+            update_time INTEGER NOT NULL
+        );
+        CREATE INDEX skills_by_user ON skills (user_id, status);
+        CREATE VIRTUAL TABLE skills_fts USING fts5 (tokens);
+
+        CREATE TABLE skill_versions (
+            skill_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            items TEXT NOT NULL,
+            markdown TEXT NOT NULL,
+            note TEXT NOT NULL,
+            create_time INTEGER NOT NULL,
+            PRIMARY KEY (skill_id, version)
+        );
+
+        CREATE TABLE revisions (
+            user_id TEXT PRIMARY KEY,
+            revision INTEGER NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("001_initial", m001_initial),
+]
+
+
+def apply_migrations(db: sqlite3.Connection, migrations: list[tuple[str, Migration]] | None = None) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_time INTEGER NOT NULL)"
+    )
+    applied_now: list[str] = []
+    for name, migration in migrations if migrations is not None else MIGRATIONS:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = db.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone()
+            if done is None:
+                migration(db)
+                db.execute(
+                    "INSERT INTO schema_migrations (name, applied_time) VALUES (?, ?)",
+                    (name, int(time.time() * 1000)),
+                )
+                applied_now.append(name)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return applied_now

@@ -1,0 +1,688 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+- Raw messages, jobs, memories (facts, preferences, tool lessons), task clusters, task records, skills
+  and their immutable versions live in plain tables (see `migrations.py`).
+- Keyword search: FTS5 tables over jieba-segmented text, one per searchable table. Each row also holds an
+  `owner` token derived from the user id, so a query matches only that user's rows inside the index.
+- Vector search: float32 BLOBs, loaded per user into a numpy matrix that is cached until the user's
+  revision changes, then searched exactly (`matrix @ query`).
+
+Every thread gets its own connection; writes go through `transaction()` (BEGIN IMMEDIATE, a process-wide
+lock, busy timeout), so a server thread and worker threads, or several processes, share one file safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memskill.models import (
+    Job,
+    MemoryItem,
+    Message,
+    Scope,
+    Skill,
+    SkillItem,
+    SkillVersion,
+    ToolCall,
+)
+from memskill.stores.base import ClusterRow, IngestResult, ScoredId, TaskRecordRow
+from memskill.stores.migrations import apply_migrations
+from memskill.text import index_text
+
+FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def owner_token(user_id: str) -> str:
+    """A single FTS token that stands for the user, so MATCH can be scoped inside the index."""
+    return "u" + hashlib.sha1(user_id.encode()).hexdigest()[:20]
+
+
+def _blob(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
+@dataclass
+class _VectorIndex:
+    revision: int
+    ids: list[str]
+    agent_ids: list[str | None]
+    app_ids: list[str | None]
+    matrix: np.ndarray
+
+
+class SQLiteStore:
+    """SQLite implementation of the store protocol (`memskill.stores.base.Store`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._cache_lock = threading.Lock()
+        self._vectors: dict[tuple[str, str, str], _VectorIndex] = {}
+        self.applied_migrations = apply_migrations(self._db())
+
+    # -- connections and transactions -------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+            self._local.depth = 0
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction; nested calls join the outer one."""
+        db = self._db()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            else:
+                db.execute("COMMIT")
+            finally:
+                self._local.depth = 0
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def _touch(self, user_id: str) -> None:
+        self._db().execute(
+            "INSERT INTO revisions (user_id, revision) VALUES (?, 1) "
+            "ON CONFLICT (user_id) DO UPDATE SET revision = revision + 1",
+            (user_id,),
+        )
+
+    def _index(self, table: str, seq: int, user_id: str, text: str) -> None:
+        self._db().execute(
+            f"INSERT INTO {FTS_TABLES[table]} (rowid, tokens) VALUES (?, ?)",
+            (seq, owner_token(user_id) + " " + index_text(text)),
+        )
+
+    def _unindex(self, table: str, seq: int) -> None:
+        self._db().execute(f"DELETE FROM {FTS_TABLES[table]} WHERE rowid = ?", (seq,))
+
+    # -- messages and jobs ------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        scope: Scope,
+        conversation_id: str,
+        messages: Sequence[Message],
+        job: Job,
+        payload: dict[str, Any],
+        lease: tuple[str, int] | None = None,
+    ) -> IngestResult:
+        """Store new messages and their job in one transaction; a resent batch returns the first job.
+
+        `lease` (owner, milliseconds) hands the new job straight to a caller that runs it inline.
+        """
+        db = self._db()
+        created = now_ms()
+        with self.transaction():
+            existing = db.execute("SELECT id FROM jobs WHERE id = ?", (job.id,)).fetchone()
+            if existing is not None:
+                stored = self.get_job(job.id)
+                assert stored is not None
+                return IngestResult(job=stored, new_message_ids=(), duplicate=True)
+            new_ids: list[str] = []
+            for message in messages:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO messages (id, user_id, conversation_id, agent_id, app_id, role, "
+                    "content, chat_time, tool_calls, tool_call_id, job_id, create_time) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.id, scope.user_id, conversation_id, scope.agent_id, scope.app_id,
+                        message.role, message.content, message.chat_time,
+                        json.dumps([[c.id, c.name, c.arguments] for c in message.tool_calls], ensure_ascii=False),
+                        message.tool_call_id, job.id, created,
+                    ),
+                )
+                if cursor.rowcount:
+                    new_ids.append(message.id)
+                    if message.content.strip():
+                        self._index("messages", int(cursor.lastrowid or 0), scope.user_id, message.content)
+            payload = {**payload, "message_ids": [m.id for m in messages], "new_message_ids": new_ids}
+            status = job.status if new_ids or job.kind != "ingest" else "completed"
+            owner, lease_until = (lease[0], created + lease[1]) if lease and status == "running" else (None, 0)
+            db.execute(
+                "INSERT INTO jobs (id, user_id, conversation_id, agent_id, app_id, kind, status, payload, "
+                "attempts, lease_owner, lease_until, create_time, update_time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id, scope.user_id, conversation_id, scope.agent_id, scope.app_id, job.kind, status,
+                    json.dumps(payload, ensure_ascii=False), 1 if owner else 0, owner, lease_until,
+                    created, created,
+                ),
+            )
+        stored = self.get_job(job.id)
+        assert stored is not None
+        return IngestResult(job=stored, new_message_ids=tuple(new_ids), duplicate=False)
+
+    def _message(self, row: sqlite3.Row | tuple[Any, ...]) -> Message:
+        calls = tuple(ToolCall(id=c[0], name=c[1], arguments=c[2]) for c in json.loads(row[4]))
+        return Message(role=row[1], content=row[2], chat_time=row[3], tool_calls=calls, tool_call_id=row[5], id=row[0])
+
+    _MESSAGE_COLUMNS = "id, role, content, chat_time, tool_calls, tool_call_id"
+
+    def messages_by_ids(self, ids: Sequence[str]) -> list[Message]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db().execute(
+            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY seq", list(ids)
+        )
+        return [self._message(row) for row in rows]
+
+    def recent_messages(
+        self, user_id: str, conversation_id: str, limit: int, before_ids: Sequence[str] = ()
+    ) -> list[Message]:
+        """The last `limit` messages of a conversation, oldest first, excluding `before_ids` and later."""
+        db = self._db()
+        bound = None
+        if before_ids:
+            marks = ",".join("?" * len(before_ids))
+            bound = db.execute(f"SELECT MIN(seq) FROM messages WHERE id IN ({marks})", list(before_ids)).fetchone()[0]
+        rows = db.execute(
+            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE user_id = ? AND conversation_id = ? "
+            "AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (user_id, conversation_id, bound if bound is not None else 1 << 62, limit),
+        ).fetchall()
+        return [self._message(row) for row in reversed(rows)]
+
+    def conversation_ids(self, user_id: str) -> list[str]:
+        rows = self._db().execute(
+            "SELECT conversation_id FROM messages WHERE user_id = ? GROUP BY conversation_id ORDER BY MIN(seq)",
+            (user_id,),
+        )
+        return [row[0] for row in rows]
+
+    def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]:
+        """Keyword hits among messages whose job has not finished: (message, conversation_id, bm25)."""
+        rows = self._db().execute(
+            "SELECT m.id, m.role, m.content, m.chat_time, m.tool_calls, m.tool_call_id, m.conversation_id, "
+            "bm25(messages_fts) FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
+            "JOIN jobs j ON j.id = m.job_id WHERE messages_fts MATCH ? AND j.status = 'running' "
+            "AND m.user_id = ? AND (? IS NULL OR m.agent_id = ?) AND (? IS NULL OR m.app_id = ?) "
+            "ORDER BY bm25(messages_fts) LIMIT ?",
+            (
+                f"{owner_token(scope.user_id)} AND ({match})", scope.user_id,
+                scope.agent_id, scope.agent_id, scope.app_id, scope.app_id, limit,
+            ),
+        ).fetchall()
+        return [(self._message(row[:6]), row[6], -float(row[7])) for row in rows]
+
+    _JOB_COLUMNS = (
+        "id, user_id, conversation_id, kind, status, attempts, error, result, create_time, update_time, payload"
+    )
+
+    def _job(self, row: Sequence[Any]) -> Job:
+        result = json.loads(row[7] or "{}")
+        return Job(
+            id=row[0], user_id=row[1], conversation_id=row[2], kind=row[3], status=row[4], attempts=row[5],
+            error=row[6], added=tuple(result.get("added", ())), updated=tuple(result.get("updated", ())),
+            deleted=tuple(result.get("deleted", ())), create_time=row[8], update_time=row[9],
+        )
+
+    def get_job(self, job_id: str) -> Job | None:
+        row = self._db().execute(f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else self._job(row)
+
+    def job_payload(self, job_id: str) -> dict[str, Any]:
+        row = self._db().execute("SELECT payload, agent_id, app_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return {}
+        return {**json.loads(row[0]), "agent_id": row[1], "app_id": row[2]}
+
+    def claim_job(self, worker: str, lease_ms: int) -> Job | None:
+        """Take the oldest runnable job (new, or whose lease expired) and lease it to `worker`."""
+        db = self._db()
+        moment = now_ms()
+        with self.transaction():
+            # Jobs of one user run one at a time and in order, so each sees the previous one's results.
+            row = db.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE status = 'running' AND lease_until < ? "
+                "AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.user_id = j.user_id AND o.status = 'running' "
+                "AND o.id != j.id AND (o.lease_until >= ? OR o.create_time < j.create_time)) "
+                "ORDER BY create_time LIMIT 1",
+                (moment, moment),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, update_time = ? "
+                "WHERE id = ?",
+                (worker, moment + lease_ms, moment, row[0]),
+            )
+        return replace(self._job(row), attempts=row[5] + 1)
+
+    def finish_job(
+        self, job_id: str, status: str, error: str | None = None, result: dict[str, Any] | None = None
+    ) -> None:
+        with self.transaction():
+            self._db().execute(
+                "UPDATE jobs SET status = ?, error = ?, result = ?, lease_owner = NULL, lease_until = 0, "
+                "update_time = ? WHERE id = ?",
+                (status, error, json.dumps(result or {}, ensure_ascii=False), now_ms(), job_id),
+            )
+
+    def release_job(self, job_id: str, error: str, retry_in_ms: int) -> None:
+        """Give a job back after a failed attempt, to be retried after `retry_in_ms`."""
+        with self.transaction():
+            self._db().execute(
+                "UPDATE jobs SET error = ?, lease_owner = NULL, lease_until = ?, update_time = ? WHERE id = ?",
+                (error, now_ms() + retry_in_ms, now_ms(), job_id),
+            )
+
+    def count_jobs(self, status: str) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
+
+    # -- memory items -----------------------------------------------------------------------------
+
+    _ITEM_COLUMNS = (
+        "id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, confidence, tags, sources, "
+        "payload, create_time, update_time"
+    )
+
+    def _item(self, row: Sequence[Any]) -> MemoryItem:
+        return MemoryItem(
+            id=row[0], user_id=row[1], kind=row[2], key=row[3], text=row[4], conversation_id=row[5],
+            agent_id=row[6], app_id=row[7], status=row[8], confidence=row[9], tags=tuple(json.loads(row[10])),
+            sources=tuple(json.loads(row[11])), payload=json.loads(row[12]), create_time=row[13],
+            update_time=row[14],
+        )
+
+    def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None:
+        with self.transaction():
+            cursor = self._db().execute(
+                "INSERT INTO items (id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, "
+                "confidence, tags, sources, payload, vector, embedder, create_time, update_time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.id, item.user_id, item.kind, item.key, item.text, item.conversation_id, item.agent_id,
+                    item.app_id, item.status, item.confidence, json.dumps(list(item.tags), ensure_ascii=False),
+                    json.dumps(list(item.sources)), json.dumps(item.payload, ensure_ascii=False),
+                    _blob(vector), embedder_id, item.create_time, item.update_time,
+                ),
+            )
+            self._index("items", int(cursor.lastrowid or 0), item.user_id, item.key + " " + item.text)
+            self._touch(item.user_id)
+
+    def update_item(self, item: MemoryItem, vector: np.ndarray | None = None, embedder_id: str | None = None) -> None:
+        """Rewrite an item's mutable fields (text, key, status, confidence, tags, sources, payload)."""
+        db = self._db()
+        with self.transaction():
+            row = db.execute("SELECT seq, text, key FROM items WHERE id = ?", (item.id,)).fetchone()
+            if row is None:
+                return
+            db.execute(
+                "UPDATE items SET key = ?, text = ?, status = ?, confidence = ?, tags = ?, sources = ?, "
+                "payload = ?, update_time = ? WHERE id = ?",
+                (
+                    item.key, item.text, item.status, item.confidence,
+                    json.dumps(list(item.tags), ensure_ascii=False), json.dumps(list(item.sources)),
+                    json.dumps(item.payload, ensure_ascii=False), item.update_time, item.id,
+                ),
+            )
+            if vector is not None:
+                db.execute(
+                    "UPDATE items SET vector = ?, embedder = ? WHERE id = ?", (_blob(vector), embedder_id, item.id)
+                )
+            if (row[1], row[2]) != (item.text, item.key):
+                self._unindex("items", row[0])
+                self._index("items", row[0], item.user_id, item.key + " " + item.text)
+            self._touch(item.user_id)
+
+    def get_item(self, item_id: str) -> MemoryItem | None:
+        row = self._db().execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return None if row is None else self._item(row)
+
+    def get_items(self, item_ids: Sequence[str]) -> list[MemoryItem]:
+        if not item_ids:
+            return []
+        marks = ",".join("?" * len(item_ids))
+        rows = self._db().execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id IN ({marks})", list(item_ids))
+        by_id = {row[0]: self._item(row) for row in rows}
+        return [by_id[i] for i in item_ids if i in by_id]
+
+    def list_items(
+        self, scope: Scope, kinds: Sequence[str], statuses: Sequence[str] = ("activated",)
+    ) -> list[MemoryItem]:
+        """All of a user's items of the given kinds and statuses, newest first."""
+        kind_marks = ",".join("?" * len(kinds))
+        status_marks = ",".join("?" * len(statuses))
+        rows = self._db().execute(
+            f"SELECT {self._ITEM_COLUMNS} FROM items WHERE user_id = ? AND kind IN ({kind_marks}) "
+            f"AND status IN ({status_marks}) AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR app_id = ?) "
+            "ORDER BY seq DESC",
+            [scope.user_id, *kinds, *statuses, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
+        )
+        return [self._item(row) for row in rows]
+
+    def delete_items(self, item_ids: Sequence[str]) -> int:
+        db = self._db()
+        deleted = 0
+        with self.transaction():
+            for item_id in item_ids:
+                row = db.execute("SELECT seq, user_id FROM items WHERE id = ?", (item_id,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("DELETE FROM items WHERE seq = ?", (row[0],))
+                self._unindex("items", row[0])
+                self._touch(row[1])
+                deleted += 1
+        return deleted
+
+    def delete_user(self, user_id: str) -> int:
+        """Delete everything stored for a user; returns how many memory items went."""
+        db = self._db()
+        with self.transaction():
+            count = int(db.execute("SELECT COUNT(*) FROM items WHERE user_id = ?", (user_id,)).fetchone()[0])
+            for table, fts in FTS_TABLES.items():
+                db.execute(f"DELETE FROM {fts} WHERE rowid IN (SELECT seq FROM {table} WHERE user_id = ?)", (user_id,))
+            skill_ids = [r[0] for r in db.execute("SELECT id FROM skills WHERE user_id = ?", (user_id,))]
+            for skill_id in skill_ids:
+                db.execute("DELETE FROM skill_versions WHERE skill_id = ?", (skill_id,))
+            for table in ("items", "skills", "clusters", "task_records", "messages", "jobs"):
+                db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+            self._touch(user_id)
+        return count
+
+    # -- search -----------------------------------------------------------------------------------
+
+    def _revision(self, user_id: str) -> int:
+        row = self._db().execute("SELECT revision FROM revisions WHERE user_id = ?", (user_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _vector_index(self, user_id: str, table: str, kind: str, dim: int) -> _VectorIndex:
+        revision = self._revision(user_id)
+        key = (user_id, table, kind)
+        with self._cache_lock:
+            cached = self._vectors.get(key)
+        if cached is not None and cached.revision == revision:
+            return cached
+        if table == "items":
+            rows = self._db().execute(
+                "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
+                "AND status = 'activated' AND vector IS NOT NULL",
+                (user_id, kind),
+            ).fetchall()
+        else:
+            rows = self._db().execute(
+                "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = 'activated' "
+                "AND vector IS NOT NULL",
+                (user_id,),
+            ).fetchall()
+        rows = [row for row in rows if len(row[3]) == dim * 4]
+        matrix = (
+            np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32).reshape(len(rows), dim)
+            if rows
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        index = _VectorIndex(
+            revision, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], matrix
+        )
+        with self._cache_lock:
+            self._vectors[key] = index
+        return index
+
+    def vector_search(
+        self, scope: Scope, table: str, kind: str, query: np.ndarray, limit: int
+    ) -> list[ScoredId]:
+        """Exact cosine search over a user's activated vectors (rows are unit length)."""
+        index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]))
+        if not index.ids:
+            return []
+        scores = index.matrix @ query.astype(np.float32)
+        if scope.agent_id is not None or scope.app_id is not None:
+            mask = np.array(
+                [
+                    (scope.agent_id is None or a == scope.agent_id) and (scope.app_id is None or p == scope.app_id)
+                    for a, p in zip(index.agent_ids, index.app_ids)
+                ],
+                dtype=bool,
+            )
+            scores = np.where(mask, scores, -np.inf)
+        count = min(limit, len(index.ids))
+        top = np.argpartition(-scores, count - 1)[:count]
+        top = top[np.argsort(-scores[top])]
+        return [ScoredId(index.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]:
+        """BM25 hits (score = -bm25, higher is better) among a user's activated rows."""
+        fts = FTS_TABLES[table]
+        kind_clause = "AND t.kind = ?" if table == "items" else ""
+        params: list[Any] = [f"{owner_token(scope.user_id)} AND ({match})", scope.user_id]
+        if table == "items":
+            params.append(kind)
+        params += [scope.agent_id, scope.agent_id, scope.app_id, scope.app_id, limit]
+        rows = self._db().execute(
+            f"SELECT t.id, bm25({fts}) FROM {fts} JOIN {table} t ON t.seq = {fts}.rowid "
+            f"WHERE {fts} MATCH ? AND t.user_id = ? {kind_clause} AND t.status = 'activated' "
+            "AND (? IS NULL OR t.agent_id = ?) AND (? IS NULL OR t.app_id = ?) "
+            f"ORDER BY bm25({fts}) LIMIT ?",
+            params,
+        ).fetchall()
+        return [ScoredId(row[0], -float(row[1])) for row in rows]
+
+    def vectors_of(self, table: str, ids: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db().execute(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", list(ids))
+        return {
+            row[0]: np.frombuffer(row[1], dtype=np.float32)
+            for row in rows
+            if row[1] is not None and len(row[1]) == dim * 4
+        }
+
+    # -- clusters and task records ----------------------------------------------------------------
+
+    def list_clusters(self, scope: Scope) -> list[ClusterRow]:
+        rows = self._db().execute(
+            "SELECT id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, update_time "
+            "FROM clusters WHERE user_id = ? AND (? IS NULL OR agent_id IS ? ) AND (? IS NULL OR app_id IS ?) "
+            "ORDER BY create_time",
+            (scope.user_id, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id),
+        )
+        return [
+            ClusterRow(
+                id=r[0], user_id=r[1], agent_id=r[2], app_id=r[3], title=r[4],
+                centroid=np.frombuffer(r[5], dtype=np.float32).copy(), size=r[6], skill_id=r[7],
+                create_time=r[8], update_time=r[9],
+            )
+            for r in rows
+        ]
+
+    def save_cluster(self, cluster: ClusterRow) -> None:
+        with self.transaction():
+            self._db().execute(
+                "INSERT INTO clusters (id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, "
+                "update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "title = excluded.title, centroid = excluded.centroid, size = excluded.size, "
+                "skill_id = excluded.skill_id, update_time = excluded.update_time",
+                (
+                    cluster.id, cluster.user_id, cluster.agent_id, cluster.app_id, cluster.title,
+                    _blob(cluster.centroid), cluster.size, cluster.skill_id, cluster.create_time, cluster.update_time,
+                ),
+            )
+
+    def add_task_record(self, row: TaskRecordRow) -> None:
+        with self.transaction():
+            self._db().execute(
+                "INSERT OR REPLACE INTO task_records (id, user_id, cluster_id, conversation_id, record, create_time) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, row.user_id, row.cluster_id, row.conversation_id, json.dumps(row.record, ensure_ascii=False),
+                 row.create_time),
+            )
+
+    def get_task_record(self, record_id: str) -> TaskRecordRow | None:
+        row = self._db().execute(
+            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records WHERE id = ?",
+            (record_id,),
+        ).fetchone()
+        return None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+
+    def latest_task_record(self, user_id: str, conversation_id: str) -> TaskRecordRow | None:
+        row = self._db().execute(
+            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+            "WHERE user_id = ? AND conversation_id = ? ORDER BY create_time DESC, rowid DESC LIMIT 1",
+            (user_id, conversation_id),
+        ).fetchone()
+        return None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+
+    def task_records(self, cluster_id: str) -> list[TaskRecordRow]:
+        rows = self._db().execute(
+            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+            "WHERE cluster_id = ? ORDER BY create_time, rowid",
+            (cluster_id,),
+        )
+        return [TaskRecordRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    # -- skills -----------------------------------------------------------------------------------
+
+    def save_skill(self, skill: Skill, search_text: str, vector: np.ndarray | None, embedder_id: str | None) -> None:
+        """Insert or update a skill row and append its current version (versions are never rewritten)."""
+        db = self._db()
+        version = skill.current
+        with self.transaction():
+            row = db.execute("SELECT seq FROM skills WHERE id = ?", (skill.id,)).fetchone()
+            values = (
+                skill.status, skill.skill_type, version.version, skill.confidence,
+                json.dumps(list(skill.tags), ensure_ascii=False), json.dumps(list(skill.conversation_ids)),
+                search_text, _blob(vector), embedder_id, skill.update_time,
+            )
+            if row is None:
+                cursor = db.execute(
+                    "INSERT INTO skills (status, skill_type, version, confidence, tags, conversation_ids, "
+                    "search_text, vector, embedder, update_time, id, user_id, cluster_id, agent_id, app_id, "
+                    "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, skill.id, skill.user_id, skill.cluster_id, skill.agent_id, skill.app_id,
+                     skill.create_time),
+                )
+                seq = int(cursor.lastrowid or 0)
+            else:
+                seq = int(row[0])
+                db.execute(
+                    "UPDATE skills SET status = ?, skill_type = ?, version = ?, confidence = ?, tags = ?, "
+                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ? WHERE id = ?",
+                    (*values, skill.id),
+                )
+                self._unindex("skills", seq)
+            self._index("skills", seq, skill.user_id, search_text)
+            exists = db.execute(
+                "SELECT 1 FROM skill_versions WHERE skill_id = ? AND version = ?", (skill.id, version.version)
+            ).fetchone()
+            if exists is None:
+                db.execute(
+                    "INSERT INTO skill_versions (skill_id, version, name, description, items, markdown, note, "
+                    "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        skill.id, version.version, version.name, version.description,
+                        json.dumps([item.__dict__ for item in version.items], ensure_ascii=False),
+                        version.markdown, version.note, version.create_time,
+                    ),
+                )
+            self._touch(skill.user_id)
+
+    def _version(self, row: Sequence[Any]) -> SkillVersion:
+        items = tuple(
+            SkillItem(**{**item, "sources": tuple(item.get("sources", ()))}) for item in json.loads(row[4])
+        )
+        return SkillVersion(
+            skill_id=row[0], version=row[1], name=row[2], description=row[3], items=items, markdown=row[5],
+            note=row[6], create_time=row[7],
+        )
+
+    _VERSION_COLUMNS = "skill_id, version, name, description, items, markdown, note, create_time"
+
+    def skill_versions(self, skill_id: str) -> list[SkillVersion]:
+        rows = self._db().execute(
+            f"SELECT {self._VERSION_COLUMNS} FROM skill_versions WHERE skill_id = ? ORDER BY version", (skill_id,)
+        )
+        return [self._version(row) for row in rows]
+
+    _SKILL_COLUMNS = (
+        "s.id, s.user_id, s.cluster_id, s.agent_id, s.app_id, s.status, s.skill_type, s.confidence, s.tags, "
+        "s.conversation_ids, s.create_time, s.update_time, "
+        "v.skill_id, v.version, v.name, v.description, v.items, v.markdown, v.note, v.create_time"
+    )
+
+    def _skill(self, row: Sequence[Any]) -> Skill:
+        return Skill(
+            id=row[0], user_id=row[1], cluster_id=row[2], agent_id=row[3], app_id=row[4], status=row[5],
+            skill_type=row[6], confidence=row[7], tags=tuple(json.loads(row[8])),
+            conversation_ids=tuple(json.loads(row[9])), create_time=row[10], update_time=row[11],
+            current=self._version(row[12:]),
+        )
+
+    def get_skill(self, skill_id: str) -> Skill | None:
+        row = self._db().execute(
+            f"SELECT {self._SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+            "ON v.skill_id = s.id AND v.version = s.version WHERE s.id = ?",
+            (skill_id,),
+        ).fetchone()
+        return None if row is None else self._skill(row)
+
+    def list_skills(self, scope: Scope, statuses: Sequence[str] = ("activated",)) -> list[Skill]:
+        marks = ",".join("?" * len(statuses))
+        rows = self._db().execute(
+            f"SELECT {self._SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+            "ON v.skill_id = s.id AND v.version = s.version WHERE s.user_id = ? "
+            f"AND s.status IN ({marks}) AND (? IS NULL OR s.agent_id = ?) AND (? IS NULL OR s.app_id = ?) "
+            "ORDER BY s.seq",
+            [scope.user_id, *statuses, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
+        )
+        return [self._skill(row) for row in rows]
+
+    def delete_skill(self, skill_id: str) -> bool:
+        db = self._db()
+        with self.transaction():
+            row = db.execute("SELECT seq, user_id, cluster_id FROM skills WHERE id = ?", (skill_id,)).fetchone()
+            if row is None:
+                return False
+            db.execute("DELETE FROM skills WHERE seq = ?", (row[0],))
+            db.execute("DELETE FROM skill_versions WHERE skill_id = ?", (skill_id,))
+            db.execute("UPDATE clusters SET skill_id = NULL WHERE id = ?", (row[2],))
+            self._unindex("skills", row[0])
+            self._touch(row[1])
+        return True
+
+    def user_ids(self) -> list[str]:
+        rows = self._db().execute("SELECT DISTINCT user_id FROM messages ORDER BY user_id")
+        return [row[0] for row in rows]

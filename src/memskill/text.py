@@ -1,0 +1,84 @@
+"""Text tokenisation shared by keyword search and the lexical features of the stages.
+
+Chinese is segmented with jieba (search mode, so both `博物馆` and `博物` index); other scripts are split
+on word characters and lower-cased. jieba's dictionary loads once, lazily (~0.7 s).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]+", re.UNICODE)
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+STOPWORDS = frozenset(
+    """a an the and or but if then so of to in on at for with by from as is are was were be been being it
+    its this that these those i me my we our you your he she they them his her their what which who whom
+    how when where why do does did done can could would should will shall may might must not no yes
+    please just about into over than too very also there here have has had am s t
+    的 了 吗 呢 吧 啊 是 在 我 你 他 她 它 们 我们 你们 这 那 就 都 也 和 与 及 或 一个 一下 帮 帮我 请 把 给 让
+    要 想 会 能 可以 吧 呀 哦 嗯 还 又 再 很 太 更 最 有 没有 不 没 什么 怎么 如何 哪 哪些 一 个""".split()
+)
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def _jieba() -> object:
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.setLogLevel(60)
+                jieba.initialize()
+                _jieba_ready = True
+    return jieba
+
+
+@lru_cache(maxsize=8192)
+def _tokens_cached(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for run in _WORD.findall(text.lower()):
+        if has_cjk(run):
+            jieba = _jieba()
+            out.extend(t for t in jieba.lcut_for_search(run) if t.strip())  # type: ignore[attr-defined]
+        else:
+            out.append(run)
+    return tuple(out)
+
+
+def tokens(text: str) -> list[str]:
+    """All word tokens of `text` (Chinese segmented, everything lower-cased)."""
+    if len(text) > 4000:
+        return list(_tokens_cached.__wrapped__(text))
+    return list(_tokens_cached(text))
+
+
+def content_tokens(text: str) -> list[str]:
+    """Tokens without stop words and one-letter Latin noise: what a keyword query should match on."""
+    return [t for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or has_cjk(t) or t.isdigit())]
+
+
+def index_text(text: str) -> str:
+    """The string stored in a full-text index: tokens joined by spaces."""
+    return " ".join(tokens(text))
+
+
+def match_query(text: str, max_terms: int = 32) -> str | None:
+    """An FTS5 MATCH expression that ORs the quoted content tokens of `text`, or None if it has none."""
+    seen: list[str] = []
+    for token in content_tokens(text):
+        if token not in seen:
+            seen.append(token)
+        if len(seen) >= max_terms:
+            break
+    if not seen:
+        return None
+    return " OR ".join('"' + token.replace('"', '""') + '"' for token in seen)
