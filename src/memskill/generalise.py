@@ -1,0 +1,324 @@
+"""Generalise: replace the concrete values of a sentence by their role.
+
+A skill learnt from "帮我规划成都5天的行程" must fit the next trip to Yunnan, so the
+step it keeps is "帮我规划目的地N天的行程". `generalise` rewrites, in this order
+(earlier rules protect their output from later ones):
+
+1. contact details: e-mail addresses, URLs, phone numbers → 邮箱 / 网址 / 电话号码
+   (the email address, the URL, the phone number);
+2. dates and clock times: holidays (清明节, 五一, 国庆, Christmas), calendar dates
+   ("5月1日", "May 1st") and relative days ("明天", "next Friday") → 出行日期 /
+   the travel date in a travel context, else 日期 / the date; clock times → 时间 / the time;
+3. money amounts → 预算 / the budget ("预算5000元" becomes "预算", not "预算预算");
+4. durations: "5天", "五天", "3晚", "5 days", "5-day" → "N天", "N晚", "N days", "N-day";
+5. places: words jieba tags `ns` plus a small gazetteer of cities, provinces and
+   countries it may miss → 目的地; English gazetteer names, and capitalised names
+   after to/in/at/visit in a travel context → the destination; the start of a
+   journey ("从北京出发", "from Boston to") → 出发地 / the origin;
+6. people: jieba `nr` words that start with a common surname (or 小/老/阿 + one
+   character) → 对方; "Mr. Smith" → the person; "my friend Anna" → my friend.
+
+Everything else is kept verbatim, so 天气, 文化景点 and 回头路 survive.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_posseg_lock = threading.Lock()
+_posseg: Any = None
+
+
+def _posseg_module() -> Any:
+    """jieba.posseg, imported and initialised once."""
+    global _posseg
+    if _posseg is None:
+        with _posseg_lock:
+            if _posseg is None:
+                import jieba
+                import jieba.posseg
+
+                jieba.setLogLevel(60)
+                jieba.initialize()
+                _posseg = jieba.posseg
+    return _posseg
+
+
+def _any(alternatives: str) -> str:
+    """A non-capturing group of `|`-separated alternatives; line breaks between them are ignored."""
+    return "(?:" + re.sub(r"\s*\n\s*", "", alternatives.strip()) + ")"
+
+
+# ---------------------------------------------------------------- vocabulary
+
+_ZH_PLACES = """
+北京 上海 天津 重庆 成都 广州 深圳 杭州 南京 苏州 武汉 西安 长沙 郑州 青岛 厦门
+昆明 大理 丽江 桂林 三亚 海口 拉萨 乌鲁木齐 哈尔滨 沈阳 大连 长春 济南 合肥 南昌
+福州 贵阳 南宁 兰州 西宁 银川 呼和浩特 太原 石家庄 宁波 无锡 扬州 洛阳 敦煌 张家界
+九寨沟 黄山 峨眉山 乐山 都江堰 西双版纳 香格里拉 喀什 珠海 汕头 泉州 香港 澳门 台北
+四川 云南 贵州 广东 广西 福建 浙江 江苏 安徽 江西 湖南 湖北 河南 河北 山东 山西 陕西
+甘肃 青海 宁夏 新疆 西藏 内蒙古 黑龙江 吉林 辽宁 海南 台湾 日本 韩国 泰国 越南 新加坡
+马来西亚 印度尼西亚 菲律宾 美国 英国 法国 德国 意大利 西班牙 瑞士 荷兰 希腊 土耳其
+埃及 澳大利亚 新西兰 加拿大 俄罗斯 冰岛 挪威 东京 大阪 京都 首尔 曼谷 清迈 巴厘岛
+巴黎 伦敦 纽约 罗马 迪拜 悉尼
+""".split()
+
+# Words jieba tags as places or people although they are kinds of place or ordinary words.
+_NOT_CONCRETE = frozenset(
+    """山区 古镇 古城 老城区 市区 郊区 城区 景区 海边 市中心 中华 华夏 南方 北方 东方
+    西方 海外 国外 国内 当地 本地 外地 异地 全国 世界 天下 江湖 安静 文静 华为 高兴
+    时尚 方便 常规 金色 白天 明白 平安 回头路 文化景点 天气 温度 目的地 出发地 对方""".split()
+)
+# Words after a place that make it an adjective (兰州拉面 is a dish, not a trip to Lanzhou).
+_PLACE_ADJECTIVE_HEADS = tuple("菜 话 拉面 小面 烤鸭 方言 口音 料理 风味 火锅".split())
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡"
+    "余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范廖石贾韦夏付邹熊孟秦邱侯江尹薛闫段雷龙"
+    "黎史陶贺毛郝顾龚邵万钱严覃武戴莫孔汤"
+)
+_EN_PLACES = _any(r"""
+New York|San Francisco|Los Angeles|Las Vegas|Hong Kong|New Zealand|United States|
+United Kingdom|South Korea|Kuala Lumpur|Rio de Janeiro|Buenos Aires|Cape Town|Mexico City|
+Paris|London|Rome|Berlin|Madrid|Barcelona|Lisbon|Amsterdam|Vienna|Prague|Budapest|Athens|
+Dublin|Edinburgh|Istanbul|Moscow|Dubai|Cairo|Tokyo|Kyoto|Osaka|Seoul|Beijing|Shanghai|
+Chengdu|Chongqing|Guangzhou|Shenzhen|Hangzhou|Xi'an|Xian|Yunnan|Sichuan|Tibet|Taipei|Macau|
+Singapore|Bangkok|Bali|Hanoi|Sydney|Melbourne|Toronto|Vancouver|Montreal|Chicago|Boston|
+Seattle|Miami|Honolulu|Hawaii|Florida|California|Texas|Japan|China|Korea|Thailand|Vietnam|
+Indonesia|Malaysia|Philippines|India|Nepal|France|Italy|Spain|Portugal|Germany|Greece|
+Switzerland|Austria|Iceland|Norway|Sweden|Ireland|Scotland|England|Mexico|Canada|Brazil|
+Peru|Argentina|Chile|Egypt|Morocco|Kenya|Australia|Turkey|Croatia""")
+_EN_NOT_PLACES = frozenset(
+    """I The A An My Our Your This That It Python Java JavaScript Go Rust English Chinese
+    French Spanish German Japanese Markdown JSON SQL Excel Word Google Apple Microsoft Amazon
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
+    May June July August September October November December Christmas Easter""".split()
+)
+_TRAVEL_ZH = re.compile(
+    _any(r"""旅游|旅行|出行|行程|出发|景点|机票|酒店|民宿|游玩|玩|自驾|度假|攻略|
+    签证|航班|高铁|出游|旅程|目的地""")
+)
+_TRAVEL_EN = re.compile(
+    r"\b"
+    + _any(r"""trip|travel|itinerary|vacation|holiday|flight|fly|flying|hotel|visit|tour|
+    sightseeing|destination|journey|getaway""")
+    + r"\w*\b",
+    re.IGNORECASE,
+)
+
+# ---------------------------------------------------------------- patterns
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_URL = re.compile(r"https?://[^\s，。、）)]+|www\.[^\s，。、）)]+")
+_PHONE = re.compile(
+    r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)"
+    r"|(?<!\d)(?:\+?1[- .]?)?\(?\d{3}\)?[- .]\d{3}[- .]\d{4}(?!\d)"
+)
+
+_ZH_NUMERAL = "一二两三四五六七八九十"
+_ZH_HOLIDAYS = _any(r"""清明节?|五一|劳动节|国庆节?|春节|元旦|端午节?|中秋节?|除夕|圣诞节?|
+    元宵节?|暑假|寒假""")
+_ZH_DATE = re.compile(
+    r"\d{4}年\d{1,2}月\d{1,2}[日号]"
+    r"|\d{1,2}月\d{1,2}[日号](?:[到至~-]\d{1,2}[日号])?"
+    r"|\d{1,2}月(?:份|初|中旬|上旬|下旬|底)"
+    rf"|{_ZH_HOLIDAYS}(?:假期|小长假|长假|黄金周|期间)?"
+    r"|十一(?:假期|小长假|长假|黄金周|期间)|大后天|后天|明天|下个月"
+    r"|(?:下|这|本)(?:周|星期|礼拜)[一二三四五六日天末]?"
+)
+_ZH_TIME = re.compile(
+    r"(?:凌晨|早上|上午|中午|下午|傍晚|晚上)\s*"
+    r"(?:\d{1,2}|[两三四五六七八九十]{1,2}|十一|十二)\s*[点:：]\s*(?:\d{1,2}分?|半)?"
+    r"|(?<!\d)\d{1,2}[:：]\d{2}(?!\d)"
+)
+_EN_MONTH = _any(r"""Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
+    Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?""")
+_EN_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_EN_DATE = re.compile(
+    rf"\b{_EN_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_EN_MONTH}\b(?:,? \d{{4}})?"
+    rf"|\b(?:next|this|last|on|coming) (?:{_EN_WEEKDAY}|weekend|week|month)\b"
+    r"|\b(?:tomorrow|the day after tomorrow)\b"
+    r"|\b(?:Christmas(?: Eve)?|Easter|Thanksgiving|New Year's(?: Eve| Day)?|Labor Day"
+    r"|Memorial Day|Spring Festival|Golden Week|Chinese New Year)\b"
+    r"|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
+)
+_EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
+
+_ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
+_ZH_MONEY = re.compile(
+    r"[¥￥]\s*\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?(?:元|块)?"
+    rf"|\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
+    rf"|[{_ZH_NUMERAL}百千万]+(?:块钱|块|元)"
+)
+_ZH_BUDGET_COLLAPSE = re.compile(
+    r"预算(?:是|为|在|有|大概|大约|约|控制在|不超过|\s|:|：)*预算(?:左右|上下|以内|之内)?"
+    r"|预算(?:左右|上下)"
+)
+_EN_MONEY = re.compile(
+    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?\s?(?:k|K|thousand|million)?\b"
+    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:k|thousand)?\s?"
+    r"(?:dollars|usd|eur|euros|yuan|rmb|bucks|pounds|gbp|yen)\b",
+    re.IGNORECASE,
+)
+_EN_BUDGET_COLLAPSE = re.compile(
+    r"\b((?:a |my |our |the )?budget) (?:is |of |around |about |under |below |:\s?)*"
+    r"(?:about |around )?the budget\b",
+    re.IGNORECASE,
+)
+
+_ZH_DURATION = re.compile(
+    rf"(?<![\d第])(?:\d+|[{_ZH_NUMERAL}]{{1,3}})\s*(?:个)?(天|日游|晚|夜|周|星期|个月)"
+    r"(?![气空然才使堂津下上])"
+)
+_EN_DURATION = re.compile(
+    r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen"
+    r"|one(?=[- ](?:week|night)))([- ])(days?|nights?|weeks?)\b",
+    re.IGNORECASE,
+)
+
+_EN_PLACE = re.compile(rf"\b{_EN_PLACES}\b")
+_EN_PLACE_AFTER_PREPOSITION = re.compile(
+    r"\b(to|in|at|visit|visiting|around|near|into|explore|exploring)\s+"
+    r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b"
+)
+_EN_ORIGIN = re.compile(r"\bfrom the destination to\b")
+_EN_TITLE_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s+[A-Z][a-z]+\b")
+_EN_RELATION_NAME = re.compile(
+    r"\b(my "
+    + _any(r"""friend|colleague|boss|manager|wife|husband|partner|brother|sister|mother|mom|
+    father|dad|son|daughter|cousin|teacher|client|coworker""")
+    + r"),? [A-Z][a-z]+\b"
+)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def is_travel_context(text: str) -> bool:
+    """Whether `text` talks about a trip (decides 出行日期 over 日期)."""
+    return bool(_TRAVEL_ZH.search(text) or _TRAVEL_EN.search(text))
+
+
+def _contacts(text: str, chinese: bool) -> str:
+    text = _EMAIL.sub("邮箱" if chinese else "the email address", text)
+    text = _URL.sub("网址" if chinese else "the URL", text)
+    return _PHONE.sub("电话号码" if chinese else "the phone number", text)
+
+
+def _dates(text: str, chinese: bool, travel: bool) -> str:
+    zh_date, en_date = ("出行日期", "the travel date") if travel else ("日期", "the date")
+    if chinese:
+        text = _ZH_TIME.sub("时间", text)
+        text = _ZH_DATE.sub(zh_date, text)
+        return re.sub(r"(出行日期|日期)(?:[和、到至~-]\1)+", r"\1", text)
+
+    def english(match: re.Match[str]) -> str:
+        relative = match.group(0).lower().split()[0] in {"on", "next", "this", "last", "coming"}
+        return ("on " if relative else "") + en_date
+
+    text = _EN_TIME.sub("the time", text)
+    return _EN_DATE.sub(english, text)
+
+
+def _money(text: str, chinese: bool) -> str:
+    if chinese:
+        text = _ZH_MONEY.sub("预算", text)
+        return _ZH_BUDGET_COLLAPSE.sub("预算", text)
+    text = _EN_MONEY.sub("the budget", text)
+    return _EN_BUDGET_COLLAPSE.sub(r"\1", text)
+
+
+def _durations(text: str, chinese: bool) -> str:
+    if chinese:
+        text = _ZH_DURATION.sub(lambda match: "N" + match.group(1), text)
+    return _EN_DURATION.sub(lambda match: "N" + match.group(1) + match.group(2), text)
+
+
+def _is_person(word: str) -> bool:
+    if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not _CJK.match(word):
+        return False
+    if word[-1] in "区市县镇路街省村山河湖":
+        return False
+    if word[0] in "小老阿" and len(word) == 2:
+        return True
+    return word[0] in _SURNAMES
+
+
+def _is_place(word: str, next_word: str) -> bool:
+    if word in _NOT_CONCRETE or len(word) < 2:
+        return False
+    return not next_word.startswith(_PLACE_ADJECTIVE_HEADS)
+
+
+def _chinese_names(text: str) -> str:
+    """Replace place (`ns`) and person (`nr`) words found by jieba, then gazetteer leftovers."""
+    pairs = [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
+    pieces: list[str] = []
+    for index, (word, flag) in enumerate(pairs):
+        next_word = pairs[index + 1][0] if index + 1 < len(pairs) else ""
+        if flag == "ns" and _is_place(word, next_word):
+            pieces.append("目的地")
+        elif flag.startswith("nr"):
+            lead = word[0] if word[0] in "和跟与同给" and len(word) > 2 else ""
+            pieces.append(lead + "对方" if _is_person(word[len(lead) :]) else word)
+        else:
+            pieces.append(word)
+    text = "".join(pieces)
+    text = _ZH_GAZETTEER.sub("目的地", text)
+    text = re.sub(r"目的地(?:[和、与及跟或]|以及)?目的地", "目的地", text)
+    text = re.sub(r"目的地(?:[和、与及跟或]|以及)?目的地", "目的地", text)
+    return re.sub(r"从目的地(出发|飞|坐|开车|到|去)", r"从出发地\1", text)
+
+
+_ZH_GAZETTEER = re.compile(
+    "(?:"
+    + "|".join(sorted(_ZH_PLACES, key=len, reverse=True))
+    + ")(?:市|省|县)?(?!石|拉面|小面|烤鸭|话|菜)"
+)
+
+
+def _english_names(text: str, travel: bool) -> str:
+    text = _EN_TITLE_NAME.sub("the person", text)
+    text = _EN_RELATION_NAME.sub(r"\1", text)
+    text = _EN_PLACE.sub("the destination", text)
+    if travel:
+
+        def replace(match: re.Match[str]) -> str:
+            words = match.group(2).split()
+            if words[0] in _EN_NOT_PLACES:
+                return match.group(0)
+            return f"{match.group(1)} the destination"
+
+        text = _EN_PLACE_AFTER_PREPOSITION.sub(replace, text)
+    text = re.sub(r"\bthe destination(?:,? (?:and|or) the destination)+\b", "the destination", text)
+    return _EN_ORIGIN.sub("from the origin to", text)
+
+
+@lru_cache(maxsize=4096)
+def generalise(text: str, *, keep_amounts: bool = False) -> str:
+    """`text` with concrete values (places, dates, amounts, durations, names, contacts) as roles.
+
+    With `keep_amounts`, times, dates, money and durations stay: in a preference such as
+    "上午十点前别安排行程" or "一天最多两个地方" they are the preference itself, not task details.
+    """
+    if not text or not text.strip():
+        return text
+    chinese = bool(_CJK.search(text))
+    travel = is_travel_context(text)
+    steps: list[Callable[[str], str]] = [lambda value: _contacts(value, chinese)]
+    if not keep_amounts:
+        steps += [
+            lambda value: _dates(value, chinese, travel),
+            lambda value: _money(value, chinese),
+            lambda value: _durations(value, chinese),
+        ]
+    for step in steps:
+        text = step(text)
+    if chinese:
+        text = _chinese_names(text)
+    return _english_names(text, travel or "目的地" in text)

@@ -1,0 +1,402 @@
+"""The algorithmic extraction stage: preferences, facts, tool lessons and task records."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memskill.extract import (
+    build_task_record,
+    detect_language,
+    extract,
+    extract_facts,
+    extract_preferences,
+    extract_tool_lessons,
+    split_sentences,
+)
+from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
+
+PREFEVAL_FILLER = (
+    Path(__file__).resolve().parents[2] / "shared/data/prefeval/filtered_inter_turns.json"
+)
+
+
+def conversation(*turns: tuple[str, str]) -> tuple[Message, ...]:
+    """Messages with ids m0, m1, … in order."""
+    return tuple(
+        Message(role=role, content=text, id=f"m{index}")  # type: ignore[arg-type]
+        for index, (role, text) in enumerate(turns)
+    )
+
+
+def chunk(*turns: tuple[str, str]) -> TaskChunk:
+    return TaskChunk(conversation_id="c1", title="", messages=conversation(*turns))
+
+
+def only_user(text: str) -> list[PreferenceDraft]:
+    return extract_preferences((Message(role="user", content=text, id="u"),))
+
+
+def with_text(
+    preferences: list[PreferenceDraft] | tuple[PreferenceDraft, ...], word: str
+) -> PreferenceDraft:
+    found = [preference for preference in preferences if word in preference.text]
+    assert found, f"no preference mentions {word!r}: {[p.text for p in preferences]}"
+    return found[0]
+
+
+CHENGDU_TRIP = chunk(
+    ("user", "我打算五一去成都玩5天，帮我规划一下行程。"),
+    ("assistant", "好的！成都很适合旅游。我喜欢推荐宽窄巷子和春熙路的商场。你喜欢什么样的景点？"),
+    ("user", "我是那种不走回头路的特种兵，行程要紧凑。"),
+    ("assistant", "明白了，我会把路线安排得紧凑一些。"),
+    ("user", "比起商场我更喜欢文化景点，博物馆、古迹都行。"),
+    ("assistant", "好的，我会优先安排博物馆和古迹。"),
+    ("user", "出发前先帮我查一下天气和温度"),
+    ("assistant", "五一期间成都天气晴朗，气温20到28度。"),
+)
+
+LATE_RISER = chunk(
+    ("user", "帮我规划一下成都5天的行程"),
+    ("assistant", "好的，第一天早上8点去大熊猫基地，然后去宽窄巷子……"),
+    ("user", "我起得比较晚，别安排早上的行程"),
+    ("assistant", "好的，已调整为每天10点后出发。"),
+    ("user", "节奏慢一点，我喜欢小众的地方，人少的"),
+    ("assistant", "这是调整后的完整行程，内容比较多……"),
+    ("user", "太长了，以后控制在200字以内"),
+)
+
+
+# ---------------------------------------------------------------- language and sentences
+
+
+def test_detect_language() -> None:
+    assert detect_language("帮我规划成都5天的行程") == "zh"
+    assert detect_language("Plan a trip to Chengdu") == "en"
+    assert detect_language("用 Python 写一个 function") == "zh"
+    assert detect_language("") == "en"
+
+
+def test_split_sentences_handles_both_punctuations() -> None:
+    assert split_sentences("我喜欢安静。你呢？好的！") == ["我喜欢安静。", "你呢？", "好的！"]
+    assert split_sentences("I like tea. Do you? It costs 3.5 dollars.") == [
+        "I like tea.",
+        "Do you?",
+        "It costs 3.5 dollars.",
+    ]
+    assert split_sentences("第一行\n第二行") == ["第一行", "第二行"]
+    assert split_sentences("Mr. Smith left. Then we ate.") == ["Mr. Smith left.", "Then we ate."]
+
+
+# ---------------------------------------------------------------- preferences: running example
+
+
+def test_chengdu_trip_preferences_come_from_the_user_only() -> None:
+    preferences = extract_preferences(CHENGDU_TRIP.messages)
+    backtracking = with_text(preferences, "回头路")
+    culture = with_text(preferences, "文化景点")
+    weather = with_text(preferences, "天气")
+    assert backtracking.preference_type == "implicit_preference"
+    assert backtracking.topic == "pace"
+    assert culture.polarity == 1
+    assert culture.topic == "sightseeing"
+    assert culture.sources == ("m4",)
+    assert weather.topic == "weather"
+    assert weather.sources == ("m6",)
+    assistant_ids = {message.id for message in CHENGDU_TRIP.messages if message.role == "assistant"}
+    assert all(not set(preference.sources) & assistant_ids for preference in preferences)
+    assert not any("宽窄巷子" in preference.text for preference in preferences)
+
+
+def test_chengdu_trip_task_record_generalises_the_steps() -> None:
+    extraction = extract(CHENGDU_TRIP)
+    record = extraction.record
+    assert record.language == "zh"
+    assert record.goal == "我打算五一去成都玩5天，帮我规划一下行程。"
+    assert "成都" in record.title and len(record.title) <= 40
+    assert any("天气" in step for step in record.steps)
+    assert not any("成都" in step for step in record.steps)
+    assert any("回头路" in text for text in record.preferences)
+    assert record.sources == tuple(message.id for message in CHENGDU_TRIP.messages)
+    assert record.outcome.startswith("五一期间成都天气晴朗")
+
+
+def test_second_user_gets_their_own_preferences() -> None:
+    preferences = extract_preferences(LATE_RISER.messages)
+    morning = with_text(preferences, "早上")
+    assert morning.polarity == -1
+    assert morning.topic == "schedule"
+    assert with_text(preferences, "起得比较晚").preference_type == "implicit_preference"
+    assert with_text(preferences, "节奏慢").topic == "pace"
+    assert with_text(preferences, "小众").polarity == 1
+    length = with_text(preferences, "200字")
+    assert length.text == "回答控制在200字以内"
+    assert length.topic == "length"
+    assert length.is_correction
+    assert not any("回头路" in preference.text for preference in preferences)
+
+
+def test_correction_reaches_the_task_record() -> None:
+    record = extract(LATE_RISER).record
+    assert record.corrections == ("回答控制在200字以内",)
+    assert any("目的地" in step and "N天" in step for step in record.steps)
+
+
+# ---------------------------------------------------------------- preferences: English
+
+
+def test_skip_the_praise_is_a_correction_when_it_answers_a_reply() -> None:
+    messages = conversation(
+        ("user", "Plan a 3-day trip to Kyoto."),
+        ("assistant", "What a fantastic question! Kyoto is wonderful. Day 1: ..."),
+        ("user", "Please skip the praise and get to the point."),
+    )
+    [preference] = extract_preferences(messages)
+    assert preference.text == "Skip the praise and get to the point"
+    assert preference.polarity == -1
+    assert preference.topic == "tone"
+    assert preference.is_correction
+    assert preference.sources == ("m2",)
+
+
+def test_too_long_becomes_a_length_correction() -> None:
+    messages = conversation(
+        ("user", "Summarise this article for me."),
+        ("assistant", "Here is a long summary ..."),
+        ("user", "too long — keep it under 100 words from now on"),
+    )
+    [preference] = extract_preferences(messages)
+    assert preference.text == "Keep answers under 100 words"
+    assert preference.topic == "length"
+    assert preference.is_correction
+
+
+def test_plain_english_preferences() -> None:
+    aisle = only_user("I prefer aisle seats.")[0]
+    assert (aisle.text, aisle.topic, aisle.polarity) == ("I prefer aisle seats", "transport", 1)
+    assert aisle.preference_type == "explicit_preference"
+    assert only_user("I can't stand loud music")[0].polarity == -1
+    assert only_user("Please don't use emojis")[0].text == "Don't use emojis"
+    assert only_user("From now on, reply in bullet points")[0].text == "Reply in bullet points"
+    night_owl = only_user("I'm a night owl")[0]
+    assert (night_owl.preference_type, night_owl.topic) == ("implicit_preference", "schedule")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你喜欢什么？",
+        "你喜欢吃辣吗？",
+        "我朋友喜欢爬山",
+        "他不喜欢排队",
+        "如果我去的话会喜欢吗",
+        "帮我订一张机票",
+        "帮我查一下明天的天气",
+        "成都最好的火锅店是哪家？",
+        "不用了，谢谢",
+        "别客气",
+        "Do you like trains?",
+        "What do you prefer?",
+        "My friend loves sushi",
+        "She hates flying",
+        "If I were rich I would love a yacht",
+        "Book a flight to Paris",
+        "I'd like to book a hotel",
+        "I like that idea",
+        "Don't worry about it",
+        "Never mind",
+        "Make this grammatically correct: I like your watch.",
+    ],
+)
+def test_questions_third_parties_hypotheticals_and_requests_are_not_preferences(text: str) -> None:
+    assert only_user(text) == []
+
+
+def test_repeated_format_requests_give_an_implicit_preference() -> None:
+    messages = conversation(
+        ("user", "List the pros in bullet points"),
+        ("assistant", "Sure ..."),
+        ("user", "Now the cons, also as bullet points"),
+    )
+    [preference] = extract_preferences(messages)
+    assert preference.preference_type == "implicit_preference"
+    assert preference.topic == "format"
+    assert preference.sources == ("m0", "m2")
+
+
+def test_repeated_statements_merge_their_sources() -> None:
+    messages = conversation(("user", "我讨厌排队"), ("assistant", "好的"), ("user", "我讨厌排队！"))
+    [preference] = extract_preferences(messages)
+    assert preference.sources == ("m0", "m2")
+
+
+@pytest.mark.skipif(
+    not PREFEVAL_FILLER.exists(), reason="PrefEval filler conversations not available"
+)
+def test_filler_conversations_yield_almost_no_preferences() -> None:
+    conversations = json.loads(PREFEVAL_FILLER.read_text(encoding="utf-8"))
+    found = 0
+    for item in conversations:
+        messages = tuple(
+            Message(
+                role=turn["role"], content=turn["content"], id=f"{item['conversation_id']}-{index}"
+            )
+            for index, turn in enumerate(item["conversation"])
+            if turn["role"] in ("user", "assistant")
+        )
+        found += len(extract_preferences(messages))
+    assert found / len(conversations) <= 0.25
+
+
+# ---------------------------------------------------------------- facts
+
+
+def test_facts_about_the_user_and_the_task() -> None:
+    facts = extract_facts(
+        conversation(
+            ("user", "我叫李明，今年28岁，在腾讯工作。我打算五一去成都玩5天"),
+            ("assistant", "好的，我叫小助手。"),
+            ("user", "I'm a software engineer and I live in Berlin."),
+            ("user", "We are 3 people and the budget is $5000."),
+        )
+    )
+    by_value = {fact.value: fact for fact in facts}
+    assert by_value["用户叫李明"].memory_type == "UserMemory"
+    assert by_value["用户今年28岁"].key == "年龄"
+    assert by_value["用户在腾讯工作"].memory_type == "UserMemory"
+    plan = by_value["用户打算五一去成都玩5天"]
+    assert plan.memory_type == "LongTermMemory" and "5天" in plan.value and len(plan.key) <= 30
+    assert by_value["The user lives in Berlin."].key == "Home"
+    assert by_value["The user is a software engineer."].memory_type == "UserMemory"
+    assert by_value["The user's group is 3 people."].memory_type == "LongTermMemory"
+    assert by_value["The budget is $5000."].memory_type == "LongTermMemory"
+    assert all(fact.sources in {("m0",), ("m2",), ("m3",)} for fact in facts)
+    assert not any("小助手" in fact.value for fact in facts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["你是谁？", "好的，谢谢", "I have a question about Python", "I'm not sure", "我有个问题"],
+)
+def test_no_facts_from_questions_or_acknowledgements(text: str) -> None:
+    assert extract_facts((Message(role="user", content=text, id="u"),)) == []
+
+
+# ---------------------------------------------------------------- tool lessons
+
+
+def test_failed_then_fixed_tool_call_yields_a_lesson() -> None:
+    messages = (
+        Message("user", "What's the weather in Chengdu?", id="u1"),
+        Message(
+            "assistant",
+            "",
+            tool_calls=(
+                ToolCall(
+                    "call1", "get_weather", json.dumps({"city": "成都市"}, ensure_ascii=False)
+                ),
+            ),
+            id="a1",
+        ),
+        Message("tool", json.dumps({"error": "city not found"}), tool_call_id="call1", id="t1"),
+        Message(
+            "assistant",
+            "",
+            tool_calls=(ToolCall("call2", "get_weather", '{"city": "Chengdu"}'),),
+            id="a2",
+        ),
+        Message("tool", '{"temp": 22, "sky": "sunny"}', tool_call_id="call2", id="t2"),
+        Message("assistant", "It is 22°C and sunny in Chengdu.", id="a3"),
+    )
+    [lesson] = extract_tool_lessons(messages)
+    assert lesson.tool == "get_weather"
+    assert "city not found" in lesson.experience
+    assert "成都市" in lesson.experience and "Chengdu" in lesson.experience
+    assert lesson.usage.used_tool == "get_weather"
+    assert lesson.usage.error_type == "not_found"
+    assert lesson.usage.success_rate == 0.5
+    assert lesson.sources == ("a1", "t1", "a2", "t2")
+    assert "get_weather(" in lesson.value
+    record = extract(TaskChunk("c", "", messages)).record
+    assert record.tools == ("get_weather",)
+
+
+@pytest.mark.parametrize(
+    ("result", "failed"),
+    [
+        ("HTTP 429 Too Many Requests", True),
+        ("Request timed out after 30s", True),
+        ("查询失败：城市不存在", True),
+        ('{"status": "error", "message": "bad key"}', True),
+        ('{"temp": 22, "note": "no errors reported"}', False),
+        ("Sunny, 22°C", False),
+    ],
+)
+def test_error_detection_in_tool_results(result: str, failed: bool) -> None:
+    messages = (
+        Message("assistant", "", tool_calls=(ToolCall("c", "lookup", "{}"),), id="a"),
+        Message("tool", result, tool_call_id="c", id="t"),
+    )
+    [lesson] = extract_tool_lessons(messages)
+    assert lesson.usage.success_rate == (0.0 if failed else 1.0)
+    assert bool(lesson.usage.error_type) is failed
+
+
+# ---------------------------------------------------------------- task record and speed
+
+
+def test_task_record_for_an_english_chunk() -> None:
+    task = chunk(
+        ("user", "Hi"),
+        ("user", "Plan a 3-day trip to Kyoto for me."),
+        ("assistant", "Here is a plan. Day 1: temples."),
+        ("user", "Please skip the praise and get to the point."),
+    )
+    extraction = extract(task)
+    record = build_task_record(task, extraction.preferences, extraction.facts)
+    assert record.title == "Plan a 3-day trip to Kyoto for me"
+    assert record.steps[0] == "Plan a N-day trip to the destination for me"
+    assert record.corrections == ("Skip the praise and get to the point",)
+    assert record.outcome == "Here is a plan."
+    assert record.language == "en"
+
+
+def twenty_messages(index: int) -> TaskChunk:
+    """Ten distinct user/assistant exchanges about a trip."""
+    messages: list[Message] = []
+    for turn in range(10):
+        request = f"第{turn}{index}个问题：帮我规划成都{turn + 2}天的行程，我喜欢安静的地方"
+        reply = "好的，第一天上午参观博物馆，下午去古迹，晚上品尝当地美食。" * 3
+        messages.append(Message("user", request, id=f"u{turn}"))
+        messages.append(Message("assistant", reply, id=f"a{turn}"))
+    return TaskChunk("c", "", tuple(messages))
+
+
+def test_extraction_is_deterministic_and_fast() -> None:
+    chunks = [twenty_messages(index) for index in range(40)]
+    assert extract(chunks[0]) == extract(chunks[0])
+    start = time.perf_counter()
+    for task in chunks:
+        extract(task)
+    assert len(chunks) / (time.perf_counter() - start) >= 20
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("我你不要别喜欢以后先再太长了，。？! I don't like prefer.")),
+        max_size=60,
+    )
+)
+def test_arbitrary_text_never_breaks_extraction(text: str) -> None:
+    task = chunk(("user", text), ("assistant", text), ("user", text + "。"))
+    extraction = extract(task)
+    user_ids = {"m0", "m2"}
+    assert all(set(preference.sources) <= user_ids for preference in extraction.preferences)
+    assert all(set(fact.sources) <= user_ids for fact in extraction.facts)
+    assert extraction.record.sources == ("m0", "m1", "m2")

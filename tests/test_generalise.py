@@ -1,0 +1,88 @@
+"""generalise(): concrete values become roles, ordinary words stay."""
+
+from __future__ import annotations
+
+import pytest
+
+from memskill.generalise import generalise, is_travel_context
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("帮我规划成都5天的行程", "帮我规划目的地N天的行程"),
+        ("清明节我打算去云南，帮我规划7天的行程。", "出行日期我打算去目的地，帮我规划N天的行程。"),
+        ("国庆节去日本东京和大阪玩一周", "出行日期去目的地玩N周"),
+        ("从北京出发去西安，3晚", "从出发地出发去目的地，N晚"),
+        ("三天两夜的行程", "N天N夜的行程"),
+        ("让李老师帮忙看看", "让对方帮忙看看"),
+    ],
+)
+def test_chinese_values_become_roles(text: str, expected: str) -> None:
+    assert generalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "出发前先帮我查一下天气和温度",
+        "比起商场我更喜欢文化景点，博物馆、古迹都行",
+        "我是那种不走回头路的特种兵",
+        "我喜欢安静的地方",
+        "节奏慢一点",
+        "今天天气怎么样",
+        "第一天去宽窄巷子",
+        "兰州拉面好吃吗",
+    ],
+)
+def test_ordinary_chinese_words_are_kept(text: str) -> None:
+    assert generalise(text) == text
+
+
+def test_money_collapses_into_one_budget_role() -> None:
+    assert (
+        generalise("我打算五一去成都玩五天，预算5000元左右") == "我打算出行日期去目的地玩N天，预算"
+    )
+    assert generalise("My budget is 3000 dollars") == "My budget"
+
+
+def test_dates_depend_on_travel_context() -> None:
+    assert "出行日期" in generalise("五一去杭州旅游")
+    assert generalise("五一交报告") == "日期交报告"
+    assert generalise("Submit the report on May 1st") == "Submit the report on the date"
+
+
+def test_english_places_dates_and_durations() -> None:
+    assert (
+        generalise("Plan a 5-day trip to Paris for May 1st")
+        == "Plan a N-day trip to the destination for the travel date"
+    )
+    assert generalise("I want to visit Kyoto and Osaka for 10 days") == (
+        "I want to visit the destination for N days"
+    )
+    assert generalise("We fly from Boston to Tokyo next Friday") == (
+        "We fly from the origin to the destination on the travel date"
+    )
+
+
+def test_capitalised_words_are_places_only_in_a_travel_context() -> None:
+    assert generalise("Write Python code in Java style") == "Write Python code in Java style"
+    assert generalise("Book a hotel in Lyon") == "Book a hotel in the destination"
+
+
+def test_contacts_and_people_become_placeholders() -> None:
+    zh = generalise("帮我给王经理发邮件到wang@example.com，电话13812345678")
+    assert zh == "帮我给对方发邮件到邮箱，电话电话号码"
+    en = generalise("Call Mr. Smith at 555-123-4567 or see https://example.com/a")
+    assert en == "Call the person at the phone number or see the URL"
+
+
+def test_travel_context_detection() -> None:
+    assert is_travel_context("帮我规划行程")
+    assert is_travel_context("a weekend trip")
+    assert not is_travel_context("fix this bug")
+
+
+def test_empty_text_is_returned_unchanged() -> None:
+    assert generalise("") == ""
+    assert generalise("   ") == "   "
