@@ -1,0 +1,523 @@
+"""`Memory`: the in-process engine with the semantics of the MemOS Cloud v1 API (DESIGN §2).
+
+Each public method takes the request fields of one endpoint as keyword arguments and returns the `data`
+object of its reply, so the HTTP server is a thin translation layer and `memskill.Client` has the same
+method names. Bad input raises a `MemskillError` subclass carrying the API error code.
+
+    memory = Memory("~/.memskill")
+    memory.add_message(user_id="u1", conversation_id="c1", messages=[...], async_mode=False)
+    memory.search_memory(query="…", user_id="u1", include_skill=True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from memskill import wire
+from memskill.config import Limits, Settings
+from memskill.errors import InvalidRequest, MissingField, NotFound
+from memskill.filters import compile_filter
+from memskill.ingest import check_id, normalise_messages
+from memskill.jobs import LEASE_MS, Workers, run_job
+from memskill.models import Job, MemoryItem, Message, Scope, Skill
+from memskill.pipeline import Pipeline, now_ms
+from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
+from memskill.retrieve import Hit, Query, coverage, hybrid_search, relativity
+from memskill.skillfile import SkillDocument, package_zip, parse, write_folder
+from memskill.stores.base import Store
+from memskill.stores.sqlite import SQLiteStore
+
+SkillLink = Callable[[Skill], str]
+PREFERENCE_LINK_WEIGHT = 0.95
+"""A preference learned in the same kind of task as a matched skill is about as relevant as the skill."""
+
+
+def make_embedder(name: str) -> Embedder:
+    if name == "offline":
+        return OfflineEmbedder()
+    if name == "hashing":
+        return HashingEmbedder()
+    raise InvalidRequest(f"unknown embedder {name!r}: use `offline` or `hashing`.")
+
+
+def _limit(name: str, value: object, default: int, maximum: int, minimum: int = 0) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"`{name}` must be an integer between {minimum} and {maximum}.")
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(f"`{name}` is {value}; it must be between {minimum} and {maximum}.")
+    return value
+
+
+def _flag(name: str, value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"`{name}` must be true or false.")
+    return value
+
+
+class Memory:
+    """The memory engine over one store, with in-process workers."""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        skill_link: SkillLink | None = None,
+        start_workers: bool = True,
+    ) -> None:
+        if settings is None:
+            settings = Settings.from_env(data_dir)
+        elif data_dir is not None:
+            settings = Settings(data_dir=Path(data_dir), embedder=settings.embedder, workers=settings.workers,
+                                limits=settings.limits)
+        self.settings = settings
+        self.limits: Limits = settings.limits
+        self.store: Store = store or SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
+        self.embedder = embedder or make_embedder(settings.embedder)
+        self.pipeline = Pipeline(self.store, self.embedder)
+        self.skill_link = skill_link
+        self.workers = Workers(self.store, self.pipeline, settings.workers)
+        self._closed = threading.Event()
+        if start_workers and settings.workers > 0:
+            self.workers.start()
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self.workers.stop()
+            self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _scope(self, user_id: object, agent_id: object = None, app_id: object = None) -> Scope:
+        user = check_id("user_id", user_id, self.limits)
+        assert user is not None
+        return Scope(
+            user,
+            check_id("agent_id", agent_id, self.limits, required=False),
+            check_id("app_id", app_id, self.limits, required=False),
+        )
+
+    def add_message(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        messages: list[dict[str, Any]],
+        agent_id: str | None = None,
+        app_id: str | None = None,
+        tags: list[str] | None = None,
+        info: dict[str, Any] | None = None,
+        async_mode: bool = True,
+    ) -> dict[str, Any]:
+        """Store messages durably and extract memories from them (now, or in the background)."""
+        scope = self._scope(user_id, agent_id, app_id)
+        conversation = check_id("conversation_id", conversation_id, self.limits)
+        assert conversation is not None
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise InvalidRequest("`tags` must be a list of strings.")
+        if info is not None and not isinstance(info, dict):
+            raise InvalidRequest("`info` must be an object.")
+        run_now = not _flag("async_mode", async_mode, True)
+        normalised = normalise_messages(messages, conversation, scope.user_id, self.limits)
+        job_id = "task_" + hashlib.sha256(
+            "\x1f".join([scope.user_id, conversation, *(m.id for m in normalised)]).encode()
+        ).hexdigest()[:24]
+        job = Job(id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="ingest", status="running")
+        payload = {"tags": tags or [], "info": info or {}}
+        return self._submit(scope, conversation, normalised, job, payload, run_now)
+
+    def _submit(
+        self, scope: Scope, conversation: str, messages: Sequence[Message], job: Job, payload: dict[str, Any],
+        run_now: bool,
+    ) -> dict[str, Any]:
+        lease = ("inline", LEASE_MS) if run_now else None
+        result = self.store.ingest(scope, conversation, messages, job, payload, lease=lease)
+        stored = result.job
+        if run_now and not result.duplicate and stored.status == "running":
+            run_job(self.store, self.pipeline, stored)
+            stored = self.store.get_job(stored.id) or stored
+        elif run_now and stored.status == "running":
+            self.wait(stored.id)
+            stored = self.store.get_job(stored.id) or stored
+        else:
+            self.workers.wake()
+        return {"success": True, "task_id": stored.id, "status": stored.status}
+
+    def add_feedback(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        feedback_content: str,
+        agent_id: str | None = None,
+        app_id: str | None = None,
+        async_mode: bool = True,
+    ) -> dict[str, Any]:
+        """A correction from the user: updates preferences and the matching skill."""
+        scope = self._scope(user_id, agent_id, app_id)
+        conversation = check_id("conversation_id", conversation_id, self.limits)
+        assert conversation is not None
+        if not isinstance(feedback_content, str) or not feedback_content.strip():
+            raise MissingField("`feedback_content` is required: the user's correction as text.")
+        message = normalise_messages([{"role": "user", "content": feedback_content}], conversation,
+                                     scope.user_id + "\x1ffeedback", self.limits)
+        job_id = "task_" + hashlib.sha256(f"feedback\x1f{scope.user_id}\x1f{message[0].id}".encode()).hexdigest()[:24]
+        job = Job(id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="feedback", status="running")
+        return self._submit(scope, conversation, message, job, {"feedback": True}, not _flag("async_mode", async_mode, True))
+
+    def wait(self, task_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Block until a task is no longer running (or `timeout` passes); returns its status."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.get_status(task_id=task_id)
+            if status["status"] != "running" or time.monotonic() > deadline:
+                return status
+            self.workers.wake()
+            time.sleep(0.02)
+
+    def get_status(self, *, task_id: str) -> dict[str, Any]:
+        task = check_id("task_id", task_id, self.limits)
+        job = self.store.get_job(task or "")
+        if job is None:
+            raise NotFound(f"no task {task_id!r}: use the task_id returned by add/message or add/feedback.")
+        out: dict[str, Any] = {
+            "task_id": job.id,
+            "status": job.status,
+            "memory_views": {"added": list(job.added), "updated": list(job.updated), "deleted": list(job.deleted)},
+        }
+        if job.error:
+            out["error"] = job.error
+        return out
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def search_memory(
+        self,
+        *,
+        query: str,
+        user_id: str,
+        conversation_id: str | None = None,
+        agent_id: str | None = None,
+        app_id: str | None = None,
+        filter: dict[str, Any] | None = None,  # noqa: A002 - the API's field name
+        memory_limit_number: int | None = None,
+        include_preference: bool | None = None,
+        preference_limit_number: int | None = None,
+        include_tool_memory: bool | None = None,
+        tool_memory_limit_number: int | None = None,
+        include_skill: bool | None = None,
+        skill_limit_number: int | None = None,
+        relativity: float | None = None,
+    ) -> dict[str, Any]:
+        """The user's memories, preferences, tool lessons and skills relevant to `query`."""
+        if not isinstance(query, str) or not query.strip():
+            raise MissingField("`query` is required: the text to find memories for.")
+        scope = self._scope(user_id, agent_id, app_id)
+        check_id("conversation_id", conversation_id, self.limits, required=False)
+        memory_limit = _limit("memory_limit_number", memory_limit_number, 9, 25)
+        preference_limit = _limit("preference_limit_number", preference_limit_number, 9, 25)
+        tool_limit = _limit("tool_memory_limit_number", tool_memory_limit_number, 6, 25)
+        skill_limit = _limit("skill_limit_number", skill_limit_number, 6, 25)
+        want_preferences = _flag("include_preference", include_preference, True)
+        want_tools = _flag("include_tool_memory", include_tool_memory, False)
+        want_skills = _flag("include_skill", include_skill, False)
+        floor = 0.45 if relativity is None else relativity
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
+            raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
+        accept = compile_filter(filter)
+        prepared = Query.build(query[:4000], self.embedder.embed)
+
+        def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
+            hits = hybrid_search(self.store, scope, "items", kind, prepared, self._item_texts, limit * 3, floor)
+            items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
+            out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
+            return out[:limit]
+
+        skill_hits = self._search_skills(scope, prepared, max(skill_limit, 3), floor)
+        data: dict[str, Any] = {
+            "memory_detail_list": self._memories(scope, prepared, search, memory_limit, floor),
+            "preference_detail_list": [],
+            "tool_memory_detail_list": [],
+            "preference_note": "",
+            "skill_detail_list": [],
+        }
+        if want_preferences and preference_limit:
+            preferences = self._preferences(scope, search, skill_hits, preference_limit, accept, floor)
+            data["preference_detail_list"] = [wire.preference(i, r) for i, r in preferences]
+            data["preference_note"] = preference_note([i.text for i, _ in preferences], query)
+        if want_tools and tool_limit:
+            data["tool_memory_detail_list"] = [wire.tool_memory(i, r) for i, r in search("tool", tool_limit)]
+        if want_skills and skill_limit:
+            data["skill_detail_list"] = [
+                wire.skill(skill, rel, self._link(skill)) for skill, rel in skill_hits[:skill_limit]
+            ]
+        return data
+
+    def _item_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        return {item.id: item.key + " " + item.text for item in self.store.get_items(ids)}
+
+    def _memories(
+        self, scope: Scope, query: Query, search: Callable[[str, int], list[tuple[MemoryItem, float]]],
+        limit: int, floor: float,
+    ) -> list[dict[str, Any]]:
+        found = [wire.memory(item, rel) for item, rel in search("fact", limit)]
+        if query.match and len(found) < limit:
+            # Messages whose extraction has not finished yet are searchable by keyword at once.
+            for message, conversation, _ in self.store.pending_message_hits(scope, query.match, limit):
+                score = relativity(0.0, coverage(query.words, message.content)) + 0.3
+                if message.role in ("user", "assistant") and min(score, 1.0) >= floor:
+                    found.append(wire.pending_message(message, conversation, min(score, 1.0)))
+        return found[:limit]
+
+    def _search_skills(self, scope: Scope, query: Query, limit: int, floor: float) -> list[tuple[Skill, float]]:
+        def texts(ids: Sequence[str]) -> dict[str, str]:
+            out = {}
+            for skill_id in ids:
+                skill = self.store.get_skill(skill_id)
+                if skill is not None:
+                    out[skill_id] = " ".join(
+                        [skill.current.name.replace("-", " "), skill.current.description,
+                         *(i.text for i in skill.current.items if i.section in ("procedure", "example"))]
+                    )
+            return out
+
+        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, texts, limit, floor)
+        out = []
+        for hit in hits:
+            skill = self.store.get_skill(hit.id)
+            if skill is not None:
+                out.append((skill, hit.relativity))
+        return out
+
+    def _preferences(
+        self, scope: Scope, search: Callable[[str, int], list[tuple[MemoryItem, float]]],
+        skills: list[tuple[Skill, float]], limit: int, accept: Callable[[MemoryItem], bool], floor: float,
+    ) -> list[tuple[MemoryItem, float]]:
+        scored = {item.id: (item, rel) for item, rel in search("preference", limit)}
+        cluster_relevance = {skill.cluster_id: rel for skill, rel in skills}
+        if cluster_relevance:
+            for item in self.store.list_items(scope, ["preference"]):
+                linked = cluster_relevance.get(str(item.payload.get("cluster_id")))
+                if linked is None or not accept(item):
+                    continue
+                boosted = linked * PREFERENCE_LINK_WEIGHT
+                if boosted >= floor and boosted > scored.get(item.id, (item, 0.0))[1]:
+                    scored[item.id] = (item, boosted)
+        ranked = sorted(scored.values(), key=lambda pair: -pair[1])
+        return ranked[:limit]
+
+    def _link(self, skill: Skill) -> str:
+        return self.skill_link(skill) if self.skill_link else ""
+
+    def get_message(
+        self, *, user_id: str, conversation_id: str, message_limit_number: int | None = None
+    ) -> dict[str, Any]:
+        scope = self._scope(user_id)
+        conversation = check_id("conversation_id", conversation_id, self.limits)
+        assert conversation is not None
+        limit = _limit("message_limit_number", message_limit_number, 6, 50, 1)
+        messages = self.store.recent_messages(scope.user_id, conversation, limit)
+        return {"message_detail_list": [wire.message(m, conversation) for m in messages]}
+
+    def get_memory(
+        self,
+        *,
+        user_id: str,
+        page: int | None = None,
+        size: int | None = None,
+        filter: dict[str, Any] | None = None,  # noqa: A002
+        include_preference: bool | None = None,
+        include_tool_memory: bool | None = None,
+        include_skill: bool | None = None,
+        agent_id: str | None = None,
+        app_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of everything stored for a user; `total`/`pages` count the memory list."""
+        scope = self._scope(user_id, agent_id, app_id)
+        current = _limit("page", page, 1, 1_000_000, 1)
+        per_page = _limit("size", size, 10, 50, 1)
+        accept = compile_filter(filter)
+        start = (current - 1) * per_page
+
+        def page_of(kind: str) -> tuple[list[MemoryItem], int]:
+            items = [i for i in self.store.list_items(scope, [kind], ("activated", "archived")) if accept(i)]
+            return items[start : start + per_page], len(items)
+
+        facts, total = page_of("fact")
+        data: dict[str, Any] = {
+            "memory_detail_list": [wire.memory(i) for i in facts],
+            "preference_detail_list": [],
+            "tool_memory_detail_list": [],
+            "skill_detail_list": [],
+            "total": total,
+            "size": per_page,
+            "current": current,
+            "pages": max(1, math.ceil(total / per_page)),
+        }
+        if _flag("include_preference", include_preference, True):
+            data["preference_detail_list"] = [wire.preference(i) for i in page_of("preference")[0]]
+        if _flag("include_tool_memory", include_tool_memory, True):
+            data["tool_memory_detail_list"] = [wire.tool_memory(i) for i in page_of("tool")[0]]
+        if _flag("include_skill", include_skill, True):
+            skills = self.store.list_skills(scope)[start : start + per_page]
+            data["skill_detail_list"] = [wire.skill(s, None, self._link(s)) for s in skills]
+        return data
+
+    def get_memory_by_id(self, memory_id: str, *, user_id: str | None = None) -> dict[str, Any]:
+        """One memory, preference, tool memory or skill by id (scoped to `user_id` when given)."""
+        item_id = check_id("memory_id", memory_id, self.limits)
+        item = self.store.get_item(item_id or "")
+        if item is not None and (user_id is None or item.user_id == user_id):
+            return wire.item(item)
+        skill = self.store.get_skill(item_id or "")
+        if skill is not None and (user_id is None or skill.user_id == user_id):
+            return {**wire.skill(skill, None, self._link(skill)), "kind": "skill"}
+        raise NotFound(f"no memory {memory_id!r} for this user.")
+
+    def update_memory(
+        self, *, memory_id: str, content: str | None = None, status: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        item_id = check_id("memory_id", memory_id, self.limits)
+        item = self.store.get_item(item_id or "")
+        if item is None or (user_id is not None and item.user_id != user_id):
+            raise NotFound(f"no memory {memory_id!r} for this user.")
+        if content is None and status is None:
+            raise MissingField("pass `content` and/or `status` to update.")
+        if status is not None and status not in ("activated", "archived"):
+            raise InvalidRequest("`status` must be `activated` or `archived`.")
+        if content is not None and (not isinstance(content, str) or not content.strip()):
+            raise InvalidRequest("`content` must be a non-empty string.")
+        if content is not None and len(content) > self.limits.max_message_chars:
+            raise InvalidRequest(f"`content` is longer than {self.limits.max_message_chars} characters.")
+        updated = MemoryItem(**{
+            **item.__dict__,
+            "text": content if content is not None else item.text,
+            "status": status or item.status,
+            "update_time": now_ms(),
+        })
+        vector = self.embedder.embed([updated.text])[0] if content is not None else None
+        self.store.update_item(updated, vector, self.embedder.id if vector is not None else None)
+        return wire.item(updated)
+
+    def delete_memory(
+        self,
+        *,
+        memory_ids: list[str] | None = None,
+        user_id: str | None = None,
+        filter: dict[str, Any] | None = None,  # noqa: A002
+        scope_user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Delete by ids, a whole user, or a filter (which must name a `user_id`)."""
+        given = [name for name, v in (("memory_ids", memory_ids), ("user_id", user_id), ("filter", filter)) if v]
+        if len(given) != 1:
+            raise InvalidRequest("pass exactly one of `memory_ids`, `user_id` or `filter`.")
+        if memory_ids is not None:
+            if not isinstance(memory_ids, list) or not all(isinstance(i, str) for i in memory_ids):
+                raise InvalidRequest("`memory_ids` must be a list of strings.")
+            owned = [i for i in self.store.get_items(memory_ids) if scope_user_id in (None, i.user_id)]
+            deleted = self.store.delete_items([i.id for i in owned])
+            for skill_id in memory_ids:
+                skill = self.store.get_skill(skill_id)
+                if skill is not None and scope_user_id in (None, skill.user_id) and self.store.delete_skill(skill_id):
+                    deleted += 1
+            return {"success": True, "deleted": deleted}
+        if user_id is not None:
+            scope = self._scope(user_id)
+            if scope_user_id not in (None, scope.user_id):
+                raise NotFound("no such user for this key.")
+            return {"success": True, "deleted": self.store.delete_user(scope.user_id)}
+        if not isinstance(filter, dict) or not isinstance(filter.get("user_id"), str):
+            raise InvalidRequest("a delete `filter` must name the `user_id` whose memories it deletes.")
+        scope = self._scope(filter["user_id"])
+        accept = compile_filter(filter)
+        items = [i for i in self.store.list_items(scope, ["fact", "preference", "tool"], ("activated", "archived"))
+                 if accept(i)]
+        return {"success": True, "deleted": self.store.delete_items([i.id for i in items])}
+
+    # -- skills -----------------------------------------------------------------------------------
+
+    def get_skill(
+        self, *, user_id: str, skill_id: str | None = None, include_versions: bool | None = None
+    ) -> dict[str, Any]:
+        scope = self._scope(user_id)
+        with_versions = _flag("include_versions", include_versions, False)
+        if skill_id is not None:
+            skill = self.store.get_skill(check_id("skill_id", skill_id, self.limits) or "")
+            if skill is None or skill.user_id != scope.user_id:
+                raise NotFound(f"no skill {skill_id!r} for this user.")
+            skills = [skill]
+        else:
+            skills = self.store.list_skills(scope)
+        return {
+            "skill_detail_list": [
+                wire.skill(s, None, self._link(s), self.store.skill_versions(s.id) if with_versions else None)
+                for s in skills
+            ]
+        }
+
+    def delete_skill(self, *, skill_id: str, user_id: str | None = None) -> dict[str, Any]:
+        skill = self.store.get_skill(check_id("skill_id", skill_id, self.limits) or "")
+        if skill is None or (user_id is not None and skill.user_id != user_id):
+            raise NotFound(f"no skill {skill_id!r} for this user.")
+        return {"success": self.store.delete_skill(skill.id)}
+
+    def skill_document(self, skill_id: str, version: int | None = None) -> SkillDocument:
+        """The parsed SKILL.md of a skill (its latest version unless `version` is given)."""
+        skill = self.store.get_skill(skill_id)
+        if skill is None:
+            raise NotFound(f"no skill {skill_id!r}.")
+        markdown = skill.current.markdown
+        if version is not None:
+            match = [v for v in self.store.skill_versions(skill_id) if v.version == version]
+            if not match:
+                raise NotFound(f"skill {skill_id!r} has no version {version}.")
+            markdown = match[0].markdown
+        return parse(markdown)
+
+    def skill_zip(self, skill_id: str, version: int | None = None) -> bytes:
+        """A zip holding `<name>/SKILL.md`, ready for an agent's skills folder."""
+        return package_zip(self.skill_document(skill_id, version))
+
+    def export_skills(self, user_id: str, directory: str | Path) -> list[Path]:
+        """Write each of a user's skills as `<directory>/<name>/SKILL.md`; returns the folders."""
+        scope = self._scope(user_id)
+        target = Path(directory).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        return [write_folder(parse(s.current.markdown), target) for s in self.store.list_skills(scope)]
+
+    def users(self) -> list[str]:
+        return self.store.user_ids()
+
+    def drain(self, timeout: float = 120.0) -> bool:
+        """Wait until every stored job has finished (workers must be running)."""
+        return self.workers.drain(timeout)
+
+
+def preference_note(preferences: Sequence[str], query: str) -> str:
+    """Prompt-ready text that lists the preferences to respect, in the query's language."""
+    if not preferences:
+        return ""
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in query)
+    head = "回答时请遵循用户的以下偏好：" if chinese else "Follow these preferences of the user when answering:"
+    return "\n".join([head, *(f"{n}. {text}" for n, text in enumerate(preferences, start=1))])
+

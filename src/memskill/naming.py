@@ -1,0 +1,181 @@
+"""Names and descriptions for skills: a spec-valid ASCII `name`, a human title and a description.
+
+Common kinds of task are recognised from keywords (Chinese and English) and get a fixed English name such
+as `travel-itinerary-planning`; anything else is named from the English words of its titles, or from a
+hash when the titles are Chinese only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memskill.skillfile import slugify
+from memskill.text import STOPWORDS, has_cjk
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A recognised kind of task."""
+
+    name: str
+    keywords: tuple[str, ...]
+    title_zh: str
+    title_en: str
+    purpose_zh: str
+    purpose_en: str
+
+
+KINDS: tuple[TaskKind, ...] = (
+    TaskKind(
+        "travel-itinerary-planning",
+        (
+            "行程", "旅行", "旅游", "出行", "景点", "攻略", "自驾", "民宿", "酒店", "机票", "itinerary", "trip",
+            "travel", "vacation", "sightseeing", "hotel", "flight",
+        ),
+        "旅行行程规划", "Travel itinerary planning",
+        "按用户的习惯规划多日旅行行程：目的地、天数、每日路线、景点、住宿与交通",
+        "plans multi-day trips the way this user likes: route per day, sights, stays and transport",
+    ),
+    TaskKind(
+        "email-writing",
+        ("邮件", "请假", "email", "e-mail", "mail to"),
+        "邮件撰写", "Email writing",
+        "按用户偏好的语气和长度起草、修改邮件",
+        "drafts and revises emails in the tone and length this user prefers",
+    ),
+    TaskKind(
+        "social-post-writing",
+        ("朋友圈", "文案", "微博", "小红书", "tweet", "caption", "social media post"),
+        "社交媒体文案", "Social media posts",
+        "为朋友圈、微博等写短文案", "writes short social media posts and captions",
+    ),
+    TaskKind(
+        "code-debugging",
+        ("报错", "bug", "调试", "traceback", "exception", "stack trace", "debug", "error:"),
+        "代码调试", "Code debugging",
+        "定位并修复代码错误", "finds and fixes errors in code",
+    ),
+    TaskKind(
+        "code-writing",
+        ("写代码", "函数", "脚本", "python", "javascript", "sql", "function", "script", "implement", "refactor"),
+        "编写代码", "Writing code",
+        "按用户的代码风格编写和修改代码", "writes and changes code in this user's style",
+    ),
+    TaskKind(
+        "translation",
+        ("翻译", "译成", "translate", "translation"),
+        "翻译", "Translation",
+        "在语言之间翻译文本", "translates text between languages",
+    ),
+    TaskKind(
+        "report-writing",
+        ("报告", "周报", "总结", "汇报", "report", "summary", "summarize", "summarise"),
+        "报告与总结", "Reports and summaries",
+        "撰写报告、周报和总结", "writes reports, status updates and summaries",
+    ),
+    TaskKind(
+        "meal-planning",
+        ("菜谱", "食谱", "做饭", "晚餐", "recipe", "meal", "cook", "dinner"),
+        "餐食规划", "Meal planning",
+        "规划餐食和菜谱", "plans meals and recipes",
+    ),
+    TaskKind(
+        "fitness-planning",
+        ("健身", "训练计划", "跑步", "减肥", "workout", "fitness", "training plan", "running"),
+        "健身计划", "Fitness planning",
+        "制定健身与训练计划", "makes workout and training plans",
+    ),
+    TaskKind(
+        "shopping-advice",
+        ("推荐买", "选购", "购买", "哪款", "buy", "purchase", "which model", "recommend a"),
+        "购物建议", "Shopping advice",
+        "比较商品并给出购买建议", "compares products and recommends what to buy",
+    ),
+    TaskKind(
+        "study-planning",
+        ("学习计划", "复习", "考试", "备考", "study plan", "exam", "learn"),
+        "学习计划", "Study planning",
+        "制定学习与备考计划", "makes study and exam preparation plans",
+    ),
+    TaskKind(
+        "meeting-scheduling",
+        ("会议", "日程", "安排时间", "meeting", "schedule a", "calendar"),
+        "会议与日程安排", "Meetings and scheduling",
+        "安排会议和日程", "arranges meetings and calendars",
+    ),
+)
+
+
+def recognise(texts: Sequence[str]) -> TaskKind | None:
+    """The task kind whose keywords occur most often in `texts`, if any occurs."""
+    joined = "\n".join(texts).lower()
+    best: tuple[int, TaskKind] | None = None
+    for kind in KINDS:
+        hits = sum(joined.count(keyword) for keyword in kind.keywords)
+        if hits and (best is None or hits > best[0]):
+            best = (hits, kind)
+    return None if best is None else best[1]
+
+
+def _english_words(texts: Sequence[str]) -> list[str]:
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for word in re.findall(r"[a-z][a-z0-9]+", text.lower()):
+            if word not in STOPWORDS and len(word) > 2:
+                counts[word] += 1
+    return [word for word, _ in counts.most_common(4)]
+
+
+@dataclass(frozen=True)
+class SkillNaming:
+    name: str
+    title: str
+    description: str
+
+
+def name_skill(titles: Sequence[str], goals: Sequence[str], language: str, taken: Sequence[str] = ()) -> SkillNaming:
+    """Name, title and description for a skill learned from tasks with these (generalised) titles and goals.
+
+    The kind of task is recognised from titles and goals; the description quotes a title.
+    """
+    texts = [*titles, *goals]
+    kind = recognise(texts)
+    goals = titles
+    chinese = language == "zh" or any(has_cjk(t) for t in titles[:1])
+    if kind is not None:
+        name = kind.name
+        title = kind.title_zh if chinese else kind.title_en
+        if chinese:
+            description = f"{kind.purpose_zh}。当用户提出类似任务（如「{_short(goals)}」）时使用。"
+        else:
+            description = f"Use when the user asks for a similar task (e.g. \"{_short(goals)}\"); {kind.purpose_en}."
+    else:
+        words = _english_words(texts)
+        digest = hashlib.sha1("\n".join(titles[:1]).encode()).hexdigest()[:6]
+        name = slugify("-".join(words[:3]), fallback=f"task-{digest}") if words else f"task-{digest}"
+        title = titles[0] if titles else name
+        if chinese:
+            description = f"完成「{_short(titles)}」这类任务的个人化做法。当用户提出类似请求时使用。"
+        else:
+            description = f"How this user wants tasks like \"{_short(titles)}\" done. Use for similar requests."
+    name = _unique(name, taken)
+    return SkillNaming(name=name, title=title, description=description.replace("<", "‹").replace(">", "›")[:1024])
+
+
+def _short(texts: Sequence[str], limit: int = 40) -> str:
+    text = next((t for t in texts if t.strip()), "").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unique(name: str, taken: Sequence[str]) -> str:
+    if name not in taken:
+        return name
+    for number in range(2, 1000):
+        candidate = f"{name[:60]}-{number}"
+        if candidate not in taken:
+            return candidate
+    return name

@@ -1,0 +1,505 @@
+"""The pipeline that turns one stored job into memories and skills.
+
+    ingest job:   new messages (+ recent history) → segment → extract per chunk → store facts,
+                  preferences, tool lessons (merge duplicates, archive contradicted) → cluster the task
+                  record → synthesise the cluster's skill (new version)
+    feedback job: the correction → preferences (superseding old ones) → the matching skill (new version)
+
+Reads and model work happen first; every write of a job, and marking it completed, happen in one
+transaction, so a crash leaves either nothing or everything of a job, and a re-run after a crash does
+the job once in effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from memskill.cluster import assign, update_centroid
+from memskill.extract import detect_language, extract, extract_preferences
+from memskill.generalise import generalise
+from memskill.naming import recognise
+from memskill.models import (
+    Extraction,
+    FactDraft,
+    Job,
+    MemoryItem,
+    PreferenceDraft,
+    Scope,
+    Skill,
+    SkillVersion,
+    TaskChunk,
+    TaskRecord,
+    ToolLessonDraft,
+)
+from memskill.providers.embedders import Embedder
+from memskill.segment import segment
+from memskill.stores.base import ClusterRow, Store, TaskRecordRow
+from memskill.synthesize import Evidence, document, render_checked, synthesize
+
+CONTEXT_MESSAGES = 16
+"""Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
+DUPLICATE_COSINE = 0.93
+"""A new fact or preference this close to a stored one merges into it."""
+EPISODE_CHARS = 600
+"""Longest text of a task's episode memory (the user's requests in the chunk)."""
+KIND_JOIN_COSINE = 0.3
+"""Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
+CONTRADICTION_COSINE = 0.55
+"""A preference on the same topic with opposite polarity this close to a stored one replaces it."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+@dataclass
+class Outcome:
+    """Ids touched by a job (the `memory_views` of get/status)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "added": list(dict.fromkeys(self.added)),
+            "updated": [i for i in dict.fromkeys(self.updated) if i not in self.added],
+            "deleted": list(dict.fromkeys(self.deleted)),
+        }
+
+
+def record_text(record: TaskRecord) -> str:
+    """The text a task record is embedded and clustered by."""
+    return " ".join([record.title, record.goal, *record.steps[:6]])
+
+
+def is_substantive(record: TaskRecord, user_turns: int) -> bool:
+    """Whether a task is worth a skill: a real request, not a greeting or a one-word exchange."""
+    if not record.steps and not record.preferences:
+        return False
+    return user_turns >= 2 or bool(record.preferences or record.tools or record.corrections)
+
+
+class Pipeline:
+    """Runs jobs against a store with an embedder. Stateless apart from its collaborators."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+        vectors = self.embedder.embed([*left, *right])
+        return vectors[: len(left)] @ vectors[len(left) :].T
+
+    def run(self, job: Job) -> dict[str, list[str]]:
+        """Do a job and mark it completed (in the same transaction as its writes)."""
+        payload = self.store.job_payload(job.id)
+        scope = Scope(job.user_id, payload.get("agent_id"), payload.get("app_id"))
+        if job.kind == "feedback":
+            return self._run_feedback(job, scope, payload)
+        return self._run_ingest(job, scope, payload)
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    def _run_ingest(self, job: Job, scope: Scope, payload: dict[str, Any]) -> dict[str, list[str]]:
+        new_ids = list(payload.get("new_message_ids", []))
+        new = self.store.messages_by_ids(new_ids)
+        outcome = Outcome()
+        if not new:
+            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+            return outcome.as_dict()
+        context = self.store.recent_messages(job.user_id, job.conversation_id, CONTEXT_MESSAGES, new_ids)
+        messages = [*context, *new]
+        fresh = set(new_ids)
+        tags = tuple(str(t) for t in payload.get("tags", []))
+        chunks = []
+        for part in segment(messages, self.embedder):
+            part_messages = messages[part.start : part.end + 1]
+            if any(m.id in fresh for m in part_messages):
+                chunks.append(TaskChunk(job.conversation_id, part.title, tuple(part_messages)))
+        extractions = [(chunk, _only_fresh(extract(chunk), fresh)) for chunk in chunks]
+        with self.store.transaction():
+            for chunk, extraction in extractions:
+                self._store_chunk(job, scope, chunk, extraction, tags, outcome)
+            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+        return outcome.as_dict()
+
+    def _store_chunk(
+        self, job: Job, scope: Scope, chunk: TaskChunk, extraction: Extraction, tags: tuple[str, ...], outcome: Outcome
+    ) -> None:
+        record_id = stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
+        existing_record = self.store.get_task_record(record_id)
+        cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
+        self._store_episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
+        for fact in extraction.facts:
+            self._store_fact(job, scope, fact, tags, outcome)
+        retracted: list[str] = []
+        for preference in extraction.preferences:
+            retracted += self._store_preference(job, scope, preference, cluster.id, tags, outcome)
+        lessons = [self._store_tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons]
+        record = extraction.record
+        self.store.add_task_record(
+            TaskRecordRow(
+                record_id, job.user_id, cluster.id, job.conversation_id, _record_dict(record),
+                existing_record.create_time if existing_record else now_ms(),
+            )
+        )
+        user_turns = sum(1 for m in chunk.messages if m.role == "user")
+        if cluster.skill_id is None and not is_substantive(record, user_turns):
+            return
+        evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted))
+        self._update_skill(scope, cluster, evidence, outcome)
+
+    def _cluster_for(
+        self, scope: Scope, conversation_id: str, record: TaskRecord, existing: TaskRecordRow | None
+    ) -> ClusterRow:
+        clusters = self.store.list_clusters(scope)
+        if existing is not None:
+            for cluster in clusters:
+                if cluster.id == existing.cluster_id:
+                    return cluster
+        vector = self.embedder.embed([record_text(record)])[0]
+        moment = now_ms()
+        continued = self._continued_cluster(scope, conversation_id, record, clusters)
+        if continued is not None:
+            return continued
+        if clusters:
+            choice = assign(vector, np.stack([c.centroid for c in clusters]))
+            index = choice.index if choice.index is not None else self._same_kind(scope, record, clusters, vector)
+            if index is not None:
+                chosen = clusters[index]
+                updated = replace(
+                    chosen,
+                    centroid=update_centroid(chosen.centroid, chosen.size, vector),
+                    size=chosen.size + 1,
+                    update_time=moment,
+                )
+                self.store.save_cluster(updated)
+                return updated
+        created = ClusterRow(
+            id=stable_id("clu_", scope.user_id, record_text(record), str(moment)),
+            user_id=scope.user_id, agent_id=scope.agent_id, app_id=scope.app_id, title=record.title,
+            centroid=vector, size=1, skill_id=None, create_time=moment, update_time=moment,
+        )
+        self.store.save_cluster(created)
+        return created
+
+    def _continued_cluster(
+        self, scope: Scope, conversation_id: str, record: TaskRecord, clusters: Sequence[ClusterRow]
+    ) -> ClusterRow | None:
+        """The cluster of this conversation's previous task when the new chunk is the same kind of task.
+
+        A conversation that returns to its task after a side question ("回到行程，住宿呢？") produces a new
+        chunk whose text alone may not resemble the task; the conversation says it does.
+        """
+        kind = recognise([record.title, record.goal])
+        previous = self.store.latest_task_record(scope.user_id, conversation_id)
+        if kind is None or previous is None:
+            return None
+        if recognise([str(previous.record.get("title", "")), str(previous.record.get("goal", ""))]) != kind:
+            return None
+        return next((c for c in clusters if c.id == previous.cluster_id), None)
+
+    def _same_kind(self, scope: Scope, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray) -> int | None:
+        """A cluster of the same recognised kind of task (e.g. both trip planning), if fairly similar."""
+        kind = recognise([record.title, record.goal])
+        if kind is None:
+            return None
+        skill_names = {s.cluster_id: s.current.name for s in self.store.list_skills(scope)}
+        best: tuple[float, int] | None = None
+        for index, cluster in enumerate(clusters):
+            similarity = float(cluster.centroid @ vector)
+            name = skill_names.get(cluster.id, "")
+            same = name == kind.name or name.startswith(kind.name + "-") or recognise([cluster.title]) == kind
+            if same and similarity >= KIND_JOIN_COSINE and (best is None or similarity > best[0]):
+                best = (similarity, index)
+        return None if best is None else best[1]
+
+    def _similar_item(self, scope: Scope, kind: str, vector: np.ndarray, text: str) -> MemoryItem | None:
+        hits = self.store.vector_search(scope, "items", kind, vector, 1)
+        if hits and hits[0].score >= DUPLICATE_COSINE:
+            return self.store.get_item(hits[0].id)
+        return None
+
+    def _store_episode(
+        self, job: Job, scope: Scope, record_id: str, chunk: TaskChunk, record: TaskRecord, tags: tuple[str, ...],
+        outcome: Outcome,
+    ) -> None:
+        """One long-term memory per task chunk: what the user asked, in their words (updated as it goes on)."""
+        said = [" ".join(m.content.split()) for m in chunk.messages if m.role == "user" and m.content.strip()]
+        if not said:
+            return
+        parts = [text if len(text) <= 160 else text[:159] + "…" for text in said]
+        value = "；".join(parts) if record.language == "zh" else " / ".join(parts)
+        value = value if len(value) <= EPISODE_CHARS else value[: EPISODE_CHARS - 1] + "…"
+        sources = tuple(m.id for m in chunk.messages if m.role == "user")
+        vector = self.embedder.embed([record.title + " " + value])[0]
+        item_id = "mem_" + record_id.removeprefix("rec_")
+        existing = self.store.get_item(item_id)
+        moment = now_ms()
+        if existing is not None:
+            if existing.text != value:
+                self.store.update_item(
+                    replace(existing, key=record.title, text=value, sources=sources, update_time=moment),
+                    vector, self.embedder.id,
+                )
+                outcome.updated.append(item_id)
+            return
+        item = MemoryItem(
+            id=item_id, user_id=job.user_id, kind="fact", key=record.title, text=value,
+            conversation_id=job.conversation_id, agent_id=scope.agent_id, app_id=scope.app_id, confidence=0.7,
+            tags=tags, sources=sources, payload={"memory_type": "LongTermMemory", "episode": True},
+            create_time=moment, update_time=moment,
+        )
+        self.store.insert_item(item, vector, self.embedder.id)
+        outcome.added.append(item_id)
+
+    def _store_fact(self, job: Job, scope: Scope, fact: FactDraft, tags: tuple[str, ...], outcome: Outcome) -> None:
+        vector = self.embedder.embed([fact.value])[0]
+        duplicate = self._similar_item(scope, "fact", vector, fact.value)
+        moment = now_ms()
+        if duplicate is not None:
+            merged = replace(
+                duplicate,
+                sources=tuple(dict.fromkeys([*duplicate.sources, *fact.sources])),
+                confidence=min(0.99, duplicate.confidence + 0.05),
+                update_time=moment,
+            )
+            self.store.update_item(merged)
+            outcome.updated.append(duplicate.id)
+            return
+        item = MemoryItem(
+            id=stable_id("mem_", job.user_id, fact.value, *fact.sources),
+            user_id=job.user_id, kind="fact", key=fact.key, text=fact.value, conversation_id=job.conversation_id,
+            agent_id=scope.agent_id, app_id=scope.app_id, confidence=fact.confidence, tags=tags,
+            sources=fact.sources, payload={"memory_type": fact.memory_type}, create_time=moment, update_time=moment,
+        )
+        if self.store.get_item(item.id) is None:
+            self.store.insert_item(item, vector, self.embedder.id)
+            outcome.added.append(item.id)
+
+    def _store_preference(
+        self, job: Job, scope: Scope, draft: PreferenceDraft, cluster_id: str | None, tags: tuple[str, ...],
+        outcome: Outcome,
+    ) -> list[str]:
+        """Store a preference; return the texts of the preferences it replaced."""
+        vector = self.embedder.embed([draft.text])[0]
+        moment = now_ms()
+        duplicate = self._similar_item(scope, "preference", vector, draft.text)
+        if duplicate is not None:
+            merged = replace(
+                duplicate,
+                sources=tuple(dict.fromkeys([*duplicate.sources, *draft.sources])),
+                confidence=min(0.99, duplicate.confidence + 0.05),
+                update_time=moment,
+            )
+            self.store.update_item(merged)
+            outcome.updated.append(duplicate.id)
+            return []
+        item_id = stable_id("pref_", job.user_id, draft.text, *draft.sources)
+        replaced: list[str] = []
+        for old in self._contradicted(scope, draft, vector):
+            self.store.update_item(
+                replace(old, status="archived", update_time=moment, payload={**old.payload, "superseded_by": item_id})
+            )
+            outcome.updated.append(old.id)
+            replaced.append(old.text)
+        item = MemoryItem(
+            id=item_id, user_id=job.user_id, kind="preference", key=draft.topic, text=draft.text,
+            conversation_id=job.conversation_id, agent_id=scope.agent_id, app_id=scope.app_id,
+            confidence=0.9 if draft.preference_type == "explicit_preference" else 0.7, tags=tags,
+            sources=draft.sources,
+            payload={
+                "preference_type": draft.preference_type, "reasoning": draft.reasoning, "topic": draft.topic,
+                "polarity": draft.polarity, "is_correction": draft.is_correction, "cluster_id": cluster_id,
+                "supersedes": [text for text in replaced],
+            },
+            create_time=moment, update_time=moment,
+        )
+        if self.store.get_item(item.id) is None:
+            self.store.insert_item(item, vector, self.embedder.id)
+            outcome.added.append(item.id)
+        return replaced
+
+    def _contradicted(self, scope: Scope, draft: PreferenceDraft, vector: np.ndarray) -> list[MemoryItem]:
+        """Stored preferences on the same topic that the new one reverses or corrects."""
+        same_topic = [p for p in self.store.list_items(scope, ["preference"]) if p.key == draft.topic]
+        if not same_topic:
+            return []
+        vectors = self.store.vectors_of("items", [p.id for p in same_topic], int(vector.shape[0]))
+        out = []
+        for old in same_topic:
+            old_vector = vectors.get(old.id)
+            close = old_vector is not None and float(old_vector @ vector) >= CONTRADICTION_COSINE
+            polarity = int(old.payload.get("polarity", 0) or 0)
+            reverses = draft.polarity != 0 and polarity == -draft.polarity
+            if close and (reverses or draft.is_correction):
+                out.append(old)
+        return out
+
+    def _store_tool_lesson(
+        self, job: Job, scope: Scope, lesson: ToolLessonDraft, tags: tuple[str, ...], outcome: Outcome
+    ) -> str:
+        """Merge a lesson into the tool's memory (one per tool); return the experience text."""
+        moment = now_ms()
+        existing = next((t for t in self.store.list_items(scope, ["tool"]) if t.key == lesson.tool), None)
+        usage = lesson.usage
+        if existing is not None:
+            stats = dict(existing.payload)
+            calls = int(stats.get("calls", 1)) + 1
+            rate = (float(stats.get("success_rate", 1.0)) * (calls - 1) + usage.success_rate) / calls
+            experiences = list(dict.fromkeys([*stats.get("experiences", []), lesson.experience]))[-8:]
+            errors = list(dict.fromkeys([*stats.get("errors", []), *([usage.error_type] if usage.error_type else [])]))
+            text = lesson.value if len(lesson.value) >= 20 else existing.text
+            merged = replace(
+                existing, text=text, sources=tuple(dict.fromkeys([*existing.sources, *lesson.sources])),
+                update_time=moment,
+                payload={**stats, "calls": calls, "success_rate": rate, "experiences": experiences, "errors": errors},
+            )
+            self.store.update_item(merged, self.embedder.embed([lesson.tool + " " + text])[0], self.embedder.id)
+            outcome.updated.append(existing.id)
+            return lesson.experience
+        item = MemoryItem(
+            id=stable_id("tool_", job.user_id, lesson.tool, *lesson.sources),
+            user_id=job.user_id, kind="tool", key=lesson.tool, text=lesson.value, conversation_id=job.conversation_id,
+            agent_id=scope.agent_id, app_id=scope.app_id, tags=tags, sources=lesson.sources,
+            payload={
+                "calls": 1, "success_rate": usage.success_rate, "experiences": [lesson.experience],
+                "errors": [usage.error_type] if usage.error_type else [],
+            },
+            create_time=moment, update_time=moment,
+        )
+        if self.store.get_item(item.id) is None:
+            self.store.insert_item(item, self.embedder.embed([lesson.tool + " " + lesson.value])[0], self.embedder.id)
+            outcome.added.append(item.id)
+        return lesson.experience
+
+    # -- skills -----------------------------------------------------------------------------------
+
+    def _update_skill(self, scope: Scope, cluster: ClusterRow, evidence: Evidence, outcome: Outcome) -> Skill:
+        previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
+        records = [r for r in self.store.task_records(cluster.id)]
+        titles = [generalise(str(r.record.get("title", ""))) for r in records] or [generalise(evidence.record.title)]
+        goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [generalise(evidence.record.goal)]
+        taken = [s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id]
+        draft = synthesize(previous.current if previous else None, evidence, titles, goals, self.similarity, taken)
+        if previous is not None and not draft.operations:
+            return previous  # nothing new: no new version
+        moment = now_ms()
+        skill_id = previous.id if previous else stable_id("skill_", scope.user_id, cluster.id)
+        version_number = previous.current.version + 1 if previous else 1
+        conversations = tuple(dict.fromkeys(r.conversation_id for r in records))
+        metadata = {
+            "skill_id": skill_id, "version": str(version_number), "user_id": scope.user_id,
+            "source_count": str(len(records)), "updated_at_ms": str(moment),
+        }
+        markdown = render_checked(document(draft, metadata, len(records), len(conversations)))
+        version = SkillVersion(
+            skill_id=skill_id, version=version_number, name=draft.name, description=draft.description,
+            items=draft.items, markdown=markdown, create_time=moment, note="\n".join(draft.operations),
+        )
+        skill = Skill(
+            id=skill_id, user_id=scope.user_id, cluster_id=cluster.id, current=version,
+            conversation_ids=conversations, agent_id=scope.agent_id, app_id=scope.app_id,
+            confidence=min(0.95, 0.5 + 0.1 * len(records)),
+            create_time=previous.create_time if previous else moment, update_time=moment,
+        )
+        description_vector = self.embedder.embed([draft.title + " " + draft.description])[0]
+        vector = cluster.centroid + 0.5 * description_vector
+        vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+        search_text = " ".join(
+            [draft.name.replace("-", " "), draft.title, draft.description, *titles[-10:],
+             *(item.text for item in draft.items if item.section in ("procedure", "preference"))]
+        )
+        self.store.save_skill(skill, search_text, vector, self.embedder.id)
+        if cluster.skill_id != skill_id:
+            self.store.save_cluster(replace(cluster, skill_id=skill_id, update_time=moment))
+        (outcome.updated if previous else outcome.added).append(skill_id)
+        return skill
+
+    # -- feedback ---------------------------------------------------------------------------------
+
+    def _run_feedback(self, job: Job, scope: Scope, payload: dict[str, Any]) -> dict[str, list[str]]:
+        outcome = Outcome()
+        message_ids = list(payload.get("message_ids", []))
+        messages = self.store.messages_by_ids(message_ids)
+        text = " ".join(m.content for m in messages).strip()
+        drafts = [replace(d, is_correction=True) for d in extract_preferences(messages)]
+        if not drafts and text:
+            drafts = [
+                PreferenceDraft(
+                    text=text, preference_type="explicit_preference", reasoning="stated as feedback",
+                    topic="feedback", polarity=0, sources=tuple(message_ids), is_correction=True,
+                )
+            ]
+        skill = self._skill_for_feedback(scope, job.conversation_id, text)
+        cluster = None
+        if skill is not None:
+            cluster = next((c for c in self.store.list_clusters(scope) if c.id == skill.cluster_id), None)
+        with self.store.transaction():
+            retracted: list[str] = []
+            for draft in drafts:
+                retracted += self._store_preference(
+                    job, scope, draft, cluster.id if cluster else None, (), outcome
+                )
+            if cluster is not None and drafts:
+                language = detect_language(text)
+                record = TaskRecord(
+                    title=skill.current.name if skill else "feedback", goal="", steps=(),
+                    corrections=tuple(generalise(d.text) for d in drafts), preferences=(), tools=(), outcome="",
+                    language=language, sources=tuple(message_ids),
+                )
+                evidence = Evidence(stable_id("rec_", job.id), record, (), tuple(retracted))
+                self._update_skill(scope, cluster, evidence, outcome)
+            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+        return outcome.as_dict()
+
+    def _skill_for_feedback(self, scope: Scope, conversation_id: str, text: str) -> Skill | None:
+        """The skill of the conversation's latest task, else the skill closest to the feedback."""
+        latest = self.store.latest_task_record(scope.user_id, conversation_id)
+        skills = self.store.list_skills(scope)
+        if latest is not None:
+            for skill in skills:
+                if skill.cluster_id == latest.cluster_id:
+                    return skill
+        if not skills or not text:
+            return None
+        vector = self.embedder.embed([text])[0]
+        hits = self.store.vector_search(scope, "skills", "", vector, 1)
+        if hits and hits[0].score >= 0.3:
+            return next((s for s in skills if s.id == hits[0].id), None)
+        return None
+
+
+def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
+    """Drop drafts that came only from re-read history (they were stored by an earlier job)."""
+
+    def new(sources: Sequence[str]) -> bool:
+        return any(source in fresh for source in sources)
+
+    return replace(
+        extraction,
+        facts=tuple(f for f in extraction.facts if new(f.sources)),
+        preferences=tuple(p for p in extraction.preferences if new(p.sources)),
+        tool_lessons=tuple(t for t in extraction.tool_lessons if new(t.sources)),
+    )
+
+
+def _record_dict(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "title": record.title, "goal": record.goal, "steps": list(record.steps),
+        "corrections": list(record.corrections), "preferences": list(record.preferences),
+        "tools": list(record.tools), "outcome": record.outcome, "language": record.language,
+        "sources": list(record.sources),
+    }
+

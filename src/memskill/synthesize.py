@@ -1,0 +1,280 @@
+"""Synthesise: keep one skill per task cluster up to date by item-level operations.
+
+A skill is a list of `SkillItem`s in four sections (procedure, experience, preference, example). Each new
+task record is turned into candidate items and merged into the previous version:
+
+- **agree** — a candidate says the same as an existing item (embedding cosine or character overlap above a
+  threshold): the item's support grows and the record joins its sources;
+- **add** — nothing similar exists: a new item with support 1;
+- **remove** — an item matches a preference the user has since contradicted or corrected;
+- **edit** — a correction restates an existing item: the corrected wording replaces it.
+
+The result is rendered as SKILL.md, validated, and stored as a new immutable version; nothing is
+rewritten wholesale, so what the skill learned from earlier tasks survives a new one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from memskill.models import SkillItem, SkillVersion, TaskRecord
+from memskill.naming import name_skill
+from memskill.skillfile import SkillDocument, render, validate
+
+MERGE_COSINE = 0.82
+"""Two items whose embeddings are this similar say the same thing."""
+MERGE_OVERLAP = 0.6
+"""…or whose character-bigram Jaccard overlap is at least this."""
+SECTION_LIMITS = {"procedure": 12, "preference": 12, "experience": 8, "example": 5}
+
+Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one task record contributes to its cluster's skill."""
+
+    record_id: str
+    record: TaskRecord
+    lessons: tuple[str, ...] = ()
+    """Tool experience learned in the task."""
+    retracted: tuple[str, ...] = ()
+    """Preference texts the user has since contradicted: matching items are removed."""
+
+
+@dataclass(frozen=True)
+class SkillDraft:
+    """The next version of a skill, before it is stored."""
+
+    name: str
+    title: str
+    description: str
+    items: tuple[SkillItem, ...]
+    operations: tuple[str, ...]
+    language: str
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = "".join(text.lower().split())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)} or {compact}
+
+
+def overlap(a: str, b: str) -> float:
+    """Jaccard overlap of character bigrams (language-neutral, cheap)."""
+    left, right = _bigrams(a), _bigrams(b)
+    return len(left & right) / len(left | right) if left | right else 0.0
+
+
+_LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")
+_PROCEDURAL = re.compile(r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前)|前先|(?:^|\b)(?:first|before|then|always)\b", re.I)
+
+
+_META = re.compile(r"^先?说(?:一下|好)|我的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
+
+
+def _clean(text: str) -> str:
+    return _LEADING_PUNCTUATION.sub("", text).strip()
+
+
+def _is_step(step: str, preferences: Sequence[str]) -> bool:
+    """A useful procedure step: long enough, and not merely a restated preference (unless it orders work)."""
+    words = len(re.findall(r"[A-Za-z]+", step)) + len(re.findall(r"[\u4e00-\u9fff]", step)) / 2
+    if words < 2 or _META.search(step):
+        return False
+    if _PROCEDURAL.search(step):
+        return True
+    return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)
+
+
+def candidates(evidence: Evidence) -> list[SkillItem]:
+    """The items a task record proposes, each supported by that record."""
+    record, source = evidence.record, (evidence.record_id,)
+    items: list[SkillItem] = []
+    preferences = [*record.preferences, *record.corrections]
+    steps = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
+    for index, step in enumerate(steps):
+        position = index / max(1, len(steps) - 1)
+        items.append(SkillItem("procedure", step, 1, source, position))
+    for text in dict.fromkeys(_clean(p) for p in preferences):
+        if text:
+            items.append(SkillItem("preference", text, 1, source))
+    for lesson in dict.fromkeys(evidence.lessons):
+        if lesson.strip():
+            items.append(SkillItem("experience", lesson, 1, source))
+    if record.goal.strip():
+        items.append(SkillItem("example", _example(record), 1, source))
+    return items
+
+
+def _example(record: TaskRecord) -> str:
+    goal = " ".join(record.goal.split())
+    goal = goal if len(goal) <= 120 else goal[:119] + "…"
+    outcome = " ".join(record.outcome.split())
+    outcome = outcome if len(outcome) <= 80 else outcome[:79] + "…"
+    arrow = " → " + outcome if outcome else ""
+    return f"{goal}{arrow}"
+
+
+def merge(
+    items: Sequence[SkillItem], evidence: Evidence, similarity: Similarity
+) -> tuple[list[SkillItem], list[str]]:
+    """Apply one record's evidence to `items`; return the new items and a log of operations."""
+    current = list(items)
+    log: list[str] = []
+    for retracted in evidence.retracted:
+        keep = []
+        for item in current:
+            if item.section == "preference" and _same(item.text, retracted, similarity):
+                log.append(f"remove preference: {item.text}")
+            else:
+                keep.append(item)
+        current = keep
+    corrections = set(evidence.record.corrections)
+    for candidate in candidates(evidence):
+        if candidate.section == "example":
+            # One example per task record: a record seen again (a conversation that went on) replaces its own.
+            current = [i for i in current if not (i.section == "example" and evidence.record_id in i.sources)]
+            current.append(candidate)
+            continue
+        same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
+        match = _best_match(candidate.text, [current[i].text for i in same_section], similarity)
+        if match is None:
+            current.append(candidate)
+            log.append(f"add {candidate.section}: {candidate.text}")
+            continue
+        index = same_section[match]
+        existing = current[index]
+        if evidence.record_id in existing.sources:
+            continue
+        sources = (*existing.sources, evidence.record_id)
+        support = existing.support + 1
+        position = (existing.position * existing.support + candidate.position) / support
+        if candidate.text in corrections and candidate.text != existing.text:
+            current[index] = replace(existing, text=candidate.text, support=support, sources=sources)
+            log.append(f"edit {candidate.section}: {existing.text} → {candidate.text}")
+        else:
+            current[index] = replace(existing, support=support, sources=sources, position=position)
+            log.append(f"agree {candidate.section}: {existing.text}")
+    return _trim(current), log
+
+
+def _same(a: str, b: str, similarity: Similarity) -> bool:
+    return overlap(a, b) >= MERGE_OVERLAP or float(similarity([a], [b])[0, 0]) >= MERGE_COSINE
+
+
+def _best_match(text: str, others: Sequence[str], similarity: Similarity) -> int | None:
+    if not others:
+        return None
+    cosines = similarity([text], others)[0]
+    scores = [max(float(c), overlap(text, other) + 0.2) for c, other in zip(cosines, others)]
+    best = int(np.argmax(scores))
+    if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[best]) >= MERGE_OVERLAP:
+        return best
+    return None
+
+
+def _trim(items: list[SkillItem]) -> list[SkillItem]:
+    """Keep the best-supported items of each section (newest examples), in a stable order."""
+    kept: list[SkillItem] = []
+    for section, limit in SECTION_LIMITS.items():
+        group = [item for item in items if item.section == section]
+        if section == "example":
+            group = group[-limit:]
+        elif len(group) > limit:
+            ranked = sorted(range(len(group)), key=lambda i: (-group[i].support, i))[:limit]
+            group = [group[i] for i in sorted(ranked)]
+        if section == "procedure":
+            group = sorted(group, key=lambda item: item.position)
+        kept.extend(group)
+    return kept
+
+
+def synthesize(
+    previous: SkillVersion | None,
+    evidence: Evidence,
+    titles: Sequence[str],
+    goals: Sequence[str],
+    similarity: Similarity,
+    taken_names: Sequence[str] = (),
+) -> SkillDraft:
+    """The next version of a cluster's skill after one more task record."""
+    items, log = merge(previous.items if previous else (), evidence, similarity)
+    language = evidence.record.language
+    if previous is not None:
+        naming = name_skill(titles, goals, language, ())
+        name = previous.name
+        description = naming.description
+        title = naming.title
+    else:
+        naming = name_skill(titles, goals, language, taken_names)
+        name, title, description = naming.name, naming.title, naming.description
+    return SkillDraft(name, title, description, tuple(items), tuple(log), language)
+
+
+def document(
+    draft: SkillDraft, metadata: dict[str, str], record_count: int, conversation_count: int
+) -> SkillDocument:
+    """The SKILL.md document of a draft."""
+
+    def texts(section: str) -> tuple[str, ...]:
+        return tuple(item.text for item in draft.items if item.section == section)
+
+    def with_support(section: str) -> tuple[str, ...]:
+        out = []
+        for item in draft.items:
+            if item.section == section:
+                suffix = f"（{item.support} 次确认）" if draft.language == "zh" else f" (confirmed {item.support}×)"
+                out.append(item.text + (suffix if item.support > 1 else ""))
+        return tuple(out)
+
+    updated = time.strftime("%Y-%m-%d", time.gmtime(int(metadata.get("updated_at_ms", "0")) / 1000 or None))
+    if draft.language == "zh":
+        additional = (
+            f"由 {record_count} 次任务、{conversation_count} 段对话总结而来，最近更新于 {updated}。",
+            "具体的地点、日期和数字已换成通用说法（如“目的地”），使用时请代入本次任务的实际情况。",
+        )
+    else:
+        additional = (
+            f"Learned from {record_count} tasks in {conversation_count} conversations; last updated {updated}.",
+            "Concrete places, dates and amounts are generalised (e.g. \"the destination\"); fill in this task's.",
+        )
+    meta = {k: v for k, v in metadata.items() if k != "updated_at_ms"}
+    meta["updated_at"] = updated
+    return SkillDocument(
+        name=draft.name,
+        description=draft.description,
+        title=draft.title,
+        procedure=(*texts("procedure"), *_check_step(draft)),
+        experience=with_support("experience"),
+        preferences=with_support("preference"),
+        examples=texts("example"),
+        additional=additional,
+        metadata=meta,
+    )
+
+
+def _check_step(draft: SkillDraft) -> tuple[str, ...]:
+    """A closing step that carries the user's preferences into the procedure itself."""
+    preferences = sorted(
+        (item for item in draft.items if item.section == "preference"), key=lambda item: -item.support
+    )[:6]
+    if not preferences:
+        return ()
+    short = [p.text if len(p.text) <= 30 else p.text[:29] + "…" for p in preferences]
+    if draft.language == "zh":
+        return ("交付前对照用户偏好逐条检查：" + "；".join(short),)
+    return ("Before answering, check the result against each preference: " + "; ".join(short),)
+
+
+def render_checked(doc: SkillDocument) -> str:
+    """Render SKILL.md and refuse to return text the validator rejects."""
+    markdown = render(doc)
+    problems = validate(markdown, doc.name)
+    if problems:
+        raise ValueError("generated SKILL.md is invalid: " + "; ".join(problems))
+    return markdown

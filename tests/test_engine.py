@@ -1,0 +1,262 @@
+"""End-to-end semantics of `Memory` against a real SQLite file and the real offline embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memskill.config import Settings
+from memskill.demo import demo_data, turns
+from memskill.engine import Memory
+from memskill.errors import InvalidRequest, MissingField, NotFound
+from memskill.skillfile import parse, validate, validate_folder
+
+from memskill.providers.embedders import OfflineEmbedder
+
+QUERY = "清明节我打算去云南，帮我规划7天的行程。"
+FAST, SLOW = "demo-traveller-fast", "demo-traveller-slow"
+
+
+def ingest_demo(memory: Memory) -> None:
+    for user in demo_data()["users"]:
+        for conversation in user["conversations"]:
+            for turn in turns(conversation["messages"]):
+                reply = memory.add_message(
+                    user_id=user["user_id"], conversation_id=conversation["conversation_id"], messages=turn,
+                    async_mode=False,
+                )
+                assert reply["status"] == "completed", memory.get_status(task_id=reply["task_id"])
+
+
+@pytest.fixture(scope="module")
+def demo_memory(tmp_path_factory: pytest.TempPathFactory, offline_embedder: OfflineEmbedder) -> Iterator[Memory]:
+    engine = Memory(settings=Settings(data_dir=tmp_path_factory.mktemp("demo"), workers=0),
+                    embedder=offline_embedder)
+    ingest_demo(engine)
+    yield engine
+    engine.close()
+
+
+def travel_skill(memory: Memory, user: str) -> dict:
+    skills = memory.get_skill(user_id=user)["skill_detail_list"]
+    travel = [s for s in skills if s["skill_value"]["name"].startswith("travel-itinerary-planning")]
+    assert len(travel) == 1, [s["skill_value"]["name"] for s in skills]  # one skill per kind of task
+    return travel[0]
+
+
+def test_each_traveller_gets_one_travel_skill_with_their_own_preferences(demo_memory: Memory) -> None:
+    fast = travel_skill(demo_memory, FAST)
+    slow = travel_skill(demo_memory, SLOW)
+    fast_text = fast["skill_markdown"]
+    for wish in ("回头路", "文化", "天气"):
+        assert wish in fast_text
+        assert wish in " ".join(fast["skill_value"]["preference"])
+        assert wish in fast["skill_value"]["procedure"]
+    slow_preferences = " ".join(slow["skill_value"]["preference"])
+    assert "起得晚" in slow_preferences or "十点" in slow_preferences
+    assert "小众" in slow_preferences or "人少" in slow_preferences
+    for other in ("回头路", "特种兵", "天气"):
+        assert other not in slow["skill_markdown"]
+    for other in ("起得晚", "小众"):
+        assert other not in fast_text
+
+
+def test_skills_are_spec_valid_and_generalised(demo_memory: Memory) -> None:
+    for user in (FAST, SLOW):
+        for skill in demo_memory.get_skill(user_id=user)["skill_detail_list"]:
+            name = skill["skill_value"]["name"]
+            assert validate(skill["skill_markdown"], name) == []
+            procedure = skill["skill_value"]["procedure"]
+            assert "成都" not in procedure and "大理" not in procedure
+    fast = travel_skill(demo_memory, FAST)
+    assert "成都" not in fast["skill_value"]["description"]
+    assert fast["version"] >= 2
+
+
+def test_search_returns_the_users_travel_skill_for_a_new_trip(demo_memory: Memory) -> None:
+    for user, wish in ((FAST, "回头路"), (SLOW, "人少")):
+        reply = demo_memory.search_memory(query=QUERY, user_id=user, include_skill=True)
+        skills = reply["skill_detail_list"]
+        assert skills and skills[0]["skill_value"]["name"] == "travel-itinerary-planning"
+        assert 0.45 <= skills[0]["relativity"] <= 1
+        assert wish in " ".join(p["preference"] for p in reply["preference_detail_list"])
+        assert reply["preference_note"]
+
+
+def test_searches_never_cross_users(demo_memory: Memory) -> None:
+    fast_ids = {m["id"] for m in demo_memory.get_memory(user_id=FAST, size=50)["memory_detail_list"]}
+    reply = demo_memory.search_memory(query=QUERY, user_id=SLOW, include_skill=True, include_tool_memory=True,
+                                      relativity=0)
+    seen = {item["id"] for key in ("memory_detail_list", "preference_detail_list", "tool_memory_detail_list",
+                                   "skill_detail_list") for item in reply[key]}
+    assert not seen & fast_ids
+    assert all(s["id"] not in {x["id"] for x in demo_memory.get_skill(user_id=FAST)["skill_detail_list"]}
+               for s in reply["skill_detail_list"])
+
+
+def test_a_task_the_user_never_did_matches_no_skill(demo_memory: Memory) -> None:
+    reply = demo_memory.search_memory(query="帮我用Python写一个快速排序", user_id=FAST, include_skill=True)
+    assert reply["skill_detail_list"] == []
+
+
+def test_tool_lessons_say_what_failed_and_what_fixed_it(demo_memory: Memory) -> None:
+    reply = demo_memory.search_memory(query="查一下成都的天气", user_id=FAST, include_tool_memory=True, relativity=0)
+    [tool] = [t for t in reply["tool_memory_detail_list"] if t["tool_used_status"][0]["used_tool"] == "get_weather"]
+    assert "city not found" in tool["experience"] and "Chengdu" in tool["experience"]
+    assert 0 < tool["tool_used_status"][0]["success_rate"] < 1
+
+
+def test_versions_are_kept_and_immutable(demo_memory: Memory) -> None:
+    skill = travel_skill(demo_memory, FAST)
+    [with_versions] = demo_memory.get_skill(user_id=FAST, skill_id=skill["id"], include_versions=True)[
+        "skill_detail_list"
+    ]
+    versions = with_versions["versions"]
+    assert [v["version"] for v in versions] == list(range(1, skill["version"] + 1))
+    assert versions[-1]["skill_markdown"] == skill["skill_markdown"]
+    assert versions[0]["skill_markdown"] != versions[-1]["skill_markdown"]
+    assert parse(versions[0]["skill_markdown"]).metadata["version"] == "1"
+
+
+def test_export_writes_valid_skill_folders(demo_memory: Memory, tmp_path: Path) -> None:
+    folders = demo_memory.export_skills(FAST, tmp_path / ".claude" / "skills")
+    assert folders
+    for folder in folders:
+        assert validate_folder(folder) == []
+        assert (folder / "SKILL.md").read_text(encoding="utf-8").startswith("---\nname: " + folder.name)
+
+
+def test_async_add_is_searchable_at_once_and_finishes_after_a_restart(
+    tmp_path: Path, offline_embedder: OfflineEmbedder
+) -> None:
+    settings = Settings(data_dir=tmp_path, workers=0)
+    message = {"role": "user", "content": "我下周要去哈尔滨看冰雕，帮我列一个保暖装备清单"}
+    with Memory(settings=settings, embedder=offline_embedder) as first:
+        reply = first.add_message(user_id="u1", conversation_id="c1", messages=[message])
+        assert reply["status"] == "running"
+        found = first.search_memory(query="冰雕", user_id="u1")["memory_detail_list"]
+        assert [m["memory_value"] for m in found] == ["user: " + message["content"]]
+        assert first.get_status(task_id=reply["task_id"])["status"] == "running"
+    restarted = Settings(data_dir=tmp_path, workers=1)
+    with Memory(settings=restarted, embedder=offline_embedder) as second:
+        status = second.wait(reply["task_id"], timeout=60)
+        assert status["status"] == "completed"
+        assert status["memory_views"]["added"]
+        found = second.search_memory(query="冰雕", user_id="u1", relativity=0)["memory_detail_list"]
+        assert found and "unprocessed" not in found[0]["tags"]
+
+
+def test_the_same_call_twice_is_stored_once(memory: Memory) -> None:
+    messages = [{"role": "user", "content": "I prefer aisle seats on long flights."},
+                {"role": "assistant", "content": "Noted, aisle seats it is."}]
+    first = memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
+    again = memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
+    assert first["task_id"] == again["task_id"] and again["status"] == "completed"
+    assert len(memory.get_message(user_id="u1", conversation_id="c1")["message_detail_list"]) == 2
+    preferences = memory.get_memory(user_id="u1")["preference_detail_list"]
+    assert [p["preference"] for p in preferences].count(preferences[0]["preference"]) == 1
+
+
+def test_feedback_updates_preferences_and_the_matching_skill(memory: Memory) -> None:
+    conversation = [
+        {"role": "user", "content": "帮我写一封请假邮件给王经理，下周三请一天假，回答控制在500字以内"},
+        {"role": "assistant", "content": "王经理您好：……（一封很长的邮件）"},
+        {"role": "user", "content": "语气正式一点，再改一版"},
+        {"role": "assistant", "content": "王经理：您好！……"},
+    ]
+    memory.add_message(user_id="u1", conversation_id="c1", messages=conversation, async_mode=False)
+    [skill] = memory.get_skill(user_id="u1")["skill_detail_list"]
+    reply = memory.add_feedback(user_id="u1", conversation_id="c1", feedback_content="太长了，以后控制在200字以内",
+                                async_mode=False)
+    assert memory.get_status(task_id=reply["task_id"])["status"] == "completed"
+    [updated] = memory.get_skill(user_id="u1")["skill_detail_list"]
+    assert updated["id"] == skill["id"] and updated["version"] == skill["version"] + 1
+    assert "200字" in " ".join(updated["skill_value"]["preference"])
+    everything = memory.get_memory(user_id="u1", size=50)["preference_detail_list"]
+    old = [p for p in everything if "500字" in p["preference"]]
+    assert old and all(p["status"] == "archived" and p["superseded_by"] for p in old)
+    active = memory.search_memory(query="写邮件", user_id="u1", relativity=0)["preference_detail_list"]
+    assert not any("500字" in p["preference"] for p in active)
+
+
+def test_memories_can_be_read_updated_and_deleted_by_their_owner(memory: Memory) -> None:
+    memory.add_message(user_id="u1", conversation_id="c1", async_mode=False,
+                       messages=[{"role": "user", "content": "我住在杭州，是一名产品经理"}])
+    facts = memory.get_memory(user_id="u1")["memory_detail_list"]
+    assert facts
+    memory_id = facts[0]["id"]
+    assert memory.get_memory_by_id(memory_id, user_id="u1")["id"] == memory_id
+    with pytest.raises(NotFound):
+        memory.get_memory_by_id(memory_id, user_id="someone-else")
+    updated = memory.update_memory(memory_id=memory_id, content="用户住在苏州", user_id="u1")
+    assert updated["memory_value"] == "用户住在苏州"
+    assert memory.search_memory(query="苏州", user_id="u1", relativity=0)["memory_detail_list"][0]["id"] == memory_id
+    assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="intruder")["deleted"] == 0
+    assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="u1")["deleted"] == 1
+    with pytest.raises(NotFound):
+        memory.get_memory_by_id(memory_id)
+
+
+def test_delete_by_filter_must_name_the_user(fast_memory: Memory) -> None:
+    fast_memory.add_message(user_id="u1", conversation_id="c1", async_mode=False, tags=["trip"],
+                            messages=[{"role": "user", "content": "I live in Lisbon and I hate early flights."}])
+    with pytest.raises(InvalidRequest):
+        fast_memory.delete_memory(filter={"tags": "trip"})
+    with pytest.raises(InvalidRequest):
+        fast_memory.delete_memory(user_id="u1", memory_ids=["x"])
+    deleted = fast_memory.delete_memory(filter={"user_id": "u1", "tags": "trip"})["deleted"]
+    assert deleted >= 1
+    assert fast_memory.get_memory(user_id="u1")["memory_detail_list"] == []
+
+
+def test_app_scope_keeps_apps_apart(fast_memory: Memory) -> None:
+    for app in ("app-a", "app-b"):
+        fast_memory.add_message(user_id="u1", conversation_id=f"c-{app}", app_id=app, async_mode=False,
+                                messages=[{"role": "user", "content": f"I work at {app} headquarters in Oslo."}])
+    found = fast_memory.search_memory(query="headquarters Oslo", user_id="u1", app_id="app-a", relativity=0)
+    assert found["memory_detail_list"]
+    assert all(m["app_id"] == "app-a" for m in found["memory_detail_list"])
+
+
+def test_a_failing_job_is_retried_then_marked_failed_with_its_error(fast_memory: Memory,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(job: object) -> None:
+        raise RuntimeError("extractor exploded")
+
+    monkeypatch.setattr(fast_memory.pipeline, "run", broken)
+    monkeypatch.setattr("memskill.jobs.RETRY_BACKOFF_MS", (0, 0, 0))
+    reply = fast_memory.add_message(user_id="u1", conversation_id="c1", messages=[{"role": "user", "content": "hi"}])
+    fast_memory.workers.count = 1
+    fast_memory.workers.poll_seconds = 0.01
+    fast_memory.workers.start()
+    status = fast_memory.wait(reply["task_id"], timeout=30)
+    assert status["status"] == "failed"
+    assert "extractor exploded" in status["error"] and "3 attempts" in status["error"]
+    # the messages stay stored: nothing acknowledged is lost
+    assert fast_memory.get_message(user_id="u1", conversation_id="c1")["message_detail_list"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ({"query": ""}, MissingField),
+        ({"memory_limit_number": 26}, InvalidRequest),
+        ({"relativity": 1.5}, InvalidRequest),
+        ({"include_skill": "yes"}, InvalidRequest),
+        ({"filter": {"colour": "red"}}, InvalidRequest),
+    ],
+)
+def test_bad_search_arguments_are_refused(fast_memory: Memory, arguments: dict, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        fast_memory.search_memory(**{"query": "x", "user_id": "u1", **arguments})
+
+
+def test_unknown_task_and_skill_are_not_found(fast_memory: Memory) -> None:
+    with pytest.raises(NotFound):
+        fast_memory.get_status(task_id="task_nope")
+    with pytest.raises(NotFound):
+        fast_memory.get_skill(user_id="u1", skill_id="skill_nope")
+    with pytest.raises(NotFound):
+        fast_memory.delete_skill(skill_id="skill_nope")
