@@ -12,15 +12,11 @@ from memskill.engine import Memory
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
 from memskill.stores.sqlite import SQLiteStore
 
-_OFFLINE: OfflineEmbedder | None = None
 
-
+@pytest.fixture(scope="session")
 def offline_embedder() -> OfflineEmbedder:
     """One real offline embedder per test session (its weights load once)."""
-    global _OFFLINE
-    if _OFFLINE is None:
-        _OFFLINE = OfflineEmbedder()
-    return _OFFLINE
+    return OfflineEmbedder()
 
 
 @pytest.fixture
@@ -31,9 +27,9 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def memory(tmp_path: Path) -> Iterator[Memory]:
+def memory(tmp_path: Path, offline_embedder: OfflineEmbedder) -> Iterator[Memory]:
     """An engine with the real offline embedder and no background workers (tests call async_mode=False)."""
-    engine = Memory(settings=Settings(data_dir=tmp_path, workers=0), embedder=offline_embedder())
+    engine = Memory(settings=Settings(data_dir=tmp_path, workers=0), embedder=offline_embedder)
     yield engine
     engine.close()
 

@@ -11,9 +11,8 @@ from memskill.config import Settings
 from memskill.demo import demo_data, turns
 from memskill.engine import Memory
 from memskill.errors import InvalidRequest, MissingField, NotFound
-from memskill.skillfile import parse, validate, validate_folder
-
 from memskill.providers.embedders import OfflineEmbedder
+from memskill.skillfile import parse, validate, validate_folder
 
 QUERY = "清明节我打算去云南，帮我规划7天的行程。"
 FAST, SLOW = "demo-traveller-fast", "demo-traveller-slow"
@@ -24,16 +23,21 @@ def ingest_demo(memory: Memory) -> None:
         for conversation in user["conversations"]:
             for turn in turns(conversation["messages"]):
                 reply = memory.add_message(
-                    user_id=user["user_id"], conversation_id=conversation["conversation_id"], messages=turn,
+                    user_id=user["user_id"],
+                    conversation_id=conversation["conversation_id"],
+                    messages=turn,
                     async_mode=False,
                 )
                 assert reply["status"] == "completed", memory.get_status(task_id=reply["task_id"])
 
 
 @pytest.fixture(scope="module")
-def demo_memory(tmp_path_factory: pytest.TempPathFactory, offline_embedder: OfflineEmbedder) -> Iterator[Memory]:
-    engine = Memory(settings=Settings(data_dir=tmp_path_factory.mktemp("demo"), workers=0),
-                    embedder=offline_embedder)
+def demo_memory(
+    tmp_path_factory: pytest.TempPathFactory, offline_embedder: OfflineEmbedder
+) -> Iterator[Memory]:
+    engine = Memory(
+        settings=Settings(data_dir=tmp_path_factory.mktemp("demo"), workers=0), embedder=offline_embedder
+    )
     ingest_demo(engine)
     yield engine
     engine.close()
@@ -87,13 +91,24 @@ def test_search_returns_the_users_travel_skill_for_a_new_trip(demo_memory: Memor
 
 def test_searches_never_cross_users(demo_memory: Memory) -> None:
     fast_ids = {m["id"] for m in demo_memory.get_memory(user_id=FAST, size=50)["memory_detail_list"]}
-    reply = demo_memory.search_memory(query=QUERY, user_id=SLOW, include_skill=True, include_tool_memory=True,
-                                      relativity=0)
-    seen = {item["id"] for key in ("memory_detail_list", "preference_detail_list", "tool_memory_detail_list",
-                                   "skill_detail_list") for item in reply[key]}
+    reply = demo_memory.search_memory(
+        query=QUERY, user_id=SLOW, include_skill=True, include_tool_memory=True, relativity=0
+    )
+    seen = {
+        item["id"]
+        for key in (
+            "memory_detail_list",
+            "preference_detail_list",
+            "tool_memory_detail_list",
+            "skill_detail_list",
+        )
+        for item in reply[key]
+    }
     assert not seen & fast_ids
-    assert all(s["id"] not in {x["id"] for x in demo_memory.get_skill(user_id=FAST)["skill_detail_list"]}
-               for s in reply["skill_detail_list"])
+    assert all(
+        s["id"] not in {x["id"] for x in demo_memory.get_skill(user_id=FAST)["skill_detail_list"]}
+        for s in reply["skill_detail_list"]
+    )
 
 
 def test_a_task_the_user_never_did_matches_no_skill(demo_memory: Memory) -> None:
@@ -102,8 +117,12 @@ def test_a_task_the_user_never_did_matches_no_skill(demo_memory: Memory) -> None
 
 
 def test_tool_lessons_say_what_failed_and_what_fixed_it(demo_memory: Memory) -> None:
-    reply = demo_memory.search_memory(query="查一下成都的天气", user_id=FAST, include_tool_memory=True, relativity=0)
-    [tool] = [t for t in reply["tool_memory_detail_list"] if t["tool_used_status"][0]["used_tool"] == "get_weather"]
+    reply = demo_memory.search_memory(
+        query="查一下成都的天气", user_id=FAST, include_tool_memory=True, relativity=0
+    )
+    [tool] = [
+        t for t in reply["tool_memory_detail_list"] if t["tool_used_status"][0]["used_tool"] == "get_weather"
+    ]
     assert "city not found" in tool["experience"] and "Chengdu" in tool["experience"]
     assert 0 < tool["tool_used_status"][0]["success_rate"] < 1
 
@@ -149,8 +168,10 @@ def test_async_add_is_searchable_at_once_and_finishes_after_a_restart(
 
 
 def test_the_same_call_twice_is_stored_once(memory: Memory) -> None:
-    messages = [{"role": "user", "content": "I prefer aisle seats on long flights."},
-                {"role": "assistant", "content": "Noted, aisle seats it is."}]
+    messages = [
+        {"role": "user", "content": "I prefer aisle seats on long flights."},
+        {"role": "assistant", "content": "Noted, aisle seats it is."},
+    ]
     first = memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
     again = memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
     assert first["task_id"] == again["task_id"] and again["status"] == "completed"
@@ -168,8 +189,9 @@ def test_feedback_updates_preferences_and_the_matching_skill(memory: Memory) -> 
     ]
     memory.add_message(user_id="u1", conversation_id="c1", messages=conversation, async_mode=False)
     [skill] = memory.get_skill(user_id="u1")["skill_detail_list"]
-    reply = memory.add_feedback(user_id="u1", conversation_id="c1", feedback_content="太长了，以后控制在200字以内",
-                                async_mode=False)
+    reply = memory.add_feedback(
+        user_id="u1", conversation_id="c1", feedback_content="太长了，以后控制在200字以内", async_mode=False
+    )
     assert memory.get_status(task_id=reply["task_id"])["status"] == "completed"
     [updated] = memory.get_skill(user_id="u1")["skill_detail_list"]
     assert updated["id"] == skill["id"] and updated["version"] == skill["version"] + 1
@@ -182,8 +204,12 @@ def test_feedback_updates_preferences_and_the_matching_skill(memory: Memory) -> 
 
 
 def test_memories_can_be_read_updated_and_deleted_by_their_owner(memory: Memory) -> None:
-    memory.add_message(user_id="u1", conversation_id="c1", async_mode=False,
-                       messages=[{"role": "user", "content": "我住在杭州，是一名产品经理"}])
+    memory.add_message(
+        user_id="u1",
+        conversation_id="c1",
+        async_mode=False,
+        messages=[{"role": "user", "content": "我住在杭州，是一名产品经理"}],
+    )
     facts = memory.get_memory(user_id="u1")["memory_detail_list"]
     assert facts
     memory_id = facts[0]["id"]
@@ -192,7 +218,10 @@ def test_memories_can_be_read_updated_and_deleted_by_their_owner(memory: Memory)
         memory.get_memory_by_id(memory_id, user_id="someone-else")
     updated = memory.update_memory(memory_id=memory_id, content="用户住在苏州", user_id="u1")
     assert updated["memory_value"] == "用户住在苏州"
-    assert memory.search_memory(query="苏州", user_id="u1", relativity=0)["memory_detail_list"][0]["id"] == memory_id
+    assert (
+        memory.search_memory(query="苏州", user_id="u1", relativity=0)["memory_detail_list"][0]["id"]
+        == memory_id
+    )
     assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="intruder")["deleted"] == 0
     assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="u1")["deleted"] == 1
     with pytest.raises(NotFound):
@@ -200,8 +229,13 @@ def test_memories_can_be_read_updated_and_deleted_by_their_owner(memory: Memory)
 
 
 def test_delete_by_filter_must_name_the_user(fast_memory: Memory) -> None:
-    fast_memory.add_message(user_id="u1", conversation_id="c1", async_mode=False, tags=["trip"],
-                            messages=[{"role": "user", "content": "I live in Lisbon and I hate early flights."}])
+    fast_memory.add_message(
+        user_id="u1",
+        conversation_id="c1",
+        async_mode=False,
+        tags=["trip"],
+        messages=[{"role": "user", "content": "I live in Lisbon and I hate early flights."}],
+    )
     with pytest.raises(InvalidRequest):
         fast_memory.delete_memory(filter={"tags": "trip"})
     with pytest.raises(InvalidRequest):
@@ -213,21 +247,29 @@ def test_delete_by_filter_must_name_the_user(fast_memory: Memory) -> None:
 
 def test_app_scope_keeps_apps_apart(fast_memory: Memory) -> None:
     for app in ("app-a", "app-b"):
-        fast_memory.add_message(user_id="u1", conversation_id=f"c-{app}", app_id=app, async_mode=False,
-                                messages=[{"role": "user", "content": f"I work at {app} headquarters in Oslo."}])
+        fast_memory.add_message(
+            user_id="u1",
+            conversation_id=f"c-{app}",
+            app_id=app,
+            async_mode=False,
+            messages=[{"role": "user", "content": f"I work at {app} headquarters in Oslo."}],
+        )
     found = fast_memory.search_memory(query="headquarters Oslo", user_id="u1", app_id="app-a", relativity=0)
     assert found["memory_detail_list"]
     assert all(m["app_id"] == "app-a" for m in found["memory_detail_list"])
 
 
-def test_a_failing_job_is_retried_then_marked_failed_with_its_error(fast_memory: Memory,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_job_is_retried_then_marked_failed_with_its_error(
+    fast_memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(job: object) -> None:
         raise RuntimeError("extractor exploded")
 
     monkeypatch.setattr(fast_memory.pipeline, "run", broken)
     monkeypatch.setattr("memskill.jobs.RETRY_BACKOFF_MS", (0, 0, 0))
-    reply = fast_memory.add_message(user_id="u1", conversation_id="c1", messages=[{"role": "user", "content": "hi"}])
+    reply = fast_memory.add_message(
+        user_id="u1", conversation_id="c1", messages=[{"role": "user", "content": "hi"}]
+    )
     fast_memory.workers.count = 1
     fast_memory.workers.poll_seconds = 0.01
     fast_memory.workers.start()
@@ -248,7 +290,9 @@ def test_a_failing_job_is_retried_then_marked_failed_with_its_error(fast_memory:
         ({"filter": {"colour": "red"}}, InvalidRequest),
     ],
 )
-def test_bad_search_arguments_are_refused(fast_memory: Memory, arguments: dict, error: type[Exception]) -> None:
+def test_bad_search_arguments_are_refused(
+    fast_memory: Memory, arguments: dict, error: type[Exception]
+) -> None:
     with pytest.raises(error):
         fast_memory.search_memory(**{"query": "x", "user_id": "u1", **arguments})
 

@@ -7,8 +7,16 @@ from memskill.filters import compile_filter
 from memskill.models import MemoryItem
 
 ITEM = MemoryItem(
-    id="m1", user_id="u1", kind="fact", key="trip", text="成都", conversation_id="c1", tags=("travel", "2026"),
-    payload={"memory_type": "UserMemory"}, create_time=100, update_time=200,
+    id="m1",
+    user_id="u1",
+    kind="fact",
+    key="trip",
+    text="成都",
+    conversation_id="c1",
+    tags=("travel", "2026"),
+    payload={"memory_type": "UserMemory"},
+    create_time=100,
+    update_time=200,
 )
 
 
@@ -33,8 +41,14 @@ def test_filters_match(spec: object, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["tags", {"colour": "red"}, {"tags": {"like": "x"}}, {"and": []}, {"create_time": {"gt": "soon"}},
-     {"tags": {"in": "travel"}}],
+    [
+        "tags",
+        {"colour": "red"},
+        {"tags": {"like": "x"}},
+        {"and": []},
+        {"create_time": {"gt": "soon"}},
+        {"tags": {"in": "travel"}},
+    ],
 )
 def test_bad_filters_say_what_is_wrong(spec: object) -> None:
     with pytest.raises(InvalidRequest) as info:

@@ -12,12 +12,19 @@ LIMITS = Limits()
 def test_openai_messages_with_parts_and_tool_calls_are_normalised() -> None:
     messages = normalise_messages(
         [
-            {"role": "user", "content": [{"type": "text", "text": "查一下"}, {"type": "text", "text": "成都天气"}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "查一下"}, {"type": "text", "text": "成都天气"}],
+            },
             {
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    }
                 ],
             },
             {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 20}', "chat_time": 1767225600},

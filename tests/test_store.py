@@ -19,8 +19,16 @@ def _job(job_id: str, user: str = "u1") -> Job:
 
 
 def _item(item_id: str, user: str, text: str, kind: str = "fact") -> MemoryItem:
-    return MemoryItem(id=item_id, user_id=user, kind=kind, key="k", text=text, conversation_id="c1",  # type: ignore[arg-type]
-                      create_time=1, update_time=1)
+    return MemoryItem(
+        id=item_id,
+        user_id=user,
+        kind=kind,
+        key="k",
+        text=text,
+        conversation_id="c1",  # type: ignore[arg-type]
+        create_time=1,
+        update_time=1,
+    )
 
 
 def test_migrations_are_named_recorded_and_idempotent(tmp_path: Path) -> None:
@@ -108,7 +116,9 @@ def test_archived_items_leave_search_and_updates_reindex(store: SQLiteStore) -> 
     store.update_item(MemoryItem(**{**item.__dict__, "text": "likes hiking"}))
     scope = Scope("u1")
     assert store.keyword_search(scope, "items", "fact", match_query("museums") or "", 10) == []
-    assert [h.id for h in store.keyword_search(scope, "items", "fact", match_query("hiking") or "", 10)] == ["a"]
+    assert [h.id for h in store.keyword_search(scope, "items", "fact", match_query("hiking") or "", 10)] == [
+        "a"
+    ]
     store.update_item(MemoryItem(**{**item.__dict__, "text": "likes hiking", "status": "archived"}))
     assert store.vector_search(scope, "items", "fact", vector, 10) == []
 

@@ -79,8 +79,12 @@ class Memory:
         if settings is None:
             settings = Settings.from_env(data_dir)
         elif data_dir is not None:
-            settings = Settings(data_dir=Path(data_dir), embedder=settings.embedder, workers=settings.workers,
-                                limits=settings.limits)
+            settings = Settings(
+                data_dir=Path(data_dir),
+                embedder=settings.embedder,
+                workers=settings.workers,
+                limits=settings.limits,
+            )
         self.settings = settings
         self.limits: Limits = settings.limits
         self.store: Store = store or SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
@@ -137,15 +141,25 @@ class Memory:
             raise InvalidRequest("`info` must be an object.")
         run_now = not _flag("async_mode", async_mode, True)
         normalised = normalise_messages(messages, conversation, scope.user_id, self.limits)
-        job_id = "task_" + hashlib.sha256(
-            "\x1f".join([scope.user_id, conversation, *(m.id for m in normalised)]).encode()
-        ).hexdigest()[:24]
-        job = Job(id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="ingest", status="running")
+        job_id = (
+            "task_"
+            + hashlib.sha256(
+                "\x1f".join([scope.user_id, conversation, *(m.id for m in normalised)]).encode()
+            ).hexdigest()[:24]
+        )
+        job = Job(
+            id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="ingest", status="running"
+        )
         payload = {"tags": tags or [], "info": info or {}}
         return self._submit(scope, conversation, normalised, job, payload, run_now)
 
     def _submit(
-        self, scope: Scope, conversation: str, messages: Sequence[Message], job: Job, payload: dict[str, Any],
+        self,
+        scope: Scope,
+        conversation: str,
+        messages: Sequence[Message],
+        job: Job,
+        payload: dict[str, Any],
         run_now: bool,
     ) -> dict[str, Any]:
         lease = ("inline", LEASE_MS) if run_now else None
@@ -177,11 +191,22 @@ class Memory:
         assert conversation is not None
         if not isinstance(feedback_content, str) or not feedback_content.strip():
             raise MissingField("`feedback_content` is required: the user's correction as text.")
-        message = normalise_messages([{"role": "user", "content": feedback_content}], conversation,
-                                     scope.user_id + "\x1ffeedback", self.limits)
-        job_id = "task_" + hashlib.sha256(f"feedback\x1f{scope.user_id}\x1f{message[0].id}".encode()).hexdigest()[:24]
-        job = Job(id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="feedback", status="running")
-        return self._submit(scope, conversation, message, job, {"feedback": True}, not _flag("async_mode", async_mode, True))
+        message = normalise_messages(
+            [{"role": "user", "content": feedback_content}],
+            conversation,
+            scope.user_id + "\x1ffeedback",
+            self.limits,
+        )
+        job_id = (
+            "task_"
+            + hashlib.sha256(f"feedback\x1f{scope.user_id}\x1f{message[0].id}".encode()).hexdigest()[:24]
+        )
+        job = Job(
+            id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="feedback", status="running"
+        )
+        return self._submit(
+            scope, conversation, message, job, {"feedback": True}, not _flag("async_mode", async_mode, True)
+        )
 
     def wait(self, task_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """Block until a task is no longer running (or `timeout` passes); returns its status."""
@@ -203,7 +228,11 @@ class Memory:
         out: dict[str, Any] = {
             "task_id": job.id,
             "status": job.status,
-            "memory_views": {"added": list(job.added), "updated": list(job.updated), "deleted": list(job.deleted)},
+            "memory_views": {
+                "added": list(job.added),
+                "updated": list(job.updated),
+                "deleted": list(job.deleted),
+            },
         }
         if job.error:
             out["error"] = job.error
@@ -219,7 +248,7 @@ class Memory:
         conversation_id: str | None = None,
         agent_id: str | None = None,
         app_id: str | None = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002 - the API's field name
+        filter: dict[str, Any] | None = None,
         memory_limit_number: int | None = None,
         include_preference: bool | None = None,
         preference_limit_number: int | None = None,
@@ -248,7 +277,9 @@ class Memory:
         prepared = Query.build(query[:4000], self.embedder.embed)
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
-            hits = hybrid_search(self.store, scope, "items", kind, prepared, self._item_texts, limit * 3, floor)
+            hits = hybrid_search(
+                self.store, scope, "items", kind, prepared, self._item_texts, limit * 3, floor
+            )
             items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
             out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
             return out[:limit]
@@ -277,8 +308,12 @@ class Memory:
         return {item.id: item.key + " " + item.text for item in self.store.get_items(ids)}
 
     def _memories(
-        self, scope: Scope, query: Query, search: Callable[[str, int], list[tuple[MemoryItem, float]]],
-        limit: int, floor: float,
+        self,
+        scope: Scope,
+        query: Query,
+        search: Callable[[str, int], list[tuple[MemoryItem, float]]],
+        limit: int,
+        floor: float,
     ) -> list[dict[str, Any]]:
         found = [wire.memory(item, rel) for item, rel in search("fact", limit)]
         if query.match and len(found) < limit:
@@ -289,15 +324,20 @@ class Memory:
                     found.append(wire.pending_message(message, conversation, min(score, 1.0)))
         return found[:limit]
 
-    def _search_skills(self, scope: Scope, query: Query, limit: int, floor: float) -> list[tuple[Skill, float]]:
+    def _search_skills(
+        self, scope: Scope, query: Query, limit: int, floor: float
+    ) -> list[tuple[Skill, float]]:
         def texts(ids: Sequence[str]) -> dict[str, str]:
             out = {}
             for skill_id in ids:
                 skill = self.store.get_skill(skill_id)
                 if skill is not None:
                     out[skill_id] = " ".join(
-                        [skill.current.name.replace("-", " "), skill.current.description,
-                         *(i.text for i in skill.current.items if i.section in ("procedure", "example"))]
+                        [
+                            skill.current.name.replace("-", " "),
+                            skill.current.description,
+                            *(i.text for i in skill.current.items if i.section in ("procedure", "example")),
+                        ]
                     )
             return out
 
@@ -310,8 +350,13 @@ class Memory:
         return out
 
     def _preferences(
-        self, scope: Scope, search: Callable[[str, int], list[tuple[MemoryItem, float]]],
-        skills: list[tuple[Skill, float]], limit: int, accept: Callable[[MemoryItem], bool], floor: float,
+        self,
+        scope: Scope,
+        search: Callable[[str, int], list[tuple[MemoryItem, float]]],
+        skills: list[tuple[Skill, float]],
+        limit: int,
+        accept: Callable[[MemoryItem], bool],
+        floor: float,
     ) -> list[tuple[MemoryItem, float]]:
         scored = {item.id: (item, rel) for item, rel in search("preference", limit)}
         cluster_relevance = {skill.cluster_id: rel for skill, rel in skills}
@@ -345,7 +390,7 @@ class Memory:
         user_id: str,
         page: int | None = None,
         size: int | None = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002
+        filter: dict[str, Any] | None = None,
         include_preference: bool | None = None,
         include_tool_memory: bool | None = None,
         include_skill: bool | None = None,
@@ -395,7 +440,12 @@ class Memory:
         raise NotFound(f"no memory {memory_id!r} for this user.")
 
     def update_memory(
-        self, *, memory_id: str, content: str | None = None, status: str | None = None, user_id: str | None = None
+        self,
+        *,
+        memory_id: str,
+        content: str | None = None,
+        status: str | None = None,
+        user_id: str | None = None,
     ) -> dict[str, Any]:
         item_id = check_id("memory_id", memory_id, self.limits)
         item = self.store.get_item(item_id or "")
@@ -409,12 +459,14 @@ class Memory:
             raise InvalidRequest("`content` must be a non-empty string.")
         if content is not None and len(content) > self.limits.max_message_chars:
             raise InvalidRequest(f"`content` is longer than {self.limits.max_message_chars} characters.")
-        updated = MemoryItem(**{
-            **item.__dict__,
-            "text": content if content is not None else item.text,
-            "status": status or item.status,
-            "update_time": now_ms(),
-        })
+        updated = MemoryItem(
+            **{
+                **item.__dict__,
+                "text": content if content is not None else item.text,
+                "status": status or item.status,
+                "update_time": now_ms(),
+            }
+        )
         vector = self.embedder.embed([updated.text])[0] if content is not None else None
         self.store.update_item(updated, vector, self.embedder.id if vector is not None else None)
         return wire.item(updated)
@@ -424,11 +476,13 @@ class Memory:
         *,
         memory_ids: list[str] | None = None,
         user_id: str | None = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002
+        filter: dict[str, Any] | None = None,
         scope_user_id: str | None = None,
     ) -> dict[str, Any]:
         """Delete by ids, a whole user, or a filter (which must name a `user_id`)."""
-        given = [name for name, v in (("memory_ids", memory_ids), ("user_id", user_id), ("filter", filter)) if v]
+        given = [
+            name for name, v in (("memory_ids", memory_ids), ("user_id", user_id), ("filter", filter)) if v
+        ]
         if len(given) != 1:
             raise InvalidRequest("pass exactly one of `memory_ids`, `user_id` or `filter`.")
         if memory_ids is not None:
@@ -438,7 +492,11 @@ class Memory:
             deleted = self.store.delete_items([i.id for i in owned])
             for skill_id in memory_ids:
                 skill = self.store.get_skill(skill_id)
-                if skill is not None and scope_user_id in (None, skill.user_id) and self.store.delete_skill(skill_id):
+                if (
+                    skill is not None
+                    and scope_user_id in (None, skill.user_id)
+                    and self.store.delete_skill(skill_id)
+                ):
                     deleted += 1
             return {"success": True, "deleted": deleted}
         if user_id is not None:
@@ -450,8 +508,11 @@ class Memory:
             raise InvalidRequest("a delete `filter` must name the `user_id` whose memories it deletes.")
         scope = self._scope(filter["user_id"])
         accept = compile_filter(filter)
-        items = [i for i in self.store.list_items(scope, ["fact", "preference", "tool"], ("activated", "archived"))
-                 if accept(i)]
+        items = [
+            i
+            for i in self.store.list_items(scope, ["fact", "preference", "tool"], ("activated", "archived"))
+            if accept(i)
+        ]
         return {"success": True, "deleted": self.store.delete_items([i.id for i in items])}
 
     # -- skills -----------------------------------------------------------------------------------
@@ -518,6 +579,7 @@ def preference_note(preferences: Sequence[str], query: str) -> str:
     if not preferences:
         return ""
     chinese = any("\u4e00" <= ch <= "\u9fff" for ch in query)
-    head = "回答时请遵循用户的以下偏好：" if chinese else "Follow these preferences of the user when answering:"
+    head = (
+        "回答时请遵循用户的以下偏好：" if chinese else "Follow these preferences of the user when answering:"
+    )
     return "\n".join([head, *(f"{n}. {text}" for n, text in enumerate(preferences, start=1))])
-

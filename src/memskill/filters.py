@@ -20,8 +20,19 @@ from memskill.errors import InvalidRequest
 from memskill.models import MemoryItem
 
 FIELDS = (
-    "id", "conversation_id", "agent_id", "app_id", "memory_type", "memory_key", "status", "tags",
-    "create_time", "update_time", "preference_type", "kind", "user_id",
+    "id",
+    "conversation_id",
+    "agent_id",
+    "app_id",
+    "memory_type",
+    "memory_key",
+    "status",
+    "tags",
+    "create_time",
+    "update_time",
+    "preference_type",
+    "kind",
+    "user_id",
 )
 OPERATORS = ("eq", "ne", "in", "nin", "contains", "gt", "gte", "lt", "lte")
 
@@ -74,31 +85,42 @@ def _check_operand(field: str, operator: str, expected: Any) -> None:
         raise InvalidRequest(f"filter: `{field}.{operator}` needs a number (a millisecond time).")
 
 
+def _combine(how: str, children: list[Predicate]) -> Predicate:
+    def combined(item: MemoryItem) -> bool:
+        results = (child(item) for child in children)
+        return all(results) if how == "and" else any(results)
+
+    return combined
+
+
+def _condition(field: str, operator: str, expected: Any) -> Predicate:
+    def condition(item: MemoryItem) -> bool:
+        return _compare(_value(item, field), operator, expected, field)
+
+    return condition
+
+
 def compile_filter(spec: object) -> Predicate:
     """A predicate for `spec`; raises InvalidRequest saying what is wrong with it."""
     if spec is None:
         return lambda item: True
     if not isinstance(spec, Mapping):
-        raise InvalidRequest("`filter` must be an object, e.g. {\"tags\": \"travel\"}.")
+        raise InvalidRequest('`filter` must be an object, e.g. {"tags": "travel"}.')
     parts: list[Predicate] = []
     for key, value in spec.items():
         if key in ("and", "or"):
             if not isinstance(value, list) or not value:
                 raise InvalidRequest(f"filter: `{key}` needs a non-empty list of filters.")
-            children = [compile_filter(child) for child in value]
-            if key == "and":
-                parts.append(lambda item, cs=children: all(c(item) for c in cs))
-            else:
-                parts.append(lambda item, cs=children: any(c(item) for c in cs))
+            parts.append(_combine(key, [compile_filter(child) for child in value]))
             continue
         if key not in FIELDS:
             raise InvalidRequest(f"filter: unknown field {key!r}; use one of {', '.join(FIELDS)}.")
         conditions = value if isinstance(value, Mapping) else {"eq": value}
         for operator, expected in conditions.items():
             if operator not in OPERATORS:
-                raise InvalidRequest(f"filter: unknown operator {operator!r}; use one of {', '.join(OPERATORS)}.")
+                raise InvalidRequest(
+                    f"filter: unknown operator {operator!r}; use one of {', '.join(OPERATORS)}."
+                )
             _check_operand(key, operator, expected)
-            parts.append(
-                lambda item, f=key, o=operator, e=expected: _compare(_value(item, f), o, e, f)
-            )
+            parts.append(_condition(key, operator, expected))
     return lambda item: all(part(item) for part in parts)

@@ -101,9 +101,7 @@ def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def normalise_messages(
-    raw: object, conversation_id: str, user_id: str, limits: Limits
-) -> list[Message]:
+def normalise_messages(raw: object, conversation_id: str, user_id: str, limits: Limits) -> list[Message]:
     """Validate `raw` (the request's `messages`) and return messages with stable ids."""
     if raw is None:
         raise MissingField("`messages` is required: a list of {role, content} objects.")
@@ -140,8 +138,15 @@ def normalise_messages(
             raise InvalidRequest(f"{where} has no content and no tool_calls; drop it or fill it.")
         chat_time = _chat_time(item.get("chat_time"), where)
         fingerprint = json.dumps(
-            [user_id, conversation_id, role, content, chat_time, tool_call_id,
-             [(c.id, c.name, c.arguments) for c in calls]],
+            [
+                user_id,
+                conversation_id,
+                role,
+                content,
+                chat_time,
+                tool_call_id,
+                [(c.id, c.name, c.arguments) for c in calls],
+            ],
             ensure_ascii=False,
         )
         seen = occurrences.get(fingerprint, 0)
@@ -171,5 +176,3 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     if message.tool_call_id:
         out["tool_call_id"] = message.tool_call_id
     return out
-
-

@@ -6,8 +6,15 @@ them and the server translates them to the wire format. Times are millisecond ep
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+
+def now_ms() -> int:
+    """The current time as a millisecond epoch, the unit of every stored time."""
+    return int(time.time() * 1000)
+
 
 Role = Literal["user", "assistant", "system", "tool"]
 Status = Literal["activated", "archived"]
@@ -178,7 +185,7 @@ class MemoryItem:
     confidence: float = 0.8
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
-    payload: dict[str, object] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
     create_time: int = 0
     update_time: int = 0
 

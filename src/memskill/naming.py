@@ -33,79 +33,127 @@ KINDS: tuple[TaskKind, ...] = (
     TaskKind(
         "travel-itinerary-planning",
         (
-            "行程", "旅行", "旅游", "出行", "景点", "攻略", "自驾", "民宿", "酒店", "机票", "itinerary", "trip",
-            "travel", "vacation", "sightseeing", "hotel", "flight",
+            "行程",
+            "旅行",
+            "旅游",
+            "出行",
+            "景点",
+            "攻略",
+            "自驾",
+            "民宿",
+            "酒店",
+            "机票",
+            "itinerary",
+            "trip",
+            "travel",
+            "vacation",
+            "sightseeing",
+            "hotel",
+            "flight",
         ),
-        "旅行行程规划", "Travel itinerary planning",
+        "旅行行程规划",
+        "Travel itinerary planning",
         "按用户的习惯规划多日旅行行程：目的地、天数、每日路线、景点、住宿与交通",
         "plans multi-day trips the way this user likes: route per day, sights, stays and transport",
     ),
     TaskKind(
         "email-writing",
         ("邮件", "请假", "email", "e-mail", "mail to"),
-        "邮件撰写", "Email writing",
+        "邮件撰写",
+        "Email writing",
         "按用户偏好的语气和长度起草、修改邮件",
         "drafts and revises emails in the tone and length this user prefers",
     ),
     TaskKind(
         "social-post-writing",
         ("朋友圈", "文案", "微博", "小红书", "tweet", "caption", "social media post"),
-        "社交媒体文案", "Social media posts",
-        "为朋友圈、微博等写短文案", "writes short social media posts and captions",
+        "社交媒体文案",
+        "Social media posts",
+        "为朋友圈、微博等写短文案",
+        "writes short social media posts and captions",
     ),
     TaskKind(
         "code-debugging",
         ("报错", "bug", "调试", "traceback", "exception", "stack trace", "debug", "error:"),
-        "代码调试", "Code debugging",
-        "定位并修复代码错误", "finds and fixes errors in code",
+        "代码调试",
+        "Code debugging",
+        "定位并修复代码错误",
+        "finds and fixes errors in code",
     ),
     TaskKind(
         "code-writing",
-        ("写代码", "函数", "脚本", "python", "javascript", "sql", "function", "script", "implement", "refactor"),
-        "编写代码", "Writing code",
-        "按用户的代码风格编写和修改代码", "writes and changes code in this user's style",
+        (
+            "写代码",
+            "函数",
+            "脚本",
+            "python",
+            "javascript",
+            "sql",
+            "function",
+            "script",
+            "implement",
+            "refactor",
+        ),
+        "编写代码",
+        "Writing code",
+        "按用户的代码风格编写和修改代码",
+        "writes and changes code in this user's style",
     ),
     TaskKind(
         "translation",
         ("翻译", "译成", "translate", "translation"),
-        "翻译", "Translation",
-        "在语言之间翻译文本", "translates text between languages",
+        "翻译",
+        "Translation",
+        "在语言之间翻译文本",
+        "translates text between languages",
     ),
     TaskKind(
         "report-writing",
         ("报告", "周报", "总结", "汇报", "report", "summary", "summarize", "summarise"),
-        "报告与总结", "Reports and summaries",
-        "撰写报告、周报和总结", "writes reports, status updates and summaries",
+        "报告与总结",
+        "Reports and summaries",
+        "撰写报告、周报和总结",
+        "writes reports, status updates and summaries",
     ),
     TaskKind(
         "meal-planning",
         ("菜谱", "食谱", "做饭", "晚餐", "recipe", "meal", "cook", "dinner"),
-        "餐食规划", "Meal planning",
-        "规划餐食和菜谱", "plans meals and recipes",
+        "餐食规划",
+        "Meal planning",
+        "规划餐食和菜谱",
+        "plans meals and recipes",
     ),
     TaskKind(
         "fitness-planning",
         ("健身", "训练计划", "跑步", "减肥", "workout", "fitness", "training plan", "running"),
-        "健身计划", "Fitness planning",
-        "制定健身与训练计划", "makes workout and training plans",
+        "健身计划",
+        "Fitness planning",
+        "制定健身与训练计划",
+        "makes workout and training plans",
     ),
     TaskKind(
         "shopping-advice",
         ("推荐买", "选购", "购买", "哪款", "buy", "purchase", "which model", "recommend a"),
-        "购物建议", "Shopping advice",
-        "比较商品并给出购买建议", "compares products and recommends what to buy",
+        "购物建议",
+        "Shopping advice",
+        "比较商品并给出购买建议",
+        "compares products and recommends what to buy",
     ),
     TaskKind(
         "study-planning",
         ("学习计划", "复习", "考试", "备考", "study plan", "exam", "learn"),
-        "学习计划", "Study planning",
-        "制定学习与备考计划", "makes study and exam preparation plans",
+        "学习计划",
+        "Study planning",
+        "制定学习与备考计划",
+        "makes study and exam preparation plans",
     ),
     TaskKind(
         "meeting-scheduling",
         ("会议", "日程", "安排时间", "meeting", "schedule a", "calendar"),
-        "会议与日程安排", "Meetings and scheduling",
-        "安排会议和日程", "arranges meetings and calendars",
+        "会议与日程安排",
+        "Meetings and scheduling",
+        "安排会议和日程",
+        "arranges meetings and calendars",
     ),
 )
 
@@ -137,7 +185,9 @@ class SkillNaming:
     description: str
 
 
-def name_skill(titles: Sequence[str], goals: Sequence[str], language: str, taken: Sequence[str] = ()) -> SkillNaming:
+def name_skill(
+    titles: Sequence[str], goals: Sequence[str], language: str, taken: Sequence[str] = ()
+) -> SkillNaming:
     """Name, title and description for a skill learned from tasks with these (generalised) titles and goals.
 
     The kind of task is recognised from titles and goals; the description quotes a title.
@@ -152,7 +202,9 @@ def name_skill(titles: Sequence[str], goals: Sequence[str], language: str, taken
         if chinese:
             description = f"{kind.purpose_zh}。当用户提出类似任务（如「{_short(goals)}」）时使用。"
         else:
-            description = f"Use when the user asks for a similar task (e.g. \"{_short(goals)}\"); {kind.purpose_en}."
+            description = (
+                f'Use when the user asks for a similar task (e.g. "{_short(goals)}"); {kind.purpose_en}.'
+            )
     else:
         words = _english_words(texts)
         digest = hashlib.sha1("\n".join(titles[:1]).encode()).hexdigest()[:6]
@@ -161,9 +213,11 @@ def name_skill(titles: Sequence[str], goals: Sequence[str], language: str, taken
         if chinese:
             description = f"完成「{_short(titles)}」这类任务的个人化做法。当用户提出类似请求时使用。"
         else:
-            description = f"How this user wants tasks like \"{_short(titles)}\" done. Use for similar requests."
+            description = f'How this user wants tasks like "{_short(titles)}" done. Use for similar requests.'
     name = _unique(name, taken)
-    return SkillNaming(name=name, title=title, description=description.replace("<", "‹").replace(">", "›")[:1024])
+    return SkillNaming(
+        name=name, title=title, description=description.replace("<", "‹").replace(">", "›")[:1024]
+    )
 
 
 def _short(texts: Sequence[str], limit: int = 40) -> str:

@@ -13,7 +13,6 @@ the job once in effect.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +22,6 @@ import numpy as np
 from memskill.cluster import assign, update_centroid
 from memskill.extract import detect_language, extract, extract_preferences
 from memskill.generalise import generalise
-from memskill.naming import recognise
 from memskill.models import (
     Extraction,
     FactDraft,
@@ -36,7 +34,9 @@ from memskill.models import (
     TaskChunk,
     TaskRecord,
     ToolLessonDraft,
+    now_ms,
 )
+from memskill.naming import recognise
 from memskill.providers.embedders import Embedder
 from memskill.segment import segment
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
@@ -52,10 +52,6 @@ KIND_JOIN_COSINE = 0.3
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 CONTRADICTION_COSINE = 0.55
 """A preference on the same topic with opposite polarity this close to a stored one replaces it."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -135,7 +131,13 @@ class Pipeline:
         return outcome.as_dict()
 
     def _store_chunk(
-        self, job: Job, scope: Scope, chunk: TaskChunk, extraction: Extraction, tags: tuple[str, ...], outcome: Outcome
+        self,
+        job: Job,
+        scope: Scope,
+        chunk: TaskChunk,
+        extraction: Extraction,
+        tags: tuple[str, ...],
+        outcome: Outcome,
     ) -> None:
         record_id = stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
         existing_record = self.store.get_task_record(record_id)
@@ -146,11 +148,17 @@ class Pipeline:
         retracted: list[str] = []
         for preference in extraction.preferences:
             retracted += self._store_preference(job, scope, preference, cluster.id, tags, outcome)
-        lessons = [self._store_tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons]
+        lessons = [
+            self._store_tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons
+        ]
         record = extraction.record
         self.store.add_task_record(
             TaskRecordRow(
-                record_id, job.user_id, cluster.id, job.conversation_id, _record_dict(record),
+                record_id,
+                job.user_id,
+                cluster.id,
+                job.conversation_id,
+                _record_dict(record),
                 existing_record.create_time if existing_record else now_ms(),
             )
         )
@@ -175,7 +183,9 @@ class Pipeline:
             return continued
         if clusters:
             choice = assign(vector, np.stack([c.centroid for c in clusters]))
-            index = choice.index if choice.index is not None else self._same_kind(scope, record, clusters, vector)
+            index = (
+                choice.index if choice.index is not None else self._same_kind(scope, record, clusters, vector)
+            )
             if index is not None:
                 chosen = clusters[index]
                 updated = replace(
@@ -188,8 +198,15 @@ class Pipeline:
                 return updated
         created = ClusterRow(
             id=stable_id("clu_", scope.user_id, record_text(record), str(moment)),
-            user_id=scope.user_id, agent_id=scope.agent_id, app_id=scope.app_id, title=record.title,
-            centroid=vector, size=1, skill_id=None, create_time=moment, update_time=moment,
+            user_id=scope.user_id,
+            agent_id=scope.agent_id,
+            app_id=scope.app_id,
+            title=record.title,
+            centroid=vector,
+            size=1,
+            skill_id=None,
+            create_time=moment,
+            update_time=moment,
         )
         self.store.save_cluster(created)
         return created
@@ -210,7 +227,9 @@ class Pipeline:
             return None
         return next((c for c in clusters if c.id == previous.cluster_id), None)
 
-    def _same_kind(self, scope: Scope, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray) -> int | None:
+    def _same_kind(
+        self, scope: Scope, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
+    ) -> int | None:
         """A cluster of the same recognised kind of task (e.g. both trip planning), if fairly similar."""
         kind = recognise([record.title, record.goal])
         if kind is None:
@@ -231,11 +250,31 @@ class Pipeline:
             return self.store.get_item(hits[0].id)
         return None
 
+    @staticmethod
+    def _new_item(job: Job, scope: Scope, **fields: Any) -> MemoryItem:
+        """A memory item of this job's user, conversation, agent and app, created now."""
+        moment = now_ms()
+        return MemoryItem(
+            user_id=job.user_id,
+            conversation_id=job.conversation_id,
+            agent_id=scope.agent_id,
+            app_id=scope.app_id,
+            create_time=moment,
+            update_time=moment,
+            **fields,
+        )
+
     def _store_episode(
-        self, job: Job, scope: Scope, record_id: str, chunk: TaskChunk, record: TaskRecord, tags: tuple[str, ...],
+        self,
+        job: Job,
+        scope: Scope,
+        record_id: str,
+        chunk: TaskChunk,
+        record: TaskRecord,
+        tags: tuple[str, ...],
         outcome: Outcome,
     ) -> None:
-        """One long-term memory per task chunk: what the user asked, in their words (updated as it goes on)."""
+        """One long-term memory per task chunk: what the user asked, in their words (kept up to date)."""
         said = [" ".join(m.content.split()) for m in chunk.messages if m.role == "user" and m.content.strip()]
         if not said:
             return
@@ -251,45 +290,68 @@ class Pipeline:
             if existing.text != value:
                 self.store.update_item(
                     replace(existing, key=record.title, text=value, sources=sources, update_time=moment),
-                    vector, self.embedder.id,
+                    vector,
+                    self.embedder.id,
                 )
                 outcome.updated.append(item_id)
             return
-        item = MemoryItem(
-            id=item_id, user_id=job.user_id, kind="fact", key=record.title, text=value,
-            conversation_id=job.conversation_id, agent_id=scope.agent_id, app_id=scope.app_id, confidence=0.7,
-            tags=tags, sources=sources, payload={"memory_type": "LongTermMemory", "episode": True},
-            create_time=moment, update_time=moment,
+        item = self._new_item(
+            job,
+            scope,
+            id=item_id,
+            kind="fact",
+            key=record.title,
+            text=value,
+            confidence=0.7,
+            tags=tags,
+            sources=sources,
+            payload={"memory_type": "LongTermMemory", "episode": True},
         )
         self.store.insert_item(item, vector, self.embedder.id)
         outcome.added.append(item_id)
 
-    def _store_fact(self, job: Job, scope: Scope, fact: FactDraft, tags: tuple[str, ...], outcome: Outcome) -> None:
+    def _reinforce(self, duplicate: MemoryItem, sources: Sequence[str], outcome: Outcome) -> None:
+        """Merge a restated memory into the stored one: more sources, a little more confidence."""
+        merged = replace(
+            duplicate,
+            sources=tuple(dict.fromkeys([*duplicate.sources, *sources])),
+            confidence=min(0.99, duplicate.confidence + 0.05),
+            update_time=now_ms(),
+        )
+        self.store.update_item(merged)
+        outcome.updated.append(duplicate.id)
+
+    def _store_fact(
+        self, job: Job, scope: Scope, fact: FactDraft, tags: tuple[str, ...], outcome: Outcome
+    ) -> None:
         vector = self.embedder.embed([fact.value])[0]
         duplicate = self._similar_item(scope, "fact", vector, fact.value)
-        moment = now_ms()
         if duplicate is not None:
-            merged = replace(
-                duplicate,
-                sources=tuple(dict.fromkeys([*duplicate.sources, *fact.sources])),
-                confidence=min(0.99, duplicate.confidence + 0.05),
-                update_time=moment,
-            )
-            self.store.update_item(merged)
-            outcome.updated.append(duplicate.id)
+            self._reinforce(duplicate, fact.sources, outcome)
             return
-        item = MemoryItem(
+        item = self._new_item(
+            job,
+            scope,
             id=stable_id("mem_", job.user_id, fact.value, *fact.sources),
-            user_id=job.user_id, kind="fact", key=fact.key, text=fact.value, conversation_id=job.conversation_id,
-            agent_id=scope.agent_id, app_id=scope.app_id, confidence=fact.confidence, tags=tags,
-            sources=fact.sources, payload={"memory_type": fact.memory_type}, create_time=moment, update_time=moment,
+            kind="fact",
+            key=fact.key,
+            text=fact.value,
+            confidence=fact.confidence,
+            tags=tags,
+            sources=fact.sources,
+            payload={"memory_type": fact.memory_type},
         )
         if self.store.get_item(item.id) is None:
             self.store.insert_item(item, vector, self.embedder.id)
             outcome.added.append(item.id)
 
     def _store_preference(
-        self, job: Job, scope: Scope, draft: PreferenceDraft, cluster_id: str | None, tags: tuple[str, ...],
+        self,
+        job: Job,
+        scope: Scope,
+        draft: PreferenceDraft,
+        cluster_id: str | None,
+        tags: tuple[str, ...],
         outcome: Outcome,
     ) -> list[str]:
         """Store a preference; return the texts of the preferences it replaced."""
@@ -297,34 +359,40 @@ class Pipeline:
         moment = now_ms()
         duplicate = self._similar_item(scope, "preference", vector, draft.text)
         if duplicate is not None:
-            merged = replace(
-                duplicate,
-                sources=tuple(dict.fromkeys([*duplicate.sources, *draft.sources])),
-                confidence=min(0.99, duplicate.confidence + 0.05),
-                update_time=moment,
-            )
-            self.store.update_item(merged)
-            outcome.updated.append(duplicate.id)
+            self._reinforce(duplicate, draft.sources, outcome)
             return []
         item_id = stable_id("pref_", job.user_id, draft.text, *draft.sources)
         replaced: list[str] = []
         for old in self._contradicted(scope, draft, vector):
             self.store.update_item(
-                replace(old, status="archived", update_time=moment, payload={**old.payload, "superseded_by": item_id})
+                replace(
+                    old,
+                    status="archived",
+                    update_time=moment,
+                    payload={**old.payload, "superseded_by": item_id},
+                )
             )
             outcome.updated.append(old.id)
             replaced.append(old.text)
-        item = MemoryItem(
-            id=item_id, user_id=job.user_id, kind="preference", key=draft.topic, text=draft.text,
-            conversation_id=job.conversation_id, agent_id=scope.agent_id, app_id=scope.app_id,
-            confidence=0.9 if draft.preference_type == "explicit_preference" else 0.7, tags=tags,
+        item = self._new_item(
+            job,
+            scope,
+            id=item_id,
+            kind="preference",
+            key=draft.topic,
+            text=draft.text,
+            confidence=0.9 if draft.preference_type == "explicit_preference" else 0.7,
+            tags=tags,
             sources=draft.sources,
             payload={
-                "preference_type": draft.preference_type, "reasoning": draft.reasoning, "topic": draft.topic,
-                "polarity": draft.polarity, "is_correction": draft.is_correction, "cluster_id": cluster_id,
+                "preference_type": draft.preference_type,
+                "reasoning": draft.reasoning,
+                "topic": draft.topic,
+                "polarity": draft.polarity,
+                "is_correction": draft.is_correction,
+                "cluster_id": cluster_id,
                 "supersedes": [text for text in replaced],
             },
-            create_time=moment, update_time=moment,
         )
         if self.store.get_item(item.id) is None:
             self.store.insert_item(item, vector, self.embedder.id)
@@ -359,28 +427,48 @@ class Pipeline:
             calls = int(stats.get("calls", 1)) + 1
             rate = (float(stats.get("success_rate", 1.0)) * (calls - 1) + usage.success_rate) / calls
             experiences = list(dict.fromkeys([*stats.get("experiences", []), lesson.experience]))[-8:]
-            errors = list(dict.fromkeys([*stats.get("errors", []), *([usage.error_type] if usage.error_type else [])]))
+            errors = list(
+                dict.fromkeys([*stats.get("errors", []), *([usage.error_type] if usage.error_type else [])])
+            )
             text = lesson.value if len(lesson.value) >= 20 else existing.text
             merged = replace(
-                existing, text=text, sources=tuple(dict.fromkeys([*existing.sources, *lesson.sources])),
+                existing,
+                text=text,
+                sources=tuple(dict.fromkeys([*existing.sources, *lesson.sources])),
                 update_time=moment,
-                payload={**stats, "calls": calls, "success_rate": rate, "experiences": experiences, "errors": errors},
+                payload={
+                    **stats,
+                    "calls": calls,
+                    "success_rate": rate,
+                    "experiences": experiences,
+                    "errors": errors,
+                },
             )
-            self.store.update_item(merged, self.embedder.embed([lesson.tool + " " + text])[0], self.embedder.id)
+            self.store.update_item(
+                merged, self.embedder.embed([lesson.tool + " " + text])[0], self.embedder.id
+            )
             outcome.updated.append(existing.id)
             return lesson.experience
-        item = MemoryItem(
+        item = self._new_item(
+            job,
+            scope,
             id=stable_id("tool_", job.user_id, lesson.tool, *lesson.sources),
-            user_id=job.user_id, kind="tool", key=lesson.tool, text=lesson.value, conversation_id=job.conversation_id,
-            agent_id=scope.agent_id, app_id=scope.app_id, tags=tags, sources=lesson.sources,
+            kind="tool",
+            key=lesson.tool,
+            text=lesson.value,
+            tags=tags,
+            sources=lesson.sources,
             payload={
-                "calls": 1, "success_rate": usage.success_rate, "experiences": [lesson.experience],
+                "calls": 1,
+                "success_rate": usage.success_rate,
+                "experiences": [lesson.experience],
                 "errors": [usage.error_type] if usage.error_type else [],
             },
-            create_time=moment, update_time=moment,
         )
         if self.store.get_item(item.id) is None:
-            self.store.insert_item(item, self.embedder.embed([lesson.tool + " " + lesson.value])[0], self.embedder.id)
+            self.store.insert_item(
+                item, self.embedder.embed([lesson.tool + " " + lesson.value])[0], self.embedder.id
+            )
             outcome.added.append(item.id)
         return lesson.experience
 
@@ -389,10 +477,18 @@ class Pipeline:
     def _update_skill(self, scope: Scope, cluster: ClusterRow, evidence: Evidence, outcome: Outcome) -> Skill:
         previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
         records = [r for r in self.store.task_records(cluster.id)]
-        titles = [generalise(str(r.record.get("title", ""))) for r in records] or [generalise(evidence.record.title)]
-        goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [generalise(evidence.record.goal)]
-        taken = [s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id]
-        draft = synthesize(previous.current if previous else None, evidence, titles, goals, self.similarity, taken)
+        titles = [generalise(str(r.record.get("title", ""))) for r in records] or [
+            generalise(evidence.record.title)
+        ]
+        goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [
+            generalise(evidence.record.goal)
+        ]
+        taken = [
+            s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id
+        ]
+        draft = synthesize(
+            previous.current if previous else None, evidence, titles, goals, self.similarity, taken
+        )
         if previous is not None and not draft.operations:
             return previous  # nothing new: no new version
         moment = now_ms()
@@ -400,26 +496,46 @@ class Pipeline:
         version_number = previous.current.version + 1 if previous else 1
         conversations = tuple(dict.fromkeys(r.conversation_id for r in records))
         metadata = {
-            "skill_id": skill_id, "version": str(version_number), "user_id": scope.user_id,
-            "source_count": str(len(records)), "updated_at_ms": str(moment),
+            "skill_id": skill_id,
+            "version": str(version_number),
+            "user_id": scope.user_id,
+            "source_count": str(len(records)),
+            "updated_at_ms": str(moment),
         }
         markdown = render_checked(document(draft, metadata, len(records), len(conversations)))
         version = SkillVersion(
-            skill_id=skill_id, version=version_number, name=draft.name, description=draft.description,
-            items=draft.items, markdown=markdown, create_time=moment, note="\n".join(draft.operations),
+            skill_id=skill_id,
+            version=version_number,
+            name=draft.name,
+            description=draft.description,
+            items=draft.items,
+            markdown=markdown,
+            create_time=moment,
+            note="\n".join(draft.operations),
         )
         skill = Skill(
-            id=skill_id, user_id=scope.user_id, cluster_id=cluster.id, current=version,
-            conversation_ids=conversations, agent_id=scope.agent_id, app_id=scope.app_id,
+            id=skill_id,
+            user_id=scope.user_id,
+            cluster_id=cluster.id,
+            current=version,
+            conversation_ids=conversations,
+            agent_id=scope.agent_id,
+            app_id=scope.app_id,
             confidence=min(0.95, 0.5 + 0.1 * len(records)),
-            create_time=previous.create_time if previous else moment, update_time=moment,
+            create_time=previous.create_time if previous else moment,
+            update_time=moment,
         )
         description_vector = self.embedder.embed([draft.title + " " + draft.description])[0]
         vector = cluster.centroid + 0.5 * description_vector
         vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
         search_text = " ".join(
-            [draft.name.replace("-", " "), draft.title, draft.description, *titles[-10:],
-             *(item.text for item in draft.items if item.section in ("procedure", "preference"))]
+            [
+                draft.name.replace("-", " "),
+                draft.title,
+                draft.description,
+                *titles[-10:],
+                *(item.text for item in draft.items if item.section in ("procedure", "preference")),
+            ]
         )
         self.store.save_skill(skill, search_text, vector, self.embedder.id)
         if cluster.skill_id != skill_id:
@@ -438,8 +554,13 @@ class Pipeline:
         if not drafts and text:
             drafts = [
                 PreferenceDraft(
-                    text=text, preference_type="explicit_preference", reasoning="stated as feedback",
-                    topic="feedback", polarity=0, sources=tuple(message_ids), is_correction=True,
+                    text=text,
+                    preference_type="explicit_preference",
+                    reasoning="stated as feedback",
+                    topic="feedback",
+                    polarity=0,
+                    sources=tuple(message_ids),
+                    is_correction=True,
                 )
             ]
         skill = self._skill_for_feedback(scope, job.conversation_id, text)
@@ -455,9 +576,15 @@ class Pipeline:
             if cluster is not None and drafts:
                 language = detect_language(text)
                 record = TaskRecord(
-                    title=skill.current.name if skill else "feedback", goal="", steps=(),
-                    corrections=tuple(generalise(d.text) for d in drafts), preferences=(), tools=(), outcome="",
-                    language=language, sources=tuple(message_ids),
+                    title=skill.current.name if skill else "feedback",
+                    goal="",
+                    steps=(),
+                    corrections=tuple(generalise(d.text) for d in drafts),
+                    preferences=(),
+                    tools=(),
+                    outcome="",
+                    language=language,
+                    sources=tuple(message_ids),
                 )
                 evidence = Evidence(stable_id("rec_", job.id), record, (), tuple(retracted))
                 self._update_skill(scope, cluster, evidence, outcome)
@@ -497,9 +624,13 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
 
 def _record_dict(record: TaskRecord) -> dict[str, Any]:
     return {
-        "title": record.title, "goal": record.goal, "steps": list(record.steps),
-        "corrections": list(record.corrections), "preferences": list(record.preferences),
-        "tools": list(record.tools), "outcome": record.outcome, "language": record.language,
+        "title": record.title,
+        "goal": record.goal,
+        "steps": list(record.steps),
+        "corrections": list(record.corrections),
+        "preferences": list(record.preferences),
+        "tools": list(record.tools),
+        "outcome": record.outcome,
+        "language": record.language,
         "sources": list(record.sources),
     }
-

@@ -99,8 +99,8 @@ def hybrid_search(
     by_vector = store.vector_search(scope, table, kind, query.vector, size)
     by_keyword = store.keyword_search(scope, table, kind, query.match, size) if query.match else []
     rrf: dict[str, float] = {}
-    for hits in (by_vector, by_keyword):
-        for rank, hit in enumerate(hits):
+    for ranked in (by_vector, by_keyword):
+        for rank, hit in enumerate(ranked):
             rrf[hit.id] = rrf.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
     if not rrf:
         return []
@@ -111,7 +111,7 @@ def hybrid_search(
         for item_id, vector in store.vectors_of(table, missing, dim).items():
             cosines[item_id] = float(vector @ query.vector)
     candidate_texts = texts(list(rrf))
-    hits = []
+    hits: list[Hit] = []
     for item_id in rrf:
         cosine = cosines.get(item_id, 0.0)
         lexical = coverage(query.words, candidate_texts.get(item_id, ""))

@@ -71,7 +71,9 @@ def overlap(a: str, b: str) -> float:
 
 
 _LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")
-_PROCEDURAL = re.compile(r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前)|前先|(?:^|\b)(?:first|before|then|always)\b", re.I)
+_PROCEDURAL = re.compile(
+    r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前)|前先|(?:^|\b)(?:first|before|then|always)\b", re.I
+)
 
 
 _META = re.compile(r"^先?说(?:一下|好)|我的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
@@ -228,7 +230,11 @@ def document(
         out = []
         for item in draft.items:
             if item.section == section:
-                suffix = f"（{item.support} 次确认）" if draft.language == "zh" else f" (confirmed {item.support}×)"
+                suffix = (
+                    f"（{item.support} 次确认）"
+                    if draft.language == "zh"
+                    else f" (confirmed {item.support}×)"
+                )
                 out.append(item.text + (suffix if item.support > 1 else ""))
         return tuple(out)
 
@@ -240,8 +246,10 @@ def document(
         )
     else:
         additional = (
-            f"Learned from {record_count} tasks in {conversation_count} conversations; last updated {updated}.",
-            "Concrete places, dates and amounts are generalised (e.g. \"the destination\"); fill in this task's.",
+            f"Learned from {record_count} tasks in {conversation_count} conversations; last updated "
+            f"{updated}.",
+            'Concrete places, dates and amounts are generalised (e.g. "the destination"); '
+            "fill in this task's.",
         )
     meta = {k: v for k, v in metadata.items() if k != "updated_at_ms"}
     meta["updated_at"] = updated

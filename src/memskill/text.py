@@ -20,7 +20,8 @@ STOPWORDS = frozenset(
     its this that these those i me my we our you your he she they them his her their what which who whom
     how when where why do does did done can could would should will shall may might must not no yes
     please just about into over than too very also there here have has had am s t
-    的 了 吗 呢 吧 啊 是 在 我 你 他 她 它 们 我们 你们 这 那 就 都 也 和 与 及 或 一个 一下 帮 帮我 请 把 给 让
+    的 了 吗 呢 吧 啊 是 在 我 你 他 她 它 们 我们 你们 这 那 就 都 也 和 与 及 或 一个 一下
+    帮 帮我 请 把 给 让
     要 想 会 能 可以 吧 呀 哦 嗯 还 又 再 很 太 更 最 有 没有 不 没 什么 怎么 如何 哪 哪些 一 个""".split()
 )
 

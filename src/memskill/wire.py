@@ -69,8 +69,8 @@ def preference(item: MemoryItem, relativity: float | None = None) -> dict[str, A
 
 
 def tool_memory(item: MemoryItem, relativity: float | None = None) -> dict[str, Any]:
-    experiences = [str(e) for e in item.payload.get("experiences", []) if e]  # type: ignore[union-attr]
-    errors = [str(e) for e in item.payload.get("errors", []) if e]  # type: ignore[union-attr]
+    experiences = [str(e) for e in item.payload.get("experiences", []) if e]
+    errors = [str(e) for e in item.payload.get("errors", []) if e]
     return {
         "id": item.id,
         "tool_type": "ToolTrajectoryMemory",
@@ -80,7 +80,7 @@ def tool_memory(item: MemoryItem, relativity: float | None = None) -> dict[str, 
             {
                 "used_tool": item.key,
                 "error_type": "; ".join(errors),
-                "success_rate": round(float(item.payload.get("success_rate", 1.0)), 4),  # type: ignore[arg-type]
+                "success_rate": round(float(item.payload.get("success_rate", 1.0)), 4),
                 "tool_experience": experiences[-1] if experiences else "",
             }
         ],
@@ -160,4 +160,9 @@ def skill(
 
 
 def message(value: Message, conversation_id: str) -> dict[str, Any]:
-    return {**message_to_dict(value), "id": value.id, "chat_time": value.chat_time, "conversation_id": conversation_id}
+    return {
+        **message_to_dict(value),
+        "id": value.id,
+        "chat_time": value.chat_time,
+        "conversation_id": conversation_id,
+    }

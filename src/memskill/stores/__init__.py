@@ -3,4 +3,4 @@
 from memskill.stores.base import ClusterRow, IngestResult, ScoredId, Store, TaskRecordRow
 from memskill.stores.sqlite import SQLiteStore
 
-__all__ = ["ClusterRow", "IngestResult", "ScoredId", "SQLiteStore", "Store", "TaskRecordRow"]
+__all__ = ["ClusterRow", "IngestResult", "SQLiteStore", "ScoredId", "Store", "TaskRecordRow"]

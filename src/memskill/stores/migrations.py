@@ -147,7 +147,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
             user_id TEXT PRIMARY KEY,
             revision INTEGER NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -156,7 +156,9 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 ]
 
 
-def apply_migrations(db: sqlite3.Connection, migrations: list[tuple[str, Migration]] | None = None) -> list[str]:
+def apply_migrations(
+    db: sqlite3.Connection, migrations: list[tuple[str, Migration]] | None = None
+) -> list[str]:
     """Apply every migration not yet recorded; return the names applied now."""
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_time INTEGER NOT NULL)"

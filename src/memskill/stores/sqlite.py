@@ -13,11 +13,9 @@ lock, busy timeout), so a server thread and worker threads, or several processes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,28 +30,28 @@ from memskill.models import (
     Message,
     Scope,
     Skill,
-    SkillItem,
     SkillVersion,
-    ToolCall,
+    now_ms,
 )
 from memskill.stores.base import ClusterRow, IngestResult, ScoredId, TaskRecordRow
 from memskill.stores.migrations import apply_migrations
+from memskill.stores.rows import (
+    ITEM_COLUMNS,
+    JOB_COLUMNS,
+    MESSAGE_COLUMNS,
+    SKILL_COLUMNS,
+    VERSION_COLUMNS,
+    blob,
+    item_from_row,
+    job_from_row,
+    message_from_row,
+    owner_token,
+    skill_from_row,
+    version_from_row,
+)
 from memskill.text import index_text
 
 FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def owner_token(user_id: str) -> str:
-    """A single FTS token that stands for the user, so MATCH can be scoped inside the index."""
-    return "u" + hashlib.sha1(user_id.encode()).hexdigest()[:20]
-
-
-def _blob(vector: np.ndarray | None) -> bytes | None:
-    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
 
 
 @dataclass
@@ -167,10 +165,20 @@ class SQLiteStore:
                     "content, chat_time, tool_calls, tool_call_id, job_id, create_time) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        message.id, scope.user_id, conversation_id, scope.agent_id, scope.app_id,
-                        message.role, message.content, message.chat_time,
-                        json.dumps([[c.id, c.name, c.arguments] for c in message.tool_calls], ensure_ascii=False),
-                        message.tool_call_id, job.id, created,
+                        message.id,
+                        scope.user_id,
+                        conversation_id,
+                        scope.agent_id,
+                        scope.app_id,
+                        message.role,
+                        message.content,
+                        message.chat_time,
+                        json.dumps(
+                            [[c.id, c.name, c.arguments] for c in message.tool_calls], ensure_ascii=False
+                        ),
+                        message.tool_call_id,
+                        job.id,
+                        created,
                     ),
                 )
                 if cursor.rowcount:
@@ -179,35 +187,41 @@ class SQLiteStore:
                         self._index("messages", int(cursor.lastrowid or 0), scope.user_id, message.content)
             payload = {**payload, "message_ids": [m.id for m in messages], "new_message_ids": new_ids}
             status = job.status if new_ids or job.kind != "ingest" else "completed"
-            owner, lease_until = (lease[0], created + lease[1]) if lease and status == "running" else (None, 0)
+            owner, lease_until = (
+                (lease[0], created + lease[1]) if lease and status == "running" else (None, 0)
+            )
             db.execute(
                 "INSERT INTO jobs (id, user_id, conversation_id, agent_id, app_id, kind, status, payload, "
                 "attempts, lease_owner, lease_until, create_time, update_time) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    job.id, scope.user_id, conversation_id, scope.agent_id, scope.app_id, job.kind, status,
-                    json.dumps(payload, ensure_ascii=False), 1 if owner else 0, owner, lease_until,
-                    created, created,
+                    job.id,
+                    scope.user_id,
+                    conversation_id,
+                    scope.agent_id,
+                    scope.app_id,
+                    job.kind,
+                    status,
+                    json.dumps(payload, ensure_ascii=False),
+                    1 if owner else 0,
+                    owner,
+                    lease_until,
+                    created,
+                    created,
                 ),
             )
         stored = self.get_job(job.id)
         assert stored is not None
         return IngestResult(job=stored, new_message_ids=tuple(new_ids), duplicate=False)
 
-    def _message(self, row: sqlite3.Row | tuple[Any, ...]) -> Message:
-        calls = tuple(ToolCall(id=c[0], name=c[1], arguments=c[2]) for c in json.loads(row[4]))
-        return Message(role=row[1], content=row[2], chat_time=row[3], tool_calls=calls, tool_call_id=row[5], id=row[0])
-
-    _MESSAGE_COLUMNS = "id, role, content, chat_time, tool_calls, tool_call_id"
-
     def messages_by_ids(self, ids: Sequence[str]) -> list[Message]:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         rows = self._db().execute(
-            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY seq", list(ids)
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks}) ORDER BY seq", list(ids)
         )
-        return [self._message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     def recent_messages(
         self, user_id: str, conversation_id: str, limit: int, before_ids: Sequence[str] = ()
@@ -217,54 +231,59 @@ class SQLiteStore:
         bound = None
         if before_ids:
             marks = ",".join("?" * len(before_ids))
-            bound = db.execute(f"SELECT MIN(seq) FROM messages WHERE id IN ({marks})", list(before_ids)).fetchone()[0]
+            bound = db.execute(
+                f"SELECT MIN(seq) FROM messages WHERE id IN ({marks})", list(before_ids)
+            ).fetchone()[0]
         rows = db.execute(
-            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE user_id = ? AND conversation_id = ? "
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ? AND conversation_id = ? "
             "AND seq < ? ORDER BY seq DESC LIMIT ?",
             (user_id, conversation_id, bound if bound is not None else 1 << 62, limit),
         ).fetchall()
-        return [self._message(row) for row in reversed(rows)]
+        return [message_from_row(row) for row in reversed(rows)]
 
     def conversation_ids(self, user_id: str) -> list[str]:
         rows = self._db().execute(
-            "SELECT conversation_id FROM messages WHERE user_id = ? GROUP BY conversation_id ORDER BY MIN(seq)",
+            "SELECT conversation_id FROM messages WHERE user_id = ? GROUP BY conversation_id ORDER BY "
+            "MIN(seq)",
             (user_id,),
         )
         return [row[0] for row in rows]
 
     def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]:
         """Keyword hits among messages whose job has not finished: (message, conversation_id, bm25)."""
-        rows = self._db().execute(
-            "SELECT m.id, m.role, m.content, m.chat_time, m.tool_calls, m.tool_call_id, m.conversation_id, "
-            "bm25(messages_fts) FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
-            "JOIN jobs j ON j.id = m.job_id WHERE messages_fts MATCH ? AND j.status = 'running' "
-            "AND m.user_id = ? AND (? IS NULL OR m.agent_id = ?) AND (? IS NULL OR m.app_id = ?) "
-            "ORDER BY bm25(messages_fts) LIMIT ?",
-            (
-                f"{owner_token(scope.user_id)} AND ({match})", scope.user_id,
-                scope.agent_id, scope.agent_id, scope.app_id, scope.app_id, limit,
-            ),
-        ).fetchall()
-        return [(self._message(row[:6]), row[6], -float(row[7])) for row in rows]
-
-    _JOB_COLUMNS = (
-        "id, user_id, conversation_id, kind, status, attempts, error, result, create_time, update_time, payload"
-    )
-
-    def _job(self, row: Sequence[Any]) -> Job:
-        result = json.loads(row[7] or "{}")
-        return Job(
-            id=row[0], user_id=row[1], conversation_id=row[2], kind=row[3], status=row[4], attempts=row[5],
-            error=row[6], added=tuple(result.get("added", ())), updated=tuple(result.get("updated", ())),
-            deleted=tuple(result.get("deleted", ())), create_time=row[8], update_time=row[9],
+        rows = (
+            self._db()
+            .execute(
+                "SELECT m.id, m.role, m.content, m.chat_time, m.tool_calls, m.tool_call_id, "
+                "m.conversation_id, "
+                "bm25(messages_fts) FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
+                "JOIN jobs j ON j.id = m.job_id WHERE messages_fts MATCH ? AND j.status = 'running' "
+                "AND m.user_id = ? AND (? IS NULL OR m.agent_id = ?) AND (? IS NULL OR m.app_id = ?) "
+                "ORDER BY bm25(messages_fts) LIMIT ?",
+                (
+                    f"{owner_token(scope.user_id)} AND ({match})",
+                    scope.user_id,
+                    scope.agent_id,
+                    scope.agent_id,
+                    scope.app_id,
+                    scope.app_id,
+                    limit,
+                ),
+            )
+            .fetchall()
         )
+        return [(message_from_row(row[:6]), row[6], -float(row[7])) for row in rows]
 
     def get_job(self, job_id: str) -> Job | None:
-        row = self._db().execute(f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else self._job(row)
+        row = self._db().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else job_from_row(row)
 
     def job_payload(self, job_id: str) -> dict[str, Any]:
-        row = self._db().execute("SELECT payload, agent_id, app_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT payload, agent_id, app_id FROM jobs WHERE id = ?", (job_id,))
+            .fetchone()
+        )
         if row is None:
             return {}
         return {**json.loads(row[0]), "agent_id": row[1], "app_id": row[2]}
@@ -276,7 +295,7 @@ class SQLiteStore:
         with self.transaction():
             # Jobs of one user run one at a time and in order, so each sees the previous one's results.
             row = db.execute(
-                f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE status = 'running' AND lease_until < ? "
+                f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'running' AND lease_until < ? "
                 "AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.user_id = j.user_id AND o.status = 'running' "
                 "AND o.id != j.id AND (o.lease_until >= ? OR o.create_time < j.create_time)) "
                 "ORDER BY create_time LIMIT 1",
@@ -289,7 +308,7 @@ class SQLiteStore:
                 "WHERE id = ?",
                 (worker, moment + lease_ms, moment, row[0]),
             )
-        return replace(self._job(row), attempts=row[5] + 1)
+        return replace(job_from_row(row), attempts=row[5] + 1)
 
     def finish_job(
         self, job_id: str, status: str, error: str | None = None, result: dict[str, Any] | None = None
@@ -305,7 +324,8 @@ class SQLiteStore:
         """Give a job back after a failed attempt, to be retried after `retry_in_ms`."""
         with self.transaction():
             self._db().execute(
-                "UPDATE jobs SET error = ?, lease_owner = NULL, lease_until = ?, update_time = ? WHERE id = ?",
+                "UPDATE jobs SET error = ?, lease_owner = NULL, lease_until = ?, update_time = ? WHERE id "
+                "= ?",
                 (error, now_ms() + retry_in_ms, now_ms(), job_id),
             )
 
@@ -314,19 +334,6 @@ class SQLiteStore:
 
     # -- memory items -----------------------------------------------------------------------------
 
-    _ITEM_COLUMNS = (
-        "id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, confidence, tags, sources, "
-        "payload, create_time, update_time"
-    )
-
-    def _item(self, row: Sequence[Any]) -> MemoryItem:
-        return MemoryItem(
-            id=row[0], user_id=row[1], kind=row[2], key=row[3], text=row[4], conversation_id=row[5],
-            agent_id=row[6], app_id=row[7], status=row[8], confidence=row[9], tags=tuple(json.loads(row[10])),
-            sources=tuple(json.loads(row[11])), payload=json.loads(row[12]), create_time=row[13],
-            update_time=row[14],
-        )
-
     def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None:
         with self.transaction():
             cursor = self._db().execute(
@@ -334,16 +341,31 @@ class SQLiteStore:
                 "confidence, tags, sources, payload, vector, embedder, create_time, update_time) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    item.id, item.user_id, item.kind, item.key, item.text, item.conversation_id, item.agent_id,
-                    item.app_id, item.status, item.confidence, json.dumps(list(item.tags), ensure_ascii=False),
-                    json.dumps(list(item.sources)), json.dumps(item.payload, ensure_ascii=False),
-                    _blob(vector), embedder_id, item.create_time, item.update_time,
+                    item.id,
+                    item.user_id,
+                    item.kind,
+                    item.key,
+                    item.text,
+                    item.conversation_id,
+                    item.agent_id,
+                    item.app_id,
+                    item.status,
+                    item.confidence,
+                    json.dumps(list(item.tags), ensure_ascii=False),
+                    json.dumps(list(item.sources)),
+                    json.dumps(item.payload, ensure_ascii=False),
+                    blob(vector),
+                    embedder_id,
+                    item.create_time,
+                    item.update_time,
                 ),
             )
             self._index("items", int(cursor.lastrowid or 0), item.user_id, item.key + " " + item.text)
             self._touch(item.user_id)
 
-    def update_item(self, item: MemoryItem, vector: np.ndarray | None = None, embedder_id: str | None = None) -> None:
+    def update_item(
+        self, item: MemoryItem, vector: np.ndarray | None = None, embedder_id: str | None = None
+    ) -> None:
         """Rewrite an item's mutable fields (text, key, status, confidence, tags, sources, payload)."""
         db = self._db()
         with self.transaction():
@@ -354,14 +376,21 @@ class SQLiteStore:
                 "UPDATE items SET key = ?, text = ?, status = ?, confidence = ?, tags = ?, sources = ?, "
                 "payload = ?, update_time = ? WHERE id = ?",
                 (
-                    item.key, item.text, item.status, item.confidence,
-                    json.dumps(list(item.tags), ensure_ascii=False), json.dumps(list(item.sources)),
-                    json.dumps(item.payload, ensure_ascii=False), item.update_time, item.id,
+                    item.key,
+                    item.text,
+                    item.status,
+                    item.confidence,
+                    json.dumps(list(item.tags), ensure_ascii=False),
+                    json.dumps(list(item.sources)),
+                    json.dumps(item.payload, ensure_ascii=False),
+                    item.update_time,
+                    item.id,
                 ),
             )
             if vector is not None:
                 db.execute(
-                    "UPDATE items SET vector = ?, embedder = ? WHERE id = ?", (_blob(vector), embedder_id, item.id)
+                    "UPDATE items SET vector = ?, embedder = ? WHERE id = ?",
+                    (blob(vector), embedder_id, item.id),
                 )
             if (row[1], row[2]) != (item.text, item.key):
                 self._unindex("items", row[0])
@@ -369,15 +398,15 @@ class SQLiteStore:
             self._touch(item.user_id)
 
     def get_item(self, item_id: str) -> MemoryItem | None:
-        row = self._db().execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
-        return None if row is None else self._item(row)
+        row = self._db().execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,)).fetchone()
+        return None if row is None else item_from_row(row)
 
     def get_items(self, item_ids: Sequence[str]) -> list[MemoryItem]:
         if not item_ids:
             return []
         marks = ",".join("?" * len(item_ids))
-        rows = self._db().execute(f"SELECT {self._ITEM_COLUMNS} FROM items WHERE id IN ({marks})", list(item_ids))
-        by_id = {row[0]: self._item(row) for row in rows}
+        rows = self._db().execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", list(item_ids))
+        by_id = {row[0]: item_from_row(row) for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
     def list_items(
@@ -387,12 +416,12 @@ class SQLiteStore:
         kind_marks = ",".join("?" * len(kinds))
         status_marks = ",".join("?" * len(statuses))
         rows = self._db().execute(
-            f"SELECT {self._ITEM_COLUMNS} FROM items WHERE user_id = ? AND kind IN ({kind_marks}) "
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE user_id = ? AND kind IN ({kind_marks}) "
             f"AND status IN ({status_marks}) AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR app_id = ?) "
             "ORDER BY seq DESC",
             [scope.user_id, *kinds, *statuses, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
         )
-        return [self._item(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     def delete_items(self, item_ids: Sequence[str]) -> int:
         db = self._db()
@@ -414,7 +443,10 @@ class SQLiteStore:
         with self.transaction():
             count = int(db.execute("SELECT COUNT(*) FROM items WHERE user_id = ?", (user_id,)).fetchone()[0])
             for table, fts in FTS_TABLES.items():
-                db.execute(f"DELETE FROM {fts} WHERE rowid IN (SELECT seq FROM {table} WHERE user_id = ?)", (user_id,))
+                db.execute(
+                    f"DELETE FROM {fts} WHERE rowid IN (SELECT seq FROM {table} WHERE user_id = ?)",
+                    (user_id,),
+                )
             skill_ids = [r[0] for r in db.execute("SELECT id FROM skills WHERE user_id = ?", (user_id,))]
             for skill_id in skill_ids:
                 db.execute("DELETE FROM skill_versions WHERE skill_id = ?", (skill_id,))
@@ -437,17 +469,26 @@ class SQLiteStore:
         if cached is not None and cached.revision == revision:
             return cached
         if table == "items":
-            rows = self._db().execute(
-                "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
-                "AND status = 'activated' AND vector IS NOT NULL",
-                (user_id, kind),
-            ).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
+                    "AND status = 'activated' AND vector IS NOT NULL",
+                    (user_id, kind),
+                )
+                .fetchall()
+            )
         else:
-            rows = self._db().execute(
-                "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = 'activated' "
-                "AND vector IS NOT NULL",
-                (user_id,),
-            ).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = "
+                    "'activated' "
+                    "AND vector IS NOT NULL",
+                    (user_id,),
+                )
+                .fetchall()
+            )
         rows = [row for row in rows if len(row[3]) == dim * 4]
         matrix = (
             np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32).reshape(len(rows), dim)
@@ -472,7 +513,8 @@ class SQLiteStore:
         if scope.agent_id is not None or scope.app_id is not None:
             mask = np.array(
                 [
-                    (scope.agent_id is None or a == scope.agent_id) and (scope.app_id is None or p == scope.app_id)
+                    (scope.agent_id is None or a == scope.agent_id)
+                    and (scope.app_id is None or p == scope.app_id)
                     for a, p in zip(index.agent_ids, index.app_ids)
                 ],
                 dtype=bool,
@@ -491,13 +533,17 @@ class SQLiteStore:
         if table == "items":
             params.append(kind)
         params += [scope.agent_id, scope.agent_id, scope.app_id, scope.app_id, limit]
-        rows = self._db().execute(
-            f"SELECT t.id, bm25({fts}) FROM {fts} JOIN {table} t ON t.seq = {fts}.rowid "
-            f"WHERE {fts} MATCH ? AND t.user_id = ? {kind_clause} AND t.status = 'activated' "
-            "AND (? IS NULL OR t.agent_id = ?) AND (? IS NULL OR t.app_id = ?) "
-            f"ORDER BY bm25({fts}) LIMIT ?",
-            params,
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                f"SELECT t.id, bm25({fts}) FROM {fts} JOIN {table} t ON t.seq = {fts}.rowid "
+                f"WHERE {fts} MATCH ? AND t.user_id = ? {kind_clause} AND t.status = 'activated' "
+                "AND (? IS NULL OR t.agent_id = ?) AND (? IS NULL OR t.app_id = ?) "
+                f"ORDER BY bm25({fts}) LIMIT ?",
+                params,
+            )
+            .fetchall()
+        )
         return [ScoredId(row[0], -float(row[1])) for row in rows]
 
     def vectors_of(self, table: str, ids: Sequence[str], dim: int) -> dict[str, np.ndarray]:
@@ -516,15 +562,23 @@ class SQLiteStore:
     def list_clusters(self, scope: Scope) -> list[ClusterRow]:
         rows = self._db().execute(
             "SELECT id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, update_time "
-            "FROM clusters WHERE user_id = ? AND (? IS NULL OR agent_id IS ? ) AND (? IS NULL OR app_id IS ?) "
+            "FROM clusters WHERE user_id = ? AND (? IS NULL OR agent_id IS ? ) AND (? IS NULL OR app_id IS "
+            "?) "
             "ORDER BY create_time",
             (scope.user_id, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id),
         )
         return [
             ClusterRow(
-                id=r[0], user_id=r[1], agent_id=r[2], app_id=r[3], title=r[4],
-                centroid=np.frombuffer(r[5], dtype=np.float32).copy(), size=r[6], skill_id=r[7],
-                create_time=r[8], update_time=r[9],
+                id=r[0],
+                user_id=r[1],
+                agent_id=r[2],
+                app_id=r[3],
+                title=r[4],
+                centroid=np.frombuffer(r[5], dtype=np.float32).copy(),
+                size=r[6],
+                skill_id=r[7],
+                create_time=r[8],
+                update_time=r[9],
             )
             for r in rows
         ]
@@ -532,39 +586,68 @@ class SQLiteStore:
     def save_cluster(self, cluster: ClusterRow) -> None:
         with self.transaction():
             self._db().execute(
-                "INSERT INTO clusters (id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, "
+                "INSERT INTO clusters (id, user_id, agent_id, app_id, title, centroid, size, skill_id, "
+                "create_time, "
                 "update_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 "title = excluded.title, centroid = excluded.centroid, size = excluded.size, "
                 "skill_id = excluded.skill_id, update_time = excluded.update_time",
                 (
-                    cluster.id, cluster.user_id, cluster.agent_id, cluster.app_id, cluster.title,
-                    _blob(cluster.centroid), cluster.size, cluster.skill_id, cluster.create_time, cluster.update_time,
+                    cluster.id,
+                    cluster.user_id,
+                    cluster.agent_id,
+                    cluster.app_id,
+                    cluster.title,
+                    blob(cluster.centroid),
+                    cluster.size,
+                    cluster.skill_id,
+                    cluster.create_time,
+                    cluster.update_time,
                 ),
             )
 
     def add_task_record(self, row: TaskRecordRow) -> None:
         with self.transaction():
             self._db().execute(
-                "INSERT OR REPLACE INTO task_records (id, user_id, cluster_id, conversation_id, record, create_time) "
+                "INSERT OR REPLACE INTO task_records (id, user_id, cluster_id, conversation_id, record, "
+                "create_time) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (row.id, row.user_id, row.cluster_id, row.conversation_id, json.dumps(row.record, ensure_ascii=False),
-                 row.create_time),
+                (
+                    row.id,
+                    row.user_id,
+                    row.cluster_id,
+                    row.conversation_id,
+                    json.dumps(row.record, ensure_ascii=False),
+                    row.create_time,
+                ),
             )
 
     def get_task_record(self, record_id: str) -> TaskRecordRow | None:
-        row = self._db().execute(
-            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records WHERE id = ?",
-            (record_id,),
-        ).fetchone()
-        return None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        row = (
+            self._db()
+            .execute(
+                "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+                "WHERE id = ?",
+                (record_id,),
+            )
+            .fetchone()
+        )
+        return (
+            None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        )
 
     def latest_task_record(self, user_id: str, conversation_id: str) -> TaskRecordRow | None:
-        row = self._db().execute(
-            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
-            "WHERE user_id = ? AND conversation_id = ? ORDER BY create_time DESC, rowid DESC LIMIT 1",
-            (user_id, conversation_id),
-        ).fetchone()
-        return None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        row = (
+            self._db()
+            .execute(
+                "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+                "WHERE user_id = ? AND conversation_id = ? ORDER BY create_time DESC, rowid DESC LIMIT 1",
+                (user_id, conversation_id),
+            )
+            .fetchone()
+        )
+        return (
+            None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+        )
 
     def task_records(self, cluster_id: str) -> list[TaskRecordRow]:
         rows = self._db().execute(
@@ -576,31 +659,48 @@ class SQLiteStore:
 
     # -- skills -----------------------------------------------------------------------------------
 
-    def save_skill(self, skill: Skill, search_text: str, vector: np.ndarray | None, embedder_id: str | None) -> None:
+    def save_skill(
+        self, skill: Skill, search_text: str, vector: np.ndarray | None, embedder_id: str | None
+    ) -> None:
         """Insert or update a skill row and append its current version (versions are never rewritten)."""
         db = self._db()
         version = skill.current
         with self.transaction():
             row = db.execute("SELECT seq FROM skills WHERE id = ?", (skill.id,)).fetchone()
             values = (
-                skill.status, skill.skill_type, version.version, skill.confidence,
-                json.dumps(list(skill.tags), ensure_ascii=False), json.dumps(list(skill.conversation_ids)),
-                search_text, _blob(vector), embedder_id, skill.update_time,
+                skill.status,
+                skill.skill_type,
+                version.version,
+                skill.confidence,
+                json.dumps(list(skill.tags), ensure_ascii=False),
+                json.dumps(list(skill.conversation_ids)),
+                search_text,
+                blob(vector),
+                embedder_id,
+                skill.update_time,
             )
             if row is None:
                 cursor = db.execute(
                     "INSERT INTO skills (status, skill_type, version, confidence, tags, conversation_ids, "
                     "search_text, vector, embedder, update_time, id, user_id, cluster_id, agent_id, app_id, "
                     "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, skill.id, skill.user_id, skill.cluster_id, skill.agent_id, skill.app_id,
-                     skill.create_time),
+                    (
+                        *values,
+                        skill.id,
+                        skill.user_id,
+                        skill.cluster_id,
+                        skill.agent_id,
+                        skill.app_id,
+                        skill.create_time,
+                    ),
                 )
                 seq = int(cursor.lastrowid or 0)
             else:
                 seq = int(row[0])
                 db.execute(
                     "UPDATE skills SET status = ?, skill_type = ?, version = ?, confidence = ?, tags = ?, "
-                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ? WHERE id = ?",
+                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ? "
+                    "WHERE id = ?",
                     (*values, skill.id),
                 )
                 self._unindex("skills", seq)
@@ -610,70 +710,58 @@ class SQLiteStore:
             ).fetchone()
             if exists is None:
                 db.execute(
-                    "INSERT INTO skill_versions (skill_id, version, name, description, items, markdown, note, "
+                    "INSERT INTO skill_versions (skill_id, version, name, description, items, markdown, "
+                    "note, "
                     "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        skill.id, version.version, version.name, version.description,
+                        skill.id,
+                        version.version,
+                        version.name,
+                        version.description,
                         json.dumps([item.__dict__ for item in version.items], ensure_ascii=False),
-                        version.markdown, version.note, version.create_time,
+                        version.markdown,
+                        version.note,
+                        version.create_time,
                     ),
                 )
             self._touch(skill.user_id)
 
-    def _version(self, row: Sequence[Any]) -> SkillVersion:
-        items = tuple(
-            SkillItem(**{**item, "sources": tuple(item.get("sources", ()))}) for item in json.loads(row[4])
-        )
-        return SkillVersion(
-            skill_id=row[0], version=row[1], name=row[2], description=row[3], items=items, markdown=row[5],
-            note=row[6], create_time=row[7],
-        )
-
-    _VERSION_COLUMNS = "skill_id, version, name, description, items, markdown, note, create_time"
-
     def skill_versions(self, skill_id: str) -> list[SkillVersion]:
         rows = self._db().execute(
-            f"SELECT {self._VERSION_COLUMNS} FROM skill_versions WHERE skill_id = ? ORDER BY version", (skill_id,)
+            f"SELECT {VERSION_COLUMNS} FROM skill_versions WHERE skill_id = ? ORDER BY version",
+            (skill_id,),
         )
-        return [self._version(row) for row in rows]
-
-    _SKILL_COLUMNS = (
-        "s.id, s.user_id, s.cluster_id, s.agent_id, s.app_id, s.status, s.skill_type, s.confidence, s.tags, "
-        "s.conversation_ids, s.create_time, s.update_time, "
-        "v.skill_id, v.version, v.name, v.description, v.items, v.markdown, v.note, v.create_time"
-    )
-
-    def _skill(self, row: Sequence[Any]) -> Skill:
-        return Skill(
-            id=row[0], user_id=row[1], cluster_id=row[2], agent_id=row[3], app_id=row[4], status=row[5],
-            skill_type=row[6], confidence=row[7], tags=tuple(json.loads(row[8])),
-            conversation_ids=tuple(json.loads(row[9])), create_time=row[10], update_time=row[11],
-            current=self._version(row[12:]),
-        )
+        return [version_from_row(row) for row in rows]
 
     def get_skill(self, skill_id: str) -> Skill | None:
-        row = self._db().execute(
-            f"SELECT {self._SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
-            "ON v.skill_id = s.id AND v.version = s.version WHERE s.id = ?",
-            (skill_id,),
-        ).fetchone()
-        return None if row is None else self._skill(row)
+        row = (
+            self._db()
+            .execute(
+                f"SELECT {SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+                "ON v.skill_id = s.id AND v.version = s.version WHERE s.id = ?",
+                (skill_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else skill_from_row(row)
 
     def list_skills(self, scope: Scope, statuses: Sequence[str] = ("activated",)) -> list[Skill]:
         marks = ",".join("?" * len(statuses))
         rows = self._db().execute(
-            f"SELECT {self._SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+            f"SELECT {SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
             "ON v.skill_id = s.id AND v.version = s.version WHERE s.user_id = ? "
             f"AND s.status IN ({marks}) AND (? IS NULL OR s.agent_id = ?) AND (? IS NULL OR s.app_id = ?) "
             "ORDER BY s.seq",
             [scope.user_id, *statuses, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
         )
-        return [self._skill(row) for row in rows]
+        return [skill_from_row(row) for row in rows]
 
     def delete_skill(self, skill_id: str) -> bool:
         db = self._db()
         with self.transaction():
-            row = db.execute("SELECT seq, user_id, cluster_id FROM skills WHERE id = ?", (skill_id,)).fetchone()
+            row = db.execute(
+                "SELECT seq, user_id, cluster_id FROM skills WHERE id = ?", (skill_id,)
+            ).fetchone()
             if row is None:
                 return False
             db.execute("DELETE FROM skills WHERE seq = ?", (row[0],))

@@ -1,0 +1,309 @@
+"""The `memskill` command line.
+
+    memskill demo                                   the product scenario, offline, in under a minute
+    memskill add --user U --conversation C [FILE]   store a conversation (JSON list of messages)
+    memskill search QUERY --user U [--skills]       what an agent would receive
+    memskill skills list|show|export                the user's skills as SKILL.md
+    memskill segment --jsonl                        conversations (one JSON list per line) → task chunks
+    memskill cluster --jsonl [--k N]                texts (one JSON list per line) → cluster labels
+    memskill status TASK_ID                         a background job's state
+
+Every command takes `--data-dir` (default `$MEMSKILL_HOME`, else `~/.memskill`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from memskill.config import Settings
+from memskill.errors import MemskillError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(args.data_dir)
+
+
+def _memory(args: argparse.Namespace, workers: int | None = None) -> Any:
+    from memskill.engine import Memory
+
+    settings = _settings(args)
+    if workers is not None:
+        settings = Settings(settings.data_dir, settings.embedder, workers, settings.limits)
+    return Memory(settings=settings)
+
+
+def _print_json(data: object, out: TextIO) -> None:
+    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _progress(done: int, total: int, label: str, err: TextIO) -> None:
+    if err.isatty() or total > 1:
+        err.write(f"\r{label} {done}/{total}")
+        if done == total:
+            err.write("\n")
+        err.flush()
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.demo import run_demo
+
+    base = Path(args.data_dir).expanduser() if args.data_dir else _settings(args).data_dir
+    return run_demo(base / "demo", out, err)
+
+
+def _read_messages(path: str | None) -> Any:
+    text = Path(path).read_text(encoding="utf-8") if path and path != "-" else sys.stdin.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"error: the input is not JSON ({error}); pass a JSON list of messages.") from None
+    if isinstance(data, dict) and "messages" in data:
+        data = data["messages"]
+    return data
+
+
+def cmd_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _memory(args) as memory:
+        reply = memory.add_message(
+            user_id=args.user,
+            conversation_id=args.conversation,
+            messages=_read_messages(args.file),
+            agent_id=args.agent,
+            app_id=args.app,
+            tags=args.tag or [],
+            async_mode=False,
+        )
+        _print_json({**reply, **memory.get_status(task_id=reply["task_id"])}, out)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _memory(args, workers=0) as memory:
+        data = memory.search_memory(
+            query=args.query,
+            user_id=args.user,
+            agent_id=args.agent,
+            app_id=args.app,
+            include_skill=args.skills,
+            include_tool_memory=args.tools,
+            memory_limit_number=args.limit,
+            relativity=args.relativity,
+        )
+    if args.json:
+        _print_json(data, out)
+    else:
+        out.write(format_search(data))
+    return 0
+
+
+def format_search(data: dict[str, Any]) -> str:
+    """A readable rendering of a search reply."""
+    lines: list[str] = []
+    for title, key, field in (
+        ("Memories", "memory_detail_list", "memory_value"),
+        ("Preferences", "preference_detail_list", "preference"),
+        ("Tool memories", "tool_memory_detail_list", "experience"),
+    ):
+        entries = data.get(key) or []
+        lines.append(f"{title} ({len(entries)}):")
+        lines += [f"  [{e['relativity']:.2f}] {e[field]}" for e in entries]
+    skills = data.get("skill_detail_list") or []
+    lines.append(f"Skills ({len(skills)}):")
+    for skill in skills:
+        value = skill["skill_value"]
+        lines.append(
+            f"  [{skill['relativity']:.2f}] {value['name']} v{skill['version']}: {value['description']}"
+        )
+    if data.get("preference_note"):
+        lines += ["", data["preference_note"]]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _memory(args, workers=0) as memory:
+        if args.action == "list":
+            skills = memory.get_skill(user_id=args.user)["skill_detail_list"]
+            if args.json:
+                _print_json(skills, out)
+            for skill in [] if args.json else skills:
+                value = skill["skill_value"]
+                out.write(f"{skill['id']}  {value['name']}  v{skill['version']}  {value['description']}\n")
+            if not skills and not args.json:
+                err.write(f"no skills for user {args.user!r} yet\n")
+        elif args.action == "show":
+            if not args.skill_id:
+                raise SystemExit(
+                    "error: `skills show` needs a SKILL_ID (see `memskill skills list --user U`)."
+                )
+            document = memory.skill_document(args.skill_id, args.version)
+            from memskill.skillfile import render
+
+            out.write(render(document))
+        else:
+            if not args.to:
+                raise SystemExit("error: `skills export` needs --to DIR (e.g. ~/.claude/skills).")
+            for folder in memory.export_skills(args.user, args.to):
+                out.write(f"{folder}\n")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _memory(args, workers=0) as memory:
+        _print_json(memory.get_status(task_id=args.task_id), out)
+    return 0
+
+
+def _jsonl(stream: TextIO, what: str) -> list[Any]:
+    rows = []
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise SystemExit(
+                f"error: line {number} is not JSON ({error}); each line must be {what}."
+            ) from None
+    return rows
+
+
+def _embedder(args: argparse.Namespace) -> Any:
+    from memskill.engine import make_embedder
+
+    return make_embedder(_settings(args).embedder)
+
+
+def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.config import Limits
+    from memskill.ingest import normalise_messages
+    from memskill.segment import segment
+
+    if not args.jsonl:
+        raise SystemExit("error: pass --jsonl and one JSON list of messages per stdin line.")
+    embedder = _embedder(args)
+    rows = _jsonl(sys.stdin, "a JSON list of {role, content} messages")
+    limits = Limits(max_messages_per_call=1_000_000, max_message_chars=10_000_000)
+    for index, row in enumerate(rows, start=1):
+        try:
+            messages = normalise_messages(row, "segment", "cli", limits)
+        except MemskillError as error:
+            raise SystemExit(f"error: line {index}: {error}") from None
+        segments = segment(messages, embedder)
+        out.write(
+            json.dumps(
+                [{"start": s.start, "end": s.end, "title": s.title} for s in segments], ensure_ascii=False
+            )
+            + "\n"
+        )
+        _progress(index, len(rows), "segmented", err)
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.cluster import cluster_texts
+
+    if not args.jsonl:
+        raise SystemExit("error: pass --jsonl and one JSON list of texts per stdin line.")
+    embedder = _embedder(args)
+    rows = _jsonl(sys.stdin, "a JSON list of strings")
+    for index, row in enumerate(rows, start=1):
+        if not isinstance(row, list) or not all(isinstance(t, str) for t in row):
+            raise SystemExit(f"error: line {index} must be a JSON list of strings.")
+        if args.k is not None and not 1 <= args.k <= max(1, len(row)):
+            raise SystemExit(f"error: line {index}: --k {args.k} is more than its {len(row)} texts.")
+        labels = cluster_texts(row, embedder, k=args.k) if row else []
+        out.write(json.dumps([int(label) for label in labels]) + "\n")
+        _progress(index, len(rows), "clustered", err)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memskill", description="Memory and skills for AI agents.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="where the database lives (default $MEMSKILL_HOME or ~/.memskill)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("demo", parents=[common], help="run the travel-planning scenario offline")
+
+    add = commands.add_parser("add", parents=[common], help="store a conversation and extract from it")
+    add.add_argument("file", nargs="?", help="JSON file with a list of messages (default: stdin)")
+    add.add_argument("--user", required=True)
+    add.add_argument("--conversation", required=True)
+    add.add_argument("--agent")
+    add.add_argument("--app")
+    add.add_argument("--tag", action="append")
+
+    search = commands.add_parser("search", parents=[common], help="search a user's memories and skills")
+    search.add_argument("query")
+    search.add_argument("--user", required=True)
+    search.add_argument("--agent")
+    search.add_argument("--app")
+    search.add_argument("--skills", action="store_true", help="include skills")
+    search.add_argument("--tools", action="store_true", help="include tool memories")
+    search.add_argument("--limit", type=int, default=9)
+    search.add_argument("--relativity", type=float, default=0.45, help="relevance floor in [0, 1]")
+    search.add_argument("--json", action="store_true", help="print the raw reply")
+
+    skills = commands.add_parser("skills", parents=[common], help="list, show or export skills")
+    skills.add_argument("action", choices=["list", "show", "export"])
+    skills.add_argument("skill_id", nargs="?")
+    skills.add_argument("--user")
+    skills.add_argument("--version", type=int)
+    skills.add_argument("--to", help="export target, e.g. ~/.claude/skills or .agents/skills")
+    skills.add_argument("--json", action="store_true")
+
+    status = commands.add_parser("status", parents=[common], help="a job's status")
+    status.add_argument("task_id")
+
+    seg = commands.add_parser("segment", parents=[common], help="split conversations into task chunks")
+    seg.add_argument("--jsonl", action="store_true", help="read one JSON list of messages per line")
+
+    clu = commands.add_parser("cluster", parents=[common], help="group texts into clusters")
+    clu.add_argument("--jsonl", action="store_true", help="read one JSON list of texts per line")
+    clu.add_argument("--k", type=int, help="number of clusters (default: chosen automatically)")
+    return parser
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "add": cmd_add,
+    "search": cmd_search,
+    "skills": cmd_skills,
+    "status": cmd_status,
+    "segment": cmd_segment,
+    "cluster": cmd_cluster,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if args.command == "skills" and args.action in ("list", "export") and not args.user:
+        parser.error(f"`skills {args.action}` needs --user")
+    started = time.monotonic()
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except MemskillError as error:
+        err.write(f"error: {error}\n")
+        return 2
+    finally:
+        if args.command == "demo":
+            err.write(f"done in {time.monotonic() - started:.1f} s\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""`memskill demo`: two travellers with opposite habits, their skills, and one search.
+
+The conversations (shipped in `demo_data/conversations.json`) are sent the way an agent sends them: one
+`add_message` call per turn. Then each user's SKILL.md is printed, followed by what `search_memory`
+returns for a new trip request with skills included.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+from memskill.cli import format_search
+from memskill.config import Settings
+
+
+def demo_data() -> dict[str, Any]:
+    text = resources.files("memskill").joinpath("demo_data/conversations.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a conversation into turns: a user message and everything up to the next one."""
+    out: list[list[dict[str, Any]]] = []
+    for message in messages:
+        if message.get("role") == "user" or not out:
+            out.append([])
+        out[-1].append(message)
+    return out
+
+
+def run_demo(data_dir: Path, out: TextIO, err: TextIO) -> int:
+    from memskill.engine import Memory
+
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data = demo_data()
+    started = time.monotonic()
+    memory = Memory(settings=Settings(data_dir=data_dir, workers=0))
+    try:
+        out.write(f"memskill demo — offline, data in {data_dir}\n\n")
+        total = sum(len(turns(c["messages"])) for u in data["users"] for c in u["conversations"])
+        done = 0
+        for user in data["users"]:
+            for conversation in user["conversations"]:
+                for turn in turns(conversation["messages"]):
+                    memory.add_message(
+                        user_id=user["user_id"],
+                        conversation_id=conversation["conversation_id"],
+                        messages=turn,
+                        async_mode=False,
+                    )
+                    done += 1
+                    err.write(f"\ringesting turns {done}/{total}")
+                    err.flush()
+        err.write(f"\ningested {total} turns in {time.monotonic() - started:.1f} s\n")
+        for user in data["users"]:
+            out.write("=" * 78 + "\n")
+            out.write(f"User {user['user_id']} — {user.get('label', '')}\n")
+            out.write("=" * 78 + "\n")
+            skills = memory.get_skill(user_id=user["user_id"])["skill_detail_list"]
+            for skill in skills:
+                out.write(f"\n--- skill {skill['skill_value']['name']} (version {skill['version']}) ---\n")
+                out.write(skill["skill_markdown"])
+                out.write("\n")
+        query = data["query"]
+        for user in data["users"]:
+            out.write("=" * 78 + "\n")
+            out.write(f"search_memory(user_id={user['user_id']!r}, query={query!r}, include_skill=True)\n")
+            out.write("=" * 78 + "\n")
+            reply = memory.search_memory(
+                query=query, user_id=user["user_id"], include_skill=True, include_tool_memory=True
+            )
+            out.write(format_search(reply))
+            out.write("\n")
+        out.write(
+            f"Try it yourself:\n  memskill search {query!r} --user {data['users'][0]['user_id']} --skills "
+            f"--data-dir {data_dir}\n  memskill skills export --user {data['users'][0]['user_id']} "
+            f"--to ./skills --data-dir {data_dir}\n"
+        )
+    finally:
+        memory.close()
+    return 0

@@ -1,0 +1,126 @@
+"""Row layouts: column lists and row → domain object conversions.
+
+Lists and payloads are stored as JSON text and vectors as float32 bytes; any SQL backend that keeps
+these columns reads its rows with these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from memskill.models import Job, MemoryItem, Message, Skill, SkillItem, SkillVersion, ToolCall
+
+
+def owner_token(user_id: str) -> str:
+    """A single FTS token that stands for the user, so MATCH can be scoped inside the index."""
+    return "u" + hashlib.sha1(user_id.encode()).hexdigest()[:20]
+
+
+def blob(vector: np.ndarray | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    calls = tuple(ToolCall(id=c[0], name=c[1], arguments=c[2]) for c in json.loads(row[4]))
+    return Message(
+        role=row[1], content=row[2], chat_time=row[3], tool_calls=calls, tool_call_id=row[5], id=row[0]
+    )
+
+
+MESSAGE_COLUMNS = "id, role, content, chat_time, tool_calls, tool_call_id"
+
+JOB_COLUMNS = (
+    "id, user_id, conversation_id, kind, status, attempts, error, result, create_time, update_time, payload"
+)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    result = json.loads(row[7] or "{}")
+    return Job(
+        id=row[0],
+        user_id=row[1],
+        conversation_id=row[2],
+        kind=row[3],
+        status=row[4],
+        attempts=row[5],
+        error=row[6],
+        added=tuple(result.get("added", ())),
+        updated=tuple(result.get("updated", ())),
+        deleted=tuple(result.get("deleted", ())),
+        create_time=row[8],
+        update_time=row[9],
+    )
+
+
+ITEM_COLUMNS = (
+    "id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, confidence, tags, sources, "
+    "payload, create_time, update_time"
+)
+
+
+def item_from_row(row: Sequence[Any]) -> MemoryItem:
+    return MemoryItem(
+        id=row[0],
+        user_id=row[1],
+        kind=row[2],
+        key=row[3],
+        text=row[4],
+        conversation_id=row[5],
+        agent_id=row[6],
+        app_id=row[7],
+        status=row[8],
+        confidence=row[9],
+        tags=tuple(json.loads(row[10])),
+        sources=tuple(json.loads(row[11])),
+        payload=json.loads(row[12]),
+        create_time=row[13],
+        update_time=row[14],
+    )
+
+
+def version_from_row(row: Sequence[Any]) -> SkillVersion:
+    items = tuple(
+        SkillItem(**{**item, "sources": tuple(item.get("sources", ()))}) for item in json.loads(row[4])
+    )
+    return SkillVersion(
+        skill_id=row[0],
+        version=row[1],
+        name=row[2],
+        description=row[3],
+        items=items,
+        markdown=row[5],
+        note=row[6],
+        create_time=row[7],
+    )
+
+
+VERSION_COLUMNS = "skill_id, version, name, description, items, markdown, note, create_time"
+
+SKILL_COLUMNS = (
+    "s.id, s.user_id, s.cluster_id, s.agent_id, s.app_id, s.status, s.skill_type, s.confidence, s.tags, "
+    "s.conversation_ids, s.create_time, s.update_time, "
+    "v.skill_id, v.version, v.name, v.description, v.items, v.markdown, v.note, v.create_time"
+)
+
+
+def skill_from_row(row: Sequence[Any]) -> Skill:
+    return Skill(
+        id=row[0],
+        user_id=row[1],
+        cluster_id=row[2],
+        agent_id=row[3],
+        app_id=row[4],
+        status=row[5],
+        skill_type=row[6],
+        confidence=row[7],
+        tags=tuple(json.loads(row[8])),
+        conversation_ids=tuple(json.loads(row[9])),
+        create_time=row[10],
+        update_time=row[11],
+        current=version_from_row(row[12:]),
+    )

@@ -1,0 +1,152 @@
+"""The command line: each documented command runs, and segment/cluster keep their line formats."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memskill.cli import COMMANDS, build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(
+    argv: list[str], stdin: str = "", monkeypatch: pytest.MonkeyPatch | None = None
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if monkeypatch is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(argv, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in COMMANDS:
+        assert re.search(rf"memskill {command}\b", readme), f"`memskill {command}` is not in README.md"
+
+
+def test_segment_writes_one_covering_list_per_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conversations = [
+        [
+            {"role": "user", "content": "帮我规划一下成都三天的行程"},
+            {"role": "assistant", "content": "第一天去武侯祠和锦里，第二天……"},
+            {"role": "user", "content": "好的，谢谢"},
+            {"role": "assistant", "content": "不客气"},
+            {"role": "user", "content": "另外，帮我写一封请假邮件给经理"},
+            {"role": "assistant", "content": "经理您好：……"},
+        ],
+        [{"role": "user", "content": "hello"}],
+    ]
+    stdin = "\n".join(json.dumps(c, ensure_ascii=False) for c in conversations) + "\n"
+    code, out, _ = run(["segment", "--jsonl", "--data-dir", str(tmp_path)], stdin, monkeypatch)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    for line, conversation in zip(lines, conversations):
+        segments = json.loads(line)
+        assert segments[0]["start"] == 0 and segments[-1]["end"] == len(conversation) - 1
+        for before, after in zip(segments, segments[1:]):
+            assert after["start"] == before["end"] + 1
+        assert all(isinstance(s["title"], str) and s["title"] for s in segments)
+    assert len(json.loads(lines[0])) == 2  # the email request is a new task
+
+
+def test_cluster_writes_one_label_per_text(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    texts = [
+        "帮我规划成都5天的旅行行程",
+        "清明节去云南玩7天，帮我排一下行程",
+        "帮我写一封请假邮件",
+        "给老板写封邮件说明项目延期",
+    ]
+    stdin = json.dumps(texts, ensure_ascii=False) + "\n" + json.dumps(texts, ensure_ascii=False) + "\n"
+    code, out, _ = run(["cluster", "--jsonl", "--data-dir", str(tmp_path)], stdin, monkeypatch)
+    assert code == 0
+    labels = json.loads(out.splitlines()[0])
+    assert len(labels) == 4 and all(isinstance(label, int) for label in labels)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    code, out, _ = run(
+        ["cluster", "--jsonl", "--k", "1", "--data-dir", str(tmp_path)],
+        json.dumps(texts, ensure_ascii=False),
+        monkeypatch,
+    )
+    assert json.loads(out) == [0, 0, 0, 0]
+
+
+def test_bad_jsonl_input_says_which_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="line 2"):
+        run(["cluster", "--jsonl", "--data-dir", str(tmp_path)], '["a"]\nnot json\n', monkeypatch)
+    with pytest.raises(SystemExit, match="line 1"):
+        run(
+            ["segment", "--jsonl", "--data-dir", str(tmp_path)],
+            '[{"role": "robot", "content": "x"}]\n',
+            monkeypatch,
+        )
+
+
+def test_add_search_skills_and_export(tmp_path: Path) -> None:
+    conversation = tmp_path / "conversation.json"
+    conversation.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "帮我规划杭州3天的行程，我喜欢博物馆，不要购物中心"},
+                {"role": "assistant", "content": "第一天浙江省博物馆……"},
+                {"role": "user", "content": "出发前先帮我查一下天气"},
+                {"role": "assistant", "content": "杭州这三天多云，18–25℃"},
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    data = ["--data-dir", str(tmp_path / "data")]
+    code, out, _ = run(["add", str(conversation), "--user", "u1", "--conversation", "c1", *data])
+    assert code == 0 and json.loads(out)["status"] == "completed"
+    code, out, _ = run(["search", "帮我规划苏州的行程", "--user", "u1", "--skills", *data])
+    assert code == 0 and "travel-itinerary-planning" in out and "博物馆" in out
+    code, out, _ = run(["skills", "list", "--user", "u1", *data])
+    skill_id = out.split()[0]
+    code, out, _ = run(["skills", "show", skill_id, *data])
+    assert out.startswith("---\nname: travel-itinerary-planning")
+    code, out, _ = run(["skills", "export", "--user", "u1", "--to", str(tmp_path / "skills"), *data])
+    assert (tmp_path / "skills" / "travel-itinerary-planning" / "SKILL.md").exists()
+
+
+def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
+    code, _, err = run(["status", "task_missing", "--data-dir", str(tmp_path)])
+    assert code == 2 and "no task" in err
+
+
+def test_parser_has_data_dir_everywhere() -> None:
+    parser = build_parser()
+    for command in COMMANDS:
+        extra = {
+            "search": ["q", "--user", "u"],
+            "skills": ["list"],
+            "status": ["t"],
+            "add": ["--user", "u", "--conversation", "c"],
+        }.get(command, [])
+        args = parser.parse_args([command, *extra, "--data-dir", "/tmp/x"])
+        assert args.data_dir == "/tmp/x"
+
+
+def test_demo_prints_both_users_skills(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "memskill.cli", "demo", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    out = result.stdout
+    assert out.count("name: travel-itinerary-planning") >= 2
+    first, second = out.split("User demo-traveller-slow", 1)[0], out.split("User demo-traveller-slow", 1)[1]
+    for wish in ("回头路", "文化", "天气"):
+        assert wish in first
+    assert "起得晚" in second.split("search_memory(")[0]
+    assert "search_memory(user_id='demo-traveller-fast'" in out
