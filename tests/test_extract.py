@@ -21,9 +21,7 @@ from memskill.extract import (
 )
 from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
 
-PREFEVAL_FILLER = (
-    Path(__file__).resolve().parents[2] / "shared/data/prefeval/filtered_inter_turns.json"
-)
+PREFEVAL_FILLER = Path(__file__).resolve().parents[2] / "shared/data/prefeval/filtered_inter_turns.json"
 
 
 def conversation(*turns: tuple[str, str]) -> tuple[Message, ...]:
@@ -42,9 +40,7 @@ def only_user(text: str) -> list[PreferenceDraft]:
     return extract_preferences((Message(role="user", content=text, id="u"),))
 
 
-def with_text(
-    preferences: list[PreferenceDraft] | tuple[PreferenceDraft, ...], word: str
-) -> PreferenceDraft:
+def with_text(preferences: list[PreferenceDraft] | tuple[PreferenceDraft, ...], word: str) -> PreferenceDraft:
     found = [preference for preference in preferences if word in preference.text]
     assert found, f"no preference mentions {word!r}: {[p.text for p in preferences]}"
     return found[0]
@@ -235,17 +231,13 @@ def test_repeated_statements_merge_their_sources() -> None:
     assert preference.sources == ("m0", "m2")
 
 
-@pytest.mark.skipif(
-    not PREFEVAL_FILLER.exists(), reason="PrefEval filler conversations not available"
-)
+@pytest.mark.skipif(not PREFEVAL_FILLER.exists(), reason="PrefEval filler conversations not available")
 def test_filler_conversations_yield_almost_no_preferences() -> None:
     conversations = json.loads(PREFEVAL_FILLER.read_text(encoding="utf-8"))
     found = 0
     for item in conversations:
         messages = tuple(
-            Message(
-                role=turn["role"], content=turn["content"], id=f"{item['conversation_id']}-{index}"
-            )
+            Message(role=turn["role"], content=turn["content"], id=f"{item['conversation_id']}-{index}")
             for index, turn in enumerate(item["conversation"])
             if turn["role"] in ("user", "assistant")
         )
@@ -297,9 +289,7 @@ def test_failed_then_fixed_tool_call_yields_a_lesson() -> None:
             "assistant",
             "",
             tool_calls=(
-                ToolCall(
-                    "call1", "get_weather", json.dumps({"city": "成都市"}, ensure_ascii=False)
-                ),
+                ToolCall("call1", "get_weather", json.dumps({"city": "成都市"}, ensure_ascii=False)),
             ),
             id="a1",
         ),

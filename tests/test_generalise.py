@@ -40,9 +40,7 @@ def test_ordinary_chinese_words_are_kept(text: str) -> None:
 
 
 def test_money_collapses_into_one_budget_role() -> None:
-    assert (
-        generalise("我打算五一去成都玩五天，预算5000元左右") == "我打算出行日期去目的地玩N天，预算"
-    )
+    assert generalise("我打算五一去成都玩五天，预算5000元左右") == "我打算出行日期去目的地玩N天，预算"
     assert generalise("My budget is 3000 dollars") == "My budget"
 
 

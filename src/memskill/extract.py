@@ -403,9 +403,7 @@ _EN_ADVERBS = (
     mostly|mainly|particularly|especially|just|would|very much|much rather|greatly""")
     + r"\s+)*"
 )
-_EN_STANDING = _any(
-    """from now on|going forward|moving forward|in the future|in future|next time"""
-)
+_EN_STANDING = _any("""from now on|going forward|moving forward|in the future|in future|next time""")
 _EN_RULES = (
     _rule("like", r"^my (?:absolute |all-time )?favou?rite \w+(?: \w+)? (?:is|are)\b(.+)$", 1),
     _rule("dislike", _EN_SUBJECT + _EN_ADVERBS + _any(r"""hate|dislike|detest|loathe|cannot stand|
@@ -500,16 +498,12 @@ def _en_hit(clause: str) -> _Hit | None:
         needs_object = rule.kind in {"like", "dislike", "prohibit", "wish"} and not diet
         if needs_object and _EN_BAD_OBJECT.match(object_text):
             return None
-        if rule.kind == "like" and re.search(
-            r"\bwould (?:like|love|enjoy)\b", normal[: match.end(last)]
-        ):
+        if rule.kind == "like" and re.search(r"\bwould (?:like|love|enjoy)\b", normal[: match.end(last)]):
             return None
         polarity = rule.polarity
         if rule.kind == "like" and re.match(r"\s*(?:not\b|to not\b)", object_text):
             polarity = -1
-        if rule.kind == "standing" and re.match(
-            r"\s*(?:do not|never|avoid|stop|no)\b", object_text
-        ):
+        if rule.kind == "standing" and re.match(r"\s*(?:do not|never|avoid|stop|no)\b", object_text):
             polarity = -1
         return _Hit(_en_statement(clause, rule.kind), polarity, rule.preference_type, rule.kind)
     return None
@@ -821,9 +815,7 @@ def _fact_units(content: str) -> list[str]:
             cleaned = _clean_zh(clause)
             if cleaned.startswith("我"):
                 subject_is_user = True
-            elif subject_is_user and re.match(
-                r"^(?:今年|在|住|来自|老家|有|是|叫|对.+过敏|养)", cleaned
-            ):
+            elif subject_is_user and re.match(r"^(?:今年|在|住|来自|老家|有|是|叫|对.+过敏|养)", cleaned):
                 cleaned = "我" + cleaned
             if cleaned:
                 units.append(cleaned)
@@ -945,9 +937,7 @@ def _error_of(result: str) -> str | None:
 
 
 def _error_type(error: str) -> str:
-    return next(
-        (name for name, pattern in _ERROR_TYPES if re.search(pattern, error, re.I)), "error"
-    )
+    return next((name for name, pattern in _ERROR_TYPES if re.search(pattern, error, re.I)), "error")
 
 
 def _arguments(raw: str) -> dict[str, object] | None:
@@ -1060,9 +1050,7 @@ _EN_REQUEST = re.compile(
     help""")
     + r"\b"
 )
-_PROCEDURAL = re.compile(
-    r"^先|^然后|^再|^最后|^接着|^(?:first|then|after that|finally|next)\b", re.I
-)
+_PROCEDURAL = re.compile(r"^先|^然后|^再|^最后|^接着|^(?:first|then|after that|finally|next)\b", re.I)
 _ZH_STEP_VERBS = (("查一下", "查询"), ("查查", "查询"), ("看一下", "查看"), ("找一下", "查找"))
 _STEP_KINDS = frozenset({"prohibit", "standing", "wish", "procedure", "require"})
 _EN_ASKING = re.compile(
@@ -1143,9 +1131,7 @@ def _outcome(messages: Sequence[Message]) -> str:
     if not lessons:
         return ""
     failed = [lesson.tool for lesson in lessons if lesson.usage.success_rate < 1.0]
-    return (
-        f"tool calls ended with failures: {', '.join(failed)}" if failed else "tool calls succeeded"
-    )
+    return f"tool calls ended with failures: {', '.join(failed)}" if failed else "tool calls succeeded"
 
 
 def build_task_record(

@@ -276,9 +276,7 @@ def _chinese_names(text: str) -> str:
 
 
 _ZH_GAZETTEER = re.compile(
-    "(?:"
-    + "|".join(sorted(_ZH_PLACES, key=len, reverse=True))
-    + ")(?:市|省|县)?(?!石|拉面|小面|烤鸭|话|菜)"
+    "(?:" + "|".join(sorted(_ZH_PLACES, key=len, reverse=True)) + ")(?:市|省|县)?(?!石|拉面|小面|烤鸭|话|菜)"
 )
 
 
