@@ -1,0 +1,166 @@
+"""Tool lessons: calls joined to results, failures and the change that fixed them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from memskill.extract.text import _any, _short
+from memskill.models import (
+    Message,
+    ToolLessonDraft,
+    ToolUsage,
+)
+
+# ================================================================ tool lessons
+
+_ERROR_WORDS = re.compile(
+    r"\b"
+    + _any(r"""error|errors|failed|failure|fail|exception|invalid|not found|timeout|timed out|
+    unauthori[sz]ed|forbidden|denied|traceback|refused|unavailable|rate limit(?:ed)?|
+    too many requests|bad request""")
+    + r"\b|错误|失败|超时|异常|无效|未找到|找不到|不存在|拒绝访问|无权限",
+    re.IGNORECASE,
+)
+_STATUS_CODE = re.compile(r"(?:^|\b(?:http|status|code|error)\D{0,12})\b(4\d\d|5\d\d)\b", re.I)
+_ERROR_TYPES = (
+    ("timeout", r"timeout|timed out|超时|\b504\b"),
+    ("rate_limited", r"rate limit|too many requests|\b429\b"),
+    ("unauthorized", r"unauthori[sz]ed|forbidden|denied|api key|\b40[13]\b|无权限|拒绝访问"),
+    ("not_found", r"not found|no such|unknown|does not exist|\b404\b|未找到|找不到|不存在"),
+    ("invalid_argument", r"invalid|bad request|missing|required|\b400\b|\b422\b|参数|无效"),
+    ("server_error", r"\b50[0-3]\b|internal|unavailable"),
+)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One tool call joined with its result."""
+
+    tool: str
+    arguments: str
+    result: str | None
+    error: str | None
+    """A short quotation of the error; None when the call succeeded or has no result."""
+    message_ids: tuple[str, ...]
+
+
+def _error_of(result: str) -> str | None:
+    """A short description of the error when `result` reads like a failure, else None."""
+    stripped = result.strip()
+    try:
+        parsed = json.loads(stripped) if stripped[:1] in "{[" else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        for key in ("error", "errors", "error_message", "exception"):
+            value = parsed.get(key)
+            if value:
+                detail = value.get("message", value) if isinstance(value, dict) else value
+                return _short(str(detail), 80)
+        status = str(parsed.get("status", "")).lower()
+        if parsed.get("success") is False or status in {"error", "failed", "fail"}:
+            return _short(str(parsed.get("message") or parsed.get("msg") or "failed"), 80)
+        return None
+    if parsed is not None:
+        return None
+    head = stripped[:300]
+    if _ERROR_WORDS.search(head) or _STATUS_CODE.search(head):
+        return _short(head.splitlines()[0], 80)
+    return None
+
+
+def _error_type(error: str) -> str:
+    return next((name for name, pattern in _ERROR_TYPES if re.search(pattern, error, re.I)), "error")
+
+
+def _arguments(raw: str) -> dict[str, object] | None:
+    try:
+        parsed = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _render_arguments(raw: str, only: Iterable[str] | None = None) -> str:
+    parsed = _arguments(raw)
+    if parsed is None:
+        return _short(raw, 80)
+    keys = list(only) if only is not None else list(parsed)
+    rendered = ", ".join(f"{key}={json.dumps(parsed.get(key), ensure_ascii=False)}" for key in keys)
+    return _short(rendered.replace('"', "'"), 100)
+
+
+def _changed_keys(before: str, after: str) -> list[str] | None:
+    first, second = _arguments(before), _arguments(after)
+    if first is None or second is None:
+        return None
+    return [key for key in dict.fromkeys((*first, *second)) if first.get(key) != second.get(key)]
+
+
+def _calls(messages: Sequence[Message]) -> list[_Call]:
+    results = {m.tool_call_id: m for m in messages if m.role == "tool" and m.tool_call_id}
+    calls: list[_Call] = []
+    for message in messages:
+        for call in message.tool_calls if message.role == "assistant" else ():
+            answer = results.get(call.id)
+            error = _error_of(answer.content) if answer is not None else None
+            ids = tuple(i for i in (message.id, answer.id if answer else "") if i)
+            result = answer.content if answer is not None else None
+            calls.append(_Call(call.name, call.arguments, result, error, ids))
+    return calls
+
+
+def _lesson(tool: str, calls: list[_Call]) -> tuple[str, str]:
+    """(experience, error type) for one tool's calls, in order."""
+    answered = [call for call in calls if call.result is not None]
+    failures = [call for call in answered if call.error is not None]
+    if not answered:
+        return f"{tool} was called {len(calls)} time(s) without a recorded result", ""
+    if not failures:
+        example = _render_arguments(answered[0].arguments)
+        return f"{tool} succeeded ({len(answered)}/{len(answered)} calls), e.g. with {example}", ""
+    failed = failures[0]
+    error_type = _error_type(failures[-1].error or "")
+    later = answered[answered.index(failed) + 1 :]
+    fix = next((call for call in later if call.error is None), None)
+    if fix is None:
+        arguments = _render_arguments(failed.arguments)
+        experience = f"{tool} failed {len(failures)} time(s) with '{failed.error}' for {arguments}"
+        return experience + "; no call succeeded", error_type
+    changed = _changed_keys(failed.arguments, fix.arguments)
+    if not changed:
+        return f"{tool} failed with '{failed.error}', then succeeded on a retry", error_type
+    before = _render_arguments(failed.arguments, changed)
+    after = _render_arguments(fix.arguments, changed)
+    return f"{tool} failed with '{failed.error}' for {before}; succeeded with {after}", error_type
+
+
+def _call_summary(call: _Call) -> str:
+    if call.result is None:
+        outcome = "no result"
+    elif call.error is not None:
+        outcome = f"error: {call.error}"
+    else:
+        outcome = re.sub(r"\s+", " ", call.result.strip())
+    return _short(f"{call.tool}({_render_arguments(call.arguments)}) → {_short(outcome, 90)}", 200)
+
+
+def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:
+    """One lesson per tool used in `messages`: how its calls fared and what fixed a failure."""
+    by_tool: dict[str, list[_Call]] = {}
+    for call in _calls(messages):
+        by_tool.setdefault(call.tool, []).append(call)
+    lessons: list[ToolLessonDraft] = []
+    for tool, calls in by_tool.items():
+        experience, error_type = _lesson(tool, calls)
+        answered = [call for call in calls if call.result is not None]
+        successes = sum(call.error is None for call in answered)
+        rate = round(successes / len(answered), 3) if answered else 0.0
+        usage = ToolUsage(tool, error_type, rate, experience)
+        value = "; ".join(_call_summary(call) for call in calls[:5])
+        sources = tuple(dict.fromkeys(source for call in calls for source in call.message_ids))
+        lessons.append(ToolLessonDraft(tool, value, experience, usage, sources))
+    return lessons
