@@ -15,6 +15,7 @@ import hashlib
 import math
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,12 @@ def _flag(name: str, value: object, default: bool) -> bool:
 
 
 class Memory:
-    """The memory engine over one store, with in-process workers."""
+    """The memory engine over one store, with in-process workers.
+
+    `Memory(data_dir)` opens (or creates) `data_dir/memskill.db` with the offline embedder and one worker
+    thread; pass `settings`, `store` or `embedder` to change any of them. `start_workers=False` leaves
+    jobs for another process (or for `async_mode=False` calls, which run inline).
+    """
 
     def __init__(
         self,
@@ -76,15 +82,9 @@ class Memory:
         skill_link: SkillLink | None = None,
         start_workers: bool = True,
     ) -> None:
-        if settings is None:
-            settings = Settings.from_env(data_dir)
-        elif data_dir is not None:
-            settings = Settings(
-                data_dir=Path(data_dir),
-                embedder=settings.embedder,
-                workers=settings.workers,
-                limits=settings.limits,
-            )
+        settings = settings or Settings()
+        if data_dir is not None:
+            settings = replace(settings, data_dir=Path(data_dir).expanduser())
         self.settings = settings
         self.limits: Limits = settings.limits
         self.store: Store = store or SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")

@@ -3,7 +3,8 @@
     MemskillError                  base; `code` is the 5-digit API error code
     ├── InvalidRequest             40000  a parameter is malformed or out of range
     │   ├── MissingField           40002  a required field is absent
-    │   └── IdTooLong              40010  an id is longer than 100 characters
+    │   ├── IdTooLong              40010  an id is longer than 100 characters
+    │   └── SkillFormatError       40000  a SKILL.md breaks the format (defined in `skillfile`)
     ├── Unauthorized               40100  missing or unknown API key
     ├── RateLimited                40300  too many requests for this key
     ├── NotFound                   40400  no such item for this user
@@ -24,38 +25,54 @@ class MemskillError(Exception):
 
 
 class InvalidRequest(MemskillError):
+    """A parameter is malformed or out of range (40000)."""
+
     code = 40000
     http_status = 400
 
 
 class MissingField(InvalidRequest):
+    """A required field is absent (40002)."""
+
     code = 40002
 
 
 class IdTooLong(InvalidRequest):
+    """An id is longer than 100 characters (40010)."""
+
     code = 40010
 
 
 class Unauthorized(MemskillError):
+    """Missing or unknown API key (40100)."""
+
     code = 40100
     http_status = 401
 
 
 class RateLimited(MemskillError):
+    """Too many requests for this key (40300)."""
+
     code = 40300
     http_status = 429
 
 
 class NotFound(MemskillError):
+    """No such item for this user (40400)."""
+
     code = 40400
     http_status = 404
 
 
 class PayloadTooLarge(MemskillError):
+    """The body, message count or a message is over the limit (41300)."""
+
     code = 41300
     http_status = 413
 
 
 class InternalError(MemskillError):
+    """A bug or a broken store (50000)."""
+
     code = 50000
     http_status = 500
