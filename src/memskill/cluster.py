@@ -115,7 +115,7 @@ def choose_k(vectors: np.ndarray, settings: ClusterSettings = ClusterSettings(),
         vectors if count <= settings.sample else vectors[rng.choice(count, settings.sample, replace=False)]
     )
     upper = min(settings.max_k, len(sample) - 1)
-    candidates = sorted({int(round(k)) for k in np.geomspace(2, max(2, upper), num=min(24, upper - 1))})
+    candidates = sorted({round(float(k)) for k in np.geomspace(2, max(2, upper), num=min(24, upper - 1))})
     best_k, best_score = 1, 0.05
     for k in candidates:
         score = silhouette(sample, _kmeans(sample, k, ClusterSettings(restarts=1), seed))
