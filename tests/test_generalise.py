@@ -84,3 +84,9 @@ def test_travel_context_detection() -> None:
 def test_empty_text_is_returned_unchanged() -> None:
     assert generalise("") == ""
     assert generalise("   ") == "   "
+
+
+def test_month_parts_and_day_ranges_are_dates() -> None:
+    assert generalise("下个月初想去成都玩5天，4月1号到5号") == "出行日期想去目的地玩N天，出行日期"
+    assert generalise("想四月中旬去大理待5天") == "想出行日期去目的地待N天"
+    assert "周" not in generalise("打算下周五到周日去西安玩3天")

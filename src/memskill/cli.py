@@ -43,11 +43,14 @@ def _print_json(data: object, out: TextIO) -> None:
 
 
 def _progress(done: int, total: int, label: str, err: TextIO) -> None:
-    if err.isatty() or total > 1:
-        err.write(f"\r{label} {done}/{total}")
-        if done == total:
-            err.write("\n")
+    """`label done/total` on one updating line on a terminal, every 10% elsewhere."""
+    if total < 2:
+        return
+    if err.isatty():
+        err.write(f"\r{label} {done}/{total}" + ("\n" if done == total else ""))
         err.flush()
+    elif done == total or done % max(1, total // 10) == 0:
+        err.write(f"{label} {done}/{total}\n")
 
 
 # -- commands ---------------------------------------------------------------------------------------

@@ -56,9 +56,14 @@ def run_demo(data_dir: Path, out: TextIO, err: TextIO) -> int:
                         async_mode=False,
                     )
                     done += 1
-                    err.write(f"\ringesting turns {done}/{total}")
-                    err.flush()
-        err.write(f"\ningested {total} turns in {time.monotonic() - started:.1f} s\n")
+                    if err.isatty():
+                        err.write(f"\ringesting turns {done}/{total}")
+                        err.flush()
+                    elif done % 5 == 0 or done == total:
+                        err.write(f"ingesting turns {done}/{total}\n")
+        err.write(
+            f"{chr(10) if err.isatty() else ''}ingested {total} turns in {time.monotonic() - started:.1f} s\n"
+        )
         for user in data["users"]:
             out.write("=" * 78 + "\n")
             out.write(f"User {user['user_id']} — {user.get('label', '')}\n")
