@@ -30,6 +30,8 @@ MERGE_COSINE = 0.82
 """Two items whose embeddings are this similar say the same thing."""
 MERGE_OVERLAP = 0.6
 """…or whose character-bigram Jaccard overlap is at least this."""
+CONTAINMENT_WEIGHT = 0.85
+"""Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
 SECTION_LIMITS = {"procedure": 12, "preference": 12, "experience": 8, "example": 5}
 
 Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
@@ -65,9 +67,16 @@ def _bigrams(text: str) -> set[str]:
 
 
 def overlap(a: str, b: str) -> float:
-    """Jaccard overlap of character bigrams (language-neutral, cheap)."""
+    """Character-bigram overlap (language-neutral, cheap): the larger of Jaccard and, when the shorter
+    text has at least four bigrams, the share of the shorter text found in the longer one — so "别走回头路"
+    restates "我是那种不走回头路的特种兵"."""
     left, right = _bigrams(a), _bigrams(b)
-    return len(left & right) / len(left | right) if left | right else 0.0
+    if not left | right:
+        return 0.0
+    shared = len(left & right)
+    jaccard = shared / len(left | right)
+    shorter = min(len(left), len(right))
+    return max(jaccard, CONTAINMENT_WEIGHT * shared / shorter) if shorter >= 4 else jaccard
 
 
 _LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")

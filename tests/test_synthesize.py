@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from memskill.models import TaskRecord
+from memskill.skillfile import validate
+from memskill.synthesize import Evidence, document, merge, overlap, render_checked, synthesize
+
+
+def no_embedding(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+    """Similarity that never matches, so only character overlap decides."""
+    return np.zeros((len(left), len(right)))
+
+
+def record(
+    steps: tuple[str, ...] = (), preferences: tuple[str, ...] = (), corrections: tuple[str, ...] = ()
+) -> TaskRecord:
+    return TaskRecord(
+        title="规划行程",
+        goal="帮我规划成都5天的行程",
+        steps=steps,
+        corrections=corrections,
+        preferences=preferences,
+        tools=(),
+        outcome="好的",
+        language="zh",
+        sources=(),
+    )
+
+
+def test_add_then_agree_counts_support_and_sources() -> None:
+    first = Evidence("rec_a", record(steps=("出发前先查询天气和温度",), preferences=("我不喜欢走回头路",)))
+    items, log = merge((), first, no_embedding)
+    assert any(line.startswith("add procedure") for line in log)
+    second = Evidence("rec_b", record(preferences=("我不喜欢走回头路",)))
+    items, log = merge(items, second, no_embedding)
+    [preference] = [i for i in items if i.section == "preference"]
+    assert preference.support == 2 and preference.sources == ("rec_a", "rec_b")
+    assert "agree preference: 我不喜欢走回头路" in log
+    again, log = merge(items, second, no_embedding)  # the same record seen again adds no support
+    assert [i.support for i in again if i.section == "preference"] == [2]
+
+
+def test_retracted_preferences_are_removed_and_corrections_edit() -> None:
+    items, _ = merge((), Evidence("rec_a", record(preferences=("回答控制在500字以内",))), no_embedding)
+    items, log = merge(items, Evidence("rec_b", record(), retracted=("回答控制在500字以内",)), no_embedding)
+    assert not [i for i in items if i.section == "preference"] and log == [
+        "remove preference: 回答控制在500字以内"
+    ]
+    items, _ = merge((), Evidence("rec_a", record(preferences=("回答控制在500字以内",))), no_embedding)
+    items, log = merge(items, Evidence("rec_c", record(corrections=("回答控制在200字以内",))), no_embedding)
+    assert [i.text for i in items if i.section == "preference"] == ["回答控制在200字以内"]
+    assert log[0].startswith("edit preference")
+
+
+def test_one_example_per_record_and_steps_in_order() -> None:
+    items, _ = merge(
+        (), Evidence("rec_a", record(steps=("先确认出行日期和天数", "再按区域安排每天的景点"))), no_embedding
+    )
+    items, _ = merge(items, Evidence("rec_a", record(steps=("先确认出行日期和天数",))), no_embedding)
+    assert len([i for i in items if i.section == "example"]) == 1
+    assert [i.text for i in items if i.section == "procedure"] == [
+        "先确认出行日期和天数",
+        "再按区域安排每天的景点",
+    ]
+
+
+def test_overlap_sees_a_restatement() -> None:
+    assert overlap("别走回头路", "我是那种不走回头路的特种兵") >= 0.6
+    assert overlap("语气正式一点", "控制在200字以内") == 0
+
+
+def test_drafts_render_to_valid_skill_files() -> None:
+    evidence = Evidence(
+        "rec_a", record(steps=("出发前先查询天气和温度",), preferences=("比起商场我更喜欢文化景点",))
+    )
+    draft = synthesize(None, evidence, ["规划行程"], ["帮我规划目的地N天的行程"], no_embedding)
+    assert draft.name == "travel-itinerary-planning"
+    markdown = render_checked(document(draft, {"skill_id": "s1", "version": "1", "updated_at_ms": "0"}, 1, 1))
+    assert validate(markdown, draft.name) == []
+    assert "交付前对照用户偏好逐条检查" in markdown and "文化景点" in markdown
