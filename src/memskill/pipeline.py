@@ -12,28 +12,25 @@ the job once in effect.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from memskill.cluster import assign, update_centroid
+from memskill.consolidate import Consolidator, Outcome, stable_id
 from memskill.extract import detect_language, extract, extract_preferences
 from memskill.generalise import generalise
 from memskill.models import (
     Extraction,
-    FactDraft,
     Job,
-    MemoryItem,
     PreferenceDraft,
     Scope,
     Skill,
     SkillVersion,
     TaskChunk,
     TaskRecord,
-    ToolLessonDraft,
     now_ms,
 )
 from memskill.naming import recognise
@@ -44,34 +41,8 @@ from memskill.synthesize import Evidence, document, render_checked, synthesize
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
-DUPLICATE_COSINE = 0.93
-"""A new fact or preference this close to a stored one merges into it."""
-EPISODE_CHARS = 600
-"""Longest text of a task's episode memory (the user's requests in the chunk)."""
 KIND_JOIN_COSINE = 0.3
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
-CONTRADICTION_COSINE = 0.55
-"""A preference on the same topic with opposite polarity this close to a stored one replaces it."""
-
-
-def stable_id(prefix: str, *parts: str) -> str:
-    return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
-
-
-@dataclass
-class Outcome:
-    """Ids touched by a job (the `memory_views` of get/status)."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {
-            "added": list(dict.fromkeys(self.added)),
-            "updated": [i for i in dict.fromkeys(self.updated) if i not in self.added],
-            "deleted": list(dict.fromkeys(self.deleted)),
-        }
 
 
 def record_text(record: TaskRecord) -> str:
@@ -92,6 +63,7 @@ class Pipeline:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+        self.memories = Consolidator(store, embedder)
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
         vectors = self.embedder.embed([*left, *right])
@@ -142,14 +114,14 @@ class Pipeline:
         record_id = stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
         existing_record = self.store.get_task_record(record_id)
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
-        self._store_episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
+        self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
         for fact in extraction.facts:
-            self._store_fact(job, scope, fact, tags, outcome)
+            self.memories.fact(job, scope, fact, tags, outcome)
         retracted: list[str] = []
         for preference in extraction.preferences:
-            retracted += self._store_preference(job, scope, preference, cluster.id, tags, outcome)
+            retracted += self.memories.preference(job, scope, preference, cluster.id, tags, outcome)
         lessons = [
-            self._store_tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons
+            self.memories.tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons
         ]
         record = extraction.record
         self.store.add_task_record(
@@ -243,234 +215,6 @@ class Pipeline:
             if same and similarity >= KIND_JOIN_COSINE and (best is None or similarity > best[0]):
                 best = (similarity, index)
         return None if best is None else best[1]
-
-    def _similar_item(self, scope: Scope, kind: str, vector: np.ndarray, text: str) -> MemoryItem | None:
-        hits = self.store.vector_search(scope, "items", kind, vector, 1)
-        if hits and hits[0].score >= DUPLICATE_COSINE:
-            return self.store.get_item(hits[0].id)
-        return None
-
-    @staticmethod
-    def _new_item(job: Job, scope: Scope, **fields: Any) -> MemoryItem:
-        """A memory item of this job's user, conversation, agent and app, created now."""
-        moment = now_ms()
-        return MemoryItem(
-            user_id=job.user_id,
-            conversation_id=job.conversation_id,
-            agent_id=scope.agent_id,
-            app_id=scope.app_id,
-            create_time=moment,
-            update_time=moment,
-            **fields,
-        )
-
-    def _store_episode(
-        self,
-        job: Job,
-        scope: Scope,
-        record_id: str,
-        chunk: TaskChunk,
-        record: TaskRecord,
-        tags: tuple[str, ...],
-        outcome: Outcome,
-    ) -> None:
-        """One long-term memory per task chunk: what the user asked, in their words (kept up to date)."""
-        said = [" ".join(m.content.split()) for m in chunk.messages if m.role == "user" and m.content.strip()]
-        if not said:
-            return
-        parts = [text if len(text) <= 160 else text[:159] + "…" for text in said]
-        value = "；".join(parts) if record.language == "zh" else " / ".join(parts)
-        value = value if len(value) <= EPISODE_CHARS else value[: EPISODE_CHARS - 1] + "…"
-        sources = tuple(m.id for m in chunk.messages if m.role == "user")
-        vector = self.embedder.embed([record.title + " " + value])[0]
-        item_id = "mem_" + record_id.removeprefix("rec_")
-        existing = self.store.get_item(item_id)
-        moment = now_ms()
-        if existing is not None:
-            if existing.text != value:
-                self.store.update_item(
-                    replace(existing, key=record.title, text=value, sources=sources, update_time=moment),
-                    vector,
-                    self.embedder.id,
-                )
-                outcome.updated.append(item_id)
-            return
-        item = self._new_item(
-            job,
-            scope,
-            id=item_id,
-            kind="fact",
-            key=record.title,
-            text=value,
-            confidence=0.7,
-            tags=tags,
-            sources=sources,
-            payload={"memory_type": "LongTermMemory", "episode": True},
-        )
-        self.store.insert_item(item, vector, self.embedder.id)
-        outcome.added.append(item_id)
-
-    def _reinforce(self, duplicate: MemoryItem, sources: Sequence[str], outcome: Outcome) -> None:
-        """Merge a restated memory into the stored one: more sources, a little more confidence."""
-        merged = replace(
-            duplicate,
-            sources=tuple(dict.fromkeys([*duplicate.sources, *sources])),
-            confidence=min(0.99, duplicate.confidence + 0.05),
-            update_time=now_ms(),
-        )
-        self.store.update_item(merged)
-        outcome.updated.append(duplicate.id)
-
-    def _store_fact(
-        self, job: Job, scope: Scope, fact: FactDraft, tags: tuple[str, ...], outcome: Outcome
-    ) -> None:
-        vector = self.embedder.embed([fact.value])[0]
-        duplicate = self._similar_item(scope, "fact", vector, fact.value)
-        if duplicate is not None:
-            self._reinforce(duplicate, fact.sources, outcome)
-            return
-        item = self._new_item(
-            job,
-            scope,
-            id=stable_id("mem_", job.user_id, fact.value, *fact.sources),
-            kind="fact",
-            key=fact.key,
-            text=fact.value,
-            confidence=fact.confidence,
-            tags=tags,
-            sources=fact.sources,
-            payload={"memory_type": fact.memory_type},
-        )
-        if self.store.get_item(item.id) is None:
-            self.store.insert_item(item, vector, self.embedder.id)
-            outcome.added.append(item.id)
-
-    def _store_preference(
-        self,
-        job: Job,
-        scope: Scope,
-        draft: PreferenceDraft,
-        cluster_id: str | None,
-        tags: tuple[str, ...],
-        outcome: Outcome,
-    ) -> list[str]:
-        """Store a preference; return the texts of the preferences it replaced."""
-        vector = self.embedder.embed([draft.text])[0]
-        moment = now_ms()
-        duplicate = self._similar_item(scope, "preference", vector, draft.text)
-        if duplicate is not None:
-            self._reinforce(duplicate, draft.sources, outcome)
-            return []
-        item_id = stable_id("pref_", job.user_id, draft.text, *draft.sources)
-        replaced: list[str] = []
-        for old in self._contradicted(scope, draft, vector):
-            self.store.update_item(
-                replace(
-                    old,
-                    status="archived",
-                    update_time=moment,
-                    payload={**old.payload, "superseded_by": item_id},
-                )
-            )
-            outcome.updated.append(old.id)
-            replaced.append(old.text)
-        item = self._new_item(
-            job,
-            scope,
-            id=item_id,
-            kind="preference",
-            key=draft.topic,
-            text=draft.text,
-            confidence=0.9 if draft.preference_type == "explicit_preference" else 0.7,
-            tags=tags,
-            sources=draft.sources,
-            payload={
-                "preference_type": draft.preference_type,
-                "reasoning": draft.reasoning,
-                "topic": draft.topic,
-                "polarity": draft.polarity,
-                "is_correction": draft.is_correction,
-                "cluster_id": cluster_id,
-                "supersedes": [text for text in replaced],
-            },
-        )
-        if self.store.get_item(item.id) is None:
-            self.store.insert_item(item, vector, self.embedder.id)
-            outcome.added.append(item.id)
-        return replaced
-
-    def _contradicted(self, scope: Scope, draft: PreferenceDraft, vector: np.ndarray) -> list[MemoryItem]:
-        """Stored preferences on the same topic that the new one reverses or corrects."""
-        same_topic = [p for p in self.store.list_items(scope, ["preference"]) if p.key == draft.topic]
-        if not same_topic:
-            return []
-        vectors = self.store.vectors_of("items", [p.id for p in same_topic], int(vector.shape[0]))
-        out = []
-        for old in same_topic:
-            old_vector = vectors.get(old.id)
-            close = old_vector is not None and float(old_vector @ vector) >= CONTRADICTION_COSINE
-            polarity = int(old.payload.get("polarity", 0) or 0)
-            reverses = draft.polarity != 0 and polarity == -draft.polarity
-            if close and (reverses or draft.is_correction):
-                out.append(old)
-        return out
-
-    def _store_tool_lesson(
-        self, job: Job, scope: Scope, lesson: ToolLessonDraft, tags: tuple[str, ...], outcome: Outcome
-    ) -> str:
-        """Merge a lesson into the tool's memory (one per tool); return the experience text."""
-        moment = now_ms()
-        existing = next((t for t in self.store.list_items(scope, ["tool"]) if t.key == lesson.tool), None)
-        usage = lesson.usage
-        if existing is not None:
-            stats = dict(existing.payload)
-            calls = int(stats.get("calls", 1)) + 1
-            rate = (float(stats.get("success_rate", 1.0)) * (calls - 1) + usage.success_rate) / calls
-            experiences = list(dict.fromkeys([*stats.get("experiences", []), lesson.experience]))[-8:]
-            errors = list(
-                dict.fromkeys([*stats.get("errors", []), *([usage.error_type] if usage.error_type else [])])
-            )
-            text = lesson.value if len(lesson.value) >= 20 else existing.text
-            merged = replace(
-                existing,
-                text=text,
-                sources=tuple(dict.fromkeys([*existing.sources, *lesson.sources])),
-                update_time=moment,
-                payload={
-                    **stats,
-                    "calls": calls,
-                    "success_rate": rate,
-                    "experiences": experiences,
-                    "errors": errors,
-                },
-            )
-            self.store.update_item(
-                merged, self.embedder.embed([lesson.tool + " " + text])[0], self.embedder.id
-            )
-            outcome.updated.append(existing.id)
-            return lesson.experience
-        item = self._new_item(
-            job,
-            scope,
-            id=stable_id("tool_", job.user_id, lesson.tool, *lesson.sources),
-            kind="tool",
-            key=lesson.tool,
-            text=lesson.value,
-            tags=tags,
-            sources=lesson.sources,
-            payload={
-                "calls": 1,
-                "success_rate": usage.success_rate,
-                "experiences": [lesson.experience],
-                "errors": [usage.error_type] if usage.error_type else [],
-            },
-        )
-        if self.store.get_item(item.id) is None:
-            self.store.insert_item(
-                item, self.embedder.embed([lesson.tool + " " + lesson.value])[0], self.embedder.id
-            )
-            outcome.added.append(item.id)
-        return lesson.experience
 
     # -- skills -----------------------------------------------------------------------------------
 
@@ -570,7 +314,7 @@ class Pipeline:
         with self.store.transaction():
             retracted: list[str] = []
             for draft in drafts:
-                retracted += self._store_preference(
+                retracted += self.memories.preference(
                     job, scope, draft, cluster.id if cluster else None, (), outcome
                 )
             if cluster is not None and drafts:
