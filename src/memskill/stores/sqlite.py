@@ -70,6 +70,7 @@ class SQLiteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         self._write_lock = threading.RLock()
         self._cache_lock = threading.Lock()
         self._vectors: dict[tuple[str, str, str], _VectorIndex] = {}
@@ -87,6 +88,8 @@ class SQLiteStore:
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
             self._local.depth = 0
+            with self._cache_lock:
+                self._connections.append(db)
         return db
 
     @contextmanager
@@ -114,10 +117,12 @@ class SQLiteStore:
                 self._local.depth = 0
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
+        """Close every thread's connection (call once the threads using the store have stopped)."""
+        with self._cache_lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
             db.close()
-            self._local.db = None
+        self._local = threading.local()
 
     def _touch(self, user_id: str) -> None:
         self._db().execute(
