@@ -74,9 +74,7 @@ def window_k(labels: Sequence[int]) -> int:
 
 def pk(reference: Sequence[int], hypothesis: Sequence[int], k: int) -> float:
     pairs = range(len(reference) - k)
-    misses = sum(
-        (reference[i] == reference[i + k]) != (hypothesis[i] == hypothesis[i + k]) for i in pairs
-    )
+    misses = sum((reference[i] == reference[i + k]) != (hypothesis[i] == hypothesis[i + k]) for i in pairs)
     return misses / max(1, len(pairs))
 
 
@@ -124,37 +122,50 @@ def report(name: str, dialogues: list[Dialogue], embedder: Embedder, settings: S
         print(f"{name:<22} {label:<24} Pk {pk_value:.3f}  WD {wd_value:.3f}")
 
 
-def tune(embedder: Embedder, trials: int, seed: int, base: SegmentSettings) -> SegmentSettings:
+def tune(
+    embedder: Embedder, trials: int, seed: int, base: SegmentSettings, seam_weight: float
+) -> SegmentSettings:
+    """Random search, then coordinate passes; objective = TIAGE train+dev Pk + w * stitched Pk."""
     train = load_tiage("train") + load_tiage("dev")
     seams = stitched(load_tiage("train"), 200, seed)
-    space = {
-        "window": [1, 2, 3],
+    space: dict[str, list[object]] = {
+        "window": [1, 2, 3, 4],
         "window_decay": [0.4, 0.6, 0.8, 1.0],
         "reply_weight": [0.3, 0.5, 0.8, 1.0],
         "embedding_weight": [0.4, 0.6, 0.7, 0.8, 0.9, 1.0],
         "relative_weight": [0.0, 0.25, 0.5, 1.0, 1.5],
-        "threshold": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4],
+        "threshold": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5],
         "cue_bonus": [0.0, 0.1, 0.2, 0.3, 0.5],
-        "min_exchanges": [1, 2, 3],
+        "min_exchanges": [1, 2, 3, 4],
         "question_bonus": [0.0, 0.05, 0.1, 0.2, 0.3],
-        "answer_penalty": [0.0, 0.1, 0.2, 0.4],
+        "answer_penalty": [0.0, 0.1, 0.2, 0.4, 0.6],
         "closing_bonus": [0.0, 0.15, 0.3],
     }
+    memo: dict[SegmentSettings, float] = {}
+
+    def objective(settings: SegmentSettings) -> float:
+        if settings not in memo:
+            tiage_pk, _ = score(train, lambda texts: labels_from_segments(texts, embedder, settings))
+            seam_pk, _ = score(seams, lambda texts: labels_from_segments(texts, embedder, settings))
+            memo[settings] = tiage_pk + seam_weight * seam_pk
+            print(f"TIAGE {tiage_pk:.3f} stitched {seam_pk:.3f} {memo[settings]:.3f}", flush=True)
+        return memo[settings]
+
     rng = random.Random(seed)
-    best: tuple[float, SegmentSettings] | None = None
-    for trial in range(trials):
-        choice = {key: rng.choice(values) for key, values in space.items()}
-        if trial == 0:
-            choice = {key: getattr(base, key) for key in space}
-        settings = dataclasses.replace(base, **choice)
-        tiage_pk, _ = score(train, lambda texts: labels_from_segments(texts, embedder, settings))
-        seam_pk, _ = score(seams, lambda texts: labels_from_segments(texts, embedder, settings))
-        objective = tiage_pk + 0.5 * seam_pk
-        if best is None or objective < best[0]:
-            best = (objective, settings)
-            print(f"trial {trial}: TIAGE train+dev Pk {tiage_pk:.3f} stitched Pk {seam_pk:.3f} {choice}")
-    assert best is not None
-    return best[1]
+    best = base
+    for _ in range(trials):
+        candidate = dataclasses.replace(base, **{key: rng.choice(values) for key, values in space.items()})
+        if objective(candidate) < objective(best):
+            best = candidate
+            print("best so far:", candidate, flush=True)
+    for _ in range(2):
+        for key, values in space.items():
+            for value in values:
+                candidate = dataclasses.replace(best, **{key: value})
+                if objective(candidate) < objective(best):
+                    best = candidate
+                    print("best so far:", candidate, flush=True)
+    return best
 
 
 def speed(embedder: Embedder, settings: SegmentSettings) -> None:
@@ -177,13 +188,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--tune", type=int, default=0, help="random-search trials on tuning data")
     parser.add_argument("--hashing", action="store_true", help="use HashingEmbedder instead")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seam-weight", type=float, default=1.0, help="weight of stitched Pk")
     parser.add_argument("--any-speaker", action="store_true", help="boundaries before any utterance")
     parser.add_argument("--tuning-only", action="store_true", help="skip the report-only test sets")
     arguments = parser.parse_args(argv)
     embedder: Embedder = HashingEmbedder() if arguments.hashing else OfflineEmbedder(cache_size=100_000)
     settings = SegmentSettings(any_speaker=arguments.any_speaker)
     if arguments.tune:
-        settings = tune(embedder, arguments.tune, arguments.seed, settings)
+        settings = tune(embedder, arguments.tune, arguments.seed, settings, arguments.seam_weight)
         print("tuned:", dataclasses.asdict(settings))
     report("TIAGE train+dev", load_tiage("train") + load_tiage("dev"), embedder, settings)
     report("stitched TIAGE train", stitched(load_tiage("train"), 200, arguments.seed), embedder, settings)

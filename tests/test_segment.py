@@ -1,108 +1,217 @@
+"""Tests of the algorithmic segmenter: coverage invariants, exchange units, cues, gaps and titles."""
+
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memskill.models import Message, Segment, ToolCall
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
-from memskill.segment import segment, segment_texts, title_for
+from memskill.segment import SegmentSettings, segment, segment_texts, title_for
 
 HASHING = HashingEmbedder()
-
-
-def user(text: str, at: int | None = None) -> Message:
-    return Message(role="user", content=text, chat_time=at)
-
-
-def assistant(text: str, at: int | None = None) -> Message:
-    return Message(role="assistant", content=text, chat_time=at)
-
-
-def assert_covers(segments: list[Segment], count: int) -> None:
-    assert segments[0].start == 0 and segments[-1].end == count - 1
-    for before, after in zip(segments, segments[1:]):
-        assert after.start == before.end + 1
-    assert all(s.start <= s.end and s.title for s in segments)
-
-
-@given(st.lists(st.sampled_from(["user", "assistant", "tool", "system"]), min_size=1, max_size=30))
-@settings(max_examples=60, deadline=None)
-def test_segments_cover_every_message_in_order(roles: list[str]) -> None:
-    words = ["weather", "flight", "hotel", "email", "invoice", "天气", "邮件", "行程"]
-    messages = [Message(role=role, content=f"{words[i % 8]} {i}") for i, role in enumerate(roles)]  # type: ignore[arg-type]
-    assert_covers(segment(messages, HASHING), len(messages))
-
-
-def test_empty_and_single() -> None:
-    assert segment([], HASHING) == []
-    assert segment([user("hi")], HASHING) == [Segment(0, 0, title_for([user("hi")]))]
-
+SPLIT_EVERYWHERE = SegmentSettings(threshold=-100.0, min_exchanges=1)
+"""Takes every allowed boundary, so tests can check where boundaries are allowed at all."""
 
 TRIP = [
-    user("帮我规划一下成都五天的旅行行程，想多看看博物馆"),
-    assistant("第一天去武侯祠和锦里，第二天杜甫草堂和宽窄巷子，第三天金沙遗址博物馆……"),
-    user("第三天能不能把三星堆也加上？"),
-    assistant("可以，第三天上午去三星堆博物馆，下午回市区逛金沙遗址。"),
+    Message("user", "帮我规划一个成都5天的行程，我不喜欢走回头路，喜欢文化景点，不要商场。"),
+    Message("assistant", "好的。第一天：宽窄巷子、人民公园；第二天：武侯祠、锦里；第三天：杜甫草堂。"),
+    Message("user", "先帮我查一下成都这几天的天气，行程要根据天气安排。"),
+    Message("assistant", "成都未来五天多云转小雨，气温15到22度，雨天的行程安排在博物馆。"),
+    Message("user", "好的"),
+    Message("assistant", "需要我把行程里的室外景点调整到晴天吗？"),
+    Message("user", "第三天想去都江堰和青城山，成都的行程怎么调整？"),
+    Message("assistant", "第三天上午去都江堰，下午去青城山，晚上回成都市区，第四天再去杜甫草堂。"),
 ]
 EMAIL = [
-    user("帮我写一封请假邮件给我们经理，下周三请一天假"),
-    assistant("王经理您好：我因个人事务，需于下周三请假一天，工作已交接给同事……"),
-    user("语气再正式一点，控制在一百字以内"),
-    assistant("尊敬的王经理：本人因私事拟于下周三请假一天，望批准。"),
+    Message("user", "帮我写一封邮件给王经理，说明项目进度要延迟到下周五。"),
+    Message("assistant", "王经理您好：由于测试中发现问题，项目交付将延期至下周五，敬请谅解。"),
+    Message("user", "邮件语气再正式一点，加上致歉的话。"),
+    Message("assistant", "尊敬的王经理：非常抱歉地通知您，项目交付需延期至下周五。此致敬礼。"),
 ]
 
 
-def test_a_switch_with_a_cue_word_splits(offline_embedder: OfflineEmbedder) -> None:
-    cued = [*TRIP, Message(role="user", content="另外，" + EMAIL[0].content), *EMAIL[1:]]
-    segments = segment(cued, offline_embedder)
-    assert [(s.start, s.end) for s in segments] == [(0, 3), (4, 7)]
+def check_cover(segments: list[Segment], count: int) -> None:
+    """Segments cover 0..count-1 in order, without gaps or overlaps, each with a title."""
+    if count == 0:
+        assert segments == []
+        return
+    assert segments[0].start == 0
+    assert segments[-1].end == count - 1
+    for previous, following in zip(segments, segments[1:]):
+        assert following.start == previous.end + 1
+    for chunk in segments:
+        assert chunk.start <= chunk.end
+        assert 0 < len(chunk.title) <= 40
 
 
-def test_a_switch_without_a_cue_splits(offline_embedder: OfflineEmbedder) -> None:
-    segments = segment([*TRIP, *EMAIL], offline_embedder)
-    assert 4 in [s.start for s in segments]
-    assert all(not (s.start < 4 <= s.end) for s in segments)
+def starts(segments: list[Segment]) -> list[int]:
+    return [chunk.start for chunk in segments]
 
 
-def test_acknowledgements_do_not_start_a_task(offline_embedder: OfflineEmbedder) -> None:
-    messages = [*TRIP, user("好的，谢谢"), assistant("不客气，祝旅途愉快！"), user("ok"), assistant("👍")]
-    assert len(segment(messages, offline_embedder)) == 1
+def test_empty_input_gives_no_segments() -> None:
+    assert segment([], HASHING) == []
+    assert segment_texts([], HASHING) == []
 
 
-def test_tool_results_stay_with_their_call() -> None:
-    messages = [
-        user("what's the weather in Paris tomorrow?"),
-        Message(
-            role="assistant", content="", tool_calls=(ToolCall("c1", "get_weather", '{"city": "Paris"}'),)
-        ),
-        Message(role="tool", content='{"temp": 18}', tool_call_id="c1"),
-        assistant("18 degrees and sunny."),
-        user("by the way, different topic: draft an email to my landlord about the broken heater"),
-        assistant("Dear landlord, ..."),
+def test_one_message_is_one_segment() -> None:
+    result = segment([Message("user", "帮我订一张去上海的机票")], HASHING)
+    assert result == [Segment(0, 0, "帮我订一张去上海的机票")]
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().embed(texts)
+
+
+def test_embeds_a_conversation_in_one_call() -> None:
+    embedder = CountingEmbedder()
+    segment(TRIP + EMAIL, embedder)
+    assert embedder.calls == 1
+
+
+roles = st.sampled_from(["user", "assistant", "system", "tool"])
+words = st.sampled_from(["好的", "thanks", "成都行程", "写邮件", "by the way, weather?", "另外，订酒店", ""])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(roles, words), max_size=25))
+def test_segments_cover_every_message_once(pairs: list[tuple[str, str]]) -> None:
+    messages = [Message(role, text) for role, text in pairs]  # type: ignore[arg-type]
+    for options in (SegmentSettings(), SPLIT_EVERYWHERE):
+        result = segment(messages, HASHING, options)
+        check_cover(result, len(messages))
+        if any(m.role == "user" for m in messages):
+            assert all(messages[start].role == "user" for start in starts(result)[1:])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(words, max_size=20))
+def test_segment_texts_covers_every_utterance(texts: list[str]) -> None:
+    check_cover(segment_texts(texts, HASHING), len(texts))
+    check_cover(segment_texts(texts, HASHING, SegmentSettings(any_speaker=True)), len(texts))
+
+
+def tool_conversation() -> list[Message]:
+    call = ToolCall("call-1", "get_weather", '{"city": "成都"}')
+    return [
+        Message("user", "帮我写一封请假邮件"),
+        Message("assistant", "好的，邮件如下：王经理您好，我想请假一天。"),
+        Message("user", "换个话题，查一下成都明天的天气"),
+        Message("assistant", "", tool_calls=(call,)),
+        Message("user", "要摄氏度"),
+        Message("tool", '{"temp": 20, "sky": "cloudy"}', tool_call_id="call-1"),
+        Message("assistant", "成都明天多云，20度。"),
+        Message("user", "再查一下北京的"),
     ]
-    segments = segment(messages, HASHING)
-    assert_covers(segments, len(messages))
-    for s in segments:
-        assert s.start not in (1, 2, 3)  # a chunk never starts inside the weather exchange
 
 
-def test_a_long_silence_splits() -> None:
+@pytest.mark.parametrize("any_speaker", [False, True])
+def test_tool_calls_stay_with_their_exchange(any_speaker: bool) -> None:
+    messages = tool_conversation()
+    options = SegmentSettings(threshold=-100.0, min_exchanges=1, any_speaker=any_speaker)
+    result = segment(messages, HASHING, options)
+    check_cover(result, len(messages))
+    owner = {
+        index: number for number, chunk in enumerate(result) for index in range(chunk.start, chunk.end + 1)
+    }
+    assert owner[2] == owner[3] == owner[4] == owner[5]
+    assert 2 in starts(result)
+    assert 7 in starts(result)
+
+
+def test_chinese_switch_with_cue_word_splits_at_the_switch() -> None:
+    cued = [Message("user", "另外，" + EMAIL[0].content), *EMAIL[1:]]
+    result = segment(TRIP + cued, HASHING)
+    assert starts(result) == [0, len(TRIP)]
+
+
+@pytest.mark.slow
+def test_chinese_switch_without_cue_word_splits_at_the_switch() -> None:
+    result = segment(TRIP + EMAIL, OfflineEmbedder())
+    assert starts(result) == [0, len(TRIP)]
+
+
+def test_chinese_switch_without_cue_word_splits_with_hashing() -> None:
+    assert starts(segment(TRIP + EMAIL, HASHING)) == [0, len(TRIP)]
+
+
+def test_single_task_with_acknowledgements_stays_one_chunk() -> None:
+    messages = [
+        *TRIP[:4],
+        Message("user", "好的，谢谢"),
+        Message("assistant", "不客气！"),
+        Message("user", "thanks"),
+        Message("assistant", "You're welcome."),
+        Message("user", "ok"),
+        Message("assistant", "还需要调整成都的行程吗？"),
+        *TRIP[6:],
+    ]
+    assert starts(segment(messages, HASHING)) == [0]
+
+
+def test_acknowledgements_never_start_a_chunk() -> None:
+    messages = [
+        Message("user", "Plan a weekend in Kyoto for me"),
+        Message("assistant", "Day 1: Fushimi Inari. Day 2: Arashiyama."),
+        Message("user", "好的"),
+        Message("assistant", "Anything else?"),
+        Message("user", "Thanks!"),
+        Message("assistant", "Enjoy."),
+    ]
+    assert starts(segment(messages, HASHING, SPLIT_EVERYWHERE)) == [0]
+
+
+def test_time_gap_splits_even_the_same_topic() -> None:
     hour = 3_600_000
     messages = [
-        user("help me plan a trip to Rome", 0),
-        assistant("Day 1: Colosseum ...", 1000),
-        user("and add a day in Florence", 2 * hour),
-        assistant("Day 4: Uffizi ...", 2 * hour + 1000),
+        Message("user", "成都5天行程怎么安排？", chat_time=0),
+        Message("assistant", "第一天宽窄巷子，第二天武侯祠。", chat_time=1000),
+        Message("user", "成都5天行程第三天怎么安排？", chat_time=2 * hour),
+        Message("assistant", "第三天去都江堰。", chat_time=2 * hour + 1000),
     ]
-    assert [s.start for s in segment(messages, HASHING)] == [0, 2]
+    assert starts(segment(messages, HASHING)) == [0, 2]
+    close = [Message(m.role, m.content, chat_time=(m.chat_time or 0) // 1000) for m in messages]
+    assert starts(segment(close, HASHING)) == [0]
 
 
-def test_titles_are_short_and_taken_from_the_request() -> None:
-    title = title_for(TRIP)
-    assert 0 < len(title) <= 40 and "成都" in title
-    assert len(title_for([user("x" * 300)])) <= 40
+def test_english_cue_phrase_splits() -> None:
+    messages = [
+        Message("user", "Can you draft a cover letter for a data analyst job?"),
+        Message("assistant", "Dear hiring manager, I am applying for the data analyst role..."),
+        Message("user", "Make the cover letter shorter and mention SQL."),
+        Message("assistant", "Dear hiring manager, I bring five years of SQL experience..."),
+        Message("user", "By the way, different topic: what's a good pasta recipe for dinner?"),
+        Message("assistant", "Try spaghetti aglio e olio: garlic, olive oil, chili flakes."),
+        Message("user", "How long should the pasta cook?"),
+        Message("assistant", "About nine minutes for spaghetti."),
+    ]
+    assert starts(segment(messages, HASHING)) == [0, 4]
 
 
-def test_segment_texts_uses_alternating_speakers() -> None:
-    texts = ["book a table for two", "done, 7pm", "thanks", "you're welcome"]
-    assert_covers(segment_texts(texts, HASHING), len(texts))
+def test_titles_are_short_and_come_from_the_first_request() -> None:
+    assert title_for(TRIP) == "帮我规划一个成都5天的行程，我不喜欢走回头路，喜欢文化景点，不要商场"
+    assert (
+        title_for([Message("user", "好的"), *EMAIL]) == "帮我写一封邮件给王经理，说明项目进度要延迟到下周五"
+    )
+    assert title_for([Message("user", "Hi! By the way, can you book a table for two?")]) == (
+        "can you book a table for two"
+    )
+    long_english = title_for([Message("user", "Please summarise " + "the quarterly report " * 10)])
+    assert 0 < len(long_english) <= 40
+    assert long_english.endswith("…")
+    long_chinese = title_for([Message("user", "请帮我" + "整理一下季度报告" * 10)])
+    assert 0 < len(long_chinese) <= 40
+    assert title_for([Message("assistant", "")]) == "Untitled"
+    assert title_for([]) == "Untitled"
+
+
+def test_titles_of_segments_are_short_and_non_empty() -> None:
+    for chunk in segment(TRIP + EMAIL, HASHING):
+        assert 0 < len(chunk.title) <= 40
