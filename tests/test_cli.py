@@ -130,6 +130,7 @@ def test_parser_has_data_dir_everywhere() -> None:
             "skills": ["list"],
             "status": ["t"],
             "add": ["--user", "u", "--conversation", "c"],
+            "keys": ["list"],
         }.get(command, [])
         args = parser.parse_args([command, *extra, "--data-dir", "/tmp/x"])
         assert args.data_dir == "/tmp/x"

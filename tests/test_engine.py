@@ -222,8 +222,8 @@ def test_memories_can_be_read_updated_and_deleted_by_their_owner(memory: Memory)
         memory.search_memory(query="苏州", user_id="u1", relativity=0)["memory_detail_list"][0]["id"]
         == memory_id
     )
-    assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="intruder")["deleted"] == 0
-    assert memory.delete_memory(memory_ids=[memory_id], scope_user_id="u1")["deleted"] == 1
+    assert memory.delete_memory(memory_ids=[memory_id], user_id="intruder")["deleted"] == 0
+    assert memory.delete_memory(memory_ids=[memory_id], user_id="u1")["deleted"] == 1
     with pytest.raises(NotFound):
         memory.get_memory_by_id(memory_id)
 
@@ -239,7 +239,8 @@ def test_delete_by_filter_must_name_the_user(fast_memory: Memory) -> None:
     with pytest.raises(InvalidRequest):
         fast_memory.delete_memory(filter={"tags": "trip"})
     with pytest.raises(InvalidRequest):
-        fast_memory.delete_memory(user_id="u1", memory_ids=["x"])
+        fast_memory.delete_memory(memory_ids=["x"], filter={"user_id": "u1"})
+    assert fast_memory.delete_memory(user_id="u1", memory_ids=["x"])["deleted"] == 0
     deleted = fast_memory.delete_memory(filter={"user_id": "u1", "tags": "trip"})["deleted"]
     assert deleted >= 1
     assert fast_memory.get_memory(user_id="u1")["memory_detail_list"] == []

@@ -1,12 +1,15 @@
 """memskill: a self-hosted memory engine for AI agents.
 
 Conversations become memories (facts, preferences, tool lessons) and personalised skills (SKILL.md).
-`Memory` is the in-process engine; its methods mirror the MemOS Cloud v1 API.
+`Memory` is the in-process engine; its methods mirror the MemOS Cloud v1 API. `Client` speaks the same
+API over HTTP to `memskill serve` (or MemOS Cloud).
 """
 
+from memskill.client import Client
 from memskill.config import Limits, Settings
 from memskill.engine import Memory
 from memskill.errors import (
+    Forbidden,
     IdTooLong,
     InternalError,
     InvalidRequest,
@@ -35,7 +38,9 @@ from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbed
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "Embedder",
+    "Forbidden",
     "HashingEmbedder",
     "IdTooLong",
     "InternalError",

@@ -7,6 +7,8 @@
     memskill segment --jsonl                        conversations (one JSON list per line) → task chunks
     memskill cluster --jsonl [--k N]                texts (one JSON list per line) → cluster labels
     memskill status TASK_ID                         a background job's state
+    memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API
+    memskill keys create [--app-id A] | list | revoke KEY_ID
 
 Every command takes `--data-dir` (default `$MEMSKILL_HOME`, else `~/.memskill`).
 """
@@ -16,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,11 +34,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _memory(args: argparse.Namespace, workers: int | None = None) -> Any:
-    from memskill.engine import Memory
-
     settings = _settings(args)
     if workers is not None:
-        settings = Settings(settings.data_dir, settings.embedder, workers, settings.limits)
+        settings = replace(settings, workers=workers)
+    return _memory_from(settings)
+
+
+def _memory_from(settings: Settings) -> Any:
+    from memskill.engine import Memory
+
     return Memory(settings=settings)
 
 
@@ -229,6 +237,71 @@ def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import uvicorn
+
+    from memskill.server import create_app
+    from memskill.server.keys import KeyRing, create_key
+
+    settings = _settings(args)
+    if args.workers is not None:
+        settings = replace(settings, workers=args.workers)
+    memory = _memory_from(settings)
+    # Load the embedder while the server starts, so the first request does not pay for it.
+    threading.Thread(target=memory.embedder.embed, args=(["warm up 预热"],), daemon=True).start()
+    keys = KeyRing(memory.store, settings.api_key)
+    if not keys.has_keys():
+        key, row = create_key(memory.store, note="created by the first serve")
+        err.write(
+            f"No API key was configured, so one was created ({row.id}). It is shown only now:\n\n"
+            f"    {key}\n\nSend it as `Authorization: Token <key>`; manage keys with `memskill keys`.\n"
+        )
+    err.write(
+        f"memskill serving {settings.data_dir} at http://{args.host}:{args.port}/api/openmem/v1 "
+        f"({settings.workers} worker thread(s))\n"
+    )
+    err.flush()
+    try:
+        uvicorn.run(
+            create_app(memory, settings, keys), host=args.host, port=args.port, log_level=args.log_level
+        )
+    finally:
+        memory.close()
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.server.keys import create_key
+    from memskill.stores.sqlite import SQLiteStore
+
+    settings = _settings(args)
+    store = SQLiteStore(Path(settings.data_dir) / "memskill.db")
+    try:
+        if args.action == "create":
+            key, row = create_key(store, app_id=args.app_id, note=args.note or "")
+            scope = f" for app {row.app_id!r}" if row.app_id else ""
+            err.write(f"Created {row.id}{scope}. The key is shown only now; keep it safe:\n")
+            out.write(key + "\n")
+        elif args.action == "list":
+            rows = store.list_api_keys()
+            if not rows:
+                err.write("no stored keys (`memskill keys create` makes one).\n")
+            for row in rows:
+                state = "revoked" if row.revoke_time else "active"
+                out.write(f"{row.id}  {row.prefix}…  app={row.app_id or '*'}  {state}  {row.note}\n")
+        else:
+            if not args.key_id:
+                raise SystemExit(
+                    "error: `keys revoke` needs the key's id or prefix (see `memskill keys list`)."
+                )
+            if not store.revoke_api_key(args.key_id, int(time.time() * 1000)):
+                raise SystemExit(f"error: no active key {args.key_id!r} (see `memskill keys list`).")
+            err.write(f"revoked {args.key_id}\n")
+    finally:
+        store.close()
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -276,6 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     clu = commands.add_parser("cluster", parents=[common], help="group texts into clusters")
     clu.add_argument("--jsonl", action="store_true", help="read one JSON list of texts per line")
     clu.add_argument("--k", type=int, help="number of clusters (default: chosen automatically)")
+
+    serve = commands.add_parser("serve", parents=[common], help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, help="pipeline worker threads (default 1; 0 = none)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+
+    keys = commands.add_parser("keys", parents=[common], help="create, list or revoke API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?", help="for revoke: the key's id or prefix")
+    keys.add_argument("--app-id", help="bind the new key to one app_id")
+    keys.add_argument("--note", help="a note to recognise the key by")
     return parser
 
 
@@ -287,6 +374,8 @@ COMMANDS = {
     "status": cmd_status,
     "segment": cmd_segment,
     "cluster": cmd_cluster,
+    "serve": cmd_serve,
+    "keys": cmd_keys,
 }
 
 

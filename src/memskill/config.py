@@ -24,6 +24,10 @@ class Limits:
     max_messages_per_call: int = 200
     max_message_chars: int = 32_000
     max_id_chars: int = 100
+    max_body_bytes: int = 16 * 1024 * 1024
+    """Largest HTTP request body the server reads."""
+    rate_per_minute: int = 3000
+    """Requests per minute per API key (bursts up to the same number); 0 = no limit."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ class Settings:
     workers: int = 1
     """In-process worker threads that run the pipeline; 0 = none (jobs wait for a worker)."""
     limits: Limits = field(default_factory=Limits)
+    api_key: str | None = None
+    """A key the server accepts besides the stored ones (`MEMSKILL_API_KEY`)."""
+    public_url: str | None = None
+    """The base URL clients reach the server at, for `skill_url` (`MEMSKILL_PUBLIC_URL`)."""
+    link_ttl_s: int = 7 * 24 * 3600
+    """How long a signed skill download link stays valid."""
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -47,5 +57,10 @@ class Settings:
             limits=Limits(
                 max_messages_per_call=int(env.get("MEMSKILL_MAX_MESSAGES", "200")),
                 max_message_chars=int(env.get("MEMSKILL_MAX_MESSAGE_CHARS", "32000")),
+                max_body_bytes=int(env.get("MEMSKILL_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
+                rate_per_minute=int(env.get("MEMSKILL_RATE_LIMIT", "3000")),
             ),
+            api_key=env.get("MEMSKILL_API_KEY") or None,
+            public_url=env.get("MEMSKILL_PUBLIC_URL") or None,
+            link_ttl_s=int(env.get("MEMSKILL_LINK_TTL", str(7 * 24 * 3600))),
         )

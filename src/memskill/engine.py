@@ -375,13 +375,19 @@ class Memory:
         return self.skill_link(skill) if self.skill_link else ""
 
     def get_message(
-        self, *, user_id: str, conversation_id: str, message_limit_number: int | None = None
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        message_limit_number: int | None = None,
+        agent_id: str | None = None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
-        scope = self._scope(user_id)
+        scope = self._scope(user_id, agent_id, app_id)
         conversation = check_id("conversation_id", conversation_id, self.limits)
         assert conversation is not None
         limit = _limit("message_limit_number", message_limit_number, 6, 50, 1)
-        messages = self.store.recent_messages(scope.user_id, conversation, limit)
+        messages = self.store.recent_messages(scope.user_id, conversation, limit, app_id=scope.app_id)
         return {"message_detail_list": [wire.message(m, conversation) for m in messages]}
 
     def get_memory(
@@ -428,16 +434,18 @@ class Memory:
             data["skill_detail_list"] = [wire.skill(s, None, self._link(s)) for s in skills]
         return data
 
-    def get_memory_by_id(self, memory_id: str, *, user_id: str | None = None) -> dict[str, Any]:
-        """One memory, preference, tool memory or skill by id (scoped to `user_id` when given)."""
-        item_id = check_id("memory_id", memory_id, self.limits)
-        item = self.store.get_item(item_id or "")
-        if item is not None and (user_id is None or item.user_id == user_id):
+    def get_memory_by_id(
+        self, memory_id: str, *, user_id: str | None = None, app_id: str | None = None
+    ) -> dict[str, Any]:
+        """One memory, preference, tool memory or skill by id, if it belongs to `user_id` / `app_id`."""
+        item_id = check_id("memory_id", memory_id, self.limits) or ""
+        item = self.store.get_item(item_id)
+        if item is not None and _owned(item.user_id, item.app_id, user_id, app_id):
             return wire.item(item)
-        skill = self.store.get_skill(item_id or "")
-        if skill is not None and (user_id is None or skill.user_id == user_id):
+        skill = self.store.get_skill(item_id)
+        if skill is not None and _owned(skill.user_id, skill.app_id, user_id, app_id):
             return {**wire.skill(skill, None, self._link(skill)), "kind": "skill"}
-        raise NotFound(f"no memory {memory_id!r} for this user.")
+        raise NotFound(f"no memory {memory_id!r} for this user: check the id (ids come from search/get).")
 
     def update_memory(
         self,
@@ -446,11 +454,12 @@ class Memory:
         content: str | None = None,
         status: str | None = None,
         user_id: str | None = None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
         item_id = check_id("memory_id", memory_id, self.limits)
         item = self.store.get_item(item_id or "")
-        if item is None or (user_id is not None and item.user_id != user_id):
-            raise NotFound(f"no memory {memory_id!r} for this user.")
+        if item is None or not _owned(item.user_id, item.app_id, user_id, app_id):
+            raise NotFound(f"no memory {memory_id!r} for this user: check the id (ids come from search/get).")
         if content is None and status is None:
             raise MissingField("pass `content` and/or `status` to update.")
         if status is not None and status not in ("activated", "archived"):
@@ -459,13 +468,11 @@ class Memory:
             raise InvalidRequest("`content` must be a non-empty string.")
         if content is not None and len(content) > self.limits.max_message_chars:
             raise InvalidRequest(f"`content` is longer than {self.limits.max_message_chars} characters.")
-        updated = MemoryItem(
-            **{
-                **item.__dict__,
-                "text": content if content is not None else item.text,
-                "status": status or item.status,
-                "update_time": now_ms(),
-            }
+        updated = replace(
+            item,
+            text=content if content is not None else item.text,
+            status=status or item.status,  # type: ignore[arg-type]
+            update_time=now_ms(),
         )
         vector = self.embedder.embed([updated.text])[0] if content is not None else None
         self.store.update_item(updated, vector, self.embedder.id if vector is not None else None)
@@ -477,55 +484,72 @@ class Memory:
         memory_ids: list[str] | None = None,
         user_id: str | None = None,
         filter: dict[str, Any] | None = None,
-        scope_user_id: str | None = None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
-        """Delete by ids, a whole user, or a filter (which must name a `user_id`)."""
-        given = [
-            name for name, v in (("memory_ids", memory_ids), ("user_id", user_id), ("filter", filter)) if v
-        ]
-        if len(given) != 1:
-            raise InvalidRequest("pass exactly one of `memory_ids`, `user_id` or `filter`.")
+        """Delete by ids, by a filter (which names a `user_id`), or everything of one user.
+
+        With `memory_ids` or `filter`, a `user_id` limits the delete to that user's data; alone it deletes
+        the whole user. `app_id` limits every form to that app's data.
+        """
+        if memory_ids is not None and filter is not None:
+            raise InvalidRequest("pass either `memory_ids` or `filter`, not both.")
         if memory_ids is not None:
             if not isinstance(memory_ids, list) or not all(isinstance(i, str) for i in memory_ids):
                 raise InvalidRequest("`memory_ids` must be a list of strings.")
-            owned = [i for i in self.store.get_items(memory_ids) if scope_user_id in (None, i.user_id)]
-            deleted = self.store.delete_items([i.id for i in owned])
-            for skill_id in memory_ids:
+            if not memory_ids:
+                raise InvalidRequest("`memory_ids` is empty: list the ids to delete.")
+            for memory_id in memory_ids:
+                check_id("memory_ids[]", memory_id, self.limits)
+            owner = check_id("user_id", user_id, self.limits, required=False)
+            owned = [
+                i.id for i in self.store.get_items(memory_ids) if _owned(i.user_id, i.app_id, owner, app_id)
+            ]
+            deleted = self.store.delete_items(owned)
+            for skill_id in set(memory_ids) - set(owned):
                 skill = self.store.get_skill(skill_id)
-                if (
-                    skill is not None
-                    and scope_user_id in (None, skill.user_id)
-                    and self.store.delete_skill(skill_id)
-                ):
-                    deleted += 1
+                if skill is not None and _owned(skill.user_id, skill.app_id, owner, app_id):
+                    deleted += int(self.store.delete_skill(skill_id))
             return {"success": True, "deleted": deleted}
-        if user_id is not None:
-            scope = self._scope(user_id)
-            if scope_user_id not in (None, scope.user_id):
-                raise NotFound("no such user for this key.")
+        if filter is not None:
+            if not isinstance(filter, dict):
+                raise InvalidRequest('`filter` must be an object, e.g. {"user_id": "u1", "tags": "trip"}.')
+            named = filter.get("user_id", user_id)
+            if not isinstance(named, str) or (user_id is not None and named != user_id):
+                raise InvalidRequest("a delete `filter` must name one `user_id` whose memories it deletes.")
+            scope = self._scope(named, None, app_id)
+            accept = compile_filter(filter)
+            kinds: list[str] = ["fact", "preference", "tool"]
+            items = [i for i in self.store.list_items(scope, kinds, ("activated", "archived")) if accept(i)]
+            return {"success": True, "deleted": self.store.delete_items([i.id for i in items])}
+        if user_id is None:
+            raise MissingField("pass `memory_ids`, `filter` or `user_id` to say what to delete.")
+        scope = self._scope(user_id, None, app_id)
+        if app_id is None:
             return {"success": True, "deleted": self.store.delete_user(scope.user_id)}
-        if not isinstance(filter, dict) or not isinstance(filter.get("user_id"), str):
-            raise InvalidRequest("a delete `filter` must name the `user_id` whose memories it deletes.")
-        scope = self._scope(filter["user_id"])
-        accept = compile_filter(filter)
-        items = [
-            i
-            for i in self.store.list_items(scope, ["fact", "preference", "tool"], ("activated", "archived"))
-            if accept(i)
-        ]
-        return {"success": True, "deleted": self.store.delete_items([i.id for i in items])}
+        kinds = ["fact", "preference", "tool"]
+        items = self.store.list_items(scope, kinds, ("activated", "archived"))
+        deleted = self.store.delete_items([i.id for i in items])
+        for skill in self.store.list_skills(scope, ("activated", "archived")):
+            deleted += int(self.store.delete_skill(skill.id))
+        return {"success": True, "deleted": deleted}
 
     # -- skills -----------------------------------------------------------------------------------
 
     def get_skill(
-        self, *, user_id: str, skill_id: str | None = None, include_versions: bool | None = None
+        self,
+        *,
+        user_id: str,
+        skill_id: str | None = None,
+        include_versions: bool | None = None,
+        agent_id: str | None = None,
+        app_id: str | None = None,
     ) -> dict[str, Any]:
-        scope = self._scope(user_id)
+        scope = self._scope(user_id, agent_id, app_id)
         with_versions = _flag("include_versions", include_versions, False)
         if skill_id is not None:
             skill = self.store.get_skill(check_id("skill_id", skill_id, self.limits) or "")
-            if skill is None or skill.user_id != scope.user_id:
-                raise NotFound(f"no skill {skill_id!r} for this user.")
+            if skill is None or not _owned(skill.user_id, skill.app_id, scope.user_id, scope.app_id):
+                raise NotFound(f"no skill {skill_id!r} for this user: list the user's skills with get/skill.")
             skills = [skill]
         else:
             skills = self.store.list_skills(scope)
@@ -536,10 +560,12 @@ class Memory:
             ]
         }
 
-    def delete_skill(self, *, skill_id: str, user_id: str | None = None) -> dict[str, Any]:
+    def delete_skill(
+        self, *, skill_id: str, user_id: str | None = None, app_id: str | None = None
+    ) -> dict[str, Any]:
         skill = self.store.get_skill(check_id("skill_id", skill_id, self.limits) or "")
-        if skill is None or (user_id is not None and skill.user_id != user_id):
-            raise NotFound(f"no skill {skill_id!r} for this user.")
+        if skill is None or not _owned(skill.user_id, skill.app_id, user_id, app_id):
+            raise NotFound(f"no skill {skill_id!r} for this user: list the user's skills with get/skill.")
         return {"success": self.store.delete_skill(skill.id)}
 
     def skill_document(self, skill_id: str, version: int | None = None) -> SkillDocument:
@@ -572,6 +598,11 @@ class Memory:
     def drain(self, timeout: float = 120.0) -> bool:
         """Wait until every stored job has finished (workers must be running)."""
         return self.workers.drain(timeout)
+
+
+def _owned(owner_user: str, owner_app: str | None, user_id: str | None, app_id: str | None) -> bool:
+    """Whether data of (`owner_user`, `owner_app`) is visible to a caller limited to `user_id` / `app_id`."""
+    return user_id in (None, owner_user) and app_id in (None, owner_app)
 
 
 def preference_note(preferences: Sequence[str], query: str) -> str:

@@ -6,6 +6,7 @@
     │   ├── IdTooLong              40010  an id is longer than 100 characters
     │   └── SkillFormatError       40000  a SKILL.md breaks the format (defined in `skillfile`)
     ├── Unauthorized               40100  missing or unknown API key
+    ├── Forbidden                  40100  a valid key or link that does not reach this data (HTTP 403)
     ├── RateLimited                40300  too many requests for this key
     ├── NotFound                   40400  no such item for this user
     ├── PayloadTooLarge            41300  body, message count or message size over the limit
@@ -50,6 +51,13 @@ class Unauthorized(MemskillError):
     http_status = 401
 
 
+class Forbidden(MemskillError):
+    """A valid key used outside its app, or a tampered or expired download link (HTTP 403)."""
+
+    code = 40100
+    http_status = 403
+
+
 class RateLimited(MemskillError):
     """Too many requests for this key (40300)."""
 
@@ -76,3 +84,18 @@ class InternalError(MemskillError):
 
     code = 50000
     http_status = 500
+
+
+def error_for(code: int, http_status: int, message: str) -> MemskillError:
+    """The exception for an error reply (`code`, HTTP status), e.g. as raised by `memskill.Client`."""
+    by_code: dict[int, type[MemskillError]] = {
+        40000: InvalidRequest,
+        40002: MissingField,
+        40010: IdTooLong,
+        40100: Forbidden if http_status == 403 else Unauthorized,
+        40300: RateLimited,
+        40400: NotFound,
+        41300: PayloadTooLarge,
+    }
+    kind = by_code.get(code) or (InvalidRequest if 400 <= http_status < 500 else InternalError)
+    return kind(message)

@@ -61,6 +61,19 @@ class TaskRecordRow:
     create_time: int
 
 
+@dataclass(frozen=True)
+class ApiKeyRow:
+    """A stored API key: only its SHA-256 hash and a short prefix to recognise it by."""
+
+    id: str
+    key_hash: str
+    prefix: str
+    app_id: str | None
+    note: str
+    create_time: int
+    revoke_time: int | None = None
+
+
 class Store(Protocol):
     """What the engine needs from a storage backend."""
 
@@ -79,7 +92,12 @@ class Store(Protocol):
     def messages_by_ids(self, ids: Sequence[str]) -> list[Message]: ...
 
     def recent_messages(
-        self, user_id: str, conversation_id: str, limit: int, before_ids: Sequence[str] = ()
+        self,
+        user_id: str,
+        conversation_id: str,
+        limit: int,
+        before_ids: Sequence[str] = (),
+        app_id: str | None = None,
     ) -> list[Message]: ...
 
     def conversation_ids(self, user_id: str) -> list[str]: ...
@@ -155,5 +173,13 @@ class Store(Protocol):
     def delete_skill(self, skill_id: str) -> bool: ...
 
     def user_ids(self) -> list[str]: ...
+
+    def save_api_key(self, key: ApiKeyRow) -> None: ...
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRow | None: ...
+
+    def list_api_keys(self) -> list[ApiKeyRow]: ...
+
+    def revoke_api_key(self, key_id: str, when: int) -> bool: ...
 
     def close(self) -> None: ...

@@ -151,8 +151,26 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_api_keys(db: sqlite3.Connection) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            app_id TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            create_time INTEGER NOT NULL,
+            revoke_time INTEGER
+        )
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
+    ("002_api_keys", m002_api_keys),
 ]
 
 

@@ -33,7 +33,7 @@ from memskill.models import (
     SkillVersion,
     now_ms,
 )
-from memskill.stores.base import ClusterRow, IngestResult, ScoredId, TaskRecordRow
+from memskill.stores.base import ApiKeyRow, ClusterRow, IngestResult, ScoredId, TaskRecordRow
 from memskill.stores.migrations import apply_migrations
 from memskill.stores.rows import (
     ITEM_COLUMNS,
@@ -229,9 +229,16 @@ class SQLiteStore:
         return [message_from_row(row) for row in rows]
 
     def recent_messages(
-        self, user_id: str, conversation_id: str, limit: int, before_ids: Sequence[str] = ()
+        self,
+        user_id: str,
+        conversation_id: str,
+        limit: int,
+        before_ids: Sequence[str] = (),
+        app_id: str | None = None,
     ) -> list[Message]:
-        """The last `limit` messages of a conversation, oldest first, excluding `before_ids` and later."""
+        """The last `limit` messages of a conversation, oldest first, excluding `before_ids` and later.
+
+        With `app_id`, only messages sent for that app."""
         db = self._db()
         bound = None
         if before_ids:
@@ -241,8 +248,8 @@ class SQLiteStore:
             ).fetchone()[0]
         rows = db.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ? AND conversation_id = ? "
-            "AND seq < ? ORDER BY seq DESC LIMIT ?",
-            (user_id, conversation_id, bound if bound is not None else 1 << 62, limit),
+            "AND seq < ? AND (? IS NULL OR app_id = ?) ORDER BY seq DESC LIMIT ?",
+            (user_id, conversation_id, bound if bound is not None else 1 << 62, app_id, app_id, limit),
         ).fetchall()
         return [message_from_row(row) for row in reversed(rows)]
 
@@ -779,3 +786,36 @@ class SQLiteStore:
     def user_ids(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT user_id FROM messages ORDER BY user_id")
         return [row[0] for row in rows]
+
+    # -- API keys ---------------------------------------------------------------------------------
+
+    def save_api_key(self, key: ApiKeyRow) -> None:
+        with self.transaction():
+            self._db().execute(
+                "INSERT INTO api_keys (id, key_hash, prefix, app_id, note, create_time, revoke_time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key.id, key.key_hash, key.prefix, key.app_id, key.note, key.create_time, key.revoke_time),
+            )
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
+        row = (
+            self._db()
+            .execute(f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
+            .fetchone()
+        )
+        return ApiKeyRow(*row) if row else None
+
+    def list_api_keys(self) -> list[ApiKeyRow]:
+        rows = self._db().execute(f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY create_time, id")
+        return [ApiKeyRow(*row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, when: int) -> bool:
+        with self.transaction():
+            cursor = self._db().execute(
+                "UPDATE api_keys SET revoke_time = ? WHERE (id = ? OR prefix = ?) AND revoke_time IS NULL",
+                (when, key_id, key_id),
+            )
+        return cursor.rowcount > 0
+
+
+API_KEY_COLUMNS = "id, key_hash, prefix, app_id, note, create_time, revoke_time"

@@ -1,0 +1,169 @@
+"""The FastAPI application: the routes of DESIGN §2 under `/api/openmem/v1` and `/v1`, behind a gate.
+
+    app = create_app(Memory(data_dir), Settings.from_env())
+
+Every error leaves as the envelope `{"code": <5-digit>, "message": "<what to fix>", "data": null}`:
+request validation becomes 400 (40000 / 40002 / 40010), never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
+
+from memskill import __version__
+from memskill.config import Settings
+from memskill.engine import Memory
+from memskill.errors import IdTooLong, InvalidRequest, MemskillError, MissingField, Unauthorized
+from memskill.server.keys import KeyRing
+from memskill.server.limits import ASGIApp, BodyLimit, RateLimiter, Receive, Scope, Send, envelope
+from memskill.server.links import Signer, load_secret
+from memskill.server.routes import build_downloads, build_router
+
+log = logging.getLogger("memskill.server")
+PREFIXES = ("/api/openmem/v1", "/v1")
+OPEN_PATHS = ("/", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/healthz")
+
+
+def error_reply(error: MemskillError) -> JSONResponse:
+    return JSONResponse({"code": error.code, "message": str(error), "data": None}, error.http_status)
+
+
+def describe_validation(error: RequestValidationError) -> MemskillError:
+    """The first validation problem as a `MemskillError` whose message names the field."""
+    problems = list(error.errors())
+    if not problems:
+        return InvalidRequest("the request body is not valid.")
+    first = problems[0]
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    field = ".".join(location) or "body"
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return InvalidRequest(f"the body is not valid JSON ({first.get('msg', '')}): send a JSON object.")
+    if kind == "missing":
+        return MissingField(f"`{field}` is required.")
+    if kind == "string_too_long" and location and location[-1].endswith("_id"):
+        return IdTooLong(f"`{field}` is longer than 100 characters; ids may be at most 100.")
+    if kind == "literal_error" and location and location[-1] == "role":
+        return InvalidRequest(f"`{field}` must be one of user, assistant, system, tool.")
+    if kind in ("model_attributes_type", "dict_type") and not location:
+        return InvalidRequest("the body must be a JSON object.")
+    return InvalidRequest(f"`{field}`: {first.get('msg', 'invalid value')}.")
+
+
+class Gate:
+    """ASGI middleware: every API path needs `Authorization: Token <key>` (or `Bearer`) and is rate
+    limited per key; the index, the docs and signed skill downloads are open."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _is_open(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = header.strip().partition(" ")
+        found = self.keys.verify(key.strip()) if scheme.lower() in ("token", "bearer") else None
+        try:
+            if found is None:
+                raise Unauthorized(
+                    "missing or unknown API key: send `Authorization: Token <key>` "
+                    "(create one with `memskill keys create`)."
+                    if not header
+                    else "unknown API key or header form: send `Authorization: Token <key>`."
+                )
+            self.limiter.check(found.key_id)
+        except MemskillError as error:
+            payload = envelope(error.code, str(error))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": error.http_status,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            return
+        scope.setdefault("state", {})["principal"] = found
+        if scope["method"] == "POST":
+            # Bodies are JSON whatever the client declared (curl -d sends a form content type).
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        await self.app(scope, receive, send)
+
+
+def _is_open(path: str) -> bool:
+    if path in OPEN_PATHS:
+        return True
+    return any(path.startswith(prefix + "/skills/") and path.endswith("/download") for prefix in PREFIXES)
+
+
+INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>memskill</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>memskill {version}</h1>
+<p>Memory engine for AI agents. The MemOS-compatible API is served at <code>/api/openmem/v1</code>
+(and <code>/v1</code>); send <code>Authorization: Token &lt;key&gt;</code>.</p>
+<p><a href="/docs">API reference</a> · <a href="/openapi.json">OpenAPI schema</a></p>
+</body></html>"""
+
+
+def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing | None = None) -> FastAPI:
+    settings = settings or memory.settings
+    keys = keys or KeyRing(memory.store, settings.api_key)
+    signer = Signer(load_secret(settings.data_dir), settings.link_ttl_s)
+    app = FastAPI(
+        title="memskill",
+        version=__version__,
+        description="MemOS Cloud v1 compatible memory API. Authenticate with `Authorization: Token <key>`.",
+        redoc_url=None,
+    )
+    api = build_router(memory, signer, settings.public_url)
+    downloads = build_downloads(memory, signer)
+    for prefix in PREFIXES:
+        app.include_router(api, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
+        app.include_router(downloads, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(INDEX.format(version=__version__))
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(MemskillError)
+    def on_error(request: Request, error: MemskillError) -> JSONResponse:
+        return error_reply(error)
+
+    @app.exception_handler(RequestValidationError)
+    def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        return error_reply(describe_validation(error))
+
+    @app.exception_handler(HTTPException)
+    def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 404:
+            message = f"no endpoint {request.url.path}: the API lives under /api/openmem/v1 (see /docs)."
+            return JSONResponse({"code": 40400, "message": message, "data": None}, 404)
+        code = 40000 if 400 <= error.status_code < 500 else 50000
+        return JSONResponse({"code": code, "message": str(error.detail), "data": None}, error.status_code)
+
+    @app.exception_handler(Exception)
+    def on_crash(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        message = f"internal error ({type(error).__name__}); the server log has the details."
+        return JSONResponse({"code": 50000, "message": message, "data": None}, 500)
+
+    # The last added runs first: the gate refuses strangers before any body is read.
+    app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(Gate, keys=keys, limiter=RateLimiter(settings.limits.rate_per_minute))
+    app.state.memory = memory
+    app.state.signer = signer
+    return app
