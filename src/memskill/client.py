@@ -24,6 +24,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/openmem/v1"
 
 
 class Client:
+    """The memory API over HTTP; every method returns the reply's `data` or raises a `MemskillError`."""
+
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
