@@ -183,6 +183,14 @@ def test_plain_english_preferences() -> None:
     assert (night_owl.preference_type, night_owl.topic) == ("implicit_preference", "schedule")
 
 
+def test_habits_stated_as_plain_negations_are_preferences() -> None:
+    assert [p.text for p in only_user("我不走回头路。")] == ["我不走回头路"]
+    assert [p.text for p in only_user("不走回头路。")] == ["不走回头路"]
+    assert "不走回头路" in [p.text for p in only_user("我喜欢一路往前走，不走回头路，别把时间浪费在折返上。")]
+    assert only_user("我从不坐红眼航班")[0].polarity == -1
+    assert only_user("我不知道去哪") == only_user("我不去了") == []
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -33,6 +33,7 @@ def test_chinese_values_become_roles(text: str, expected: str) -> None:
         "今天天气怎么样",
         "第一天去宽窄巷子",
         "兰州拉面好吃吗",
+        "第三天不要去熊猫基地",
     ],
 )
 def test_ordinary_chinese_words_are_kept(text: str) -> None:

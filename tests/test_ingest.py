@@ -86,3 +86,16 @@ def test_ids_are_checked() -> None:
     with pytest.raises(InvalidRequest):
         check_id("user_id", 7, LIMITS)
     assert check_id("agent_id", None, LIMITS, required=False) is None
+
+
+@pytest.mark.parametrize("chat_time", [1e30, float("nan"), float("inf"), "99999999999999999999999", -5])
+def test_chat_times_outside_the_calendar_are_refused(chat_time: object) -> None:
+    with pytest.raises(InvalidRequest, match="chat_time"):
+        normalise_messages([{"role": "user", "content": "hi", "chat_time": chat_time}], "c", "u", Limits())
+
+
+def test_unpaired_surrogates_are_refused_before_storing() -> None:
+    with pytest.raises(InvalidRequest, match="surrogate"):
+        normalise_messages([{"role": "user", "content": "bad \ud800 text"}], "c", "u", Limits())
+    with pytest.raises(InvalidRequest, match="surrogate"):
+        check_id("user_id", "u\udfff", Limits())

@@ -17,6 +17,17 @@ from memskill.errors import IdTooLong, InvalidRequest, MissingField, PayloadTooL
 from memskill.models import Message, ToolCall
 
 ROLES = ("user", "assistant", "system", "tool")
+LATEST_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z, the last moment a `chat_time` may name."""
+
+
+def _encodable(text: str, where: str) -> str:
+    """`text` if it can be stored as UTF-8 (no unpaired surrogates), else a clear error."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{where}: the text holds an unpaired surrogate; send valid UTF-8.") from None
+    return text
 
 
 def check_id(name: str, value: object, limits: Limits, required: bool = True) -> str | None:
@@ -29,7 +40,7 @@ def check_id(name: str, value: object, limits: Limits, required: bool = True) ->
         raise InvalidRequest(f"`{name}` must be a string, got {type(value).__name__}.")
     if len(value) > limits.max_id_chars:
         raise IdTooLong(f"`{name}` is {len(value)} characters; ids may be at most {limits.max_id_chars}.")
-    return value
+    return _encodable(value, f"`{name}`")
 
 
 def content_text(content: object, where: str) -> str:
@@ -60,8 +71,16 @@ def _chat_time(value: object, where: str) -> int | None:
     if isinstance(value, bool):
         raise InvalidRequest(f"{where}: `chat_time` must be a millisecond epoch or an ISO date string.")
     if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidRequest(f"{where}: `chat_time` must be a finite number.")
         number = int(value)
-        return number * 1000 if 0 < number < 10_000_000_000 else number  # seconds → ms
+        number = number * 1000 if 0 < number < 10_000_000_000 else number  # seconds → ms
+        if not 0 <= number <= LATEST_MS:
+            raise InvalidRequest(
+                f"{where}: `chat_time` {value!r} is outside 1970–9999; "
+                "send epoch milliseconds or an ISO date."
+            )
+        return number
     if isinstance(value, str):
         from datetime import datetime, timezone
 
@@ -97,7 +116,13 @@ def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True)
         call_id = call.get("id") or f"call_{index}"
-        calls.append(ToolCall(id=str(call_id), name=name, arguments=arguments))
+        calls.append(
+            ToolCall(
+                id=_encodable(str(call_id), where),
+                name=_encodable(name, where),
+                arguments=_encodable(arguments, where),
+            )
+        )
     return tuple(calls)
 
 
@@ -125,7 +150,7 @@ def normalise_messages(raw: object, conversation_id: str, user_id: str, limits: 
             raise MissingField(f"{where}: `role` is required ({', '.join(ROLES)}).")
         if role not in ROLES:
             raise InvalidRequest(f"{where}: role {role!r} is not one of {', '.join(ROLES)}.")
-        content = content_text(item.get("content"), where)
+        content = _encodable(content_text(item.get("content"), where), where)
         if len(content) > limits.max_message_chars:
             raise PayloadTooLarge(
                 f"{where} has {len(content)} characters; the limit is {limits.max_message_chars}."
@@ -134,6 +159,8 @@ def normalise_messages(raw: object, conversation_id: str, user_id: str, limits: 
         tool_call_id = item.get("tool_call_id")
         if tool_call_id is not None and not isinstance(tool_call_id, str):
             raise InvalidRequest(f"{where}: `tool_call_id` must be a string.")
+        if tool_call_id is not None:
+            _encodable(tool_call_id, where)
         if not content.strip() and not calls:
             raise InvalidRequest(f"{where} has no content and no tool_calls; drop it or fill it.")
         chat_time = _chat_time(item.get("chat_time"), where)
