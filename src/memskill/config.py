@@ -9,12 +9,27 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from memskill.errors import InvalidRequest
+
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
     """`$MEMSKILL_HOME`, else `~/.memskill`."""
     env = os.environ if environ is None else environ
     home = env.get("MEMSKILL_HOME")
     return Path(home).expanduser() if home else Path.home() / ".memskill"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name}={value!r} is not a whole number; fix or unset it.") from None
+    if number < 0:
+        raise InvalidRequest(f"{name}={value!r} is negative; use 0 or more.")
+    return number
 
 
 @dataclass(frozen=True)
@@ -53,14 +68,14 @@ class Settings:
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
             embedder=env.get("MEMSKILL_EMBEDDER", "offline"),
-            workers=int(env.get("MEMSKILL_WORKERS", "1")),
+            workers=_int(env, "MEMSKILL_WORKERS", 1),
             limits=Limits(
-                max_messages_per_call=int(env.get("MEMSKILL_MAX_MESSAGES", "200")),
-                max_message_chars=int(env.get("MEMSKILL_MAX_MESSAGE_CHARS", "32000")),
-                max_body_bytes=int(env.get("MEMSKILL_MAX_BODY_BYTES", str(16 * 1024 * 1024))),
-                rate_per_minute=int(env.get("MEMSKILL_RATE_LIMIT", "3000")),
+                max_messages_per_call=_int(env, "MEMSKILL_MAX_MESSAGES", 200),
+                max_message_chars=_int(env, "MEMSKILL_MAX_MESSAGE_CHARS", 32_000),
+                max_body_bytes=_int(env, "MEMSKILL_MAX_BODY_BYTES", 16 * 1024 * 1024),
+                rate_per_minute=_int(env, "MEMSKILL_RATE_LIMIT", 3000),
             ),
             api_key=env.get("MEMSKILL_API_KEY") or None,
             public_url=env.get("MEMSKILL_PUBLIC_URL") or None,
-            link_ttl_s=int(env.get("MEMSKILL_LINK_TTL", str(7 * 24 * 3600))),
+            link_ttl_s=_int(env, "MEMSKILL_LINK_TTL", 7 * 24 * 3600),
         )
