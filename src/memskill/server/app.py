@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -45,12 +46,14 @@ def describe_validation(error: RequestValidationError) -> MemskillError:
     kind = first.get("type", "")
     if kind == "json_invalid":
         return InvalidRequest(f"the body is not valid JSON ({first.get('msg', '')}): send a JSON object.")
-    if kind == "missing":
-        return MissingField(f"`{field}` is required.")
+    if kind == "missing" or (kind == "string_too_short" and first.get("input") == ""):
+        return MissingField(f"`{field}` is required: pass a non-empty value.")
     if kind == "string_too_long" and location and location[-1].endswith("_id"):
         return IdTooLong(f"`{field}` is longer than 100 characters; ids may be at most 100.")
     if kind == "literal_error" and location and location[-1] == "role":
         return InvalidRequest(f"`{field}` must be one of user, assistant, system, tool.")
+    if kind == "unusable_value":
+        return InvalidRequest(first.get("msg", "the body holds a value that cannot be stored."))
     if kind in ("model_attributes_type", "dict_type") and not location:
         return InvalidRequest("the body must be a JSON object.")
     return InvalidRequest(f"`{field}`: {first.get('msg', 'invalid value')}.")
@@ -106,6 +109,32 @@ def _is_open(path: str) -> bool:
     return any(path.startswith(prefix + "/skills/") and path.endswith("/download") for prefix in PREFIXES)
 
 
+def describe_api(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema as the API behaves: invalid input is a 400 envelope (FastAPI would document 422),
+    and every route but the signed downloads needs the key."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.get("schemas", {}).pop(name, None)
+        components["securitySchemes"] = {
+            "key": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: `Authorization: Token <key>` or `Authorization: Bearer <key>`.",
+            }
+        }
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                operation["responses"].pop("422", None)
+                if not _is_open(path):
+                    operation["security"] = [{"key": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>memskill</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
 <h1>memskill {version}</h1>
@@ -153,14 +182,19 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
             message = f"no endpoint {request.url.path}: the API lives under /api/openmem/v1 (see /docs)."
             return JSONResponse({"code": 40400, "message": message, "data": None}, 404)
         code = 40000 if 400 <= error.status_code < 500 else 50000
-        return JSONResponse({"code": code, "message": str(error.detail), "data": None}, error.status_code)
+        return JSONResponse(
+            {"code": code, "message": str(error.detail), "data": None},
+            error.status_code,
+            headers=error.headers,  # e.g. the `Allow` list of a 405
+        )
 
     @app.exception_handler(Exception)
     def on_crash(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
+        log.error("unhandled error on %s", request.url.path, exc_info=error)
         message = f"internal error ({type(error).__name__}); the server log has the details."
         return JSONResponse({"code": 50000, "message": message, "data": None}, 500)
 
+    app.openapi = lambda: describe_api(app)  # type: ignore[method-assign]
     # The last added runs first: the gate refuses strangers before any body is read.
     app.add_middleware(BodyLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(Gate, keys=keys, limiter=RateLimiter(settings.limits.rate_per_minute))

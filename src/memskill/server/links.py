@@ -55,4 +55,6 @@ class Signer:
     ) -> bool:
         if expires < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(self.signature(skill_id, version, expires), signature)
+        # Bytes, not str: `compare_digest` refuses non-ASCII strings, and a tampered link may hold any.
+        expected = self.signature(skill_id, version, expires).encode()
+        return hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))

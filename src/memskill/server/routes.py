@@ -127,9 +127,20 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
 
 def build_downloads(memory: Memory, signer: Signer) -> APIRouter:
     """Signed skill downloads: no header needed, the link itself is the credential."""
-    router = APIRouter(responses=ERRORS)
+    refused = {"model": schemas.Reply, "description": "the link is altered or expired (40100)"}
+    router = APIRouter(responses={400: ERRORS[400], 403: refused, 404: ERRORS[404]})
 
-    @router.get("/skills/{skill_id}/download", summary="Download a skill (zip, or SKILL.md with format=md)")
+    @router.get(
+        "/skills/{skill_id}/download",
+        summary="Download a skill (zip, or SKILL.md with format=md)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The skill folder as a zip, or its SKILL.md",
+                "content": {"application/zip": {}, "text/markdown": {}},
+            }
+        },
+    )
     def download(
         skill_id: str,
         v: int = Query(ge=1),

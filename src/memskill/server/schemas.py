@@ -1,21 +1,56 @@
 """Request bodies of the HTTP API (DESIGN §2), as pydantic models for validation and the OpenAPI docs.
 
 They mirror the engine's keyword arguments; unknown fields are ignored so that clients written for
-MemOS Cloud may send extras. The engine checks values again (it is also used without HTTP).
+MemOS Cloud may send extras. Types are strict, as in the engine: `"5"` is not a number, `0` is not
+`false`. The engine checks values again (it is also used without HTTP).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 Id = Field(default=None, max_length=100)
 Role = Literal["user", "assistant", "system", "tool"]
 
 
+def unusable_value(body: Any) -> str | None:
+    """What is wrong with `body` if it holds values Python's JSON parser lets through but that are not
+    JSON text and cannot be stored: unpaired UTF-16 surrogates (`"\\ud800"`), NaN and Infinity."""
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:  # a loop, not recursion: bodies may nest as deep as the parser allows
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"`{where or 'body'}` is {value}, which is not a JSON number: send a finite number."
+        texts = [value] if isinstance(value, str) else list(value) if isinstance(value, dict) else []
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return (
+                    f"`{where or 'body'}` holds an unpaired UTF-16 surrogate (such as \\ud800): "
+                    "send valid Unicode text."
+                )
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{key}".lstrip("."), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{index}".lstrip("."), item) for index, item in enumerate(value))
+    return None
+
+
 class Request(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def storable(cls, body: Any) -> Any:
+        problem = unusable_value(body)
+        if problem:
+            raise PydanticCustomError("unusable_value", problem)
+        return body
 
     def arguments(self) -> dict[str, Any]:
         """The fields the client sent, as engine keyword arguments."""
@@ -23,26 +58,26 @@ class Request(BaseModel):
 
 
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     type: str = "text"
     text: str | None = None
 
 
 class ToolFunction(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     name: str
     arguments: str | dict[str, Any] | None = None
 
 
 class ToolCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     id: str | None = None
     type: str = "function"
     function: ToolFunction
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     role: Role
     content: str | list[TextPart] | None = None
     chat_time: int | float | str | None = None
@@ -51,9 +86,9 @@ class MessageIn(BaseModel):
 
 
 class AddMessage(Request):
-    user_id: str = Field(max_length=100)
-    conversation_id: str = Field(max_length=100)
-    messages: list[MessageIn]
+    user_id: str = Field(min_length=1, max_length=100)
+    conversation_id: str = Field(min_length=1, max_length=100)
+    messages: list[MessageIn] = Field(min_length=1)
     agent_id: str | None = Id
     app_id: str | None = Id
     tags: list[str] | None = None
@@ -67,8 +102,8 @@ class AddMessage(Request):
 
 
 class SearchMemory(Request):
-    query: str
-    user_id: str = Field(max_length=100)
+    query: str = Field(min_length=1)
+    user_id: str = Field(min_length=1, max_length=100)
     conversation_id: str | None = Id
     agent_id: str | None = Id
     app_id: str | None = Id
@@ -84,19 +119,19 @@ class SearchMemory(Request):
 
 
 class GetStatus(Request):
-    task_id: str = Field(max_length=100)
+    task_id: str = Field(min_length=1, max_length=100)
 
 
 class GetMessage(Request):
-    user_id: str = Field(max_length=100)
-    conversation_id: str = Field(max_length=100)
+    user_id: str = Field(min_length=1, max_length=100)
+    conversation_id: str = Field(min_length=1, max_length=100)
     message_limit_number: int | None = Field(default=None, ge=1, le=50)
     agent_id: str | None = Id
     app_id: str | None = Id
 
 
 class GetMemory(Request):
-    user_id: str = Field(max_length=100)
+    user_id: str = Field(min_length=1, max_length=100)
     page: int | None = Field(default=None, ge=1, le=1_000_000)
     size: int | None = Field(default=None, ge=1, le=50)
     filter: dict[str, Any] | None = None
@@ -108,7 +143,7 @@ class GetMemory(Request):
 
 
 class UpdateMemory(Request):
-    memory_id: str = Field(max_length=100)
+    memory_id: str = Field(min_length=1, max_length=100)
     content: str | None = None
     status: Literal["activated", "archived"] | None = None
     user_id: str | None = Id
@@ -121,16 +156,16 @@ class DeleteMemory(Request):
 
 
 class AddFeedback(Request):
-    user_id: str = Field(max_length=100)
-    conversation_id: str = Field(max_length=100)
-    feedback_content: str
+    user_id: str = Field(min_length=1, max_length=100)
+    conversation_id: str = Field(min_length=1, max_length=100)
+    feedback_content: str = Field(min_length=1)
     agent_id: str | None = Id
     app_id: str | None = Id
     async_mode: bool | None = None
 
 
 class GetSkill(Request):
-    user_id: str = Field(max_length=100)
+    user_id: str = Field(min_length=1, max_length=100)
     skill_id: str | None = Id
     include_versions: bool | None = None
     agent_id: str | None = Id
@@ -138,7 +173,7 @@ class GetSkill(Request):
 
 
 class DeleteSkill(Request):
-    skill_id: str = Field(max_length=100)
+    skill_id: str = Field(min_length=1, max_length=100)
     user_id: str | None = Id
 
 
