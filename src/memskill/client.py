@@ -11,6 +11,7 @@ connection failures, 429 and 5xx (adding the same messages twice stores them onc
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -18,7 +19,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from memskill.errors import InternalError, error_for
+from memskill.errors import InternalError, InvalidRequest, error_for
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/api/openmem/v1"
 
@@ -54,12 +55,13 @@ class Client:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return self._unwrap(response.status, response.read())
             except urllib.error.HTTPError as reply:
-                status, payload = reply.code, reply.read()
+                with reply:
+                    status, payload = reply.code, reply.read()
                 if (status == 429 or status >= 500) and attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt)
                     continue
                 return self._unwrap(status, payload)
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as failure:
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as failure:
                 if attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt)
                     continue
@@ -133,10 +135,18 @@ class Client:
 
     def download_skill(self, skill_url: str, format: str = "zip") -> bytes:
         """The zip (or, with format="md", the SKILL.md) behind a `skill_url`; no key needed."""
-        url = skill_url + ("&format=md" if format == "md" else "")
+        if format not in ("zip", "md"):
+            raise InvalidRequest(f"`format` must be 'zip' or 'md', not {format!r}.")
+        url = skill_url + (("&" if "?" in skill_url else "?") + "format=md" if format == "md" else "")
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as reply:
-            self._unwrap(reply.code, reply.read())  # raises the error the server described
+            with reply:
+                self._unwrap(reply.code, reply.read())  # raises the error the server described
             raise
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as failure:
+            where = urllib.parse.urlsplit(skill_url).netloc or skill_url
+            raise InternalError(
+                f"cannot download the skill from {where}: {failure}; is the server running at that address?"
+            ) from failure
