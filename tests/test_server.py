@@ -878,3 +878,16 @@ def test_public_url_sets_the_base_of_skill_links(build: Build) -> None:
     skill = search(client, include_skill=True)["skill_detail_list"][0]
     assert skill["skill_url"].startswith(f"https://mem.example.com{API}/skills/{skill['id']}/download?")
     assert client.get(path_of(skill["skill_url"])).status_code == 200
+
+
+def test_an_app_bound_key_sees_only_its_apps_tasks(served: tuple[Memory, TestClient]) -> None:
+    memory, client = served
+    key_a, _ = create_key(memory.store, app_id="app-a")
+    bound = {"Authorization": f"Token {key_a}"}
+    task_a = add(client, headers=bound, conversation="in-a")["task_id"]
+    task_b = add(
+        client, messages=[{"role": "user", "content": "我喜欢海边"}], conversation="b", app_id="app-b"
+    )
+    assert data(post(client, "/get/status", {"task_id": task_a}, headers=bound))["status"] == "completed"
+    refused(post(client, "/get/status", {"task_id": task_b["task_id"]}, headers=bound), 404, 40400)
+    assert data(post(client, "/get/status", {"task_id": task_b["task_id"]}))["status"] == "completed"

@@ -220,9 +220,12 @@ class Memory:
             self.workers.wake()
             time.sleep(0.02)
 
-    def get_status(self, *, task_id: str) -> dict[str, Any]:
+    def get_status(self, *, task_id: str, app_id: str | None = None) -> dict[str, Any]:
+        """A task's state; with `app_id`, only a task of that app is found."""
         task = check_id("task_id", task_id, self.limits)
         job = self.store.get_job(task or "")
+        if job is not None and app_id is not None and self.store.job_payload(job.id).get("app_id") != app_id:
+            job = None
         if job is None:
             raise NotFound(f"no task {task_id!r}: use the task_id returned by add/message or add/feedback.")
         out: dict[str, Any] = {

@@ -76,8 +76,8 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
         return ok(with_links(request, memory.search_memory(**args)))
 
     @router.post("/get/status", summary="State of a background task")
-    def get_status(body: schemas.GetStatus) -> JSONResponse:
-        return ok(memory.get_status(task_id=body.task_id))
+    def get_status(body: schemas.GetStatus, request: Request) -> JSONResponse:
+        return ok(memory.get_status(task_id=body.task_id, app_id=app_scope(request, None)))
 
     @router.post("/get/message", summary="The latest raw messages of a conversation")
     def get_message(body: schemas.GetMessage, request: Request) -> JSONResponse:
