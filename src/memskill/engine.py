@@ -26,6 +26,7 @@ from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import LEASE_MS, Workers, run_job
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
+from memskill.naming import kind_of_name, recognise
 from memskill.pipeline import Pipeline, now_ms
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
 from memskill.retrieve import Hit, Query, coverage, hybrid_search, relativity
@@ -34,6 +35,9 @@ from memskill.stores.base import Store
 from memskill.stores.sqlite import SQLiteStore
 
 SkillLink = Callable[[Skill], str]
+KIND_MATCH_RELATIVITY = 0.6
+"""A skill for the kind of task the query asks for (both recognised by `naming`) is at least this relevant:
+"review my pull request" and a code-review skill learned from other reviews share few words."""
 PREFERENCE_LINK_WEIGHT = 0.95
 """A preference learned in the same kind of task as a matched skill is about as relevant as the skill."""
 
@@ -344,13 +348,20 @@ class Memory:
                     )
             return out
 
-        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, texts, limit, floor)
+        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, texts, max(limit, 25), 0.0)
+        asked = recognise([query.text])
         out = []
         for hit in hits:
             skill = self.store.get_skill(hit.id)
-            if skill is not None:
-                out.append((skill, hit.relativity))
-        return out
+            if skill is None:
+                continue
+            score = hit.relativity
+            if asked is not None and kind_of_name(skill.current.name) == asked:
+                score = max(score, KIND_MATCH_RELATIVITY)
+            if score >= floor:
+                out.append((skill, score))
+        out.sort(key=lambda pair: -pair[1])
+        return out[:limit]
 
     def _preferences(
         self,

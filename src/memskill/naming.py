@@ -43,6 +43,9 @@ KINDS: tuple[TaskKind, ...] = (
             "民宿",
             "酒店",
             "机票",
+            "度假",
+            "自由行",
+            "re:去\\S{1,10}?(?:玩|待|逛|住)\\s*(?:\\d+|[一二两三四五六七八九十]+)\\s*天",
             "itinerary",
             "trip",
             "travel",
@@ -81,6 +84,29 @@ KINDS: tuple[TaskKind, ...] = (
         "finds and fixes errors in code",
     ),
     TaskKind(
+        "code-review",
+        (
+            "代码审查",
+            "审查代码",
+            "代码评审",
+            "code review",
+            "pull request",
+            "pr",
+            "diff",
+            "review my code",
+            "review this function",
+            "review this diff",
+            "what's wrong with",
+            "what is wrong with",
+            "有什么问题",
+            "帮我看看这段代码",
+        ),
+        "代码审查",
+        "Code review",
+        "按用户关心的重点审查代码改动并列出问题",
+        "reviews code changes and lists the issues this user cares about",
+    ),
+    TaskKind(
         "code-writing",
         (
             "写代码",
@@ -88,7 +114,6 @@ KINDS: tuple[TaskKind, ...] = (
             "脚本",
             "python",
             "javascript",
-            "sql",
             "function",
             "script",
             "implement",
@@ -98,6 +123,35 @@ KINDS: tuple[TaskKind, ...] = (
         "Writing code",
         "按用户的代码风格编写和修改代码",
         "writes and changes code in this user's style",
+    ),
+    TaskKind(
+        "data-analysis",
+        (
+            "数据分析",
+            "查询",
+            "统计",
+            "报表",
+            "sql",
+            "query",
+            "queries",
+            "dashboard",
+            "metric",
+            "churn",
+            "retention",
+            "cohort",
+        ),
+        "数据分析",
+        "Data analysis",
+        "按用户的习惯查询和分析数据",
+        "queries and analyses data the way this user likes",
+    ),
+    TaskKind(
+        "job-application-writing",
+        ("求职信", "简历", "自荐信", "cover letter", "resume", "résumé", "job application"),
+        "求职材料撰写",
+        "Job application writing",
+        "按用户的风格撰写求职信和简历",
+        "writes cover letters and resumes in this user's style",
     ),
     TaskKind(
         "translation",
@@ -158,12 +212,38 @@ KINDS: tuple[TaskKind, ...] = (
 )
 
 
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Chinese keywords match anywhere; Latin ones only as whole words (plural allowed), so "script"
+    does not fire inside "subscription" nor "trip" inside "strip"; `re:` marks a regular expression."""
+    if keyword.startswith("re:"):
+        return re.compile(keyword[3:])
+    if has_cjk(keyword):
+        return re.compile(re.escape(keyword))
+    return re.compile(r"(?<![a-z0-9])" + re.escape(keyword) + r"(?:s|es)?(?![a-z0-9])")
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def kind_of_name(skill_name: str) -> TaskKind | None:
+    """The kind a skill was named after (`email-writing`, `email-writing-2`), if any."""
+    return next((k for k in KINDS if skill_name == k.name or skill_name.startswith(k.name + "-")), None)
+
+
+def record_kind(title: str, goal: str) -> TaskKind | None:
+    """A task's kind: what its title names, else what its title and goal together name."""
+    return recognise([title]) or recognise([title, goal])
+
+
 def recognise(texts: Sequence[str]) -> TaskKind | None:
     """The task kind whose keywords occur most often in `texts`, if any occurs."""
     joined = "\n".join(texts).lower()
     best: tuple[int, TaskKind] | None = None
     for kind in KINDS:
-        hits = sum(joined.count(keyword) for keyword in kind.keywords)
+        hits = 0
+        for keyword in kind.keywords:
+            pattern = _PATTERNS.get(keyword) or _PATTERNS.setdefault(keyword, _keyword_pattern(keyword))
+            hits += len(pattern.findall(joined))
         if hits and (best is None or hits > best[0]):
             best = (hits, kind)
     return None if best is None else best[1]

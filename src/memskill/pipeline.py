@@ -33,7 +33,7 @@ from memskill.models import (
     TaskRecord,
     now_ms,
 )
-from memskill.naming import recognise
+from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
 from memskill.providers.embedders import Embedder
 from memskill.segment import segment
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
@@ -41,7 +41,7 @@ from memskill.synthesize import Evidence, document, render_checked, synthesize
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
-KIND_JOIN_COSINE = 0.3
+KIND_JOIN_COSINE = 0.15
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 
 
@@ -154,7 +154,17 @@ class Pipeline:
         if continued is not None:
             return continued
         if clusters:
-            choice = assign(vector, np.stack([c.centroid for c in clusters]))
+            # A cluster of another recognised kind (an email cluster for a weekly report) is never joined,
+            # however similar the texts: its skill would mix two procedures.
+            kind = record_kind(record.title, record.goal)
+            kinds = self._cluster_kinds(scope, clusters)
+            centroids = np.stack(
+                [
+                    c.centroid if kind is None or kinds[c.id] in (None, kind) else np.zeros_like(c.centroid)
+                    for c in clusters
+                ]
+            )
+            choice = assign(vector, centroids)
             index = (
                 choice.index if choice.index is not None else self._same_kind(scope, record, clusters, vector)
             )
@@ -191,19 +201,24 @@ class Pipeline:
         A conversation that returns to its task after a side question ("回到行程，住宿呢？") produces a new
         chunk whose text alone may not resemble the task; the conversation says it does.
         """
-        kind = recognise([record.title, record.goal])
+        kind = record_kind(record.title, record.goal)
         previous = self.store.latest_task_record(scope.user_id, conversation_id)
         if kind is None or previous is None:
             return None
-        if recognise([str(previous.record.get("title", "")), str(previous.record.get("goal", ""))]) != kind:
+        if record_kind(str(previous.record.get("title", "")), str(previous.record.get("goal", ""))) != kind:
             return None
         return next((c for c in clusters if c.id == previous.cluster_id), None)
+
+    def _cluster_kinds(self, scope: Scope, clusters: Sequence[ClusterRow]) -> dict[str, TaskKind | None]:
+        """Each cluster's recognised kind: from its skill's name, else from its title."""
+        skill_names = {s.cluster_id: s.current.name for s in self.store.list_skills(scope)}
+        return {c.id: kind_of_name(skill_names.get(c.id, "")) or recognise([c.title]) for c in clusters}
 
     def _same_kind(
         self, scope: Scope, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
     ) -> int | None:
         """A cluster of the same recognised kind of task (e.g. both trip planning), if fairly similar."""
-        kind = recognise([record.title, record.goal])
+        kind = record_kind(record.title, record.goal)
         if kind is None:
             return None
         skill_names = {s.cluster_id: s.current.name for s in self.store.list_skills(scope)}

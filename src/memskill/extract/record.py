@@ -47,7 +47,7 @@ _EN_REQUEST = re.compile(
     + _any(r"""plan|book|find|search|look up|check|write|make|create|give|list|show|tell|explain|
     summari[sz]e|translate|recommend|suggest|compare|draft|generate|build|fix|convert|add|remove|
     update|calculate|estimate|design|organi[sz]e|prepare|send|schedule|arrange|rewrite|describe|
-    help""")
+    help|review|run|test|debug|refactor|analy[sz]e|pull|query|proofread|edit""")
     + r"\b"
 )
 _PROCEDURAL = re.compile(r"^先|^然后|^再|^最后|^接着|^(?:first|then|after that|finally|next)\b", re.I)
@@ -104,6 +104,12 @@ def _user_steps(users: Sequence[Message]) -> list[str]:
     return steps[:12]
 
 
+def _first_sentence(text: str) -> str:
+    """The opening sentence of a request, pasted code and material left out."""
+    sentences = split_sentences(_CODE_BLOCK.sub(" ", text))
+    return sentences[0] if sentences else text
+
+
 def _substantive(message: Message) -> bool:
     text = message.content.strip()
     greeting = re.match(r"^(?:你好|您好|hi|hello|hey|在吗)[\s!！。.,，~]*$", text, re.IGNORECASE)
@@ -145,7 +151,9 @@ def build_task_record(
     users = [message for message in chunk.messages if message.role == "user"]
     first = next((m for m in users if _substantive(m)), users[0] if users else None)
     goal = _short(first.content, 500) if first is not None else chunk.title
-    steps = _user_steps(users) or ([generalise(_step_text(goal))] if first is not None else [])
+    steps = _user_steps(users) or (
+        [generalise(_step_text(_first_sentence(goal)))] if first is not None else []
+    )
     tools = dict.fromkeys(
         call.name for message in chunk.messages if message.role == "assistant"
         for call in message.tool_calls

@@ -31,7 +31,7 @@ def detect_language(text: str) -> Literal["zh", "en"]:
 
 _SENTENCE_END = re.compile(
     r"(?<=[。！？!?；;…])[”’\"')）]*\s*"  # Chinese and shared terminators
-    r"|(?<=[a-z0-9\)\]\"'][.])\s+(?=[A-Z\"“(\[0-9])"  # an English full stop before a capital
+    r"|(?<=[a-z0-9\)\]\"'`*_][.])\s+(?=[A-Z\"“(\[0-9])"  # an English full stop before a capital
     r"|\n+"
 )
 
@@ -62,7 +62,18 @@ _MATERIAL_HEAD = re.compile(
     r"|改写|翻译|润色|总结|修改|解释|纠正|检查|分析|回答|下面|以下|这段|这句",
     re.IGNORECASE,
 )
-_CODE_LINE = re.compile(r"[{};=<>]|^\s*(def|class|import|from|#include|return|for|if|while)\b")
+_CODE_MARKS = re.compile(
+    r"[{};]\s*$|==|!=|=>|->|::|</|/>|^\s*(def|class|import|from|#include|return|for|if|while|SELECT|select)\b"
+)
+_ASSIGNMENT = re.compile(r"^\s*[\w.\[\]'\"]+\s*[+\-*/]?=\s*\S")
+
+
+def _is_code_line(line: str) -> bool:
+    """A line of code rather than prose: code punctuation, a keyword start, or a short assignment
+    ("x = 5", but not "Churn = customers who cancelled in the month, as a share of …")."""
+    if _CODE_MARKS.search(line):
+        return True
+    return bool(_ASSIGNMENT.match(line)) and len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
 
 
 def _text_units(content: str) -> list[str]:
@@ -73,7 +84,7 @@ def _text_units(content: str) -> list[str]:
         head, rest = text[: colon.start()], text[colon.end() :]
         if (len(head) <= 80 and _MATERIAL_HEAD.search(head)) or len(rest) > 200:
             text = head
-    lines = [line for line in text.split("\n") if line.strip() and not _CODE_LINE.search(line)]
+    lines = [line for line in text.split("\n") if line.strip() and not _is_code_line(line)]
     sentences = split_sentences("\n".join(lines))
     if len(text) > 1000 and len(sentences) > 4:
         sentences = sentences[:2] + sentences[-2:]
