@@ -221,6 +221,150 @@ def test_questions_third_parties_hypotheticals_and_requests_are_not_preferences(
     assert only_user(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "polarity"),
+    [
+        # a noun of dislike, fear, allergy or preference
+        ("I have a strong dislike for crowded beaches.", -1),
+        ("I have an ethical objection to fur coats.", -1),
+        ("I have a mild sesame and mustard allergy.", -1),
+        ("I have a phobia of spiders.", -1),
+        ("I have a strong preference for window seats.", 1),
+        ("我对拥挤的海滩有抵触", -1),
+        ("我对皮草很反感", -1),
+        ("我花生过敏", -1),
+        ("我有严重的恐高症", -1),
+        ("我对靠窗的座位有强烈的偏好", 1),
+        ("我对老电影情有独钟", 1),
+        # a stance for or against something
+        ("I am opposed to tipping culture.", -1),
+        ("I'm a strong advocate for public transport.", 1),
+        ("I firmly believe in buying second-hand furniture.", 1),
+        ("我反对收小费", -1),
+        ("我提倡公共交通", 1),
+        ("我信奉买二手家具", 1),
+        # no interest, with the thing first or last
+        ("I have no interest in celebrity gossip.", -1),
+        ("Celebrity gossip doesn't interest me.", -1),
+        ("Horror is not my thing.", -1),
+        ("我对明星八卦不感兴趣", -1),
+        ("明星八卦我不感兴趣", -1),
+        ("恐怖片不是我的菜", -1),
+        # how something makes the user feel
+        ("I am really uncomfortable with small talk.", -1),
+        ("I get seasick.", -1),
+        ("I find board games too slow and boring.", -1),
+        ("I find yoga relaxing.", 1),
+        ("我在人多的地方会紧张", -1),
+        ("我晕船", -1),
+        ("我觉得桌游太无聊", -1),
+        ("我觉得瑜伽很放松", 1),
+        # only, exclusively
+        ("I exclusively drink green tea.", 1),
+        ("I only shop at local stores.", 1),
+        ("我只喝绿茶", 1),
+        ("我只在本地商店买东西", 1),
+        # diets
+        ("I strictly follow a Mediterranean diet.", 1),
+        ("I'm on a low-carb diet.", 1),
+        ("我吃素", 1),
+        ("我坚持低盐饮食", 1),
+        # what works best
+        ("I learn best with spaced repetition.", 1),
+        ("Hands-on practice works best for me.", 1),
+        ("通过间隔重复我学得最好", 1),
+        ("动手实践最适合我", 1),
+        # priorities
+        ("I prioritize safety over speed.", 1),
+        ("I value quiet neighbourhoods.", 1),
+        ("我优先考虑安全", 1),
+        ("我很看重安静的社区", 1),
+        # refusals and constraints
+        ("I will not consider second-hand phones.", -1),
+        ("I cannot consume any caffeine.", -1),
+        ("I need to avoid late-night meetings.", -1),
+        ("我不考虑二手手机", -1),
+        ("我不能喝咖啡", -1),
+        ("我需要避免深夜开会", -1),
+    ],
+)
+def test_more_ways_of_stating_a_preference(text: str, polarity: int) -> None:
+    [preference] = only_user(text)
+    assert preference.polarity == polarity
+    assert preference.preference_type == "explicit_preference"
+    assert preference.text == text.rstrip(".")
+
+
+def test_a_preference_after_a_reason_or_a_self_description() -> None:
+    assert [p.text for p in only_user("I work night shifts, so I cannot have caffeine after noon.")] == [
+        "I cannot have caffeine after noon"
+    ]
+    assert only_user("Due to a bad back, I avoid long drives.")[0].polarity == -1
+    assert only_user("I have a small flat and avoid bulky furniture.")[0].polarity == -1
+    assert [p.text for p in only_user("我家很小，只能用折叠家具")] == ["只能用折叠家具"]
+    assert [p.text for p in only_user("因为腰不好，我尽量避免长途开车")] == ["我尽量避免长途开车"]
+
+
+def test_two_statements_in_one_sentence_are_two_preferences() -> None:
+    love, hate = only_user("I love jazz but I hate opera.")
+    assert (love.text, love.polarity, hate.text, hate.polarity) == ("I love jazz", 1, "I hate opera", -1)
+    soda, water = only_user("I never drink soda; I only drink water.")
+    assert (soda.polarity, water.polarity) == (-1, 1)
+    assert [p.polarity for p in only_user("我喜欢爵士，但是讨厌歌剧")] == [1, -1]
+
+
+def test_a_message_that_is_one_quoted_sentence_and_a_concession() -> None:
+    assert only_user('"I dislike cold showers."')[0].text == "I dislike cold showers"
+    quoted = '"I dislike cold showers, and I prefer a long walk in the evening after a quiet dinner."'
+    assert [p.polarity for p in only_user(quoted)] == [-1, 1]
+    assert [
+        p.polarity for p in only_user("「我不喜欢洗冷水澡，更喜欢晚饭后散步，尤其是在安静的公园里」")
+    ] == [-1, 1]
+    assert only_user("I prefer direct flights, even if they cost more.")[0].polarity == 1
+    assert only_user("我喜欢直飞航班，即使贵一点")[0].polarity == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have a question about my card.",
+        "I no longer have my passcode.",
+        "My phone was stolen so I no longer have access to the app.",
+        "I am afraid I don't understand.",
+        "I find this approach confusing.",
+        "I appreciate the help.",
+        "I believe in you.",
+        "I value your feedback.",
+        "I only want to know the price.",
+        "I will not be able to attend.",
+        "I am nervous about my exam tomorrow.",
+        "Do you find yoga relaxing?",
+        "My sister has a peanut allergy.",
+        "If I had a peanut allergy I would avoid it.",
+        "That does not interest me.",
+        "I need a function that sorts a list.",
+        "x = 1; y = 2",
+        '"Translate this sentence into French."',
+        "我觉得他很无聊",
+        "我觉得这个方案很无聊",
+        "我觉得太累了",
+        "我支持你",
+        "我对你有好感",
+        "我只看了一半",
+        "你对花生过敏吗",
+        "我朋友对花生过敏",
+        "我朋友花生过敏",
+        "如果我恐高的话怎么办",
+        "这个最适合我",
+        "这个我不感兴趣",
+        "我不考虑了",
+        "他不考虑燃油车",
+    ],
+)
+def test_new_rule_families_keep_out_questions_others_and_feedback(text: str) -> None:
+    assert only_user(text) == []
+
+
 def test_repeated_format_requests_give_an_implicit_preference() -> None:
     messages = conversation(
         ("user", "List the pros in bullet points"),

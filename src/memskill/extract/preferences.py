@@ -55,13 +55,15 @@ class _Hit:
 
 _ZH_ADVERBS = (
     _any(r"""很|非常|特别|比较|更|最|超|挺|蛮|还是|真的|实在|都|也|还|一直|向来|
-    确实|尤其|其实|本来|一般|通常""")
+    确实|尤其|其实|本来|一般|通常|严格|完全|坚决|绝对|一向|从来|根本|真心|由衷""")
     + "*"
 )
 _ZH_LEAD = r"(?:[^，,我你他她]{0,12}?(?=我))?(?:我们?)?"
 _ZH_SUBJECT_NOUNS = _any(r"""住的地方|住处|行程|节奏|安排|回答|回复|答案|语气|格式|内容|篇幅|
     字数|长度|预算|住宿|酒店|餐厅|交通|路线|时间|风格|代码|注释|变量名|解释|说明|
     文案|标题|语言|输出|价格|座位|房间|景点|饮食|口味|步调""")
+_ZH_NOT_AN_OBJECT = "太|很|有点|特别|非常|比较|挺|超|你|他|她|这|那|它"
+"""Words that open a judgement of something other than a kind of thing ("觉得他很无聊", "觉得太累")."""
 _ZH_RULES = (
     _rule("compare", r"^(?:比起|相比于?|相对于|与其)(.+?)[，,]?(?:我们?)?(?:还是|更|反而|会)+"
           + _any("喜欢|偏好|偏爱|爱|想|倾向于?|愿意|想要|选") + "(.+)$", 1),
@@ -69,16 +71,49 @@ _ZH_RULES = (
     _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
           + _any("不太|不怎么|不大|一点都不|一点也不|完全不|很不|并不|不")
           + _any("喜欢|爱|习惯|感冒") + "(.+)$", -1),
+    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}对(.{{1,15}}?){_ZH_ADVERBS}"
+          + _any(r"""不感兴趣|没(?:有|什么|啥)?兴趣|无感|过敏|不耐受|反感|有(?:些|点)?抵触|
+          有(?:心理)?阴影|有(?:\S{0,4})?恐惧|没(?:有)?好感""") + "$", -1),
     _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
           + _any(r"""讨厌|厌恶|反感|受不了|接受不了|忍受不了|忍不了|不想|不愿意?|不希望|
-          害怕|怕|不能接受|吃不了|喝不了|吃不惯|不吃|不喝|不碰|排斥|对.{1,10}?过敏""")
+          害怕|怕|不能接受|吃不了|喝不了|吃不惯|不吃|不喝|不碰|排斥|对.{1,10}?过敏|
+          鄙视|厌烦|嫌弃|反对|抵制|不赞成|不支持|抗拒|恐高|晕车|晕船|晕机|不考虑|不会考虑|
+          不能吃|不能喝|不能碰|戒了|戒掉了|滴酒不沾|不沾""")
           + "(.*)$", -1),
+    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}(?:有|患有)?(?:严重的?|轻微的?|很严重的)?"
+          + "(.{1,10}?)(?:过敏|不耐受|恐.?症)$", -1),
+    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}觉得(?!{_ZH_NOT_AN_OBJECT})(.{{2,15}}?)"
+          + _any("太|很|特别|非常|有点|有些|比较|挺|超") + "?"
+          + _any("无聊|枯燥|乏味|没意思|难受|不舒服|吓人|可怕|烦人|累人|恶心|压抑|吵|闷|没用|没效果|没帮助")
+          + "(?:了)?$", -1),
+    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}(?:在|一)?(?!太|很|有点)(.{{2,12}}?)(?:的时候|时)?"
+          + _any("会|就会|容易|总会|总是") + _any("很|特别|非常|有点|有些") + "?"
+          + _any("不舒服|紧张|焦虑|头晕|难受|晕|害怕|不自在") + "$", -1),
+    _rule("dislike", r"^(?!这|那|它|你)(.{2,15}?)我?(?:一点都|完全|根本|真的)?"
+          + _any("不感兴趣|没(?:有|什么)?兴趣|不适合我|对我没(?:有|什么)?吸引力|不是我的菜") + "$", -1),
     _rule("dislike", f"^(?:我们?)?{_ZH_ADVERBS}(?:从来|从|绝|决)?不"
           + "(" + _any("走|坐|住|吃|喝|逛|排队|熬夜|赶|订|买") + ".+)$", -1),
     _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
           + _any(r"""喜欢|偏好|偏爱|热爱|钟爱|喜爱|爱吃|爱喝|爱看|爱玩|爱去|倾向于?|中意|
-          青睐|钟情于?|享受|最爱|只住|只吃|只喝|只坐""")
+          青睐|钟情于?|享受|最爱|只住|只吃|只喝|只坐|只用|只穿|只看|只买|只开|只玩|只听|
+          只考虑|只选|只去|只养|只读|只喂|只喜欢|只能用|只能吃|只能喝|只能穿|只能住|
+          热衷于?|着迷于|痴迷于?|迷恋|崇尚|推崇|提倡|主张|支持|信奉|看重|重视|在乎|在意|
+          优先考虑|优先选择?|注重|讲究|更适合|最适合""")
           + "(.+)$", 1),
+    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}对(.{{1,15}}?){_ZH_ADVERBS}"
+          + _any(r"""有(?:很强的?|强烈的?|明显的?|特别的?|一定的?|很大的?)?(?:偏好|偏爱|好感|兴趣)|
+          感兴趣|情有独钟|着迷|痴迷|上瘾""") + "$", 1),
+    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
+          + "(吃素|吃全素|吃纯素|吃清真|吃斋|是素食(?:者|主义者)|"
+          + "(?:坚持|遵循|保持|采用|执行|在吃|只吃|吃)[^的]{1,8}饮食)", 1),
+    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}觉得(?!{_ZH_NOT_AN_OBJECT})(.{{2,15}}?)"
+          + _any("很|特别|非常|比较|挺|超") + "?"
+          + _any("有意思|有趣|好玩|放松|解压|治愈|舒服|享受") + "$", 1),
+    _rule("like", r"^(?:我)?(?:在|通过|用|靠|跟着)(.{1,15}?)(?:的时候|时)?我?"
+          + _any("学得|学习|记得|效果|工作|睡得|状态") + _any("最好|最快|最有效|最高效|最专注"), 1),
+    _rule("like", r"^(?!这|那|它|你)(.{2,15}?)(?:最适合我|对我(?:最|更)有效|最能帮到我)$", 1),
+    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}只(?:在|去|从|到)(.{{1,12}}?)"
+          + _any("买|吃|住|购物|用餐|吃饭|消费|看|玩|订") + "", 1),
     _rule("prohibit", r"^(?:我们?)?(?P<lead>[^，,你他她我]{0,8}?)"
           + _any("千万|一定|尽量|也|就|可以|最好|可") + "?"
           + _any("别再?|不要再?|不用再?|不必|无需|没必要|避免|避开|不许|禁止|不需要")
@@ -152,6 +187,9 @@ def _zh_hit(clause: str) -> _Hit | None:
         last = match.lastindex or 0
         prefix = clause[: match.start(last)] if last else clause
         about_others = _ZH_OTHERS.search(prefix.replace("我们", ""))
+        if last and match.end(last) < match.end():
+            # the object comes before what is said of it ("我朋友花生过敏"): it may name someone else
+            about_others = about_others or _ZH_OTHERS.search(match.group(last).replace("我们", ""))
         if rule.kind in {"like", "dislike", "wish", "self"} and about_others:
             return None
         if rule.kind not in {"self", "compare", "procedure"} and last:
@@ -177,33 +215,88 @@ def _zh_statement(clause: str, kind: str) -> str:
     return text
 
 
-_EN_SUBJECT = r"^(?:my (?:wife|husband|partner|family) and )?(?:i|we)\s+"
+_EN_SUBJECT = (
+    r"^(?:my (?:wife|husband|partner|family) and )?(?:i|we)\s+"
+    # "I have sensitive skin and avoid …": a short self-description joined to the preference
+    r"(?:(?:have|am|get|suffer from|find)\s[^,;]{1,50}?\s(?:and|so)\s+(?:i\s+)?)?"
+)
 _EN_ADVERBS = (
     "(?:"
     + _any(r"""really|generally|usually|normally|typically|much|definitely|strongly|also|always|
     still|do|honestly|actually|personally|absolutely|kind of|sort of|tend to|totally|truly|
-    mostly|mainly|particularly|especially|just|would|very much|much rather|greatly""")
+    mostly|mainly|particularly|especially|just|would|very much|much rather|greatly|strictly|
+    completely|firmly|adamantly|entirely|deeply|wholeheartedly|categorically|genuinely|
+    sincerely|simply|certainly|intensely|passionately|vehemently""")
     + r"\s+)*"
 )
+_EN_DEGREE = (
+    "(?:"
+    + _any("""too|very|really|extremely|quite|rather|so|incredibly|a bit|a little|somewhat|pretty|
+    fairly|utterly|deeply|highly|easily|terribly|overly""")
+    + r"\s+)*"
+)
+_EN_UNPLEASANT = _any("""boring|tedious|dull|disorienting|uncomfortable|distressing|overwhelming|
+    annoying|unpleasant|stressful|exhausting|off-putting|unappealing|irritating|frustrating|scary|
+    creepy|gross|unbearable|nauseating|repetitive|draining|tiresome|intimidating|disturbing|
+    upsetting|triggering|unsettling|ineffective|unhelpful|useless|pointless|confusing|distracting|
+    impractical""")
+_EN_PLEASANT = _any("""relaxing|enjoyable|fun|fascinating|engaging|calming|soothing|satisfying|
+    rewarding|inspiring|comforting|therapeutic|thrilling|exciting|energi[sz]ing|refreshing""")
 _EN_STANDING = _any("""from now on|going forward|moving forward|in the future|in future|next time""")
 _EN_RULES = (
     _rule("like", r"^my (?:absolute |all-time )?favou?rite \w+(?: \w+)? (?:is|are)\b(.+)$", 1),
-    _rule("dislike", _EN_SUBJECT + _EN_ADVERBS + _any(r"""hate|dislike|detest|loathe|cannot stand|
+    _rule("dislike", _EN_SUBJECT + _EN_ADVERBS + _any(rf"""hate|dislike|detest|loathe|cannot stand|
         can not stand|avoid|do not (?:really )?(?:like|enjoy|want|care for|eat|drink)|
         am not (?:a (?:big |huge )?fan of|into|keen on|comfortable with)|
-        have an? (?:strong |real )?aversion to|prefer not to|would rather not|never|
-        steer clear of|cannot (?:eat|drink|have|tolerate|handle)|am sensitive to|
-        am allergic to|(?:try|tend|am trying) to (?:avoid|stay away from)|stay away from|
-        no longer|refuse to|am not interested in|do not (?:eat|drink|use|wear|watch|read|own)|
-        find it (?:hard|difficult) to""") + r"\b(.*)$", -1),
-    _rule("like", _EN_SUBJECT + _EN_ADVERBS + _any(r"""prefer|like|love|enjoy|adore|favou?r|
+        prefer not to|would rather not|never|despise|abhor|must avoid|
+        steer clear of|cannot (?:eat|drink|have|tolerate|handle|stand|bear|consume|digest|wear|
+        participate in|go near)|
+        am (?:sensitive|allergic|intolerant|opposed|averse|resistant) to|am against|
+        (?:try|tend|am trying|need|have|must|want|always) to (?:avoid|stay away from|steer clear of)|
+        stay away from|refuse to|
+        no longer (?:eat|drink|use|want|like|enjoy|wear|watch|buy|play|drive|fly|consume|care for)|
+        am not interested in|am (?:uninterested|disinterested) in|
+        have (?:no|little|zero) (?:interest|desire) in|
+        do not (?:eat|drink|use|wear|watch|read|own|consume|buy|play|drive|fly|listen to|go to)|
+        will (?:not|never) (?:consider|buy|eat|drink|use|wear|watch|go|stay|fly|book|choose|play|
+        read|drive|own|touch|visit)|would never|
+        am {_EN_DEGREE}(?:scared|afraid|terrified|frightened|wary|fearful|uncomfortable|
+        squeamish) (?:of|with|about|around|when|in)|
+        get {_EN_DEGREE}(?:uncomfortable|anxious|nervous|seasick|carsick|motion sick|airsick|
+        claustrophobic|queasy)|
+        have an? (?:[\w-]+ ){{0,3}}(?:dislike|aversion|objection|phobia|fear|allergy|intolerance|
+        sensitivity|distaste|hatred|bias|antipathy|disdain) (?:to|for|of|toward|towards|against|with)|
+        have an? (?:[\w-]+ ){{0,5}}(?:allergy|allergies|intolerance|phobia)|
+        find it {_EN_DEGREE}(?:hard|difficult|{_EN_UNPLEASANT}) (?:to|when)""") + r"\b(.*)$", -1),
+    _rule("dislike", _EN_SUBJECT + _EN_ADVERBS
+          + rf"find (.+?) {_EN_DEGREE}(?:{_EN_UNPLEASANT}|too \w+)(?:\W|$)", -1),
+    _rule("like", _EN_SUBJECT + _EN_ADVERBS + _any(rf"""prefer|like|love|enjoy|adore|favou?r|
         am fond of|am into|am a (?:big |huge )?fan of|am partial to|would rather|
         gravitate towards?|lean towards?|have (?:always )?(?:loved|liked|enjoyed|preferred)|
         am (?:passionate about|interested in|really into|obsessed with)|
         am an? (?:\w+ )?(?:enthusiast|lover)|am drawn to|
-        only (?:eat|drink|buy|use|wear|read|watch|stay|fly|travel|listen|shop)|
-        can only (?:eat|use|wear|have)|follow an? [\w\s-]{1,30}diet|
-        am (?:a )?(?:vegetarian|vegan|pescatarian)""") + r"\b(.*)$", 1),
+        (?:only|exclusively|solely|strictly) (?:eat|drink|buy|use|wear|read|watch|stay|fly|travel|listen|
+        shop|want|enjoy|consider|dine|adopt|play|drive|choose|book|cook|feed|trust|stream|own|
+        like|love|prefer|order|purchase|visit|follow|practi[cs]e|ride|rent|hire|go for|opt for|
+        pick|select|support)|
+        can only (?:eat|use|wear|have|drink|stay|tolerate)|
+        (?:follow|adhere to|stick to|keep to|maintain|am on|observe) an? [\w\s-]{{1,30}}diet|
+        keep kosher|eat (?:only )?(?:halal|kosher)|
+        am (?:a )?(?:vegetarian|vegan|pescatarian|teetotal(?:l?er)?)|
+        have an? (?:[\w-]+ ){{0,3}}(?:preference|fondness|love|passion|soft spot|penchant|liking|
+        affinity|appreciation|weakness|taste) for|
+        (?:learn|work|study|focus|sleep|think|concentrate|perform|function) best|
+        prioriti[sz]e|value|appreciate|care (?:a lot |deeply |most )?about|swear by|believe in|
+        advocate for|champion|
+        am an? (?:[\w-]+ ){{0,2}}(?:advocate|supporter|proponent|champion|believer|devotee) (?:of|for|in)|
+        am (?:fascinated by|keen on|big on|crazy about|mad about|hooked on|devoted to|
+        committed to|dedicated to|a sucker for|all about)|
+        find it {_EN_DEGREE}(?:{_EN_PLEASANT}) to""") + r"\b(.*)$", 1),
+    _rule("like", _EN_SUBJECT + _EN_ADVERBS + rf"find (.+?) {_EN_DEGREE}(?:{_EN_PLEASANT})(?:\W|$)", 1),
+    _rule("like", r"^(.{3,60}?) (?:works?|suits?|is|are) (?:best|better|ideal) for (?:me|us)\b", 1),
+    _rule("dislike", r"^(.{3,60}?) (?:does|do) not (?:really |particularly )?(?:interest|appeal to|"
+          r"excite|suit) (?:me|us)\b|^(.{3,60}?) (?:is|are) (?:just )?not (?:for me|my thing|"
+          r"my cup of tea|my style)\b", -1),
     _rule("prohibit", r"^(?:do not|never|avoid|stop|quit|no need to|no more|skip|refrain from)"
           r"\b(.*)$", -1),
     _rule("standing", "^" + _any(rf"""{_EN_STANDING[3:-1]}|for future \w+|for all future \w+|
@@ -234,7 +327,7 @@ _EN_QUESTION = re.compile(
 )
 _EN_HYPOTHETICAL = re.compile(
     r"\b"
-    + _any(r"""if|suppose|supposing|imagine|assuming|in case|what if|let us say|let's say|unless|
+    + _any(r"""(?<!even )if|suppose|supposing|imagine|assuming|in case|what if|let us say|let's say|unless|
     wish|pretend|for example|e\.g\.""")
     + r"\b"
 )
@@ -243,8 +336,9 @@ _EN_BAD_OBJECT = re.compile(
     r"^\s*"
     + _any(r"""worry|know|understand|get it|mind|forget|bother|hesitate|be sorry|
     apologi[sz]e for that|be afraid|judge|laugh|tell me|give up|panic|here|now|there|
-    it\b|that\b|this\b|these\b|those\b|your\b|
-    the (?:idea|answer|first|second|last|response|one)|how you|what you|to know|to see|
+    it\b|that\b|this\b|these\b|those\b|your\b|you(?:\s+(?:so much|a lot|too|guys|all))?\s*$|the idea\b(?! of)|
+    the (?:answer|first|second|last|response|one|help|effort|explanation|suggestions?|info|
+    information|feedback|input|time|clarification|reply)\b|how you|what you|to know|to see|
     to ask|to hear|said|asked|mentioned|told|to\s*$|$""")
 )
 _EN_FEEDBACK = re.compile(
@@ -262,10 +356,28 @@ _EN_STANDING_WORDS = re.compile(
 )
 
 
+_EN_CONDITION = re.compile(
+    r"vegetarian|vegan|pescatarian|teetotal|diet\b|kosher|halal|allerg|intoleran|phobia|seasick|"
+    r"carsick|airsick|motion sick|claustrophobic"
+)
+"""A diet or a condition stated alone ("I'm vegan", "I have a peanut allergy") is a whole preference."""
+_EN_REASON_FIRST = re.compile(
+    r"^(?:due to|because of|owing to|given|for|as an?|being an?|out of|with)\b[^,]{1,60},\s*(?=(?:i|we)\b)"
+)
+"""A leading reason ("Due to a knee injury, I avoid …") that the preference after it does not need."""
+_EN_CLAUSE_BREAK = re.compile(
+    r"\s+[—–-]+\s+|[—–]|;|(?:,\s*|\s+)(?=(?:so|but|and so|therefore|which is why)\s+(?:i|we)\b)"
+    r"|,\s*(?=(?:and|while|whereas)\s+(?:i|we)\b)",
+    re.IGNORECASE,
+)
+"""Where an English sentence holds a second statement: dashes, semicolons, ", so I", ", but I", …"""
+
+
 def _en_hit(clause: str) -> _Hit | None:
     """The preference stated by one English clause, if any."""
     normal = _EN_POLITE_IF.sub("", _normalise_en(_EN_LEADING_FILLER.sub("", clause.strip())))
-    normal = _EN_LEADING_FILLER.sub("", normal).strip(" ,.!")
+    normal = _EN_REASON_FIRST.sub("", _EN_LEADING_FILLER.sub("", normal).strip(" ,.!"))
+    normal = re.sub(r"^(?:therefore|which is why|while|whereas)\s+", "", normal)
     if len(normal) < 4 or len(normal.split()) > 30:
         return None
     if _EN_QUESTION.search(normal) or _EN_HYPOTHETICAL.search(normal):
@@ -276,8 +388,8 @@ def _en_hit(clause: str) -> _Hit | None:
             continue
         last = match.lastindex or 0
         object_text = match.group(last) if last else ""
-        diet = re.search(r"vegetarian|vegan|pescatarian|diet|allergic", match.group(0))
-        needs_object = rule.kind in {"like", "dislike", "prohibit", "wish"} and not diet
+        condition = _EN_CONDITION.search(match.group(0))
+        needs_object = rule.kind in {"like", "dislike", "prohibit", "wish"} and not condition
         if needs_object and _EN_BAD_OBJECT.match(object_text):
             return None
         if rule.kind == "like" and re.search(r"\bwould (?:like|love|enjoy)\b", normal[: match.end(last)]):
@@ -318,7 +430,7 @@ def _zh_clauses(sentence: str) -> list[str]:
 def _clauses(sentence: str) -> list[str]:
     if _CJK.search(sentence):
         return _zh_clauses(sentence)
-    return [part for part in re.split(r"\s+[—–-]+\s+|[—–]|;", sentence) if part.strip()]
+    return [part for part in _EN_CLAUSE_BREAK.split(sentence) if part.strip()]
 
 
 def _clause_hit(clause: str) -> _Hit | None:
@@ -360,10 +472,29 @@ class _Found:
     clause: str
 
 
+_PROSE_SEMICOLON = re.compile(r"(?<=[\w)\"'”])\s*;\s+(?=[\w\"“])")
+_WHOLE_QUOTE = re.compile(r"^\s*[\"“「『]([^\"“”「」『』]+)[\"”」』]\s*$")
+
+
+def _as_prose(content: str) -> str:
+    """A message with prose semicolons as line breaks and one quotation that is all of it unwrapped.
+
+    Sentences joined by a semicolon ("I never wear heels; I only wear flats") are not code, and a
+    message that is nothing but a quoted sentence is the user's own statement, not pasted material.
+    """
+    whole = _WHOLE_QUOTE.match(content)
+    text = whole.group(1) if whole else content
+    lines = text.split("\n")
+    return "\n".join(
+        line if re.search(r"[{}=<>]", line) else _PROSE_SEMICOLON.sub("\n", line) for line in lines
+    )
+
+
 def _message_preferences(message: Message, reacting: bool) -> list[_Found]:
     """Each preference of one user message, with whether it corrects an answer."""
     found: list[_Found] = []
-    clauses = [clause for sentence in _text_units(message.content) for clause in _clauses(sentence)]
+    units = _text_units(_as_prose(message.content))
+    clauses = [clause for sentence in units for clause in _clauses(sentence)]
     complained = False
     for clause in clauses:
         hit = _clause_hit(clause)
