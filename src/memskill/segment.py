@@ -20,7 +20,8 @@
 5. **Selection.** Gaps that reach the threshold are taken best first, skipping a gap that would leave
    a chunk shorter than `min_exchanges`.
 
-Defaults were tuned on the TIAGE train and dev splits (see `scripts/eval_segment.py`).
+Defaults were tuned on the TIAGE train and dev splits (see `scripts/eval_segment.py`). `PEER_SETTINGS`
+is for transcripts of two peers chatting, where either side may change the topic.
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ class SegmentSettings:
 
 
 DEFAULT_SETTINGS = SegmentSettings()
+PEER_SETTINGS = SegmentSettings(
+    window=4,
+    embedding_weight=0.8,
+    relative_weight=1.5,
+    threshold=0.35,
+    cue_bonus=0.5,
+    closing_bonus=0.3,
+    answer_penalty=0.0,
+    any_speaker=True,
+    min_exchanges=4,
+)
+"""For a chat between two peers (open-domain, either side may change the topic): any message may open a
+chunk. Tuned on TIAGE train and dev (PersonaChat) plus dialogues stitched from TIAGE train
+(`scripts/eval_segment.py --tune 300 --any-speaker`, objective Pk with k at least 2)."""
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _ACK_ZH = re.compile(
