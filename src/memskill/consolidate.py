@@ -13,6 +13,7 @@ Every method adds the ids it touched to an `Outcome`, which becomes the job's `m
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,11 +41,47 @@ CONTRADICTION_COSINE = 0.55
 """A preference on the same topic with opposite polarity this close to a stored one replaces it."""
 
 EPISODE_CHARS = 600
-"""Longest text of a task's episode memory (the user's requests in the chunk)."""
+"""Longest text of one episode memory (a longer single message is cut)."""
+
+EPISODE_MESSAGES = 3
+"""Most user messages quoted by one episode memory."""
 
 
 def stable_id(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def asks(text: str) -> bool:
+    """Whether a message ends by asking something (a trailing bracketed aside is ignored)."""
+    tail = re.sub(r"(?:\s*[\[(（【][^\[\]()（）【】]*[\])）】])+\s*$", "", text).rstrip(" ~～.…!！:)）")
+    return tail.endswith(("?", "？"))
+
+
+def episode_parts(texts: Sequence[str], joiner_chars: int) -> list[list[int]]:
+    """Consecutive groups of `texts` (indexes) of about `EPISODE_MESSAGES` and at most `EPISODE_CHARS`.
+
+    A group that ends with a question stays open for the answer (within the character budget): a reply
+    means little without what it answers. Groups are filled from the start and closed by their own
+    content only, so appending texts never changes the earlier groups.
+    """
+    parts: list[list[int]] = []
+    size = 0
+    for index, text in enumerate(texts):
+        length = min(len(text), EPISODE_CHARS)
+        if parts:
+            last = parts[-1]
+            room = size + joiner_chars + length <= EPISODE_CHARS
+            if room and (len(last) < EPISODE_MESSAGES or asks(texts[last[-1]])):
+                last.append(index)
+                size += joiner_chars + length
+                continue
+        parts.append([index])
+        size = length
+    return parts
 
 
 @dataclass
@@ -100,41 +137,58 @@ class Consolidator:
         tags: tuple[str, ...],
         outcome: Outcome,
     ) -> None:
-        """One long-term memory per task chunk: what the user asked, in their words (kept up to date)."""
-        said = [" ".join(m.content.split()) for m in chunk.messages if m.role == "user" and m.content.strip()]
-        if not said:
-            return
-        parts = [text if len(text) <= 160 else text[:159] + "…" for text in said]
-        value = "；".join(parts) if record.language == "zh" else " / ".join(parts)
-        value = value if len(value) <= EPISODE_CHARS else value[: EPISODE_CHARS - 1] + "…"
-        sources = tuple(m.id for m in chunk.messages if m.role == "user")
-        vector = self.embedder.embed([record.title + " " + value])[0]
-        item_id = "mem_" + record_id.removeprefix("rec_")
-        existing = self.store.get_item(item_id)
+        """Long-term memories of a task chunk: what the user said, in their words (kept up to date).
+
+        The user's messages are cut into parts of at most `EPISODE_MESSAGES` consecutive messages and
+        `EPISODE_CHARS` characters; each part is one memory whose sources are exactly the messages it
+        quotes, so a search that finds it points at those few turns, and no message is left unsearchable.
+        """
+        said = [m for m in chunk.messages if m.role == "user" and m.content.strip()]
+        joiner = "；" if record.language == "zh" else " / "
+        parts = episode_parts([" ".join(m.content.split()) for m in said], len(joiner))
+        base = "mem_" + record_id.removeprefix("rec_")
         moment = now_ms()
-        if existing is not None:
-            if existing.text != value:
+        for number, indexes in enumerate(parts):
+            value = joiner.join(_clip(" ".join(said[i].content.split()), EPISODE_CHARS) for i in indexes)
+            sources = tuple(said[i].id for i in indexes)
+            item_id = base if number == 0 else f"{base}-{number}"
+            existing = self.store.get_item(item_id)
+            if existing is not None and existing.text == value and existing.sources == sources:
+                continue
+            vector = self.embedder.embed([record.title + " " + value])[0]
+            if existing is not None:
                 self.store.update_item(
                     replace(existing, key=record.title, text=value, sources=sources, update_time=moment),
                     vector,
                     self.embedder.id,
                 )
                 outcome.updated.append(item_id)
-            return
-        item = self._new_item(
-            job,
-            scope,
-            id=item_id,
-            kind="fact",
-            key=record.title,
-            text=value,
-            confidence=0.7,
-            tags=tags,
-            sources=sources,
-            payload={"memory_type": "LongTermMemory", "episode": True},
-        )
-        self.store.insert_item(item, vector, self.embedder.id)
-        outcome.added.append(item_id)
+                continue
+            item = self._new_item(
+                job,
+                scope,
+                id=item_id,
+                kind="fact",
+                key=record.title,
+                text=value,
+                confidence=0.7,
+                tags=tags,
+                sources=sources,
+                payload={"memory_type": "LongTermMemory", "episode": True, "part": number},
+            )
+            self.store.insert_item(item, vector, self.embedder.id)
+            outcome.added.append(item_id)
+        # A chunk re-read with fewer parts than before (its messages moved to another chunk): drop the rest.
+        stale = []
+        number = max(len(parts), 1)
+        while self.store.get_item(f"{base}-{number}") is not None:
+            stale.append(f"{base}-{number}")
+            number += 1
+        if not parts and self.store.get_item(base) is not None:
+            stale.append(base)
+        if stale:
+            self.store.delete_items(stale)
+            outcome.deleted.extend(stale)
 
     def _reinforce(self, duplicate: MemoryItem, sources: Sequence[str], outcome: Outcome) -> None:
         """Merge a restated memory into the stored one: more sources, a little more confidence."""

@@ -40,6 +40,8 @@ KIND_MATCH_RELATIVITY = 0.6
 "review my pull request" and a code-review skill learned from other reviews share few words."""
 PREFERENCE_LINK_WEIGHT = 0.95
 """A preference learned in the same kind of task as a matched skill is about as relevant as the skill."""
+DEFAULT_RELATIVITY = 0.45
+"""The relevance floor of a search that names none; a skill below it does not count as matched."""
 
 
 def make_embedder(name: str) -> Embedder:
@@ -277,7 +279,7 @@ class Memory:
         want_preferences = _flag("include_preference", include_preference, True)
         want_tools = _flag("include_tool_memory", include_tool_memory, False)
         want_skills = _flag("include_skill", include_skill, False)
-        floor = 0.45 if relativity is None else relativity
+        floor = DEFAULT_RELATIVITY if relativity is None else relativity
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
             raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
         accept = compile_filter(filter)
@@ -373,7 +375,9 @@ class Memory:
         floor: float,
     ) -> list[tuple[MemoryItem, float]]:
         scored = {item.id: (item, rel) for item, rel in search("preference", limit)}
-        cluster_relevance = {skill.cluster_id: rel for skill, rel in skills}
+        # Only a skill that matches the request lends its relevance, even when the caller lowers the floor:
+        # a weak skill hit says nothing about its preferences.
+        cluster_relevance = {skill.cluster_id: rel for skill, rel in skills if rel >= DEFAULT_RELATIVITY}
         if cluster_relevance:
             for item in self.store.list_items(scope, ["preference"]):
                 linked = cluster_relevance.get(str(item.payload.get("cluster_id")))

@@ -3,18 +3,25 @@
 For each list, candidates come from two searches — exact vector similarity and BM25 over the
 jieba-segmented full-text index — and are fused into one score, `relativity` in [0, 1]:
 
-    relativity = clip(VECTOR_WEIGHT * calibrated_cosine + LEXICAL_WEIGHT * query_coverage, 0, 1)
+    relativity = clip(blend.vector * calibrated_cosine + blend.lexical * query_coverage, 0, 1)
 
 `calibrated_cosine` maps the embedder's cosine onto [0, 1] (unrelated texts sit near 0.1 for the
-offline embedder, paraphrases above 0.6); `query_coverage` is the share of the query's content words
-found in the candidate. Both are properties of the (query, item) pair alone, so a relativity means the
-same thing for every user and does not depend on how many items a user has. Candidates below the floor
-are dropped; the rest are ordered by relativity, with reciprocal-rank fusion of the two searches
-breaking ties.
+offline embedder, paraphrases above 0.6). `query_coverage` is the share of the query's content words
+found in the candidate, English words compared by a light stem (painted, paints → paint).
+
+The blend differs by list. Memories quote what the user said, so the words they share with the query
+are the strongest evidence: coverage weighs each query word by its inverse document frequency among
+the candidates found by meaning (a name said in every message counts less than the one word that
+pins the event down), and it carries more weight than the cosine. Skills are generalised text that a
+new request resembles in meaning rather than in wording: plain coverage, and the cosine leads. Both
+scores depend only on the query, the item and (for memories) the items near the query, never on how
+the searches ranked them. Candidates below the floor are dropped; the rest are ordered by relativity,
+with reciprocal-rank fusion of the two searches breaking ties.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -24,13 +31,30 @@ from memskill.models import Scope
 from memskill.stores.base import Store
 from memskill.text import content_tokens, match_query
 
-VECTOR_WEIGHT = 0.75
-LEXICAL_WEIGHT = 0.35
 COSINE_ZERO = 0.15
 """Cosine at which calibrated similarity is 0 (unrelated pairs of the offline embedder sit around here)."""
 COSINE_ONE = 0.75
 """Cosine at which calibrated similarity reaches 1 (close paraphrases)."""
 RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How one list turns the cosine and the query coverage into relativity."""
+
+    vector: float
+    """Weight of the calibrated cosine."""
+    lexical: float
+    """Weight of the query coverage."""
+    weighted_words: bool
+    """Whether coverage weighs query words by their rarity among the candidates (else all count 1)."""
+
+
+MEMORY_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=True)
+"""Memories (facts, preferences, tool lessons): what was said, so its words weigh most."""
+SKILL_BLEND = Blend(vector=0.75, lexical=0.35, weighted_words=False)
+"""Skills: generalised procedures, matched by meaning first."""
+BLENDS = {"items": MEMORY_BLEND, "skills": SKILL_BLEND}
 
 
 @dataclass(frozen=True)
@@ -58,7 +82,7 @@ class Query:
             text=text,
             vector=embed([text])[0],
             match=match_query(text),
-            words=frozenset(content_tokens(text)),
+            words=content_words(text),
         )
 
 
@@ -66,16 +90,63 @@ def calibrate_cosine(cosine: float) -> float:
     return float(np.clip((cosine - COSINE_ZERO) / (COSINE_ONE - COSINE_ZERO), 0.0, 1.0))
 
 
-def coverage(query_words: frozenset[str], text: str) -> float:
-    """Share of the query's content words that occur in `text` (0 when the query has none)."""
+_SUFFIXES = ("ing", "ed", "es", "s")
+
+
+def stem(token: str) -> str:
+    """A light English stem, the same for a word's common forms; other scripts are left alone.
+
+    painting, painted, paints, paint → paint; planning, plans → plan; baking, bakes, bake → bak;
+    parties, party → parti. Not a linguistic stem: only the query and the items need to agree.
+    """
+    if not token.isascii() or not token.isalpha() or len(token) <= 3:
+        return token
+    for suffix in _SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3 and not token.endswith("ss"):
+            token = token[: -len(suffix)]
+            if suffix in ("ing", "ed") and token[-1] == token[-2] and token[-1] not in "lsz":
+                token = token[:-1]  # planning → plan, but falling → fall
+            break
+    if len(token) > 3 and token.endswith("e"):
+        token = token[:-1]
+    elif len(token) > 3 and token.endswith("y"):
+        token = token[:-1] + "i"
+    return token
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The stemmed content words of `text`."""
+    return frozenset(stem(token) for token in content_tokens(text))
+
+
+def term_weights(query_words: frozenset[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Inverse document frequency of each query word among `documents` (BM25's idf, never below 0)."""
+    total = len(documents)
+    out = {}
+    for word in query_words:
+        frequency = sum(1 for document in documents if word in document)
+        out[word] = math.log(1.0 + (total - frequency + 0.5) / (frequency + 0.5))
+    return out
+
+
+def coverage(query_words: frozenset[str], text: str, weights: dict[str, float] | None = None) -> float:
+    """Weighted share of the query's content words that occur in `text` (0 when the query has none).
+
+    Without `weights` every word counts the same.
+    """
     if not query_words:
         return 0.0
-    present = set(content_tokens(text))
-    return len(query_words & present) / len(query_words)
+    present = content_words(text)
+    if weights is None:
+        return len(query_words & present) / len(query_words)
+    total = sum(weights.get(word, 0.0) for word in query_words)
+    if total <= 0:
+        return len(query_words & present) / len(query_words)
+    return sum(weights.get(word, 0.0) for word in query_words & present) / total
 
 
-def relativity(cosine: float, lexical: float) -> float:
-    return float(np.clip(VECTOR_WEIGHT * calibrate_cosine(cosine) + LEXICAL_WEIGHT * lexical, 0.0, 1.0))
+def relativity(cosine: float, lexical: float, blend: Blend = MEMORY_BLEND) -> float:
+    return float(np.clip(blend.vector * calibrate_cosine(cosine) + blend.lexical * lexical, 0.0, 1.0))
 
 
 def hybrid_search(
@@ -88,11 +159,14 @@ def hybrid_search(
     limit: int,
     floor: float,
     pool: int = 50,
+    blend: Blend | None = None,
 ) -> list[Hit]:
     """Top `limit` hits at or above `floor` for one list (`table` items of `kind`, or skills).
 
-    `texts` returns the searchable text of candidate ids, used for the lexical coverage.
+    `texts` returns the searchable text of candidate ids, used for the lexical coverage; `blend`
+    defaults to the table's (`BLENDS`).
     """
+    blend = blend or BLENDS.get(table, MEMORY_BLEND)
     if limit <= 0:
         return []
     size = max(pool, limit * 3)
@@ -111,11 +185,17 @@ def hybrid_search(
         for item_id, vector in store.vectors_of(table, missing, dim).items():
             cosines[item_id] = float(vector @ query.vector)
     candidate_texts = texts(list(rrf))
+    weights = None
+    if blend.weighted_words:
+        # Rarity among the items found by meaning alone: all of a small collection, the query's
+        # neighbourhood in a large one (items found by keyword would make the query's words look common).
+        found = [content_words(candidate_texts.get(hit.id, "")) for hit in by_vector]
+        weights = term_weights(query.words, found)
     hits: list[Hit] = []
     for item_id in rrf:
         cosine = cosines.get(item_id, 0.0)
-        lexical = coverage(query.words, candidate_texts.get(item_id, ""))
-        score = relativity(cosine, lexical)
+        lexical = coverage(query.words, candidate_texts.get(item_id, ""), weights)
+        score = relativity(cosine, lexical, blend)
         if score >= floor:
             hits.append(Hit(item_id, score, cosine, lexical))
     hits.sort(key=lambda hit: (-round(hit.relativity, 6), -rrf[hit.id]))
