@@ -131,6 +131,7 @@ def test_parser_has_data_dir_everywhere() -> None:
             "status": ["t"],
             "add": ["--user", "u", "--conversation", "c"],
             "keys": ["list"],
+            "bench": ["quality"],
         }.get(command, [])
         args = parser.parse_args([command, *extra, "--data-dir", "/tmp/x"])
         assert args.data_dir == "/tmp/x"

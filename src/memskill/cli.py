@@ -9,6 +9,7 @@
     memskill status TASK_ID                         a background job's state
     memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API
     memskill keys create [--app-id A] | list | revoke KEY_ID
+    memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
 
 Every command takes `--data-dir` (default `$MEMSKILL_HOME`, else `~/.memskill`).
 """
@@ -302,6 +303,24 @@ def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.bench.quality import run_quality, write_json
+
+    only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
+    report = run_quality(
+        Path(args.data).expanduser(),
+        args.quick,
+        lambda label, done, total: _progress(done, total, label, err),
+        only,
+        err,
+    )
+    out.write(report["table"] + "\n")
+    if args.json:
+        write_json(report, Path(args.json))
+        err.write(f"raw results written to {args.json}\n")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -358,6 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
 
+    bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
+    bench.add_argument("kind", choices=["quality"])
+    bench.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
+    bench.add_argument("--json", help="also write the raw results to this file")
+    bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
+    bench.add_argument("--only", help="comma-separated stages: segmentation,clustering,retrieval,preferences")
+
     keys = commands.add_parser("keys", parents=[common], help="create, list or revoke API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("key_id", nargs="?", help="for revoke: the key's id or prefix")
@@ -376,6 +402,7 @@ COMMANDS = {
     "cluster": cmd_cluster,
     "serve": cmd_serve,
     "keys": cmd_keys,
+    "bench": cmd_bench,
 }
 
 

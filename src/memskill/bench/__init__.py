@@ -1,0 +1,1 @@
+"""Benchmarks: `memskill bench quality` measures each algorithmic stage on public data sets."""
