@@ -50,6 +50,13 @@ def app_scope(request: Request, requested: str | None) -> str | None:
     return bound
 
 
+def scoped(body: Any, request: Request) -> dict[str, Any]:
+    """The body's fields as engine arguments, with the app the caller's key may touch."""
+    args: dict[str, Any] = body.arguments()
+    args["app_id"] = app_scope(request, body.app_id)
+    return args
+
+
 def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIRouter:
     router = APIRouter(responses=ERRORS)
 
@@ -65,14 +72,12 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
 
     @router.post("/add/message", summary="Store a conversation turn and extract memories from it")
     def add_message(body: schemas.AddMessage, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(memory.add_message(**args))
 
     @router.post("/search/memory", summary="Memories, preferences, tool lessons and skills for a query")
     def search_memory(body: schemas.SearchMemory, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(with_links(request, memory.search_memory(**args)))
 
     @router.post("/get/status", summary="State of a background task")
@@ -81,14 +86,12 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
 
     @router.post("/get/message", summary="The latest raw messages of a conversation")
     def get_message(body: schemas.GetMessage, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(memory.get_message(**args))
 
     @router.post("/get/memory", summary="A page of everything stored for a user")
     def get_memory(body: schemas.GetMemory, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(with_links(request, memory.get_memory(**args)))
 
     @router.get("/get/memory/{memory_id}", summary="One memory, preference, tool memory or skill")
@@ -108,14 +111,12 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
 
     @router.post("/add/feedback", summary="Apply a user's correction to preferences and skills")
     def add_feedback(body: schemas.AddFeedback, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(memory.add_feedback(**args))
 
     @router.post("/get/skill", summary="A user's skills, optionally with every version")
     def get_skill(body: schemas.GetSkill, request: Request) -> JSONResponse:
-        args = body.arguments()
-        args["app_id"] = app_scope(request, body.app_id)
+        args = scoped(body, request)
         return ok(with_links(request, memory.get_skill(**args)))
 
     @router.post("/delete/skill", summary="Delete a skill and its versions")
