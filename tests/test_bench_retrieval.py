@@ -11,7 +11,9 @@ import pytest
 
 from memskill.bench import retrieval as bench
 from memskill.bench.report import Result, table
-from memskill.consolidate import asks, episode_parts
+from memskill.config import Settings
+from memskill.consolidate import asks, dated_key, episode_parts
+from memskill.engine import Memory
 from memskill.errors import InvalidRequest
 from memskill.providers.embedders import HashingEmbedder
 from memskill.retrieve import content_words, coverage, stem, term_weights
@@ -128,6 +130,45 @@ def test_episode_parts_keep_a_question_with_its_answer() -> None:
     assert episode_parts([long, "why?", "because"], 3) == [[0], [1, 2]]
     assert asks("Cool! What did it look like? [shares a photo: a dog]")
     assert asks("你去哪儿了？") and not asks("Yes.")
+
+
+def test_dated_keys_name_the_day_in_the_memory_language() -> None:
+    moment = 1683553000000  # 2023-05-08 13:36 UTC
+    assert dated_key("Trip", moment, "en") == "Trip · 8 May 2023"
+    assert dated_key("行程", moment, "zh") == "行程 · 2023年5月8日"
+    assert dated_key("", moment, "en") == "8 May 2023"
+
+
+def test_every_message_of_a_chat_is_in_exactly_one_small_dated_episode(tmp_path: Path) -> None:
+    texts = [
+        "Ann: I adopted a puppy named Biscuit yesterday!",
+        "Ben: Congrats! What breed is Biscuit?",
+        "Ann: A golden retriever, very fluffy.",
+        "Ben: I started pottery classes last week.",
+        "Ann: Nice, what did you make first?",
+        "Ben: A wobbly bowl, but I love it.",
+        "Ann: Send me a picture of it.",
+    ]
+    moment = 1683553000000
+    messages = [{"role": "user", "content": t, "chat_time": moment + 1000 * n} for n, t in enumerate(texts)]
+    with Memory(settings=Settings(data_dir=tmp_path, workers=0), embedder=HashingEmbedder()) as memory:
+        memory.add_message(user_id="u", conversation_id="c", messages=messages, async_mode=False)
+        episodes = [
+            m
+            for m in memory.get_memory(user_id="u", size=50)["memory_detail_list"]
+            if "8 May 2023" in m["memory_key"]
+        ]
+        sent = [
+            m["id"]
+            for m in memory.get_message(user_id="u", conversation_id="c", message_limit_number=50)[
+                "message_detail_list"
+            ]
+        ]
+    cited = [source for episode in episodes for source in episode["sources"]]
+    assert sorted(cited) == sorted(sent)  # every message once
+    for episode in episodes:
+        assert 1 <= len(episode["sources"]) <= 4
+        assert "?" not in episode["memory_value"].rstrip()[-1:]  # a question is never left without its answer
 
 
 # ---------------------------------------------------------------- a run on a tiny data folder

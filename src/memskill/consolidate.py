@@ -1,6 +1,8 @@
 """Consolidate: store what a chunk yielded without piling up repeats or silently losing anything.
 
-- one **episode** memory per task chunk: the user's requests in it, kept up to date while the task goes on;
+- **episode** memories of each task chunk: what the user said in it, a few consecutive messages per
+  memory (a question kept with its answer), each citing exactly the messages it quotes and keyed by the
+  task's title and the day; kept up to date while the task goes on;
 - **facts** and **preferences** that restate a stored one (cosine ≥ `DUPLICATE_COSINE`) merge into it:
   more sources, a little more confidence;
 - a preference that reverses or corrects a stored one on the same topic archives the old one with a
@@ -16,6 +18,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -44,7 +47,7 @@ EPISODE_CHARS = 600
 """Longest text of one episode memory (a longer single message is cut)."""
 
 EPISODE_MESSAGES = 3
-"""Most user messages quoted by one episode memory."""
+"""User messages an episode memory holds before it closes (it stays open while its last one asks)."""
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -53,6 +56,17 @@ def stable_id(prefix: str, *parts: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_MONTHS = "January February March April May June July August September October November December".split()
+
+
+def dated_key(title: str, moment_ms: int, language: str) -> str:
+    """`title · 8 May 2023` (`title · 2023年5月8日` in Chinese): a key that says when it was said."""
+    day = datetime.fromtimestamp(moment_ms / 1000, timezone.utc)
+    month = _MONTHS[day.month - 1]
+    when = f"{day.year}年{day.month}月{day.day}日" if language == "zh" else f"{day.day} {month} {day.year}"
+    return f"{title} · {when}" if title else when
 
 
 def asks(text: str) -> bool:
@@ -142,6 +156,8 @@ class Consolidator:
         The user's messages are cut into parts of at most `EPISODE_MESSAGES` consecutive messages and
         `EPISODE_CHARS` characters; each part is one memory whose sources are exactly the messages it
         quotes, so a search that finds it points at those few turns, and no message is left unsearchable.
+        Its key is the task's title and the day it was said (the first message's `chat_time`, else the
+        day it was stored), so a search that names a date finds what was said that day.
         """
         said = [m for m in chunk.messages if m.role == "user" and m.content.strip()]
         joiner = "；" if record.language == "zh" else " / "
@@ -153,12 +169,18 @@ class Consolidator:
             sources = tuple(said[i].id for i in indexes)
             item_id = base if number == 0 else f"{base}-{number}"
             existing = self.store.get_item(item_id)
-            if existing is not None and existing.text == value and existing.sources == sources:
+            said_at = said[indexes[0]].chat_time or (existing.create_time if existing else moment)
+            key = dated_key(record.title, said_at, record.language)
+            if existing is not None and (existing.text, existing.sources, existing.key) == (
+                value,
+                sources,
+                key,
+            ):
                 continue
             vector = self.embedder.embed([record.title + " " + value])[0]
             if existing is not None:
                 self.store.update_item(
-                    replace(existing, key=record.title, text=value, sources=sources, update_time=moment),
+                    replace(existing, key=key, text=value, sources=sources, update_time=moment),
                     vector,
                     self.embedder.id,
                 )
@@ -169,7 +191,7 @@ class Consolidator:
                 scope,
                 id=item_id,
                 kind="fact",
-                key=record.title,
+                key=key,
                 text=value,
                 confidence=0.7,
                 tags=tags,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,6 +94,7 @@ def calibrate_cosine(cosine: float) -> float:
 _SUFFIXES = ("ing", "ed", "es", "s")
 
 
+@lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A light English stem, the same for a word's common forms; other scripts are left alone.
 
@@ -114,6 +116,7 @@ def stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=16384)
 def content_words(text: str) -> frozenset[str]:
     """The stemmed content words of `text`."""
     return frozenset(stem(token) for token in content_tokens(text))
