@@ -164,6 +164,18 @@ def dense_rank(query_vector: np.ndarray, document_vectors: np.ndarray) -> list[i
 # -- memskill results → ranked source ids ---------------------------------------------------------
 
 
+def search_all(memory: Memory, query: str, user: str) -> dict[str, Any]:
+    """Everything memskill returns for `query`, no floor, memories and preferences at the API's limit."""
+    return memory.search_memory(
+        query=query,
+        user_id=user,
+        memory_limit_number=MEMORY_LIMIT,
+        relativity=0,
+        include_preference=True,
+        preference_limit_number=MEMORY_LIMIT,
+    )
+
+
 def ranked_sources(found: dict[str, Any], source_ids: dict[str, str]) -> list[str]:
     """The ids (`source_ids` maps message ids to them) of the memories and preferences `found`, in order.
 
@@ -310,15 +322,7 @@ def _memskill_locomo(conversation: Conversation, embedder: Embedder) -> list[lis
                     )
             ranked = []
             for question in conversation.questions:
-                found = memory.search_memory(
-                    query=question.text,
-                    user_id=user,
-                    memory_limit_number=MEMORY_LIMIT,
-                    relativity=0,
-                    include_preference=True,
-                    preference_limit_number=MEMORY_LIMIT,
-                )
-                ranked.append(ranked_sources(found, source_ids))
+                ranked.append(ranked_sources(search_all(memory, question.text, user), source_ids))
             return ranked
         finally:
             memory.close()
@@ -498,14 +502,7 @@ def _memskill_madial(
             for done, dialogue in enumerate(dialogues):
                 if done % 20 == 0:
                     progress(f"retrieval: {label} searching", done, len(dialogues))
-                found = memory.search_memory(
-                    query=dialogue.query,
-                    user_id=f"madial-{dialogue.user}",
-                    memory_limit_number=MEMORY_LIMIT,
-                    relativity=0,
-                    include_preference=True,
-                    preference_limit_number=MEMORY_LIMIT,
-                )
+                found = search_all(memory, dialogue.query, f"madial-{dialogue.user}")
                 ranked.append(ranked_sources(found, source_ids))
             return ranked
         finally:
