@@ -263,7 +263,7 @@ def test_app_scope_keeps_apps_apart(fast_memory: Memory) -> None:
 def test_a_failing_job_is_retried_then_marked_failed_with_its_error(
     fast_memory: Memory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(job: object) -> None:
+    def broken(job: object, heartbeat: object = None) -> None:
         raise RuntimeError("extractor exploded")
 
     monkeypatch.setattr(fast_memory.pipeline, "run", broken)

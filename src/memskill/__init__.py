@@ -6,7 +6,7 @@ API over HTTP to `memskill serve` (or MemOS Cloud).
 """
 
 from memskill.client import Client
-from memskill.config import Limits, Settings
+from memskill.config import Endpoint, Limits, Settings
 from memskill.engine import Memory
 from memskill.errors import (
     Forbidden,
@@ -19,6 +19,7 @@ from memskill.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    UpstreamError,
 )
 from memskill.models import (
     Job,
@@ -33,13 +34,16 @@ from memskill.models import (
     TaskRecord,
     ToolCall,
 )
-from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
+from memskill.providers.chat import ChatModel, OpenAIChat
+from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChatModel",
     "Client",
     "Embedder",
+    "Endpoint",
     "Forbidden",
     "HashingEmbedder",
     "IdTooLong",
@@ -54,6 +58,8 @@ __all__ = [
     "MissingField",
     "NotFound",
     "OfflineEmbedder",
+    "OpenAIChat",
+    "OpenAIEmbedder",
     "PayloadTooLarge",
     "RateLimited",
     "Scope",
@@ -66,5 +72,6 @@ __all__ = [
     "TaskRecord",
     "ToolCall",
     "Unauthorized",
+    "UpstreamError",
     "__version__",
 ]

@@ -6,10 +6,12 @@
     memskill skills list|show|export                the user's skills as SKILL.md
     memskill segment --jsonl                        conversations (one JSON list per line) → task chunks
     memskill cluster --jsonl [--k N]                texts (one JSON list per line) → cluster labels
-    memskill status TASK_ID                         a background job's state
+    memskill status [TASK_ID]                       a background job's state; vectors left to re-embed
+    memskill reembed                                rebuild vectors after the embedder changed
     memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API
     memskill keys create [--app-id A] | list | revoke KEY_ID
     memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
+    memskill bench llm [--json OUT]                 prompt sizes and added latency against the fake model
 
 Every command takes `--data-dir` (default `$MEMSKILL_HOME`, else `~/.memskill`).
 """
@@ -69,7 +71,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from memskill.demo import run_demo
 
     base = Path(args.data_dir).expanduser() if args.data_dir else _settings(args).data_dir
-    return run_demo(base / "demo", out, err)
+    return run_demo(base / "demo", out, err, _settings(args))
 
 
 def _read_messages(path: str | None) -> Any:
@@ -168,9 +170,54 @@ def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _stale_vectors(memory: Any) -> dict[str, int]:
+    """Stored vectors another embedder made, per table (by embedder id alone if the endpoint is down)."""
+    from memskill.reembed import stale_counts
+
+    try:
+        dim: int | None = memory.embedder.dim
+    except MemskillError:
+        dim = None
+    return stale_counts(memory.store, memory.embedder.id, dim)
+
+
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _memory(args, workers=0) as memory:
-        _print_json(memory.get_status(task_id=args.task_id), out)
+        if args.task_id is not None:
+            _print_json(memory.get_status(task_id=args.task_id), out)
+        stale = _stale_vectors(memory)
+        if args.task_id is None:
+            llm = memory.settings.llm
+            by_user = {user: memory.token_usage(user) for user in memory.users()}
+            _print_json(
+                {
+                    "embedder": memory.embedder.id,
+                    "stale_vectors": stale,
+                    "llm": f"{llm.model} at {llm.base_url}" if llm else None,
+                    "tokens": memory.token_usage(),
+                    "tokens_by_user": {user: usage for user, usage in by_user.items() if usage["calls"]},
+                },
+                out,
+            )
+        if sum(stale.values()):
+            counts = ", ".join(f"{count} {table}" for table, count in stale.items() if count)
+            err.write(
+                f"{counts} have vectors of another embedder than {memory.embedder.id}: vector search skips "
+                "them until `memskill reembed` (or a running `memskill serve`) rebuilds them.\n"
+            )
+    return 0
+
+
+def cmd_reembed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.reembed import reembed
+
+    with _memory(args, workers=0) as memory:
+        counts = reembed(
+            memory.store,
+            memory.embedder,
+            progress=lambda done, total: _progress(done, total, "re-embedded", err),
+        )
+        _print_json({"embedder": memory.embedder.id, "reembedded": counts}, out)
     return 0
 
 
@@ -191,7 +238,8 @@ def _jsonl(stream: TextIO, what: str) -> list[Any]:
 def _embedder(args: argparse.Namespace) -> Any:
     from memskill.engine import make_embedder
 
-    return make_embedder(_settings(args).embedder)
+    settings = _settings(args)
+    return make_embedder(settings.embedder, settings.embed_endpoint)
 
 
 def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -261,6 +309,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"memskill serving {settings.data_dir} at http://{args.host}:{args.port}/api/openmem/v1 "
         f"({settings.workers} worker thread(s))\n"
     )
+    from memskill.demo import mode_line
+
+    err.write(f"stages: {mode_line(settings)}\n")
     err.flush()
     try:
         uvicorn.run(
@@ -306,6 +357,8 @@ def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from memskill.bench.quality import run_quality, write_json
 
+    if args.kind == "llm":
+        return _bench_llm(args, out, err)
     only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
     report = run_quality(
         Path(args.data).expanduser(),
@@ -317,6 +370,19 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(report["table"] + "\n")
     if args.json:
         write_json(report, Path(args.json))
+        err.write(f"raw results written to {args.json}\n")
+    return 0
+
+
+def _bench_llm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.bench.llm import format_cost, run_llm_bench
+    from memskill.bench.quality import write_json
+
+    err.write("ingesting the demo conversations algorithmically and through the fake model…\n")
+    cost = run_llm_bench(repeats=args.repeats)
+    out.write(format_cost(cost) + "\n")
+    if args.json:
+        write_json(cost.as_dict(), Path(args.json))
         err.write(f"raw results written to {args.json}\n")
     return 0
 
@@ -359,8 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     skills.add_argument("--to", help="export target, e.g. ~/.claude/skills or .agents/skills")
     skills.add_argument("--json", action="store_true")
 
-    status = commands.add_parser("status", parents=[common], help="a job's status")
-    status.add_argument("task_id")
+    status = commands.add_parser("status", parents=[common], help="a job's status; vectors to re-embed")
+    status.add_argument("task_id", nargs="?", help="a task_id from add (omit for the store's state)")
+
+    commands.add_parser("reembed", parents=[common], help="rebuild vectors after the embedder changed")
 
     seg = commands.add_parser("segment", parents=[common], help="split conversations into task chunks")
     seg.add_argument("--jsonl", action="store_true", help="read one JSON list of messages per line")
@@ -378,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
-    bench.add_argument("kind", choices=["quality"])
+    bench.add_argument("kind", choices=["quality", "llm"])
+    bench.add_argument("--repeats", type=int, default=3, help="llm: runs to average over")
     bench.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
     bench.add_argument("--json", help="also write the raw results to this file")
     bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
@@ -398,6 +467,7 @@ COMMANDS = {
     "search": cmd_search,
     "skills": cmd_skills,
     "status": cmd_status,
+    "reembed": cmd_reembed,
     "segment": cmd_segment,
     "cluster": cmd_cluster,
     "serve": cmd_serve,

@@ -46,12 +46,41 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible HTTP endpoint: chat completions for the LLM, `/embeddings` for an embedder.
+
+    `base_url` is what the vendor documents as the API base, usually ending in `/v1`
+    (`https://api.openai.com/v1`, `http://localhost:11434/v1` for Ollama); paths are appended to it.
+    """
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_s: float = 30.0
+    """Per request; a slower answer counts as a failure (retried, then the algorithmic stage takes over)."""
+
+
+def _endpoint(env: dict[str, str], prefix: str, timeout_s: float) -> Endpoint | None:
+    """`<prefix>_BASE_URL`, `<prefix>_MODEL`, `<prefix>_API_KEY` as an `Endpoint`, or None when unset."""
+    base_url = env.get(f"{prefix}_BASE_URL", "").strip().rstrip("/")
+    if not base_url:
+        return None
+    if not base_url.startswith(("http://", "https://")):
+        raise InvalidRequest(f"{prefix}_BASE_URL={base_url!r} must start with http:// or https://.")
+    model = env.get(f"{prefix}_MODEL", "").strip()
+    if not model:
+        raise InvalidRequest(f"{prefix}_BASE_URL is set but {prefix}_MODEL is not: set the model to use.")
+    return Endpoint(base_url, model, env.get(f"{prefix}_API_KEY") or None, timeout_s)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the engine needs to know that is not passed per call."""
 
     data_dir: Path = field(default_factory=default_data_dir)
     embedder: str = "offline"
-    """`offline` (multilingual USE, the default) or `hashing` (fast, crude; for tests)."""
+    """`offline` (multilingual USE, the default), `hashing` (fast, crude; for tests) or `endpoint`
+    (`embed_endpoint`, chosen automatically when `MEMSKILL_EMBED_BASE_URL` is set)."""
     workers: int = 1
     """In-process worker threads that run the pipeline; 0 = none (jobs wait for a worker)."""
     limits: Limits = field(default_factory=Limits)
@@ -61,13 +90,19 @@ class Settings:
     """The base URL clients reach the server at, for `skill_url` (`MEMSKILL_PUBLIC_URL`)."""
     link_ttl_s: int = 7 * 24 * 3600
     """How long a signed skill download link stays valid."""
+    llm: Endpoint | None = None
+    """An OpenAI-compatible chat endpoint for the pipeline stages (`MEMSKILL_LLM_*`); None = algorithmic."""
+    embed_endpoint: Endpoint | None = None
+    """An OpenAI-compatible `/embeddings` endpoint (`MEMSKILL_EMBED_*`) for the `endpoint` embedder."""
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
+        timeout_s = float(_int(env, "MEMSKILL_LLM_TIMEOUT", 30))
+        embed_endpoint = _endpoint(env, "MEMSKILL_EMBED", timeout_s)
         return cls(
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
-            embedder=env.get("MEMSKILL_EMBEDDER", "offline"),
+            embedder=env.get("MEMSKILL_EMBEDDER") or ("endpoint" if embed_endpoint else "offline"),
             workers=_int(env, "MEMSKILL_WORKERS", 1),
             limits=Limits(
                 max_messages_per_call=_int(env, "MEMSKILL_MAX_MESSAGES", 200),
@@ -78,4 +113,6 @@ class Settings:
             api_key=env.get("MEMSKILL_API_KEY") or None,
             public_url=env.get("MEMSKILL_PUBLIC_URL") or None,
             link_ttl_s=_int(env, "MEMSKILL_LINK_TTL", 7 * 24 * 3600),
+            llm=_endpoint(env, "MEMSKILL_LLM", timeout_s),
+            embed_endpoint=embed_endpoint,
         )

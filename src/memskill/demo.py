@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from memskill.cli import format_search
 from memskill.config import Settings
+
+if TYPE_CHECKING:
+    from memskill.engine import Memory
 
 
 def demo_data() -> dict[str, Any]:
@@ -34,27 +38,60 @@ def turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return out
 
 
-def run_demo(data_dir: Path, out: TextIO, err: TextIO) -> int:
+def mode_line(settings: Settings) -> str:
+    if settings.llm is None:
+        return "offline, algorithmic stages (set MEMSKILL_LLM_BASE_URL and MEMSKILL_LLM_MODEL to add a model)"
+    return f"LLM mode: {settings.llm.model} at {settings.llm.base_url}, algorithmic fallback per item"
+
+
+def llm_summary(memory: Memory, task_ids: list[str]) -> str:
+    """How often each stage used the model or fell back (with the first reason), and the tokens spent."""
+    counts: dict[str, dict[str, int]] = {}
+    reasons: dict[str, str] = {}
+    for task_id in task_ids:
+        for run in memory.get_status(task_id=task_id).get("llm", {}).get("stages", []):
+            counts.setdefault(run["stage"], {}).setdefault(run["mode"], 0)
+            counts[run["stage"]][run["mode"]] += 1
+            if run.get("reason"):
+                reasons.setdefault(run["stage"], run["reason"])
+    lines = ["model use per stage:"]
+    for stage, modes in counts.items():
+        shown = ", ".join(f"{mode} {count}" for mode, count in sorted(modes.items()))
+        reason = f" — first fallback: {reasons[stage]}" if stage in reasons else ""
+        lines.append(f"  {stage}: {shown}{reason}")
+    usage = memory.token_usage()
+    lines.append(
+        f"tokens: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion "
+        f"in {usage['calls']} calls"
+    )
+    return "\n".join(lines)
+
+
+def run_demo(data_dir: Path, out: TextIO, err: TextIO, settings: Settings | None = None) -> int:
+    """Run the demo in `data_dir` (emptied first); `settings.llm`, when set, is the model the stages ask."""
     from memskill.engine import Memory
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data = demo_data()
     started = time.monotonic()
-    memory = Memory(settings=Settings(data_dir=data_dir, workers=0))
+    settings = replace(settings or Settings(), data_dir=data_dir, workers=0)
+    memory = Memory(settings=settings)
+    task_ids: list[str] = []
     try:
-        out.write(f"memskill demo — offline, data in {data_dir}\n\n")
+        out.write(f"memskill demo — {mode_line(settings)}, data in {data_dir}\n\n")
         total = sum(len(turns(c["messages"])) for u in data["users"] for c in u["conversations"])
         done = 0
         for user in data["users"]:
             for conversation in user["conversations"]:
                 for turn in turns(conversation["messages"]):
-                    memory.add_message(
+                    reply = memory.add_message(
                         user_id=user["user_id"],
                         conversation_id=conversation["conversation_id"],
                         messages=turn,
                         async_mode=False,
                     )
+                    task_ids.append(reply["task_id"])
                     done += 1
                     if err.isatty():
                         err.write(f"\ringesting turns {done}/{total}")
@@ -64,6 +101,8 @@ def run_demo(data_dir: Path, out: TextIO, err: TextIO) -> int:
         err.write(
             f"{chr(10) if err.isatty() else ''}ingested {total} turns in {time.monotonic() - started:.1f} s\n"
         )
+        if settings.llm is not None:
+            out.write(llm_summary(memory, task_ids) + "\n\n")
         for user in data["users"]:
             out.write("=" * 78 + "\n")
             out.write(f"User {user['user_id']} — {user.get('label', '')}\n")

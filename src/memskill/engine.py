@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from memskill import wire
-from memskill.config import Limits, Settings
+from memskill.config import Endpoint, Limits, Settings
 from memskill.errors import InvalidRequest, MissingField, NotFound
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import LEASE_MS, Workers, run_job
+from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
 from memskill.naming import kind_of_name, recognise
 from memskill.pipeline import Pipeline, now_ms
-from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
+from memskill.providers.chat import ChatModel, OpenAIChat
+from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
+from memskill.reembed import Reembedding, ReembedState
 from memskill.retrieve import Hit, Query, coverage, hybrid_search, relativity
 from memskill.skillfile import SkillDocument, package_zip, parse, write_folder
 from memskill.stores.base import Store
@@ -44,12 +47,20 @@ DEFAULT_RELATIVITY = 0.45
 """The relevance floor of a search that names none; a skill below it does not count as matched."""
 
 
-def make_embedder(name: str) -> Embedder:
+def make_embedder(name: str, endpoint: Endpoint | None = None) -> Embedder:
+    """The embedder `name` (`Settings.embedder`); `endpoint` is the one `endpoint` calls."""
     if name == "offline":
         return OfflineEmbedder()
     if name == "hashing":
         return HashingEmbedder()
-    raise InvalidRequest(f"unknown embedder {name!r}: use `offline` or `hashing`.")
+    if name == "endpoint":
+        if endpoint is None:
+            raise InvalidRequest(
+                "the `endpoint` embedder needs an endpoint: set MEMSKILL_EMBED_BASE_URL and "
+                "MEMSKILL_EMBED_MODEL (and MEMSKILL_EMBED_API_KEY if it needs a key)."
+            )
+        return OpenAIEmbedder(endpoint)
+    raise InvalidRequest(f"unknown embedder {name!r}: use `offline`, `hashing` or `endpoint`.")
 
 
 def _limit(name: str, value: object, default: int, maximum: int, minimum: int = 0) -> int:
@@ -74,8 +85,13 @@ class Memory:
     """The memory engine over one store, with in-process workers.
 
     `Memory(data_dir)` opens (or creates) `data_dir/memskill.db` with the offline embedder and one worker
-    thread; pass `settings`, `store` or `embedder` to change any of them. `start_workers=False` leaves
-    jobs for another process (or for `async_mode=False` calls, which run inline).
+    thread; pass `settings`, `store` or `embedder` to change any of them. With `settings.llm` (or a
+    `chat` model) every stage asks the model first and falls back to its algorithm per item.
+    `start_workers=False` leaves jobs for another process (or for `async_mode=False` calls, which run
+    inline).
+
+    Vectors that another embedder made are rebuilt in a background thread (`reembedding` tells how far it
+    is) before the workers start, so no job mixes two embedders' vectors; search skips them meanwhile.
     """
 
     def __init__(
@@ -86,6 +102,7 @@ class Memory:
         store: Store | None = None,
         embedder: Embedder | None = None,
         skill_link: SkillLink | None = None,
+        chat: ChatModel | None = None,
         start_workers: bool = True,
     ) -> None:
         settings = settings or Settings()
@@ -94,17 +111,29 @@ class Memory:
         self.settings = settings
         self.limits: Limits = settings.limits
         self.store: Store = store or SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
-        self.embedder = embedder or make_embedder(settings.embedder)
-        self.pipeline = Pipeline(self.store, self.embedder)
+        self.embedder = embedder or make_embedder(settings.embedder, settings.embed_endpoint)
+        if chat is None and settings.llm is not None:
+            chat = OpenAIChat(settings.llm)
+        self.chat = chat
+        """The chat model the stages try first; None = the algorithmic stages only."""
+        self.pipeline = Pipeline(self.store, self.embedder, StructuredLLM(chat) if chat is not None else None)
         self.skill_link = skill_link
         self.workers = Workers(self.store, self.pipeline, settings.workers)
         self._closed = threading.Event()
+        self._reembedding = Reembedding(self.store, self.embedder, then=self.workers.start)
         if start_workers and settings.workers > 0:
-            self.workers.start()
+            self._reembedding.start()
+
+    @property
+    def reembedding(self) -> ReembedState | None:
+        """How far the background rebuild of another embedder's vectors is (or why it failed); None when
+        none runs (nothing to rebuild, or no workers: then `memskill reembed` does it)."""
+        return self._reembedding.state
 
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
+            self._reembedding.stop()
             self.workers.stop()
             self.store.close()
 
@@ -172,6 +201,7 @@ class Memory:
         result = self.store.ingest(scope, conversation, messages, job, payload, lease=lease)
         stored = result.job
         if run_now and not result.duplicate and stored.status == "running":
+            self._reembedding.wait()  # the job must not mix vectors of two embedders
             run_job(self.store, self.pipeline, stored)
             stored = self.store.get_job(stored.id) or stored
         elif run_now and stored.status == "running":
@@ -245,7 +275,14 @@ class Memory:
         }
         if job.error:
             out["error"] = job.error
+        if job.report:
+            out["llm"] = {**job.report, "usage": job.usage.as_dict()}
         return out
+
+    def token_usage(self, user_id: str | None = None) -> dict[str, int]:
+        """Tokens the model calls of one user's jobs used (of everyone's without `user_id`)."""
+        user = check_id("user_id", user_id, self.limits, required=False)
+        return self.store.token_usage(user).as_dict()
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -283,7 +320,7 @@ class Memory:
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
             raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
         accept = compile_filter(filter)
-        prepared = Query.build(query[:4000], self.embedder.embed)
+        prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id)
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
             hits = hybrid_search(
@@ -614,8 +651,12 @@ class Memory:
         return self.store.user_ids()
 
     def drain(self, timeout: float = 120.0) -> bool:
-        """Wait until every stored job has finished (workers must be running)."""
-        return self.workers.drain(timeout)
+        """Wait until a background re-embedding and every stored job have finished (workers must run)."""
+        import time
+
+        started = time.monotonic()
+        self._reembedding.wait(timeout)
+        return self.workers.drain(max(0.0, timeout - (time.monotonic() - started)))
 
 
 def _owned(owner_user: str, owner_app: str | None, user_id: str | None, app_id: str | None) -> bool:

@@ -10,7 +10,8 @@
     ├── RateLimited                40300  too many requests for this key
     ├── NotFound                   40400  no such item for this user
     ├── PayloadTooLarge            41300  body, message count or message size over the limit
-    └── InternalError              50000  a bug or a broken store; the message says what to check
+    ├── InternalError              50000  a bug or a broken store; the message says what to check
+    └── UpstreamError              50300  a configured model endpoint (LLM, embeddings) failed or is down
 
 Every message says what is wrong and what to do about it.
 """
@@ -86,6 +87,30 @@ class InternalError(MemskillError):
     http_status = 500
 
 
+class UpstreamError(MemskillError):
+    """A configured model endpoint (chat or embeddings) failed, timed out or answered nonsense (50300).
+
+    `retryable` says whether trying again later may help (timeouts, 429, 5xx, connection refused) or not
+    (401, 404 model not found, 400 request rejected).
+    """
+
+    code = 50300
+    http_status = 503
+
+    def __init__(
+        self,
+        message: str,
+        retryable: bool = True,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+        """Seconds the endpoint asked us to wait (`Retry-After`), when it said."""
+
+
 def error_for(code: int, http_status: int, message: str) -> MemskillError:
     """The exception for an error reply (`code`, HTTP status), e.g. as raised by `memskill.Client`."""
     by_code: dict[int, type[MemskillError]] = {
@@ -96,6 +121,7 @@ def error_for(code: int, http_status: int, message: str) -> MemskillError:
         40300: RateLimited,
         40400: NotFound,
         41300: PayloadTooLarge,
+        50300: UpstreamError,
     }
     kind = by_code.get(code) or (InvalidRequest if 400 <= http_status < 500 else InternalError)
     return kind(message)

@@ -27,10 +27,19 @@ MAX_ATTEMPTS = 3
 RETRY_BACKOFF_MS = (1_000, 5_000, 30_000)
 
 
-def run_job(store: Store, pipeline: Pipeline, job: Job) -> None:
-    """Run one claimed job; on error release it for a retry or, after the last attempt, fail it."""
+def run_job(store: Store, pipeline: Pipeline, job: Job, worker: str = "inline") -> None:
+    """Run one claimed job; on error release it for a retry or, after the last attempt, fail it.
+
+    Before each model call the worker's lease is renewed, so a job waiting on a slow model is not taken
+    over by another worker while this one is alive.
+    """
+
+    def heartbeat() -> None:
+        if not store.renew_lease(job.id, worker, LEASE_MS):
+            log.warning("job %s: the lease of %s has lapsed; another worker may run it too", job.id, worker)
+
     try:
-        pipeline.run(job)
+        pipeline.run(job, heartbeat)
     except Exception as error:  # the job must end in a recorded state whatever went wrong
         message = f"{type(error).__name__}: {error}"
         log.error("job %s failed (attempt %d): %s\n%s", job.id, job.attempts, message, traceback.format_exc())
@@ -83,7 +92,7 @@ class Workers:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
-            run_job(self.store, self.pipeline, job)
+            run_job(self.store, self.pipeline, job, worker)
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Wait until no job is running; False if `timeout` passed first."""

@@ -239,6 +239,30 @@ class Skill:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens a model endpoint counted for some calls (0 when it did not say)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.calls + other.calls,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "calls": self.calls,
+        }
+
+
+@dataclass(frozen=True)
 class Job:
     """A unit of background work (ingest or feedback) and its outcome."""
 
@@ -254,3 +278,7 @@ class Job:
     deleted: tuple[str, ...] = ()
     create_time: int = 0
     update_time: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
+    """How the stages ran: `mode` (llm / mixed / algorithmic) and per-stage `stages` with reasons."""
+    usage: Usage = field(default_factory=Usage)
+    """Tokens the job's model calls used."""

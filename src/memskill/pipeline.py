@@ -12,16 +12,18 @@ the job once in effect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from memskill.cluster import assign, update_centroid
 from memskill.consolidate import Consolidator, Outcome, stable_id
-from memskill.extract import detect_language, extract, extract_preferences
+from memskill.extract import detect_language
 from memskill.generalise import generalise
+from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
     Extraction,
     Job,
@@ -34,10 +36,13 @@ from memskill.models import (
     now_ms,
 )
 from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
-from memskill.providers.embedders import Embedder
-from memskill.segment import segment
+from memskill.prompts.skill_update import SkillUpdate
+from memskill.providers.embedders import Embedder, normalise_rows
+from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
 from memskill.synthesize import Evidence, document, render_checked, synthesize
+
+log = logging.getLogger("memskill.pipeline")
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
@@ -45,9 +50,26 @@ KIND_JOIN_COSINE = 0.15
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A model's operations on a skill, and which skill version they were made for (None: a new skill)."""
+
+    base: tuple[str, int] | None
+    update: SkillUpdate
+
+
 def record_text(record: TaskRecord) -> str:
     """The text a task record is embedded and clustered by."""
     return " ".join([record.title, record.goal, *record.steps[:6]])
+
+
+def skill_vectors(
+    centroids: Sequence[np.ndarray], described: Sequence[tuple[str, str]], embedder: Embedder
+) -> np.ndarray:
+    """Skills' search vectors: each one's cluster centroid plus half the embedding of its (title,
+    description), scaled to unit length; one row per skill."""
+    texts = [title + " " + description for title, description in described]
+    return normalise_rows(np.stack(list(centroids)) + 0.5 * embedder.embed(texts))
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
@@ -60,26 +82,33 @@ def is_substantive(record: TaskRecord, user_turns: int) -> bool:
 class Pipeline:
     """Runs jobs against a store with an embedder. Stateless apart from its collaborators."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: Embedder, llm: StructuredLLM | None = None) -> None:
         self.store = store
         self.embedder = embedder
+        self.stages = Stages(embedder, llm)
         self.memories = Consolidator(store, embedder)
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
         vectors = self.embedder.embed([*left, *right])
         return vectors[: len(left)] @ vectors[len(left) :].T
 
-    def run(self, job: Job) -> dict[str, list[str]]:
-        """Do a job and mark it completed (in the same transaction as its writes)."""
+    def run(self, job: Job, heartbeat: Callable[[], None] | None = None) -> dict[str, list[str]]:
+        """Do a job and mark it completed (in the same transaction as its writes).
+
+        `heartbeat` is called before each model call (the worker renews its lease there).
+        """
         payload = self.store.job_payload(job.id)
         scope = Scope(job.user_id, payload.get("agent_id"), payload.get("app_id"))
+        ledger = Ledger(heartbeat=heartbeat)
         if job.kind == "feedback":
-            return self._run_feedback(job, scope, payload)
-        return self._run_ingest(job, scope, payload)
+            return self._run_feedback(job, scope, payload, ledger)
+        return self._run_ingest(job, scope, payload, ledger)
 
     # -- ingest -----------------------------------------------------------------------------------
 
-    def _run_ingest(self, job: Job, scope: Scope, payload: dict[str, Any]) -> dict[str, list[str]]:
+    def _run_ingest(
+        self, job: Job, scope: Scope, payload: dict[str, Any], ledger: Ledger
+    ) -> dict[str, list[str]]:
         new_ids = list(payload.get("new_message_ids", []))
         new = self.store.messages_by_ids(new_ids)
         outcome = Outcome()
@@ -91,16 +120,57 @@ class Pipeline:
         fresh = set(new_ids)
         tags = tuple(str(t) for t in payload.get("tags", []))
         chunks = []
-        for part in segment(messages, self.embedder):
+        for part in self.stages.segment(messages, ledger):
             part_messages = messages[part.start : part.end + 1]
             if any(m.id in fresh for m in part_messages):
                 chunks.append(TaskChunk(job.conversation_id, part.title, tuple(part_messages)))
-        extractions = [(chunk, _only_fresh(extract(chunk), fresh)) for chunk in chunks]
+        extractions = [(chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)) for chunk in chunks]
+        # Model calls happen here, before the transaction, so the write lock is never held while waiting.
+        proposals = {
+            self._record_id(job, chunk): self._propose(scope, job, chunk, extraction, ledger)
+            for chunk, extraction in extractions
+        }
         with self.store.transaction():
             for chunk, extraction in extractions:
-                self._store_chunk(job, scope, chunk, extraction, tags, outcome)
-            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+                proposal = proposals.get(self._record_id(job, chunk))
+                self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal)
+            self._finish(job, outcome, ledger)
         return outcome.as_dict()
+
+    def _finish(self, job: Job, outcome: Outcome, ledger: Ledger) -> None:
+        report = ledger.report()
+        self.store.finish_job(job.id, "completed", None, {**outcome.as_dict(), "llm": report}, ledger.usage)
+        if report["mode"] != "algorithmic":
+            log.info("job %s: %s (%s)", job.id, report["mode"], _stage_summary(ledger))
+
+    @staticmethod
+    def _record_id(job: Job, chunk: TaskChunk) -> str:
+        return stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
+
+    def _propose(
+        self, scope: Scope, job: Job, chunk: TaskChunk, extraction: Extraction, ledger: Ledger
+    ) -> Proposal | None:
+        """The model's operations on the skill this chunk will most likely update (None without a model).
+
+        The cluster is chosen here without saving anything; inside the transaction it is chosen again,
+        and the operations are used only if the same skill at the same version is updated.
+        """
+        if self.stages.llm is None:
+            return None
+        record = extraction.record
+        existing = self.store.get_task_record(self._record_id(job, chunk))
+        cluster = self._choose_cluster(scope, job.conversation_id, record, existing)
+        user_turns = sum(1 for m in chunk.messages if m.role == "user")
+        if cluster.skill_id is None and not is_substantive(record, user_turns):
+            return None
+        previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
+        base = (previous.id, previous.current.version) if previous else None
+        title = previous.current.name if previous else record.title
+        description = previous.current.description if previous else ""
+        items = previous.current.items if previous else ()
+        lessons = [lesson.experience for lesson in extraction.tool_lessons]
+        update = self.stages.skill_update(title, description, items, record, lessons, ledger)
+        return Proposal(base, update) if update is not None else None
 
     def _store_chunk(
         self,
@@ -110,8 +180,10 @@ class Pipeline:
         extraction: Extraction,
         tags: tuple[str, ...],
         outcome: Outcome,
+        ledger: Ledger,
+        proposal: Proposal | None,
     ) -> None:
-        record_id = stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
+        record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
         self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
@@ -138,11 +210,33 @@ class Pipeline:
         if cluster.skill_id is None and not is_substantive(record, user_turns):
             return
         evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted))
-        self._update_skill(scope, cluster, evidence, outcome)
+        self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
+
+    def _usable(self, cluster: ClusterRow, proposal: Proposal | None, ledger: Ledger) -> SkillUpdate | None:
+        """The proposal's operations if they were made for this cluster's skill at its current version."""
+        if proposal is None:
+            return None
+        previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
+        base = (previous.id, previous.current.version) if previous else None
+        if base == proposal.base:
+            return proposal.update
+        reason = "the task joined another skill, or the skill changed while the model answered"
+        ledger.note(StageRun("skill_update", "fallback", 0.0, reason=reason))
+        return None
 
     def _cluster_for(
         self, scope: Scope, conversation_id: str, record: TaskRecord, existing: TaskRecordRow | None
     ) -> ClusterRow:
+        """The record's cluster, saved: its own when it was stored before, else a similar one or a new one."""
+        cluster = self._choose_cluster(scope, conversation_id, record, existing)
+        if cluster.id != (existing.cluster_id if existing else None):
+            self.store.save_cluster(cluster)
+        return cluster
+
+    def _choose_cluster(
+        self, scope: Scope, conversation_id: str, record: TaskRecord, existing: TaskRecordRow | None
+    ) -> ClusterRow:
+        """The cluster `_cluster_for` would save (grown by this record, or new), without saving it."""
         clusters = self.store.list_clusters(scope)
         if existing is not None:
             for cluster in clusters:
@@ -176,7 +270,6 @@ class Pipeline:
                     size=chosen.size + 1,
                     update_time=moment,
                 )
-                self.store.save_cluster(updated)
                 return updated
         created = ClusterRow(
             id=stable_id("clu_", scope.user_id, record_text(record), str(moment)),
@@ -190,7 +283,6 @@ class Pipeline:
             create_time=moment,
             update_time=moment,
         )
-        self.store.save_cluster(created)
         return created
 
     def _continued_cluster(
@@ -233,7 +325,14 @@ class Pipeline:
 
     # -- skills -----------------------------------------------------------------------------------
 
-    def _update_skill(self, scope: Scope, cluster: ClusterRow, evidence: Evidence, outcome: Outcome) -> Skill:
+    def _update_skill(
+        self,
+        scope: Scope,
+        cluster: ClusterRow,
+        evidence: Evidence,
+        outcome: Outcome,
+        update: SkillUpdate | None = None,
+    ) -> Skill:
         previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
         records = [r for r in self.store.task_records(cluster.id)]
         titles = [generalise(str(r.record.get("title", ""))) for r in records] or [
@@ -246,7 +345,7 @@ class Pipeline:
             s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id
         ]
         draft = synthesize(
-            previous.current if previous else None, evidence, titles, goals, self.similarity, taken
+            previous.current if previous else None, evidence, titles, goals, self.similarity, taken, update
         )
         if previous is not None and not draft.operations:
             return previous  # nothing new: no new version
@@ -284,9 +383,7 @@ class Pipeline:
             create_time=previous.create_time if previous else moment,
             update_time=moment,
         )
-        description_vector = self.embedder.embed([draft.title + " " + draft.description])[0]
-        vector = cluster.centroid + 0.5 * description_vector
-        vector = (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)
+        vector = skill_vectors([cluster.centroid], [(draft.title, draft.description)], self.embedder)[0]
         search_text = " ".join(
             [
                 draft.name.replace("-", " "),
@@ -304,12 +401,23 @@ class Pipeline:
 
     # -- feedback ---------------------------------------------------------------------------------
 
-    def _run_feedback(self, job: Job, scope: Scope, payload: dict[str, Any]) -> dict[str, list[str]]:
+    def _run_feedback(
+        self, job: Job, scope: Scope, payload: dict[str, Any], ledger: Ledger
+    ) -> dict[str, list[str]]:
         outcome = Outcome()
         message_ids = list(payload.get("message_ids", []))
         messages = self.store.messages_by_ids(message_ids)
         text = " ".join(m.content for m in messages).strip()
-        drafts = [replace(d, is_correction=True) for d in extract_preferences(messages)]
+        skill = self._skill_for_feedback(scope, job.conversation_id, text)
+        found = self.stages.feedback(
+            text,
+            messages,
+            skill.current.name if skill else None,
+            skill.current.items if skill else (),
+            ledger,
+        )
+        base = (skill.id, skill.current.version) if skill else None
+        drafts = [replace(d, is_correction=True) for d in found.preferences]
         if not drafts and text:
             drafts = [
                 PreferenceDraft(
@@ -322,7 +430,6 @@ class Pipeline:
                     is_correction=True,
                 )
             ]
-        skill = self._skill_for_feedback(scope, job.conversation_id, text)
         cluster = None
         if skill is not None:
             cluster = next((c for c in self.store.list_clusters(scope) if c.id == skill.cluster_id), None)
@@ -346,8 +453,9 @@ class Pipeline:
                     sources=tuple(message_ids),
                 )
                 evidence = Evidence(stable_id("rec_", job.id), record, (), tuple(retracted))
-                self._update_skill(scope, cluster, evidence, outcome)
-            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+                proposal = Proposal(base, found.update) if found.update is not None else None
+                self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
+            self._finish(job, outcome, ledger)
         return outcome.as_dict()
 
     def _skill_for_feedback(self, scope: Scope, conversation_id: str, text: str) -> Skill | None:
@@ -361,10 +469,16 @@ class Pipeline:
         if not skills or not text:
             return None
         vector = self.embedder.embed([text])[0]
-        hits = self.store.vector_search(scope, "skills", "", vector, 1)
+        hits = self.store.vector_search(scope, "skills", "", vector, 1, self.embedder.id)
         if hits and hits[0].score >= 0.3:
             return next((s for s in skills if s.id == hits[0].id), None)
         return None
+
+
+def _stage_summary(ledger: Ledger) -> str:
+    return ", ".join(
+        f"{run.stage} {run.mode}" + (f" ({run.reason})" if run.reason else "") for run in ledger.runs
+    )
 
 
 def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:

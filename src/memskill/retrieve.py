@@ -76,14 +76,19 @@ class Query:
     vector: np.ndarray
     match: str | None
     words: frozenset[str]
+    embedder_id: str | None = None
+    """The embedder that made `vector`; when set, only stored vectors it made are compared."""
 
     @classmethod
-    def build(cls, text: str, embed: Callable[[Sequence[str]], np.ndarray]) -> Query:
+    def build(
+        cls, text: str, embed: Callable[[Sequence[str]], np.ndarray], embedder_id: str | None = None
+    ) -> Query:
         return cls(
             text=text,
             vector=embed([text])[0],
             match=match_query(text),
             words=content_words(text),
+            embedder_id=embedder_id,
         )
 
 
@@ -173,7 +178,7 @@ def hybrid_search(
     if limit <= 0:
         return []
     size = max(pool, limit * 3)
-    by_vector = store.vector_search(scope, table, kind, query.vector, size)
+    by_vector = store.vector_search(scope, table, kind, query.vector, size, query.embedder_id)
     by_keyword = store.keyword_search(scope, table, kind, query.match, size) if query.match else []
     rrf: dict[str, float] = {}
     for ranked in (by_vector, by_keyword):
@@ -185,7 +190,7 @@ def hybrid_search(
     missing = [i for i in rrf if i not in cosines]
     if missing:
         dim = int(query.vector.shape[0])
-        for item_id, vector in store.vectors_of(table, missing, dim).items():
+        for item_id, vector in store.vectors_of(table, missing, dim, query.embedder_id).items():
             cosines[item_id] = float(vector @ query.vector)
     candidate_texts = texts(list(rrf))
     weights = None

@@ -24,6 +24,7 @@ import numpy as np
 
 from memskill.models import SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
+from memskill.prompts.skill_update import SkillUpdate, apply_operations, description_of
 from memskill.skillfile import SkillDocument, render, validate
 
 MERGE_COSINE = 0.82
@@ -135,22 +136,11 @@ def merge(
     items: Sequence[SkillItem], evidence: Evidence, similarity: Similarity
 ) -> tuple[list[SkillItem], list[str]]:
     """Apply one record's evidence to `items`; return the new items and a log of operations."""
-    current = list(items)
-    log: list[str] = []
-    for retracted in evidence.retracted:
-        keep = []
-        for item in current:
-            if item.section == "preference" and _same(item.text, retracted, similarity):
-                log.append(f"remove preference: {item.text}")
-            else:
-                keep.append(item)
-        current = keep
+    current, log = retract(items, evidence.retracted, similarity)
     corrections = set(evidence.record.corrections)
     for candidate in candidates(evidence):
         if candidate.section == "example":
-            # One example per task record: a record seen again (a conversation that went on) replaces its own.
-            current = [i for i in current if not (i.section == "example" and evidence.record_id in i.sources)]
-            current.append(candidate)
+            current = with_example(current, evidence)
             continue
         same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
         match = _best_match(candidate.text, [current[i].text for i in same_section], similarity)
@@ -172,6 +162,30 @@ def merge(
             current[index] = replace(existing, support=support, sources=sources, position=position)
             log.append(f"agree {candidate.section}: {existing.text}")
     return _trim(current), log
+
+
+def retract(
+    items: Sequence[SkillItem], retracted: Sequence[str], similarity: Similarity
+) -> tuple[list[SkillItem], list[str]]:
+    """`items` without the preference bullets that say what the user has since contradicted."""
+    current, log = list(items), []
+    for text in retracted:
+        keep = []
+        for item in current:
+            if item.section == "preference" and _same(item.text, text, similarity):
+                log.append(f"remove preference: {item.text}")
+            else:
+                keep.append(item)
+        current = keep
+    return current, log
+
+
+def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
+    """One example per task record: a record seen again (a conversation that went on) replaces its own."""
+    if not evidence.record.goal.strip():
+        return items
+    kept = [i for i in items if not (i.section == "example" and evidence.record_id in i.sources)]
+    return [*kept, SkillItem("example", _example(evidence.record), 1, (evidence.record_id,))]
 
 
 def _same(a: str, b: str, similarity: Similarity) -> bool:
@@ -212,19 +226,26 @@ def synthesize(
     goals: Sequence[str],
     similarity: Similarity,
     taken_names: Sequence[str] = (),
+    update: SkillUpdate | None = None,
 ) -> SkillDraft:
-    """The next version of a cluster's skill after one more task record."""
-    items, log = merge(previous.items if previous else (), evidence, similarity)
-    language = evidence.record.language
-    if previous is not None:
-        naming = name_skill(titles, goals, language, ())
-        name = previous.name
-        description = naming.description
-        title = naming.title
+    """The next version of a cluster's skill after one more task record.
+
+    With `update` (a model's operations on the previous bullets) the bullets change exactly as it says,
+    then contradicted preferences are removed and the record's example is added; without it the record's
+    candidates are merged algorithmically.
+    """
+    if update is None:
+        items, log = merge(previous.items if previous else (), evidence, similarity)
     else:
-        naming = name_skill(titles, goals, language, taken_names)
-        name, title, description = naming.name, naming.title, naming.description
-    return SkillDraft(name, title, description, tuple(items), tuple(log), language)
+        changed, log = apply_operations(previous.items if previous else (), update, evidence.record_id)
+        items, removed = retract(changed, evidence.retracted, similarity)
+        items = _trim(with_example(items, evidence))
+        log += removed
+    language = evidence.record.language
+    naming = name_skill(titles, goals, language, () if previous is not None else taken_names)
+    name = previous.name if previous is not None else naming.name
+    described = description_of(update) if update is not None else None
+    return SkillDraft(name, naming.title, described or naming.description, tuple(items), tuple(log), language)
 
 
 def document(

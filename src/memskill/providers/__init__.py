@@ -1,5 +1,6 @@
-"""Model providers: embedders (and, later, chat models) behind small protocols."""
+"""Model providers behind small protocols: embedders and chat models."""
 
-from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder
+from memskill.providers.chat import ChatModel, OpenAIChat
+from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 
-__all__ = ["Embedder", "HashingEmbedder", "OfflineEmbedder"]
+__all__ = ["ChatModel", "Embedder", "HashingEmbedder", "OfflineEmbedder", "OpenAIChat", "OpenAIEmbedder"]

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillVersion
+from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillVersion, Usage
 
 
 class ScoredId(NamedTuple):
@@ -112,9 +112,18 @@ class Store(Protocol):
 
     def claim_job(self, worker: str, lease_ms: int) -> Job | None: ...
 
+    def renew_lease(self, job_id: str, worker: str, lease_ms: int) -> bool: ...
+
     def finish_job(
-        self, job_id: str, status: str, error: str | None = None, result: dict[str, Any] | None = None
+        self,
+        job_id: str,
+        status: str,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        usage: Usage | None = None,
     ) -> None: ...
+
+    def token_usage(self, user_id: str | None = None) -> Usage: ...
 
     def release_job(self, job_id: str, error: str, retry_in_ms: int) -> None: ...
 
@@ -139,14 +148,37 @@ class Store(Protocol):
     def delete_user(self, user_id: str) -> int: ...
 
     def vector_search(
-        self, scope: Scope, table: str, kind: str, query: np.ndarray, limit: int
-    ) -> list[ScoredId]: ...
+        self,
+        scope: Scope,
+        table: str,
+        kind: str,
+        query: np.ndarray,
+        limit: int,
+        embedder_id: str | None = None,
+    ) -> list[ScoredId]:
+        """Nearest rows by cosine; with `embedder_id`, only rows whose vector that embedder made."""
+        ...
 
     def keyword_search(
         self, scope: Scope, table: str, kind: str, match: str, limit: int
     ) -> list[ScoredId]: ...
 
-    def vectors_of(self, table: str, ids: Sequence[str], dim: int) -> dict[str, np.ndarray]: ...
+    def vectors_of(
+        self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
+    ) -> dict[str, np.ndarray]: ...
+
+    def stale_vectors(
+        self, table: str, embedder_id: str, dim: int | None, limit: int, after: str = ""
+    ) -> list[str]:
+        """Ids after `after`, in id order, of rows of `table` (items, skills, clusters) whose vector was
+        made by another embedder than `embedder_id` or is not `dim` long."""
+        ...
+
+    def count_stale_vectors(self, table: str, embedder_id: str, dim: int | None) -> int: ...
+
+    def set_vector(self, table: str, row_id: str, vector: np.ndarray, embedder_id: str) -> bool:
+        """Replace a stale vector (a cluster's centroid); False when a current one was written meanwhile."""
+        ...
 
     def list_clusters(self, scope: Scope) -> list[ClusterRow]: ...
 

@@ -168,9 +168,22 @@ def m002_api_keys(db: sqlite3.Connection) -> None:
     )
 
 
+def m003_job_usage(db: sqlite3.Connection) -> None:
+    """Tokens each job's model calls used, summed per user for accounting."""
+    run_script(
+        db,
+        """
+        ALTER TABLE jobs ADD COLUMN prompt_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN completion_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN llm_calls INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_api_keys", m002_api_keys),
+    ("003_job_usage", m003_job_usage),
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from memskill.models import Job, MemoryItem, Message, Skill, SkillItem, SkillVersion, ToolCall
+from memskill.models import Job, MemoryItem, Message, Skill, SkillItem, SkillVersion, ToolCall, Usage
 
 
 def owner_token(user_id: str) -> str:
@@ -35,7 +35,8 @@ def message_from_row(row: Sequence[Any]) -> Message:
 MESSAGE_COLUMNS = "id, role, content, chat_time, tool_calls, tool_call_id"
 
 JOB_COLUMNS = (
-    "id, user_id, conversation_id, kind, status, attempts, error, result, create_time, update_time, payload"
+    "id, user_id, conversation_id, kind, status, attempts, error, result, create_time, update_time, payload, "
+    "prompt_tokens, completion_tokens, llm_calls"
 )
 
 
@@ -54,6 +55,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         deleted=tuple(result.get("deleted", ())),
         create_time=row[8],
         update_time=row[9],
+        report=result.get("llm", {}),
+        usage=Usage(row[11], row[12], row[13]),
     )
 
 

@@ -31,6 +31,7 @@ from memskill.models import (
     Scope,
     Skill,
     SkillVersion,
+    Usage,
     now_ms,
 )
 from memskill.stores.base import ApiKeyRow, ClusterRow, IngestResult, ScoredId, TaskRecordRow
@@ -73,7 +74,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._write_lock = threading.RLock()
         self._cache_lock = threading.Lock()
-        self._vectors: dict[tuple[str, str, str], _VectorIndex] = {}
+        self._vectors: dict[tuple[str, str, str, int, str | None], _VectorIndex] = {}
         self.applied_migrations = apply_migrations(self._db())
 
     # -- connections and transactions -------------------------------------------------------------
@@ -322,15 +323,53 @@ class SQLiteStore:
             )
         return replace(job_from_row(row), attempts=row[5] + 1)
 
+    def renew_lease(self, job_id: str, worker: str, lease_ms: int) -> bool:
+        """Extend `worker`'s lease on a running job; False if the job is no longer leased to it."""
+        with self.transaction():
+            cursor = self._db().execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+                (now_ms() + lease_ms, job_id, worker),
+            )
+        return cursor.rowcount == 1
+
     def finish_job(
-        self, job_id: str, status: str, error: str | None = None, result: dict[str, Any] | None = None
+        self,
+        job_id: str,
+        status: str,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        usage: Usage | None = None,
     ) -> None:
+        used = usage or Usage()
         with self.transaction():
             self._db().execute(
                 "UPDATE jobs SET status = ?, error = ?, result = ?, lease_owner = NULL, lease_until = 0, "
-                "update_time = ? WHERE id = ?",
-                (status, error, json.dumps(result or {}, ensure_ascii=False), now_ms(), job_id),
+                "update_time = ?, prompt_tokens = prompt_tokens + ?, "
+                "completion_tokens = completion_tokens + ?, llm_calls = llm_calls + ? WHERE id = ?",
+                (
+                    status,
+                    error,
+                    json.dumps(result or {}, ensure_ascii=False),
+                    now_ms(),
+                    used.prompt_tokens,
+                    used.completion_tokens,
+                    used.calls,
+                    job_id,
+                ),
             )
+
+    def token_usage(self, user_id: str | None = None) -> Usage:
+        """Tokens used by the model calls of one user's jobs (of all jobs without `user_id`)."""
+        row = (
+            self._db()
+            .execute(
+                "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+                "COALESCE(SUM(llm_calls), 0) FROM jobs WHERE (? IS NULL OR user_id = ?)",
+                (user_id, user_id),
+            )
+            .fetchone()
+        )
+        return Usage(int(row[0]), int(row[1]), int(row[2]))
 
     def release_job(self, job_id: str, error: str, retry_in_ms: int) -> None:
         """Give a job back after a failed attempt, to be retried after `retry_in_ms`."""
@@ -473,9 +512,11 @@ class SQLiteStore:
         row = self._db().execute("SELECT revision FROM revisions WHERE user_id = ?", (user_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    def _vector_index(self, user_id: str, table: str, kind: str, dim: int) -> _VectorIndex:
+    def _vector_index(
+        self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None = None
+    ) -> _VectorIndex:
         revision = self._revision(user_id)
-        key = (user_id, table, kind)
+        key = (user_id, table, kind, dim, embedder_id)
         with self._cache_lock:
             cached = self._vectors.get(key)
         if cached is not None and cached.revision == revision:
@@ -485,8 +526,8 @@ class SQLiteStore:
                 self._db()
                 .execute(
                     "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
-                    "AND status = 'activated' AND vector IS NOT NULL",
-                    (user_id, kind),
+                    "AND status = 'activated' AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
+                    (user_id, kind, embedder_id, embedder_id),
                 )
                 .fetchall()
             )
@@ -496,8 +537,8 @@ class SQLiteStore:
                 .execute(
                     "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = "
                     "'activated' "
-                    "AND vector IS NOT NULL",
-                    (user_id,),
+                    "AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
+                    (user_id, embedder_id, embedder_id),
                 )
                 .fetchall()
             )
@@ -515,10 +556,19 @@ class SQLiteStore:
         return index
 
     def vector_search(
-        self, scope: Scope, table: str, kind: str, query: np.ndarray, limit: int
+        self,
+        scope: Scope,
+        table: str,
+        kind: str,
+        query: np.ndarray,
+        limit: int,
+        embedder_id: str | None = None,
     ) -> list[ScoredId]:
-        """Exact cosine search over a user's activated vectors (rows are unit length)."""
-        index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]))
+        """Exact cosine search over a user's activated vectors (rows are unit length).
+
+        Only vectors of the query's length are compared, and with `embedder_id` only those that embedder
+        made, so vectors left by an earlier embedder are skipped until they are re-embedded."""
+        index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]), embedder_id)
         if not index.ids:
             return []
         scores = index.matrix @ query.astype(np.float32)
@@ -558,16 +608,97 @@ class SQLiteStore:
         )
         return [ScoredId(row[0], -float(row[1])) for row in rows]
 
-    def vectors_of(self, table: str, ids: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+    def vectors_of(
+        self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
+    ) -> dict[str, np.ndarray]:
+        """The stored vectors of `ids` that are `dim` long (and, with `embedder_id`, made by it)."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db().execute(f"SELECT id, vector FROM {table} WHERE id IN ({marks})", list(ids))
+        rows = self._db().execute(
+            f"SELECT id, vector FROM {table} WHERE id IN ({marks}) AND (? IS NULL OR embedder = ?)",
+            [*ids, embedder_id, embedder_id],
+        )
         return {
             row[0]: np.frombuffer(row[1], dtype=np.float32)
             for row in rows
             if row[1] is not None and len(row[1]) == dim * 4
         }
+
+    # -- re-embedding -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _stale(table: str, embedder_id: str, dim: int | None) -> tuple[str, list[Any]]:
+        """A condition on rows `t` of `table` whose vector another embedder made, and its parameters.
+
+        Clusters keep no embedder id: a cluster is stale when its centroid has another length, or while
+        its user has a stale item or skill (`memskill.reembed` does clusters first, so a run that stops
+        half-way redoes them).
+        """
+        size = None if dim is None else dim * 4
+
+        def own(alias: str) -> tuple[str, list[Any]]:
+            clause = (
+                f"{alias}.vector IS NOT NULL AND ({alias}.embedder IS NOT ? "
+                f"OR (? IS NOT NULL AND length({alias}.vector) != ?))"
+            )
+            return clause, [embedder_id, size, size]
+
+        if table in ("items", "skills"):
+            return own("t")
+        if table != "clusters":
+            raise ValueError(f"no vectors in table {table!r}")
+        item, item_params = own("i")
+        skill, skill_params = own("s")
+        clause = (
+            "(? IS NOT NULL AND length(t.centroid) != ?) "
+            f"OR EXISTS (SELECT 1 FROM items i WHERE i.user_id = t.user_id AND {item}) "
+            f"OR EXISTS (SELECT 1 FROM skills s WHERE s.user_id = t.user_id AND {skill})"
+        )
+        return clause, [size, size, *item_params, *skill_params]
+
+    def stale_vectors(
+        self, table: str, embedder_id: str, dim: int | None, limit: int, after: str = ""
+    ) -> list[str]:
+        """Ids after `after`, in id order, of rows of `table` whose vector another embedder made (or whose
+        length is not `dim`)."""
+        clause, params = self._stale(table, embedder_id, dim)
+        rows = self._db().execute(
+            f"SELECT t.id FROM {table} t WHERE t.id > ? AND ({clause}) ORDER BY t.id LIMIT ?",
+            [after, *params, limit],
+        )
+        return [row[0] for row in rows]
+
+    def count_stale_vectors(self, table: str, embedder_id: str, dim: int | None) -> int:
+        clause, params = self._stale(table, embedder_id, dim)
+        row = self._db().execute(f"SELECT COUNT(*) FROM {table} t WHERE {clause}", params).fetchone()
+        return int(row[0])
+
+    def set_vector(self, table: str, row_id: str, vector: np.ndarray, embedder_id: str) -> bool:
+        """Replace a row's vector (a cluster's centroid) made by another embedder.
+
+        An item's or skill's vector is left alone when one of `embedder_id` and the same length was
+        written since it was found stale (its text changed meanwhile); returns whether it was replaced.
+        """
+        data = blob(vector)
+        assert data is not None
+        db = self._db()
+        with self.transaction():
+            if table == "clusters":
+                cursor = db.execute("UPDATE clusters SET centroid = ? WHERE id = ?", (data, row_id))
+            elif table in ("items", "skills"):
+                cursor = db.execute(
+                    f"UPDATE {table} SET vector = ?, embedder = ? WHERE id = ? "
+                    "AND (embedder IS NOT ? OR vector IS NULL OR length(vector) != ?)",
+                    (data, embedder_id, row_id, embedder_id, len(data)),
+                )
+            else:
+                raise ValueError(f"no vectors in table {table!r}")
+            if not cursor.rowcount:
+                return False
+            owner = db.execute(f"SELECT user_id FROM {table} WHERE id = ?", (row_id,)).fetchone()
+            self._touch(owner[0])
+        return True
 
     # -- clusters and task records ----------------------------------------------------------------
 

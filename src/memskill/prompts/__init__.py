@@ -1,0 +1,126 @@
+"""LLM prompts: one module per task, each beside the response schema it expects.
+
+    segmentation.py    numbered messages → task segments with titles
+    task_record.py     one task's messages → goal, steps, corrections, preferences, tools, outcome
+    facts.py           one task's messages → facts about the user and their preferences
+    tool_lessons.py    one task's tool calls and results → what failed and what fixed it
+    skill_update.py    a skill's bullets + a new task record → item-level operations
+    feedback.py        a correction + a skill's bullets → preferences and item-level operations
+
+Every prompt has Chinese and English instructions, a short schema (enums, few fields) and an example
+reply, so that 7–14B models cope. The response types are pydantic models; `Prompt.schema()` is their
+JSON schema in the strict form OpenAI's `json_schema` response format asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from memskill.extract import detect_language
+from memskill.models import Message
+
+Language = Literal["zh", "en"]
+T = TypeVar("T", bound=BaseModel)
+MAX_MESSAGE_CHARS = 1500
+"""Longer messages are cut for the prompt (the stored message keeps everything)."""
+
+
+class Reply(BaseModel):
+    """Base of every response type: unknown keys are ignored, so chatty models still validate."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+@dataclass(frozen=True)
+class Prompt(Generic[T]):
+    """One LLM task: instructions in both languages, the response type and an example reply."""
+
+    name: str
+    """Schema name; also written in the system message so any server can tell the tasks apart."""
+    stage: str
+    instructions: dict[str, str]
+    response: type[T]
+    example: dict[str, Any]
+
+    def schema(self) -> dict[str, Any]:
+        return strict_schema(self.response.model_json_schema())
+
+    def system(self, language: Language) -> str:
+        example = json.dumps(self.example, ensure_ascii=False)
+        if language == "zh":
+            tail = f"只回复一个 JSON 对象（`{self.name}`），不要任何其他文字。示例：\n{example}"
+        else:
+            tail = f"Reply with one JSON object (`{self.name}`) and nothing else. Example:\n{example}"
+        return self.instructions[language].strip() + "\n\n" + tail
+
+    def messages(self, content: str, language: Language) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system(language)}, {"role": "user", "content": content}]
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every object closed (`additionalProperties: false`) with all its properties required."""
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {key: visit(value) for key, value in node.items() if key not in ("default", "title")}
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            return node
+        if isinstance(node, list):
+            return [visit(value) for value in node]
+        return node
+
+    result: dict[str, Any] = visit(schema)
+    return result
+
+
+def numbered(messages: Sequence[Message], limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Messages as `[n] role: text` lines (n from 1), tool calls and results included."""
+    lines = []
+    for number, message in enumerate(messages, 1):
+        text = " ".join(message.content.split())
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        if message.role == "tool":
+            lines.append(f"[{number}] tool result: {text}")
+            continue
+        calls = "; ".join(f"call {call.name}({call.arguments[:300]})" for call in message.tool_calls)
+        body = " ".join(part for part in (text, calls) if part)
+        lines.append(f"[{number}] {message.role}: {body}")
+    return "\n".join(lines)
+
+
+def language_of(messages: Sequence[Message]) -> Language:
+    """The language of the user's messages (of all messages when the user said nothing)."""
+    users = " ".join(m.content for m in messages if m.role == "user")
+    return detect_language(users or " ".join(m.content for m in messages))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line, at most `limit` characters (models sometimes ramble)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def message_at(messages: Sequence[Message], number: int, roles: Sequence[str] = ("user",)) -> Message:
+    """The message a reply cites by its 1-based number; ValueError (for the repair request) otherwise."""
+    if not 1 <= number <= len(messages):
+        raise ValueError(f"message {number} does not exist: cite a number from 1 to {len(messages)}")
+    message = messages[number - 1]
+    if message.role not in roles:
+        raise ValueError(f"message {number} is from the {message.role}; cite a {'/'.join(roles)} message")
+    return message
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """Every prompt's schema by name (e.g. for a fake server to shape replies to JSON-mode requests)."""
+    from memskill.prompts import facts, feedback, segmentation, skill_update, task_record, tool_lessons
+
+    modules = (segmentation, task_record, facts, tool_lessons, skill_update, feedback)
+    return {module.PROMPT.name: module.PROMPT.schema() for module in modules}
