@@ -34,8 +34,9 @@ log = logging.getLogger("memskill.llm")
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 Mode = Literal["llm", "fallback", "algorithmic"]
-JOB_BUDGET_S = 90.0
-"""Model time one job may spend; the stages after that run algorithmically (jobs lease for 120 s)."""
+JOB_BUDGET_S = 60.0
+"""Model time after which a job starts no more model calls; the remaining stages run algorithmically.
+With the default 30 s timeout tried twice, a job on a hung endpoint ends within about two minutes."""
 REPAIR_QUOTE_CHARS = 4000
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)

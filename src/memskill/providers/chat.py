@@ -7,7 +7,7 @@ endpoint takes:
     json_schema  →  json_object (JSON mode)  →  text (the JSON is cut out of the answer later)
 
 A transient failure (connection refused, 429, 5xx) is retried a bounded number of times with backoff
-(`providers/http.py`); a timeout is not (the next try would cost as long). After `BREAKER_FAILURES`
+(`providers/http.py`); a timeout only once (each try costs the whole timeout). After `BREAKER_FAILURES`
 calls in a row have failed, the adapter stops calling for `BREAKER_COOLDOWN_S` and fails at once, so a
 dead endpoint costs each job milliseconds, not minutes.
 """
@@ -32,6 +32,8 @@ Format = Literal["json_schema", "json_object", "text"]
 FORMATS: tuple[Format, ...] = ("json_schema", "json_object", "text")
 ATTEMPTS = 3
 BACKOFF_S = (0.5, 2.0)
+TIMEOUT_ATTEMPTS = 2
+"""A model that did not answer within the timeout is asked once more, not three times."""
 BREAKER_FAILURES = 3
 BREAKER_COOLDOWN_S = 30.0
 
@@ -122,7 +124,7 @@ class OpenAIChat:
                 self.endpoint.timeout_s,
                 self.attempts,
                 self.backoff_s,
-                retry_timeouts=False,  # a model that slow will not be faster at once
+                timeout_attempts=TIMEOUT_ATTEMPTS,
             )
         except Failure as failure:
             tried = f" after {failure.attempts} attempts" if failure.attempts > 1 else ""

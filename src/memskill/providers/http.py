@@ -1,9 +1,9 @@
 """One JSON POST with bounded retries: the HTTP part shared by the chat and embedding adapters.
 
 A connection error, 408, 429 or 5xx is tried again (up to `attempts` in all) after the backoff pause, or
-after the server's `Retry-After` when it asks for longer (up to `MAX_RETRY_AFTER_S`); a timeout is tried
-again only when the caller says so; anything else fails at once. The caller turns the final `Failure`
-into an `UpstreamError` that names its own settings.
+after the server's `Retry-After` when it asks for longer (up to `MAX_RETRY_AFTER_S`); timeouts get at most
+`timeout_attempts` tries (each costs the whole timeout); anything else fails at once. The caller turns
+the final `Failure` into an `UpstreamError` that names its own settings.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def post_json(
     timeout_s: float,
     attempts: int,
     backoff_s: Sequence[float],
-    retry_timeouts: bool = True,
+    timeout_attempts: int | None = None,
 ) -> object:
     """The parsed JSON reply of `POST url`; `Failure` (the last attempt's) when every attempt failed."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -58,6 +58,7 @@ def post_json(
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     failure: Failure | None = None
+    timeouts = 0
     for attempt in range(max(1, attempts)):
         if attempt and failure is not None:
             time.sleep(_pause(backoff_s, attempt, failure.retry_after))
@@ -66,7 +67,8 @@ def post_json(
         except Failure as error:
             error.attempts = attempt + 1
             failure = error
-            if not error.retryable or (error.timed_out and not retry_timeouts):
+            timeouts += error.timed_out
+            if not error.retryable or (timeout_attempts is not None and timeouts >= timeout_attempts):
                 break
             log.warning("%s attempt %d/%d failed: %s", url, attempt + 1, attempts, error.cause)
     assert failure is not None
