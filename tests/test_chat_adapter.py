@@ -153,8 +153,19 @@ def test_every_prompt_is_bilingual_strict_and_its_example_is_valid(prompt: objec
             for value in node:
                 check(value)
 
-    check(prompt.schema())
-    assert schemas()[prompt.name] == prompt.schema()
+    schema = prompt.schema()
+    check(schema)
+    assert sorted(schema["properties"]) == sorted(response.model_fields)  # no field lost, e.g. `title`
+    for name, definition in schema.get("$defs", {}).items():
+        assert "properties" in definition, name
+    assert schemas()[prompt.name] == schema
+
+
+def test_schema_instances_of_every_prompt_validate() -> None:
+    from memskill.testing import schema_instance
+
+    for prompt in PROMPTS:
+        prompt.response.model_validate(schema_instance(prompt.schema()))
 
 
 def test_demo_says_it_ran_with_the_model(tmp_path: Path) -> None:
@@ -174,4 +185,5 @@ def test_demo_says_it_ran_with_the_model(tmp_path: Path) -> None:
     assert f"LLM mode: fake-model at {server.base_url}" in text
     assert "model use per stage:" in text and "segment:" in text
     assert served > 0
-    assert "name: travel-itinerary-planning" in text
+    assert "tokens: " in text and " calls" in text
+    assert "search_memory(user_id='demo-traveller-fast'" in text

@@ -66,15 +66,20 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Every object closed (`additionalProperties: false`) with all its properties required."""
 
     def visit(node: Any) -> Any:
-        if isinstance(node, dict):
-            node = {key: visit(value) for key, value in node.items() if key not in ("default", "title")}
-            if node.get("type") == "object" and "properties" in node:
-                node["additionalProperties"] = False
-                node["required"] = list(node["properties"])
-            return node
         if isinstance(node, list):
             return [visit(value) for value in node]
-        return node
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+                out[key] = {name: visit(child) for name, child in value.items()}  # names, not keywords
+            elif key not in ("default", "title"):
+                out[key] = visit(value)
+        if out.get("type") == "object" and "properties" in out:
+            out["additionalProperties"] = False
+            out["required"] = list(out["properties"])
+        return out
 
     result: dict[str, Any] = visit(schema)
     return result
