@@ -30,7 +30,8 @@ Where a chat reply's content comes from, in order:
 Faults (`FAULTS`): "http_500", "http_429" (with `Retry-After: 0`), "not_json" (prose, no JSON),
 "fenced" (the normal reply inside prose and a ```json block), "timeout" (sleep `delay_s`, or 2 s when it
 is 0, then answer), "reject_json_schema" (400 for requests with a json_schema response_format),
-"reject_response_format" (400 for any request with a response_format), "empty" (content ""), "drop"
+"reject_response_format" (400 for any request with a response_format), "reject_temperature" (400 for
+requests that set a temperature, as reasoning models do), "empty" (content ""), "drop"
 (close the connection without a reply). Embedding requests get only http_500, http_429, timeout and
 drop, and only while `fail_first` is 0. A scripted reply is consumed only when the reply content is
 needed: a request failed by the `fault` attribute before the model "runs" leaves the script untouched.
@@ -64,13 +65,14 @@ from urllib.parse import urlsplit
 __all__ = ["FAULTS", "FakeOpenAI", "Fault", "RecordedRequest", "Reply", "ScriptEntry", "schema_instance"]
 
 FAULTS = frozenset(
-    "http_500 http_429 not_json fenced timeout reject_json_schema reject_response_format empty drop".split()
+    "http_500 http_429 not_json fenced timeout reject_json_schema reject_response_format reject_temperature "
+    "empty drop".split()
 )
 """Every fault kind the fake can simulate."""
 
 _EMBEDDING_FAULTS = frozenset({"http_500", "http_429", "timeout", "drop"})
 _FAULTS_BEFORE_MODEL = frozenset(
-    {"http_500", "http_429", "reject_json_schema", "reject_response_format", "drop"}
+    {"http_500", "http_429", "reject_json_schema", "reject_response_format", "reject_temperature", "drop"}
 )
 _FAULTS_WITHOUT_REPLY = frozenset({"not_json", "empty"})
 DEFAULT_TIMEOUT_S = 2.0
@@ -257,6 +259,9 @@ def _fault_response(kind: str) -> _Response:
         of_type = " of type 'json_schema'" if kind == "reject_json_schema" else ""
         message = f"Invalid parameter: 'response_format'{of_type} is not supported with this model."
         return _error(400, message, "invalid_request_error", "unsupported_parameter")
+    if kind == "reject_temperature":
+        message = "Unsupported value: 'temperature' does not support 0 with this model."
+        return _error(400, message, "invalid_request_error", "unsupported_value")
     if kind == "drop":
         return _Response(0, drop=True)
     raise AssertionError(f"fault {kind!r} has no response of its own")
@@ -270,6 +275,8 @@ def _fault_applies(kind: str, body: Mapping[str, Any], *, chat: bool) -> bool:
         return isinstance(response_format, Mapping) and response_format.get("type") == "json_schema"
     if kind == "reject_response_format":
         return response_format is not None
+    if kind == "reject_temperature":
+        return "temperature" in body
     return True
 
 

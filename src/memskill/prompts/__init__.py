@@ -62,8 +62,27 @@ class Prompt(Generic[T]):
         return [{"role": "system", "content": self.system(language)}, {"role": "user", "content": content}]
 
 
+_NOT_SENT = {
+    "default",
+    "title",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "pattern",
+    "format",
+}
+"""Schema keywords left out of what is sent: annotations, and bounds that strict structured-output modes
+refuse (the reply type still checks them when the answer is validated)."""
+
+
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Every object closed (`additionalProperties: false`) with all its properties required."""
+    """Every object closed (`additionalProperties: false`) with all its properties required, and no
+    keyword that strict structured-output modes refuse."""
 
     def visit(node: Any) -> Any:
         if isinstance(node, list):
@@ -74,7 +93,7 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
         for key, value in node.items():
             if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
                 out[key] = {name: visit(child) for name, child in value.items()}  # names, not keywords
-            elif key not in ("default", "title"):
+            elif key not in _NOT_SENT:
                 out[key] = visit(value)
         if out.get("type") == "object" and "properties" in out:
             out["additionalProperties"] = False

@@ -66,6 +66,8 @@ class OpenAIChat:
         self.backoff_s = tuple(backoff_s)
         self._format_floor = 0
         """Index into FORMATS of the best format the endpoint has not refused."""
+        self._temperature = True
+        """Whether to send `temperature: 0` (some reasoning models refuse any temperature)."""
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0
@@ -89,11 +91,9 @@ class OpenAIChat:
     ) -> ChatReply:
         while True:
             rung = FORMATS[self._format_floor]
-            body: dict[str, Any] = {
-                "model": self.endpoint.model,
-                "messages": list(messages),
-                "temperature": 0,
-            }
+            body: dict[str, Any] = {"model": self.endpoint.model, "messages": list(messages)}
+            if self._temperature:
+                body["temperature"] = 0
             if rung == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
@@ -104,6 +104,10 @@ class OpenAIChat:
             try:
                 answer = self._post_with_retries(body)
             except UpstreamError as error:
+                if error.status == 400 and self._temperature and "temperature" in str(error).lower():
+                    self._temperature = False
+                    log.info("%s refused a temperature; sending none", self.id)
+                    continue
                 if error.status == 400 and rung != "text" and _refuses_format(str(error)):
                     with self._lock:
                         self._format_floor = max(self._format_floor, FORMATS.index(rung) + 1)
