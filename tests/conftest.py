@@ -12,6 +12,8 @@ from memskill.engine import Memory
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
 from memskill.stores.sqlite import SQLiteStore
 
+pytest_plugins = ["browser_helpers"]
+
 
 @pytest.fixture(scope="session")
 def offline_embedder() -> OfflineEmbedder:

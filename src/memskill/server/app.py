@@ -14,13 +14,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from memskill import __version__
 from memskill.config import Settings
 from memskill.engine import Memory
 from memskill.errors import IdTooLong, InvalidRequest, MemskillError, MissingField, Unauthorized
+from memskill.server.dashboard import build_console
 from memskill.server.keys import KeyRing
 from memskill.server.limits import ASGIApp, BodyLimit, RateLimiter, Receive, Scope, Send, envelope
 from memskill.server.links import Signer, load_secret
@@ -28,7 +30,7 @@ from memskill.server.routes import build_downloads, build_router
 
 log = logging.getLogger("memskill.server")
 PREFIXES = ("/api/openmem/v1", "/v1")
-OPEN_PATHS = ("/", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/healthz")
+OPEN_PATHS = ("/", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/healthz", "/favicon.ico")
 
 
 def error_reply(error: MemskillError) -> JSONResponse:
@@ -104,7 +106,8 @@ class Gate:
 
 
 def _is_open(path: str) -> bool:
-    if path in OPEN_PATHS:
+    """Paths the gate lets through: docs, health, signed downloads, and the console (it signs in itself)."""
+    if path in OPEN_PATHS or path == "/ui" or path.startswith("/ui/"):
         return True
     return any(path.startswith(prefix + "/skills/") and path.endswith("/download") for prefix in PREFIXES)
 
@@ -135,15 +138,6 @@ def describe_api(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>memskill</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>memskill {version}</h1>
-<p>Memory engine for AI agents. The MemOS-compatible API is served at <code>/api/openmem/v1</code>
-(and <code>/v1</code>); send <code>Authorization: Token &lt;key&gt;</code>.</p>
-<p><a href="/docs">API reference</a> · <a href="/openapi.json">OpenAPI schema</a></p>
-</body></html>"""
-
-
 def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing | None = None) -> FastAPI:
     settings = settings or memory.settings
     keys = keys or KeyRing(memory.store, settings.api_key)
@@ -159,10 +153,12 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
     for prefix in PREFIXES:
         app.include_router(api, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
         app.include_router(downloads, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
+    app.include_router(build_console(memory, keys, signer, settings.public_url))
+    app.mount("/ui/static", StaticFiles(packages=[("memskill.server", "static")]), name="static")
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(INDEX.format(version=__version__))
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask for it on every page; there is none
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:

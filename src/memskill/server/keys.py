@@ -63,3 +63,12 @@ class KeyRing:
         if row is None or row.revoke_time is not None:
             return None
         return Principal(row.id, row.app_id)
+
+    def active(self, key_id: str) -> Principal | None:
+        """The principal of a key known by id, while it is still valid (for sessions that outlive a call)."""
+        if key_id == "env":
+            return Principal("env") if self.configured else None
+        row = self.store.api_key_by_id(key_id)
+        if row is None or row.revoke_time is not None:
+            return None
+        return Principal(row.id, row.app_id)

@@ -74,6 +74,23 @@ class ApiKeyRow:
     revoke_time: int | None = None
 
 
+@dataclass(frozen=True)
+class UserOverview:
+    """What is stored for one user, for the dashboard's user list."""
+
+    user_id: str
+    memories: int
+    preferences: int
+    tool_memories: int
+    skills: int
+    conversations: int
+    messages: int
+    tokens: int
+    failed_jobs: int
+    last_active: int
+    """When a job of the user last changed (ms epoch), 0 if none did."""
+
+
 class Store(Protocol):
     """What the engine needs from a storage backend."""
 
@@ -213,5 +230,17 @@ class Store(Protocol):
     def list_api_keys(self) -> list[ApiKeyRow]: ...
 
     def revoke_api_key(self, key_id: str, when: int) -> bool: ...
+
+    def api_key_by_id(self, key_id: str) -> ApiKeyRow | None: ...
+
+    def user_overview(self) -> list[UserOverview]: ...
+
+    def list_jobs(
+        self, user_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Job]: ...
+
+    def conversation_messages(
+        self, user_id: str, conversation_id: str, limit: int = 500
+    ) -> list[Message]: ...
 
     def close(self) -> None: ...

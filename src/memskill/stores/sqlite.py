@@ -34,7 +34,7 @@ from memskill.models import (
     Usage,
     now_ms,
 )
-from memskill.stores.base import ApiKeyRow, ClusterRow, IngestResult, ScoredId, TaskRecordRow
+from memskill.stores.base import ClusterRow, IngestResult, ScoredId, TaskRecordRow
 from memskill.stores.migrations import apply_migrations
 from memskill.stores.rows import (
     ITEM_COLUMNS,
@@ -50,6 +50,7 @@ from memskill.stores.rows import (
     skill_from_row,
     version_from_row,
 )
+from memskill.stores.sqlite_admin import AdminQueries
 from memskill.text import index_text
 
 FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
@@ -64,7 +65,7 @@ class _VectorIndex:
     matrix: np.ndarray
 
 
-class SQLiteStore:
+class SQLiteStore(AdminQueries):
     """SQLite implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -917,36 +918,3 @@ class SQLiteStore:
     def user_ids(self) -> list[str]:
         rows = self._db().execute("SELECT DISTINCT user_id FROM messages ORDER BY user_id")
         return [row[0] for row in rows]
-
-    # -- API keys ---------------------------------------------------------------------------------
-
-    def save_api_key(self, key: ApiKeyRow) -> None:
-        with self.transaction():
-            self._db().execute(
-                "INSERT INTO api_keys (id, key_hash, prefix, app_id, note, create_time, revoke_time) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key.id, key.key_hash, key.prefix, key.app_id, key.note, key.create_time, key.revoke_time),
-            )
-
-    def api_key_by_hash(self, key_hash: str) -> ApiKeyRow | None:
-        row = (
-            self._db()
-            .execute(f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
-            .fetchone()
-        )
-        return ApiKeyRow(*row) if row else None
-
-    def list_api_keys(self) -> list[ApiKeyRow]:
-        rows = self._db().execute(f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY create_time, id")
-        return [ApiKeyRow(*row) for row in rows]
-
-    def revoke_api_key(self, key_id: str, when: int) -> bool:
-        with self.transaction():
-            cursor = self._db().execute(
-                "UPDATE api_keys SET revoke_time = ? WHERE (id = ? OR prefix = ?) AND revoke_time IS NULL",
-                (when, key_id, key_id),
-            )
-        return cursor.rowcount > 0
-
-
-API_KEY_COLUMNS = "id, key_hash, prefix, app_id, note, create_time, revoke_time"

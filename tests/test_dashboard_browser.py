@@ -1,0 +1,142 @@
+"""The console in a real Chromium, against a real `memskill serve` holding the demo conversations.
+
+An operator signs in, opens the demo user's skill page (its name, procedure and the user's preferences
+in Chinese), opens an older version's diff, downloads the zip; a message holding `<script>` and an
+`<img onerror>` shows as text and runs nothing. Screenshots go to `.ci/screenshots/`; the load time of
+every page is listed at the end of the run ("page load times").
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import zipfile
+
+import pytest
+from browser_helpers import DemoServer, navigation_status, page_errors, screenshot, timed_goto
+from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+USER = "demo-traveller-fast"
+HOSTILE = (
+    "<script>window.__owned = 'script'</script>"
+    "<img src=x onerror=\"window.__owned = 'img'; alert('img')\"> 看看这条消息"
+)
+
+
+def sign_in(page: Page, server: DemoServer, language: str = "en") -> None:
+    timed_goto(page, f"{server.root}/ui/login?lang={language}")
+    page.fill("#key", server.key)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ui/users")
+
+
+def post(server: DemoServer, path: str, body: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(
+        server.api + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Token {server.key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        reply: dict[str, object] = json.loads(response.read())
+    return reply
+
+
+def test_an_operator_reviews_a_skill_its_diff_and_downloads_it(
+    demo_server: DemoServer, browser_page: Page
+) -> None:
+    page = browser_page
+    sign_in(page, demo_server, "zh")
+    assert page.locator("#users").is_visible()
+    assert page.locator(f"#users a:text-is('{USER}')").is_visible()
+    screenshot(page, "users")
+
+    page.click(f"#users a:text-is('{USER}')")
+    page.wait_for_selector("#skills")
+    screenshot(page, "user")
+    skill_link = page.locator("#skills a", has_text="travel-itinerary-planning").first
+    skill_url = skill_link.get_attribute("href")
+    assert skill_url
+    timed_goto(page, demo_server.root + skill_url)
+    assert navigation_status(page) == 200
+
+    assert page.locator("h1.skill-name").inner_text() == "travel-itinerary-planning"
+    procedure = page.locator("#procedure")
+    assert procedure.locator("h3").inner_text() == "步骤"
+    assert procedure.locator("li").count() >= 2
+    preferences = page.locator("#preferences").inner_text()
+    assert "偏好" in preferences and "回头路" in preferences
+    assert "天气" in page.locator("#procedure").inner_text() + preferences
+    screenshot(page, "skill")
+
+    # the oldest diff link compares version 1 with version 2
+    diff_links = page.locator("a.diff-link")
+    assert diff_links.count() >= 1
+    diff_links.last.click()
+    page.wait_for_selector("#diff")
+    assert "v1 → v2" in page.locator("h1").inner_text()
+    assert page.locator("#diff span.add").count() >= 1
+    screenshot(page, "diff")
+    page.go_back()
+
+    with page.expect_download() as caught:
+        page.click("#download-zip")
+    download = caught.value
+    archive = zipfile.ZipFile(io.BytesIO(download.path().read_bytes()))
+    assert archive.namelist() == ["travel-itinerary-planning/SKILL.md"]
+    assert "name: travel-itinerary-planning" in archive.read("travel-itinerary-planning/SKILL.md").decode()
+    assert not page_errors(page), page_errors(page)
+
+
+def test_hostile_message_content_shows_as_text_and_runs_nothing(
+    demo_server: DemoServer, browser_page: Page
+) -> None:
+    post(
+        demo_server,
+        "/add/message",
+        {
+            "user_id": "mallory",
+            "conversation_id": "xss",
+            "messages": [{"role": "user", "content": HOSTILE}],
+            "async_mode": False,
+        },
+    )
+    page = browser_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, demo_server)
+    for path in ("/ui/conversation?user=mallory&id=xss", "/ui/user?id=mallory", "/ui/jobs?user=mallory"):
+        timed_goto(page, demo_server.root + path)
+        assert navigation_status(page) == 200
+        page.wait_for_timeout(200)
+        assert page.evaluate("() => window.__owned") is None
+        assert page.locator("#messages img, #memories img, #jobs img, main script").count() == 0
+    timed_goto(page, demo_server.root + "/ui/conversation?user=mallory&id=xss")
+    shown = page.locator("#messages .body").first.inner_text()
+    assert "<script>window.__owned = 'script'</script>" in shown
+    assert "<img src=x onerror=" in shown
+    assert dialogs == []
+    screenshot(page, "hostile-message")
+
+
+def test_jobs_and_playground_pages_load_in_both_languages(
+    demo_server: DemoServer, browser_page: Page
+) -> None:
+    page = browser_page
+    sign_in(page, demo_server)
+    timed_goto(page, demo_server.root + "/ui/jobs")
+    assert page.locator("#jobs tbody tr").count() >= 20
+    page.locator("#jobs details summary").first.click()
+    assert page.locator("#jobs table.stages").first.is_visible()
+    screenshot(page, "jobs")
+
+    timed_goto(page, demo_server.root + f"/ui/playground?user={USER}&q=规划成都行程&lang=zh")
+    assert page.locator("#reply").is_visible()
+    reply = json.loads(page.locator("#reply").inner_text())
+    assert set(reply) >= {"memory_detail_list", "preference_detail_list", "skill_detail_list"}
+    assert "检索试验台" in page.locator("h1").inner_text()
+    screenshot(page, "playground")
+    assert not page_errors(page), page_errors(page)
