@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +77,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
-    """Start `python -m memskill.cli serve` on a free port with `env`; stop it on leaving."""
+def running_server(data_dir: Path, env: dict[str, str], extra: Sequence[str] = ()) -> Iterator[Server]:
+    """Start `python -m memskill.cli serve [extra…]` on a free port with `env`; stop it on leaving."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     root = f"http://127.0.0.1:{port}"
@@ -92,6 +92,7 @@ def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
         str(port),
         "--data-dir",
         str(data_dir),
+        *extra,
     ]
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -111,6 +112,28 @@ def running_server(data_dir: Path, env: dict[str, str]) -> Iterator[Server]:
                 )
             time.sleep(0.1)
         yield server
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def running_worker(data_dir: Path, env: dict[str, str], concurrency: int = 2) -> Iterator[Path]:
+    """Start `python -m memskill.cli worker`; yield the path of its stderr log; stop it on leaving."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stderr_path = data_dir.parent / f"worker-{os.getpid()}-{time.monotonic_ns()}.stderr"
+    command = [sys.executable, "-m", "memskill.cli", "worker", "--concurrency", str(concurrency)]
+    command += ["--data-dir", str(data_dir)]
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "memskill worker:" not in stderr_path.read_text(encoding="utf-8", errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "memskill worker did not start:\n" + stderr_path.read_text(errors="replace")
+                )
+            time.sleep(0.1)
+        yield stderr_path
     finally:
         _stop(process)
 

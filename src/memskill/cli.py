@@ -9,6 +9,7 @@
     memskill status [TASK_ID]                       a background job's state; vectors left to re-embed
     memskill reembed                                rebuild vectors after the embedder changed
     memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API
+    memskill worker [--concurrency N]               process jobs from the shared queue (no HTTP)
     memskill keys create [--app-id A] | list | revoke KEY_ID
     memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
     memskill bench llm [--json OUT]                 prompt sizes and added latency against the fake model
@@ -286,6 +287,45 @@ def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Process jobs from the shared queue until SIGTERM or Ctrl-C (a job cut short is retried elsewhere)."""
+    import logging
+    import signal
+
+    from memskill.demo import mode_line
+
+    if args.concurrency < 1:
+        err.write("error: --concurrency must be at least 1.\n")
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = replace(_settings(args), workers=args.concurrency)
+    memory = _memory_from(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    where = _redacted(settings.database_url) if settings.database_url else str(settings.data_dir)
+    err.write(f"memskill worker: {args.concurrency} thread(s) on {where}\nstages: {mode_line(settings)}\n")
+    err.flush()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        err.write("memskill worker: stopping\n")
+        memory.close()
+    return 0
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, for logs."""
+    head, at, tail = url.rpartition("@")
+    if not at or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, credentials = head.partition("//")
+    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{tail}"
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import uvicorn
 
@@ -323,11 +363,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.engine import open_store
     from memskill.server.keys import create_key
-    from memskill.stores.sqlite import SQLiteStore
 
     settings = _settings(args)
-    store = SQLiteStore(Path(settings.data_dir) / "memskill.db")
+    store = open_store(settings)
     try:
         if args.action == "create":
             key, row = create_key(store, app_id=args.app_id, note=args.note or "")
@@ -445,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
 
+    worker = commands.add_parser("worker", parents=[common], help="process jobs from the shared queue")
+    worker.add_argument("--concurrency", type=int, default=2, help="worker threads (default 2)")
+    worker.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
     bench.add_argument("kind", choices=["quality", "llm"])
     bench.add_argument("--repeats", type=int, default=3, help="llm: runs to average over")
@@ -471,6 +517,7 @@ COMMANDS = {
     "segment": cmd_segment,
     "cluster": cmd_cluster,
     "serve": cmd_serve,
+    "worker": cmd_worker,
     "keys": cmd_keys,
     "bench": cmd_bench,
 }

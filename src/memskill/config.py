@@ -73,6 +73,18 @@ def _endpoint(env: dict[str, str], prefix: str, timeout_s: float) -> Endpoint | 
     return Endpoint(base_url, model, env.get(f"{prefix}_API_KEY") or None, timeout_s)
 
 
+def _database_url(env: dict[str, str]) -> str | None:
+    url = env.get("MEMSKILL_DATABASE_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise InvalidRequest(
+            f"MEMSKILL_DATABASE_URL must be a postgresql:// URL (got {url.split(':', 1)[0]}://…); "
+            "unset it to use SQLite in the data directory."
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the engine needs to know that is not passed per call."""
@@ -92,6 +104,9 @@ class Settings:
     """How long a signed skill download link stays valid."""
     llm: Endpoint | None = None
     """An OpenAI-compatible chat endpoint for the pipeline stages (`MEMSKILL_LLM_*`); None = algorithmic."""
+    database_url: str | None = None
+    """`postgresql://…` selects the PostgreSQL + pgvector store (`MEMSKILL_DATABASE_URL`); None = SQLite in
+    `data_dir`."""
     embed_endpoint: Endpoint | None = None
     """An OpenAI-compatible `/embeddings` endpoint (`MEMSKILL_EMBED_*`) for the `endpoint` embedder."""
 
@@ -114,5 +129,6 @@ class Settings:
             public_url=env.get("MEMSKILL_PUBLIC_URL") or None,
             link_ttl_s=_int(env, "MEMSKILL_LINK_TTL", 7 * 24 * 3600),
             llm=_endpoint(env, "MEMSKILL_LLM", timeout_s),
+            database_url=_database_url(env),
             embed_endpoint=embed_endpoint,
         )

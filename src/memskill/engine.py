@@ -47,6 +47,15 @@ DEFAULT_RELATIVITY = 0.45
 """The relevance floor of a search that names none; a skill below it does not count as matched."""
 
 
+def open_store(settings: Settings) -> Store:
+    """PostgreSQL when `settings.database_url` is set, else the SQLite file in the data directory."""
+    if settings.database_url:
+        from memskill.stores.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)
+    return SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
+
+
 def make_embedder(name: str, endpoint: Endpoint | None = None) -> Embedder:
     """The embedder `name` (`Settings.embedder`); `endpoint` is the one `endpoint` calls."""
     if name == "offline":
@@ -110,7 +119,7 @@ class Memory:
             settings = replace(settings, data_dir=Path(data_dir).expanduser())
         self.settings = settings
         self.limits: Limits = settings.limits
-        self.store: Store = store or SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
+        self.store: Store = store or open_store(settings)
         self.embedder = embedder or make_embedder(settings.embedder, settings.embed_endpoint)
         if chat is None and settings.llm is not None:
             chat = OpenAIChat(settings.llm)
