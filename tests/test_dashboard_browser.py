@@ -50,12 +50,14 @@ def test_an_operator_reviews_a_skill_its_diff_and_downloads_it(
 ) -> None:
     page = browser_page
     sign_in(page, demo_server, "zh")
+    timed_goto(page, demo_server.root + "/ui/users")
     assert page.locator("#users").is_visible()
     assert page.locator(f"#users a:text-is('{USER}')").is_visible()
     screenshot(page, "users")
 
     page.click(f"#users a:text-is('{USER}')")
     page.wait_for_selector("#skills")
+    timed_goto(page, page.url)  # the user page again, timed
     screenshot(page, "user")
     skill_link = page.locator("#skills a", has_text="travel-itinerary-planning").first
     skill_url = skill_link.get_attribute("href")

@@ -891,3 +891,17 @@ def test_an_app_bound_key_sees_only_its_apps_tasks(served: tuple[Memory, TestCli
     assert data(post(client, "/get/status", {"task_id": task_a}, headers=bound))["status"] == "completed"
     refused(post(client, "/get/status", {"task_id": task_b["task_id"]}, headers=bound), 404, 40400)
     assert data(post(client, "/get/status", {"task_id": task_b["task_id"]}))["status"] == "completed"
+
+
+def test_a_configured_signing_key_makes_links_valid_across_data_directories(tmp_path: Path) -> None:
+    from memskill.server.links import Signer, load_secret
+
+    first = Signer(load_secret(tmp_path / "a", "shared secret"), 60)
+    second = Signer(load_secret(tmp_path / "b", "shared secret"), 60)
+    other = Signer(load_secret(tmp_path / "c"), 60)
+    url = first.url("http://x", "skill_1", 2)
+    signature = url.rsplit("sig=", 1)[1]
+    expires = int(url.split("exp=")[1].split("&")[0])
+    assert second.valid("skill_1", 2, expires, signature)
+    assert not other.valid("skill_1", 2, expires, signature)
+    assert not (tmp_path / "a" / "signing.key").exists()

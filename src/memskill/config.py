@@ -102,6 +102,9 @@ class Settings:
     """The base URL clients reach the server at, for `skill_url` (`MEMSKILL_PUBLIC_URL`)."""
     link_ttl_s: int = 7 * 24 * 3600
     """How long a signed skill download link stays valid."""
+    signing_key: str | None = None
+    """The secret for download links and console sessions (`MEMSKILL_SIGNING_KEY`); every API process
+    behind one load balancer needs the same. None = `<data_dir>/signing.key`, created on first use."""
     llm: Endpoint | None = None
     """An OpenAI-compatible chat endpoint for the pipeline stages (`MEMSKILL_LLM_*`); None = algorithmic."""
     database_url: str | None = None
@@ -128,6 +131,7 @@ class Settings:
             api_key=env.get("MEMSKILL_API_KEY") or None,
             public_url=env.get("MEMSKILL_PUBLIC_URL") or None,
             link_ttl_s=_int(env, "MEMSKILL_LINK_TTL", 7 * 24 * 3600),
+            signing_key=env.get("MEMSKILL_SIGNING_KEY") or None,
             llm=_endpoint(env, "MEMSKILL_LLM", timeout_s),
             database_url=_database_url(env),
             embed_endpoint=embed_endpoint,

@@ -141,7 +141,7 @@ def describe_api(app: FastAPI) -> dict[str, Any]:
 def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing | None = None) -> FastAPI:
     settings = settings or memory.settings
     keys = keys or KeyRing(memory.store, settings.api_key)
-    signer = Signer(load_secret(settings.data_dir), settings.link_ttl_s)
+    signer = Signer(load_secret(settings.data_dir, settings.signing_key), settings.link_ttl_s)
     app = FastAPI(
         title="memskill",
         version=__version__,

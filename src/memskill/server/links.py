@@ -1,7 +1,8 @@
 """Signed, expiring skill download links: `…/skills/<id>/download?v=<version>&exp=<epoch s>&sig=<hmac>`.
 
-The HMAC-SHA256 secret lives in `<data_dir>/signing.key` (created on first use, readable by the owner
-only), so links survive restarts and every process on the same data directory accepts them.
+The HMAC-SHA256 secret comes from `MEMSKILL_SIGNING_KEY` when it is set (several API processes on
+several machines must share it), else from `<data_dir>/signing.key` (created on first use, readable by
+the owner only), so links survive restarts and every process on the same data directory accepts them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from urllib.parse import urlencode
 DOWNLOAD_PATH = "/api/openmem/v1/skills/{skill_id}/download"
 
 
-def load_secret(data_dir: Path) -> bytes:
-    """The data directory's signing secret, created on first use."""
+def load_secret(data_dir: Path, configured: str | None = None) -> bytes:
+    """The configured signing secret, else the data directory's, created on first use."""
+    if configured:
+        return hashlib.sha256(b"memskill signing key\0" + configured.encode("utf-8")).digest()
     path = Path(data_dir).expanduser() / "signing.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
