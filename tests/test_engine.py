@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -263,7 +264,7 @@ def test_app_scope_keeps_apps_apart(fast_memory: Memory) -> None:
 def test_a_failing_job_is_retried_then_marked_failed_with_its_error(
     fast_memory: Memory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(job: object, heartbeat: object = None) -> None:
+    def broken(job: object, heartbeat: object = None, worker: object = None) -> None:
         raise RuntimeError("extractor exploded")
 
     monkeypatch.setattr(fast_memory.pipeline, "run", broken)
@@ -305,3 +306,30 @@ def test_unknown_task_and_skill_are_not_found(fast_memory: Memory) -> None:
         fast_memory.get_skill(user_id="u1", skill_id="skill_nope")
     with pytest.raises(NotFound):
         fast_memory.delete_skill(skill_id="skill_nope")
+
+
+def test_a_job_taken_over_by_another_worker_commits_nothing_from_the_first(fast_memory: Memory) -> None:
+    from memskill.jobs import run_job
+
+    reply = fast_memory.add_message(
+        user_id="u1",
+        conversation_id="c1",
+        messages=[
+            {"role": "user", "content": "帮我规划成都三天的行程，我不喜欢太赶"},
+            {"role": "assistant", "content": "好的"},
+        ],
+        async_mode=True,
+    )
+    store = fast_memory.store
+    first = store.claim_job("worker-a", 1)
+    assert first is not None
+    time.sleep(0.02)  # worker-a's lease lapses; worker-b takes the job over
+    second = store.claim_job("worker-b", 60_000)
+    assert second is not None and second.id == first.id == reply["task_id"]
+    run_job(store, fast_memory.pipeline, first, "worker-a")  # finishes late: its writes must roll back
+    job = store.get_job(first.id)
+    assert job is not None and job.status == "running" and job.added == ()
+    assert fast_memory.get_memory(user_id="u1")["memory_detail_list"] == []
+    run_job(store, fast_memory.pipeline, second, "worker-b")
+    job = store.get_job(first.id)
+    assert job is not None and job.status == "completed" and job.added

@@ -85,6 +85,16 @@ def _database_url(env: dict[str, str]) -> str | None:
     return url
 
 
+def _lease_ms(env: dict[str, str]) -> int:
+    lease_ms = _int(env, "MEMSKILL_LEASE_MS", 120_000)
+    if lease_ms < 1000:
+        raise InvalidRequest(
+            f"MEMSKILL_LEASE_MS={lease_ms} is under a second: workers would take over jobs that are still "
+            "running. Use 1000 or more (default 120000)."
+        )
+    return lease_ms
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the engine needs to know that is not passed per call."""
@@ -95,6 +105,9 @@ class Settings:
     (`embed_endpoint`, chosen automatically when `MEMSKILL_EMBED_BASE_URL` is set)."""
     workers: int = 1
     """In-process worker threads that run the pipeline; 0 = none (jobs wait for a worker)."""
+    lease_ms: int = 120_000
+    """How long a job stays with its worker without a renewal (`MEMSKILL_LEASE_MS`). A live worker renews
+    it every third of this time; a job whose worker died is taken over this long after the last renewal."""
     limits: Limits = field(default_factory=Limits)
     api_key: str | None = None
     """A key the server accepts besides the stored ones (`MEMSKILL_API_KEY`)."""
@@ -122,6 +135,7 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(env),
             embedder=env.get("MEMSKILL_EMBEDDER") or ("endpoint" if embed_endpoint else "offline"),
             workers=_int(env, "MEMSKILL_WORKERS", 1),
+            lease_ms=_lease_ms(env),
             limits=Limits(
                 max_messages_per_call=_int(env, "MEMSKILL_MAX_MESSAGES", 200),
                 max_message_chars=_int(env, "MEMSKILL_MAX_MESSAGE_CHARS", 32_000),

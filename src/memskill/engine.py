@@ -24,7 +24,7 @@ from memskill.config import Endpoint, Limits, Settings
 from memskill.errors import InvalidRequest, MissingField, NotFound
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
-from memskill.jobs import LEASE_MS, Workers, run_job
+from memskill.jobs import Workers, run_job
 from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
 from memskill.naming import kind_of_name, recognise
@@ -127,7 +127,7 @@ class Memory:
         """The chat model the stages try first; None = the algorithmic stages only."""
         self.pipeline = Pipeline(self.store, self.embedder, StructuredLLM(chat) if chat is not None else None)
         self.skill_link = skill_link
-        self.workers = Workers(self.store, self.pipeline, settings.workers)
+        self.workers = Workers(self.store, self.pipeline, settings.workers, lease_ms=settings.lease_ms)
         self._closed = threading.Event()
         self._reembedding = Reembedding(self.store, self.embedder, then=self.workers.start)
         if start_workers and settings.workers > 0:
@@ -206,12 +206,14 @@ class Memory:
         payload: dict[str, Any],
         run_now: bool,
     ) -> dict[str, Any]:
-        lease = ("inline", LEASE_MS) if run_now else None
+        lease = ("inline", self.settings.lease_ms) if run_now else None
         result = self.store.ingest(scope, conversation, messages, job, payload, lease=lease)
         stored = result.job
         if run_now and not result.duplicate and stored.status == "running":
             self._reembedding.wait()  # the job must not mix vectors of two embedders
-            run_job(self.store, self.pipeline, stored)
+            run_job(
+                self.store, self.pipeline, stored, lease_ms=self.settings.lease_ms, leases=self.workers.leases
+            )
             stored = self.store.get_job(stored.id) or stored
         elif run_now and stored.status == "running":
             self.wait(stored.id)

@@ -78,6 +78,8 @@ class Ledger:
     budget_s: float = JOB_BUDGET_S
     heartbeat: Callable[[], None] | None = None
     """Called before each model call: the worker renews its lease on the job."""
+    owner: str | None = None
+    """The worker holding the job's lease; the job's writes commit only while it still does."""
     runs: list[StageRun] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

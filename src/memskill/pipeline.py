@@ -50,6 +50,10 @@ KIND_JOIN_COSINE = 0.15
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 
 
+class LeaseLost(RuntimeError):
+    """A job's lease passed to another worker while this one ran it: this run's writes must not count."""
+
+
 @dataclass(frozen=True)
 class Proposal:
     """A model's operations on a skill, and which skill version they were made for (None: a new skill)."""
@@ -92,14 +96,18 @@ class Pipeline:
         vectors = self.embedder.embed([*left, *right])
         return vectors[: len(left)] @ vectors[len(left) :].T
 
-    def run(self, job: Job, heartbeat: Callable[[], None] | None = None) -> dict[str, list[str]]:
+    def run(
+        self, job: Job, heartbeat: Callable[[], None] | None = None, worker: str | None = None
+    ) -> dict[str, list[str]]:
         """Do a job and mark it completed (in the same transaction as its writes).
 
-        `heartbeat` is called before each model call (the worker renews its lease there).
+        `heartbeat` is called before each model call (the worker renews its lease there). With `worker`,
+        the writes commit only if that worker still holds the job's lease; otherwise they roll back and
+        `LeaseLost` is raised (another worker took the job over and does it instead).
         """
         payload = self.store.job_payload(job.id)
         scope = Scope(job.user_id, payload.get("agent_id"), payload.get("app_id"))
-        ledger = Ledger(heartbeat=heartbeat)
+        ledger = Ledger(heartbeat=heartbeat, owner=worker)
         if job.kind == "feedback":
             return self._run_feedback(job, scope, payload, ledger)
         return self._run_ingest(job, scope, payload, ledger)
@@ -113,7 +121,8 @@ class Pipeline:
         new = self.store.messages_by_ids(new_ids)
         outcome = Outcome()
         if not new:
-            self.store.finish_job(job.id, "completed", None, outcome.as_dict())
+            with self.store.transaction():
+                self._finish(job, outcome, ledger)
             return outcome.as_dict()
         context = self.store.recent_messages(job.user_id, job.conversation_id, CONTEXT_MESSAGES, new_ids)
         messages = [*context, *new]
@@ -139,7 +148,9 @@ class Pipeline:
 
     def _finish(self, job: Job, outcome: Outcome, ledger: Ledger) -> None:
         report = ledger.report()
-        self.store.finish_job(job.id, "completed", None, {**outcome.as_dict(), "llm": report}, ledger.usage)
+        result = {**outcome.as_dict(), "llm": report}
+        if not self.store.finish_job(job.id, "completed", None, result, ledger.usage, ledger.owner):
+            raise LeaseLost(f"job {job.id} is no longer leased to {ledger.owner}; its writes are rolled back")
         if report["mode"] != "algorithmic":
             log.info("job %s: %s (%s)", job.id, report["mode"], _stage_summary(ledger))
 

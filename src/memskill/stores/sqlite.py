@@ -311,8 +311,9 @@ class SQLiteStore(AdminQueries):
             row = db.execute(
                 f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'running' AND lease_until < ? "
                 "AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.user_id = j.user_id AND o.status = 'running' "
-                "AND o.id != j.id AND (o.lease_until >= ? OR o.create_time < j.create_time)) "
-                "ORDER BY create_time LIMIT 1",
+                "AND o.id != j.id AND (o.lease_until >= ? OR o.create_time < j.create_time "
+                "OR (o.create_time = j.create_time AND o.rowid < j.rowid))) "
+                "ORDER BY create_time, rowid LIMIT 1",
                 (moment, moment),
             ).fetchone()
             if row is None:
@@ -340,13 +341,16 @@ class SQLiteStore(AdminQueries):
         error: str | None = None,
         result: dict[str, Any] | None = None,
         usage: Usage | None = None,
-    ) -> None:
+        worker: str | None = None,
+    ) -> bool:
+        """End a job; with `worker`, only while that worker still holds it (False: someone else does)."""
         used = usage or Usage()
         with self.transaction():
-            self._db().execute(
+            cursor = self._db().execute(
                 "UPDATE jobs SET status = ?, error = ?, result = ?, lease_owner = NULL, lease_until = 0, "
                 "update_time = ?, prompt_tokens = prompt_tokens + ?, "
-                "completion_tokens = completion_tokens + ?, llm_calls = llm_calls + ? WHERE id = ?",
+                "completion_tokens = completion_tokens + ?, llm_calls = llm_calls + ? WHERE id = ? "
+                "AND (? IS NULL OR (status = 'running' AND lease_owner = ?))",
                 (
                     status,
                     error,
@@ -356,8 +360,11 @@ class SQLiteStore(AdminQueries):
                     used.completion_tokens,
                     used.calls,
                     job_id,
+                    worker,
+                    worker,
                 ),
             )
+        return cursor.rowcount == 1
 
     def token_usage(self, user_id: str | None = None) -> Usage:
         """Tokens used by the model calls of one user's jobs (of all jobs without `user_id`)."""
@@ -372,14 +379,16 @@ class SQLiteStore(AdminQueries):
         )
         return Usage(int(row[0]), int(row[1]), int(row[2]))
 
-    def release_job(self, job_id: str, error: str, retry_in_ms: int) -> None:
-        """Give a job back after a failed attempt, to be retried after `retry_in_ms`."""
+    def release_job(self, job_id: str, error: str, retry_in_ms: int, worker: str | None = None) -> bool:
+        """Give a job back after a failed attempt, to be retried after `retry_in_ms` (with `worker`: only
+        while that worker still holds it)."""
         with self.transaction():
-            self._db().execute(
-                "UPDATE jobs SET error = ?, lease_owner = NULL, lease_until = ?, update_time = ? WHERE id "
-                "= ?",
-                (error, now_ms() + retry_in_ms, now_ms(), job_id),
+            cursor = self._db().execute(
+                "UPDATE jobs SET error = ?, lease_owner = NULL, lease_until = ?, update_time = ? "
+                "WHERE id = ? AND (? IS NULL OR (status = 'running' AND lease_owner = ?))",
+                (error, now_ms() + retry_in_ms, now_ms(), job_id, worker, worker),
             )
+        return cursor.rowcount == 1
 
     def count_jobs(self, status: str) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
