@@ -12,7 +12,7 @@ from memskill.engine import Memory
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
 from memskill.stores.sqlite import SQLiteStore
 
-pytest_plugins = ["browser_helpers"]
+pytest_plugins = ["browser_helpers", "store_backends"]
 
 
 @pytest.fixture(scope="session")
