@@ -13,6 +13,8 @@
     memskill keys create [--app-id A] | list | revoke KEY_ID
     memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
     memskill bench llm [--json OUT]                 prompt sizes and added latency against the fake model
+    memskill bench crash [--kills N] [--json OUT]   kill -9 the server and worker under load, then check
+    memskill bench perf [--memories N,…] [--database-url URL] [--json OUT]   latency at scale, the floor
 
 Every command takes `--data-dir` (default `$MEMSKILL_HOME`, else `~/.memskill`).
 """
@@ -399,6 +401,14 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.kind == "llm":
         return _bench_llm(args, out, err)
+    if args.kind == "crash":
+        from memskill.bench.crash import run_from_cli as run_crash_from_cli
+
+        return run_crash_from_cli(args, out, err)
+    if args.kind == "perf":
+        from memskill.bench.perf import run_from_cli
+
+        return run_from_cli(args, out, err)
     only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
     report = run_quality(
         Path(args.data).expanduser(),
@@ -492,8 +502,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
-    bench.add_argument("kind", choices=["quality", "llm"])
+    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash"])
+    bench.add_argument("--kills", type=int, default=100, help="crash: SIGKILLs of the API or worker process")
+    bench.add_argument("--seed", type=int, help="crash: random seed (default: a new one, printed)")
+    bench.add_argument("--seconds", type=float, default=0.0, help="crash: the shortest time under load")
+    bench.add_argument(
+        "--database-url",
+        help="crash: an empty PostgreSQL database instead of SQLite; perf: one to measure beside SQLite",
+    )
     bench.add_argument("--repeats", type=int, default=3, help="llm: runs to average over")
+    bench.add_argument(
+        "--memories", default="1000,10000,100000", help="perf: the user's memories at each step (comma list)"
+    )
+    bench.add_argument("--workdir", help="perf: build the stores here and keep them (default: a temp dir)")
+    bench.add_argument("--skip-install-size", action="store_true", help="perf: do not build a virtualenv")
     bench.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
     bench.add_argument("--json", help="also write the raw results to this file")
     bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")

@@ -1,0 +1,192 @@
+"""`memskill bench perf`: the quick run end to end (hashing embedder, real servers on loopback), the
+report's shape and consistency, the synthetic users it is built from, and its command-line options.
+
+No timing thresholds: only that every number was measured, is positive and agrees with the others.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memskill.bench.perf import QUICK, USER, Options, options_from_cli, run_perf, summary
+from memskill.bench.synthetic import FAMILY_NAMES, conversation, memory_items, queries
+from memskill.cli import build_parser
+from memskill.config import Settings
+from memskill.engine import Memory
+
+LATENCY_KEYS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")
+
+
+def check_latency(row: dict[str, Any], count: int) -> None:
+    assert row["n"] == count
+    for key in LATENCY_KEYS:
+        assert row[key] > 0, (key, row)
+    assert row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    options = replace(QUICK, embedder="hashing")
+    return run_perf(options, tmp_path_factory.mktemp("perf"))
+
+
+def test_quick_run_reports_the_headline_numbers(report: dict[str, Any]) -> None:
+    for key in (
+        "add_p50_ms",
+        "add_p99_ms",
+        "add_requests_per_s",
+        "search_p50_ms",
+        "search_p99_ms",
+        "floor_search_p50_ms",
+        "bm25_search_p50_ms",
+        "extract_conversations_per_s",
+        "search_over_floor",
+    ):
+        assert report[key] > 0, key
+    assert report["add_p99_ms"] >= report["add_p50_ms"]
+    assert report["search_p99_ms"] >= report["search_p50_ms"]
+    assert report["search_memories"] == 1_000
+    json.loads(json.dumps(report))  # the report is plain JSON
+
+
+def test_quick_run_measures_one_size_against_its_floor(report: dict[str, Any]) -> None:
+    assert list(report["sizes"]) == ["1000"]
+    row = report["sizes"]["1000"]
+    assert row["memories"] == 1_000
+    check_latency(row["search"], QUICK.queries)
+    check_latency(row["floor"], QUICK.queries)
+    check_latency(row["bm25"], QUICK.queries)
+    check_latency(row["after_write"], QUICK.after_write)
+    assert row["floor"]["rows"] == 1_000
+    assert 0 < row["floor"]["scan_p50_ms"] <= row["floor"]["p50_ms"]
+    assert row["search_over_floor"] == round(row["search"]["p50_ms"] / row["floor"]["p50_ms"], 2)
+    assert report["search_p50_ms"] == row["search"]["p50_ms"]
+    assert report["floor_search_p50_ms"] == row["floor"]["p50_ms"]
+    assert row["search"]["hits_per_search"] > 0
+
+
+def test_quick_run_builds_the_user_it_says(report: dict[str, Any]) -> None:
+    build = report["build"]
+    assert build["skills"] == QUICK.skills
+    assert build["pipeline_conversations"] >= 1
+    assert build["memories"] == 1_000 + QUICK.after_write
+    assert build["embedded_texts"] == build["memories"] - build["pipeline_items"] - QUICK.after_write
+    assert build["messages"] > 0
+
+
+def test_quick_run_measures_add_in_process_and_over_http(report: dict[str, Any]) -> None:
+    add = report["add"]
+    assert set(add) == {"in_process", "http_workers_0", "http_workers_1"}
+    for name, row in add.items():
+        check_latency(row, QUICK.adds)
+        assert row["requests_per_s"] > 0, name
+    assert add["http_workers_1"]["workers"] == 1
+    assert report["add_measured"] == "http_workers_0"
+    assert report["add_p50_ms"] == add["http_workers_0"]["p50_ms"]
+    search = report["search_http"]
+    check_latency(search, QUICK.queries)
+    assert search["memories"] == 1_000
+    assert search["rss_mb"] > 0 and search["peak_rss_mb"] >= search["rss_mb"]
+
+
+def test_quick_run_measures_extraction(report: dict[str, Any]) -> None:
+    extraction = report["extraction"]
+    assert extraction["conversations"] == QUICK.conversations
+    assert extraction["messages_per_conversation"] == 20
+    assert extraction["failed"] == 0
+    assert 0 < extraction["embedding_share"] < 1
+    assert extraction["conversations_per_s_without_embedding"] > extraction["conversations_per_s"] > 0
+    check_latency(extraction["per_conversation"], QUICK.conversations)
+
+
+def test_quick_run_leaves_out_cold_start_and_install_size(report: dict[str, Any]) -> None:
+    assert "cold_start" not in report and "install" not in report
+    results = {row["name"]: row for row in report["targets"]}
+    assert results["cold start to /healthz (empty store)"]["met"] is None
+    assert results["install size"]["met"] is None
+    assert results["search p50 at 10,000 memories"]["value"] is None
+    measured = results["add/message p50 (HTTP, no worker)"]
+    assert measured["value"] == report["add_p50_ms"]
+    assert measured["met"] == (measured["value"] <= 5)
+    for row in report["targets"]:
+        assert row["name"] in report["table"]
+
+
+def test_summary_of_no_samples_says_so() -> None:
+    assert summary([]) == {"n": 0}
+    assert summary([2.0, 1.0, 3.0])["p50_ms"] == 2.0
+
+
+def test_conversations_are_deterministic_and_twenty_messages_long() -> None:
+    first, again = conversation(3, 5), conversation(3, 5)
+    assert first == again
+    assert conversation(3, 6) != first
+    for language in ("zh", "en"):
+        for family in FAMILY_NAMES:
+            conv = conversation(1, 0, language=language, family=family)
+            assert len(conv.messages) == 20
+            assert conv.messages[0]["role"] == "user"
+            roles = [m["role"] for m in conv.messages]
+            assert roles.count("tool") == 2
+            failed, fixed = [m for m in conv.messages if m["role"] == "tool"]
+            assert "error" in json.loads(failed["content"]) and "error" not in json.loads(fixed["content"])
+            assert all("{" not in m["content"] or m["role"] == "tool" for m in conv.messages), conv.messages
+            times = [m["chat_time"] for m in conv.messages]
+            assert times == sorted(times)
+
+
+def test_memory_items_have_distinct_ids_and_link_preferences() -> None:
+    conv = conversation(2, 9, family="trip")
+    items = memory_items(conv, "u1", {"trip": ["clu_a"]})
+    assert len({item.id for item in items}) == len(items)
+    kinds = [item.kind for item in items]
+    assert kinds.count("preference") == 2 and kinds.count("tool") == 1 and "fact" in kinds
+    assert all(i.payload["cluster_id"] == "clu_a" for i in items if i.kind == "preference")
+    bare = memory_items(conv, "u1", preferences=0, tool=False)
+    assert {item.kind for item in bare} == {"fact"}
+
+
+def test_queries_are_distinct_and_in_both_languages() -> None:
+    texts = queries(11, 60)
+    assert len(texts) == len(set(texts)) == 60
+    assert texts[:10] == queries(11, 10)
+    many = queries(11, 3000)  # more than a full run asks for
+    assert len(set(many)) == 3000
+    chinese = [t for t in texts if any("\u4e00" <= ch <= "\u9fff" for ch in t)]
+    assert len(chinese) == 30
+
+
+def test_command_line_options() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["bench", "perf", "--memories", "500,2_000", "--skip-install-size"])
+    options = options_from_cli(args)
+    assert options == Options(sizes=(500, 2_000), install_size=False)
+    assert options_from_cli(parser.parse_args(["bench", "perf", "--quick"])) == QUICK
+    for bad in ("many", "0", ""):
+        with pytest.raises(SystemExit):
+            options_from_cli(parser.parse_args(["bench", "perf", "--memories", bad]))
+
+
+def test_small_run_without_http_copies_skills_the_pipeline_did_not_make(tmp_path: Path) -> None:
+    options = replace(
+        QUICK, embedder="hashing", http=False, queries=3, adds=3, conversations=1, after_write=1
+    )
+    report = run_perf(replace(options, sizes=(150,), skills=6, skill_conversations=1), tmp_path)
+    assert report["add_measured"] == "in_process"
+    assert report["add_p50_ms"] == report["add"]["in_process"]["p50_ms"]
+    assert "search_http" not in report
+    assert report["sizes"]["150"]["memories"] >= 150
+    build = report["build"]
+    assert build["pipeline_conversations"] == 1
+    assert build["skills"] == 6 and 0 < build["copied_skills"] < 6
+    with Memory(settings=Settings(data_dir=tmp_path / "user", workers=0, embedder="hashing")) as memory:
+        skills = memory.get_skill(user_id=USER)["skill_detail_list"]
+        names = [skill["skill_value"]["name"] for skill in skills]
+        assert len(names) == len(set(names)) == 6
+        for skill in skills:
+            assert skill["skill_markdown"].startswith(f"---\nname: {skill['skill_value']['name']}\n")
