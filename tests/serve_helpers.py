@@ -77,8 +77,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_server(data_dir: Path, env: dict[str, str], extra: Sequence[str] = ()) -> Iterator[Server]:
-    """Start `python -m memskill.cli serve [extra…]` on a free port with `env`; stop it on leaving."""
+def running_server(
+    data_dir: Path, env: dict[str, str], extra: Sequence[str] = (), with_stdout: bool = False
+) -> Iterator[Server]:
+    """Start `python -m memskill.cli serve [extra…]` on a free port with `env`; stop it on leaving.
+    `with_stdout`: the process's stdout (where uvicorn writes its access log) goes to the stderr file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     root = f"http://127.0.0.1:{port}"
@@ -95,7 +98,8 @@ def running_server(data_dir: Path, env: dict[str, str], extra: Sequence[str] = (
         *extra,
     ]
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        stdout = stderr if with_stdout else subprocess.DEVNULL
+        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
     server = Server(root, root + API_PREFIX, process, stderr_path)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 import time
@@ -291,7 +292,6 @@ def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Process jobs from the shared queue until SIGTERM or Ctrl-C (a job cut short is retried elsewhere)."""
-    import logging
     import signal
 
     from memskill.demo import mode_line
@@ -317,6 +317,16 @@ def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write("memskill worker: stopping\n")
         memory.close()
     return 0
+
+
+def _without_query(record: logging.LogRecord) -> bool:
+    """Access log lines without query strings: a download link's signature, or a key a client put in
+    the URL, are credentials that do not belong in a log."""
+    if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+        path, question, _ = record.args[2].partition("?")
+        if question:
+            record.args = (*record.args[:2], path + "?…", *record.args[3:])
+    return True
 
 
 def _redacted(url: str) -> str:
@@ -356,9 +366,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     err.write(f"stages: {mode_line(settings)}\n")
     err.flush()
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(memory, settings, keys), host=args.host, port=args.port, log_level=args.log_level
         )
+        logging.getLogger("uvicorn.access").addFilter(_without_query)  # after Config set up logging
+        uvicorn.Server(config).run()
     finally:
         memory.close()
     return 0
