@@ -758,6 +758,15 @@ def test_one_user_never_reaches_another_users_data(client: TestClient) -> None:
     refused(post(client, "/update/memory", update), 404, 40400)
     refused(post(client, "/get/skill", {"user_id": BOB, "skill_id": skill_id}), 404, 40400)
     refused(post(client, "/delete/skill", {"skill_id": skill_id, "user_id": BOB}), 404, 40400)
+    assert data(post(client, "/delete/memory", {"filter": {"user_id": BOB}}))["deleted"] == 0
+    aimed = {"filter": {"user_id": ALICE}, "user_id": BOB}  # a filter naming one user, a limit another
+    refused(post(client, "/delete/memory", aimed), 400, 40000)
+    assert data(post(client, "/delete/memory", {"user_id": BOB}))["deleted"] == 0
+    correction = {"user_id": BOB, "conversation_id": "trip", "feedback_content": "以后行程不要超过三天"}
+    feedback = data(post(client, "/add/feedback", {**correction, "async_mode": False}))
+    assert feedback["status"] == "completed"
+    listed = data(post(client, "/get/message", {"user_id": BOB, "conversation_id": "trip"}))
+    assert all("回头路" not in m["content"] for m in listed["message_detail_list"])
 
     assert without_links(everything(client)) == without_links(alice)  # untouched
 
