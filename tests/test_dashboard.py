@@ -172,6 +172,7 @@ def test_diff_between_versions_marks_added_and_removed_lines(client: TestClient)
     diff = client.get(link.group(1).replace("&amp;", "&")).text
     assert '<span class="add">+' in diff
     assert '<span class="file">--- v' in diff
+    assert "</span>\n<span" not in diff  # block lines inside <pre>: a newline between them shows as a gap
     missing = client.get(f"/ui/skills/{first}/diff?from=1&to=99")
     assert missing.status_code == 404 and "pick two of them" in missing.text
 
