@@ -7,6 +7,7 @@ Each test takes `any_store` (tests/store_backends.py), so it runs on SQLite and,
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from memskill.models import (
     Usage,
 )
 from memskill.stores.base import ApiKeyRow, ClusterRow, IngestResult, Store, TaskRecordRow
-from memskill.text import match_query
+from memskill.text import match_query, tokens
 
 E1, E0 = "embedder-1", "embedder-0"
 """The current embedder's id and an earlier one's."""
@@ -458,13 +459,15 @@ def test_a_released_job_waits_for_its_backoff_and_keeps_its_place(any_store: Sto
     assert again is not None and again.id == "t0" and again.attempts == 2
 
 
-def test_a_retried_job_precedes_a_later_job_stored_in_the_same_millisecond(any_store: Store) -> None:
-    for attempt in range(100):  # store two jobs of one user until both get the same creation time
-        user = f"u{attempt}"
-        first, second = add(any_store, f"{user}-a", user=user), add(any_store, f"{user}-b", user=user)
-        if first.job.create_time == second.job.create_time:
-            break
-        any_store.delete_user(user)
+def test_a_retried_job_precedes_a_later_job_stored_in_the_same_millisecond(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_module = sys.modules[type(any_store).__module__]
+    with monkeypatch.context() as frozen:  # both jobs are stored in the same millisecond
+        moment = int(time.time() * 1000)
+        frozen.setattr(store_module, "now_ms", lambda: moment)
+        first, second = add(any_store, "u1-a", user="u1"), add(any_store, "u1-b", user="u1")
+    assert first.job.create_time == second.job.create_time
     claimed = any_store.claim_job("w", 60_000)
     assert claimed is not None and claimed.id == first.job.id
     any_store.release_job(claimed.id, "TimeoutError: slow model", 1)
@@ -563,6 +566,30 @@ def test_list_items_by_kind_status_and_scope_newest_first(any_store: Store) -> N
     assert ids(any_store.list_items(Scope("u1", app_id="p1"), ["fact", "tool"])) == ["f4", "t1"]
     assert ids(any_store.list_items(Scope("u1", "a2", "p1"), ["fact", "tool"])) == ["f4"]
     assert ids(any_store.list_items(Scope("u2"), ["fact", "preference", "tool"])) == ["x1"]
+
+
+def test_list_items_linked_to_clusters(any_store: Store) -> None:
+    linked = [("p1", "clu_a"), ("p2", "clu_b"), ("p3", None), ("p4", "clu_a")]
+    for number, (item_id, cluster) in enumerate(linked):
+        row = item(item_id, kind="preference", create_time=number)
+        any_store.insert_item(replace(row, payload={"cluster_id": cluster} if cluster else {}), None, None)
+    other = replace(item("x1", user="u2", kind="preference"), payload={"cluster_id": "clu_a"})
+    any_store.insert_item(other, None, None)
+    assert ids(any_store.list_items(Scope("u1"), ["preference"], cluster_ids=["clu_a"])) == ["p4", "p1"]
+    assert ids(any_store.list_items(Scope("u1"), ["preference"], cluster_ids=["clu_b", "clu_c"])) == ["p2"]
+    assert any_store.list_items(Scope("u1"), ["preference"], cluster_ids=[]) == []
+    assert ids(any_store.list_items(Scope("u1"), ["preference"])) == ["p4", "p3", "p2", "p1"]
+
+
+def test_item_tokens_are_those_of_the_key_and_text(any_store: Store) -> None:
+    texts = {"i1": ("成都行程", "我是不走回头路的特种兵, likes Museums_2"), "i2": ("k", "plain words here")}
+    for item_id, (key, text) in texts.items():
+        any_store.insert_item(item(item_id, text, key=key), None, None)
+    expected = {item_id: tokens(key + " " + text) for item_id, (key, text) in texts.items()}
+    assert any_store.item_tokens(["i1", "i2", "missing"]) == expected
+    any_store.update_item(replace(item("i2", "changed text 已修改"), update_time=5))
+    assert any_store.item_tokens(["i2"]) == {"i2": tokens("k changed text 已修改")}
+    assert any_store.item_tokens([]) == {}
 
 
 def test_delete_items(any_store: Store) -> None:

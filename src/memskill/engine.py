@@ -32,7 +32,15 @@ from memskill.pipeline import Pipeline, now_ms
 from memskill.providers.chat import ChatModel, OpenAIChat
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 from memskill.reembed import Reembedding, ReembedState
-from memskill.retrieve import Hit, Query, coverage, hybrid_search, relativity
+from memskill.retrieve import (
+    Hit,
+    Query,
+    content_words,
+    coverage,
+    hybrid_search,
+    relativity,
+    words_of_tokens,
+)
 from memskill.skillfile import SkillDocument, package_zip, parse, write_folder
 from memskill.stores.base import Store
 from memskill.stores.sqlite import SQLiteStore
@@ -335,7 +343,7 @@ class Memory:
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
             hits = hybrid_search(
-                self.store, scope, "items", kind, prepared, self._item_texts, limit * 3, floor
+                self.store, scope, "items", kind, prepared, self._item_words, limit * 3, floor
             )
             items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
             out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
@@ -361,8 +369,8 @@ class Memory:
             ]
         return data
 
-    def _item_texts(self, ids: Sequence[str]) -> dict[str, str]:
-        return {item.id: item.key + " " + item.text for item in self.store.get_items(ids)}
+    def _item_words(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        return {item_id: words_of_tokens(found) for item_id, found in self.store.item_tokens(ids).items()}
 
     def _memories(
         self,
@@ -384,25 +392,33 @@ class Memory:
     def _search_skills(
         self, scope: Scope, query: Query, limit: int, floor: float
     ) -> list[tuple[Skill, float]]:
-        def texts(ids: Sequence[str]) -> dict[str, str]:
+        fetched: dict[str, Skill | None] = {}
+
+        def skill_of(skill_id: str) -> Skill | None:
+            if skill_id not in fetched:
+                fetched[skill_id] = self.store.get_skill(skill_id)
+            return fetched[skill_id]
+
+        def words(ids: Sequence[str]) -> dict[str, frozenset[str]]:
             out = {}
             for skill_id in ids:
-                skill = self.store.get_skill(skill_id)
+                skill = skill_of(skill_id)
                 if skill is not None:
-                    out[skill_id] = " ".join(
+                    text = " ".join(
                         [
                             skill.current.name.replace("-", " "),
                             skill.current.description,
                             *(i.text for i in skill.current.items if i.section in ("procedure", "example")),
                         ]
                     )
+                    out[skill_id] = content_words(text)
             return out
 
-        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, texts, max(limit, 25), 0.0)
+        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, words, max(limit, 25), 0.0)
         asked = recognise([query.text])
         out = []
         for hit in hits:
-            skill = self.store.get_skill(hit.id)
+            skill = skill_of(hit.id)
             if skill is None:
                 continue
             score = hit.relativity
@@ -427,7 +443,7 @@ class Memory:
         # a weak skill hit says nothing about its preferences.
         cluster_relevance = {skill.cluster_id: rel for skill, rel in skills if rel >= DEFAULT_RELATIVITY}
         if cluster_relevance:
-            for item in self.store.list_items(scope, ["preference"]):
+            for item in self.store.list_items(scope, ["preference"], cluster_ids=list(cluster_relevance)):
                 linked = cluster_relevance.get(str(item.payload.get("cluster_id")))
                 if linked is None or not accept(item):
                     continue

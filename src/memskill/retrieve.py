@@ -30,7 +30,7 @@ import numpy as np
 
 from memskill.models import Scope
 from memskill.stores.base import Store
-from memskill.text import content_tokens, match_query
+from memskill.text import content_filter, content_tokens, match_query
 
 COSINE_ZERO = 0.15
 """Cosine at which calibrated similarity is 0 (unrelated pairs of the offline embedder sit around here)."""
@@ -92,8 +92,12 @@ class Query:
         )
 
 
+def _clip(value: float) -> float:
+    return 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
+
+
 def calibrate_cosine(cosine: float) -> float:
-    return float(np.clip((cosine - COSINE_ZERO) / (COSINE_ONE - COSINE_ZERO), 0.0, 1.0))
+    return _clip((float(cosine) - COSINE_ZERO) / (COSINE_ONE - COSINE_ZERO))
 
 
 _SUFFIXES = ("ing", "ed", "es", "s")
@@ -127,6 +131,11 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset(stem(token) for token in content_tokens(text))
 
 
+def words_of_tokens(tokens: Sequence[str]) -> frozenset[str]:
+    """`content_words` of a text from its tokens (`text.tokens`), e.g. those a keyword index holds."""
+    return frozenset(stem(token) for token in content_filter(tokens))
+
+
 def term_weights(query_words: frozenset[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
     """Inverse document frequency of each query word among `documents` (BM25's idf, never below 0)."""
     total = len(documents)
@@ -142,9 +151,15 @@ def coverage(query_words: frozenset[str], text: str, weights: dict[str, float] |
 
     Without `weights` every word counts the same.
     """
+    return word_coverage(query_words, content_words(text) if query_words else frozenset(), weights)
+
+
+def word_coverage(
+    query_words: frozenset[str], present: frozenset[str], weights: dict[str, float] | None = None
+) -> float:
+    """`coverage` with the candidate's content words already known."""
     if not query_words:
         return 0.0
-    present = content_words(text)
     if weights is None:
         return len(query_words & present) / len(query_words)
     total = sum(weights.get(word, 0.0) for word in query_words)
@@ -154,7 +169,7 @@ def coverage(query_words: frozenset[str], text: str, weights: dict[str, float] |
 
 
 def relativity(cosine: float, lexical: float, blend: Blend = MEMORY_BLEND) -> float:
-    return float(np.clip(blend.vector * calibrate_cosine(cosine) + blend.lexical * lexical, 0.0, 1.0))
+    return _clip(blend.vector * calibrate_cosine(cosine) + blend.lexical * float(lexical))
 
 
 def hybrid_search(
@@ -163,7 +178,7 @@ def hybrid_search(
     table: str,
     kind: str,
     query: Query,
-    texts: Callable[[Sequence[str]], dict[str, str]],
+    words: Callable[[Sequence[str]], dict[str, frozenset[str]]],
     limit: int,
     floor: float,
     pool: int = 50,
@@ -171,8 +186,8 @@ def hybrid_search(
 ) -> list[Hit]:
     """Top `limit` hits at or above `floor` for one list (`table` items of `kind`, or skills).
 
-    `texts` returns the searchable text of candidate ids, used for the lexical coverage; `blend`
-    defaults to the table's (`BLENDS`).
+    `words` returns the content words (`content_words` of the searchable text) of candidate ids, used
+    for the lexical coverage; `blend` defaults to the table's (`BLENDS`).
     """
     blend = blend or BLENDS.get(table, MEMORY_BLEND)
     if limit <= 0:
@@ -192,17 +207,18 @@ def hybrid_search(
         dim = int(query.vector.shape[0])
         for item_id, vector in store.vectors_of(table, missing, dim, query.embedder_id).items():
             cosines[item_id] = float(vector @ query.vector)
-    candidate_texts = texts(list(rrf))
+    candidate_words = words(list(rrf))
+    nothing: frozenset[str] = frozenset()
     weights = None
     if blend.weighted_words:
         # Rarity among the items found by meaning alone: all of a small collection, the query's
         # neighbourhood in a large one (items found by keyword would make the query's words look common).
-        found = [content_words(candidate_texts.get(hit.id, "")) for hit in by_vector]
+        found = [candidate_words.get(hit.id, nothing) for hit in by_vector]
         weights = term_weights(query.words, found)
     hits: list[Hit] = []
     for item_id in rrf:
         cosine = cosines.get(item_id, 0.0)
-        lexical = coverage(query.words, candidate_texts.get(item_id, ""), weights)
+        lexical = word_coverage(query.words, candidate_words.get(item_id, nothing), weights)
         score = relativity(cosine, lexical, blend)
         if score >= floor:
             hits.append(Hit(item_id, score, cosine, lexical))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -64,7 +65,12 @@ def tokens(text: str) -> list[str]:
 
 def content_tokens(text: str) -> list[str]:
     """Tokens without stop words and one-letter Latin noise: what a keyword query should match on."""
-    return [t for t in tokens(text) if t not in STOPWORDS and (len(t) > 1 or has_cjk(t) or t.isdigit())]
+    return content_filter(tokens(text))
+
+
+def content_filter(words: Sequence[str]) -> list[str]:
+    """`words` (tokens) without stop words and one-letter Latin noise."""
+    return [t for t in words if t not in STOPWORDS and (len(t) > 1 or has_cjk(t) or t.isdigit())]
 
 
 def index_text(text: str) -> str:

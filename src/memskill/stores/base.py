@@ -160,8 +160,15 @@ class Store(Protocol):
     def get_items(self, item_ids: Sequence[str]) -> list[MemoryItem]: ...
 
     def list_items(
-        self, scope: Scope, kinds: Sequence[str], statuses: Sequence[str] = ("activated",)
-    ) -> list[MemoryItem]: ...
+        self,
+        scope: Scope,
+        kinds: Sequence[str],
+        statuses: Sequence[str] = ("activated",),
+        cluster_ids: Sequence[str] | None = None,
+    ) -> list[MemoryItem]:
+        """A user's items of the given kinds and statuses, newest first; with `cluster_ids`, only those
+        whose payload links them to one of these task clusters."""
+        ...
 
     def delete_items(self, item_ids: Sequence[str]) -> int: ...
 
@@ -186,6 +193,11 @@ class Store(Protocol):
     def vectors_of(
         self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
     ) -> dict[str, np.ndarray]: ...
+
+    def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tokens (`text.tokens`) of each item's searchable text (`key + " " + text`), in order;
+        unknown ids are left out. Search reads these instead of segmenting every candidate again."""
+        ...
 
     def stale_vectors(
         self, table: str, embedder_id: str, dim: int | None, limit: int, after: str = ""

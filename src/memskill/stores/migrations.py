@@ -180,10 +180,20 @@ def m003_job_usage(db: sqlite3.Connection) -> None:
     )
 
 
+def m004_items_by_cluster(db: sqlite3.Connection) -> None:
+    """Find a user's preferences linked to given task clusters without decoding every payload."""
+    run_script(
+        db,
+        "CREATE INDEX items_by_cluster "
+        "ON items (user_id, kind, json_extract(payload, '$.cluster_id'), status)",
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_api_keys", m002_api_keys),
     ("003_job_usage", m003_job_usage),
+    ("004_items_by_cluster", m004_items_by_cluster),
 ]
 
 

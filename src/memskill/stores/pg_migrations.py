@@ -187,8 +187,16 @@ def m001_initial(db: Connection[tuple[Any, ...]]) -> None:
     )
 
 
+def m002_items_by_cluster(db: Connection[tuple[Any, ...]]) -> None:
+    """Find a user's preferences linked to given task clusters without decoding every payload."""
+    db.execute(
+        "CREATE INDEX items_by_cluster ON items (user_id, kind, ((payload::jsonb ->> 'cluster_id')), status)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
+    ("002_items_by_cluster", m002_items_by_cluster),
 ]
 
 

@@ -267,6 +267,11 @@ class SearchQueries:
         query = tsquery(match)
         if query is None:
             return []
+        running = self._rows(
+            "SELECT 1 FROM jobs WHERE user_id = %s AND status = 'running' LIMIT 1", (scope.user_id,)
+        )
+        if not running:  # the usual case: no full-text pass over every message of the user
+            return []
         rows = self._rows(
             "SELECT m.id, m.role, m.content, m.chat_time, m.tool_calls, m.tool_call_id, m.conversation_id, "
             f"{RANK.format(tokens='m.tokens')} AS rank "

@@ -60,6 +60,7 @@ from memskill.stores.rows import (
     skill_from_row,
     version_from_row,
 )
+from memskill.text import tokens
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -569,15 +570,36 @@ class PostgresStore(SearchQueries, AdminQueries):
         by_id = {row[0]: item_from_row(row) for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
+    def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each item's tokens, segmented from its key and text (the tsvector keeps folded lexemes only)."""
+        if not item_ids:
+            return {}
+        rows = self._rows("SELECT id, key, text FROM items WHERE id = ANY(%s::text[])", (list(item_ids),))
+        return {item_id: tokens(key + " " + text) for item_id, key, text in rows}
+
     def list_items(
-        self, scope: Scope, kinds: Sequence[str], statuses: Sequence[str] = ("activated",)
+        self,
+        scope: Scope,
+        kinds: Sequence[str],
+        statuses: Sequence[str] = ("activated",),
+        cluster_ids: Sequence[str] | None = None,
     ) -> list[MemoryItem]:
-        """All of a user's items of the given kinds and statuses, newest first."""
+        """A user's items of the given kinds and statuses, newest first (with `cluster_ids`: only those
+        linked to one of these clusters)."""
+        if cluster_ids is not None and not cluster_ids:
+            return []
+        clusters = "" if cluster_ids is None else "AND payload::jsonb ->> 'cluster_id' = ANY(%(clusters)s) "
         rows = self._rows(
             f"SELECT {ITEM_COLUMNS} FROM items WHERE user_id = %(user)s AND kind = ANY(%(kinds)s::text[]) "
-            "AND status = ANY(%(statuses)s::text[]) AND (%(agent)s::text IS NULL OR agent_id = %(agent)s) "
+            f"AND status = ANY(%(statuses)s::text[]) {clusters}"
+            "AND (%(agent)s::text IS NULL OR agent_id = %(agent)s) "
             "AND (%(app)s::text IS NULL OR app_id = %(app)s) ORDER BY seq DESC",
-            {**scope_params(scope), "kinds": list(kinds), "statuses": list(statuses)},
+            {
+                **scope_params(scope),
+                "kinds": list(kinds),
+                "statuses": list(statuses),
+                "clusters": None if cluster_ids is None else list(cluster_ids),
+            },
         )
         return [item_from_row(row) for row in rows]
 

@@ -265,6 +265,13 @@ class SQLiteStore(AdminQueries):
 
     def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]:
         """Keyword hits among messages whose job has not finished: (message, conversation_id, bm25)."""
+        running = (
+            self._db()
+            .execute("SELECT 1 FROM jobs WHERE user_id = ? AND status = 'running' LIMIT 1", (scope.user_id,))
+            .fetchone()
+        )
+        if running is None:  # the usual case: no full-text pass over every message of the user
+            return []
         rows = (
             self._db()
             .execute(
@@ -470,17 +477,44 @@ class SQLiteStore(AdminQueries):
         by_id = {row[0]: item_from_row(row) for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
+    def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The tokens the full-text index holds for each item (as `_index` wrote them, owner first)."""
+        if not item_ids:
+            return {}
+        marks = ",".join("?" * len(item_ids))
+        rows = self._db().execute(
+            f"SELECT i.id, f.tokens FROM items i JOIN items_fts f ON f.rowid = i.seq WHERE i.id IN ({marks})",
+            list(item_ids),
+        )
+        return {item_id: indexed.split(" ")[1:] for item_id, indexed in rows}
+
     def list_items(
-        self, scope: Scope, kinds: Sequence[str], statuses: Sequence[str] = ("activated",)
+        self,
+        scope: Scope,
+        kinds: Sequence[str],
+        statuses: Sequence[str] = ("activated",),
+        cluster_ids: Sequence[str] | None = None,
     ) -> list[MemoryItem]:
-        """All of a user's items of the given kinds and statuses, newest first."""
+        """A user's items of the given kinds and statuses, newest first (with `cluster_ids`: only those
+        linked to one of these clusters; the payload is filtered in SQL, not decoded row by row)."""
         kind_marks = ",".join("?" * len(kinds))
         status_marks = ",".join("?" * len(statuses))
+        params: list[Any] = [scope.user_id, *kinds, *statuses]
+        cluster_clause, table = "", "items"
+        if cluster_ids is not None:
+            if not cluster_ids:
+                return []
+            cluster_clause = (
+                f"AND json_extract(payload, '$.cluster_id') IN ({','.join('?' * len(cluster_ids))}) "
+            )
+            params += list(cluster_ids)
+            # SQLite would rather walk items_by_user (it is in `seq` order) and decode every payload.
+            table = "items INDEXED BY items_by_cluster"
         rows = self._db().execute(
-            f"SELECT {ITEM_COLUMNS} FROM items WHERE user_id = ? AND kind IN ({kind_marks}) "
-            f"AND status IN ({status_marks}) AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR app_id = ?) "
-            "ORDER BY seq DESC",
-            [scope.user_id, *kinds, *statuses, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
+            f"SELECT {ITEM_COLUMNS} FROM {table} WHERE user_id = ? AND kind IN ({kind_marks}) "
+            f"AND status IN ({status_marks}) {cluster_clause}"
+            "AND (? IS NULL OR agent_id = ?) AND (? IS NULL OR app_id = ?) ORDER BY seq DESC",
+            [*params, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id],
         )
         return [item_from_row(row) for row in rows]
 
