@@ -599,13 +599,13 @@ def _measure_user(
             for text in texts[:WARM_UP]:
                 searcher.search_memory(**search_request(text))
             search = measure_search(searcher, measured)
-            bm25 = measure_bm25(searcher, floor_texts)
-            after = measure_after_write(searcher, builder, bulk, texts[WARM_UP + 2 * count :])
-            per_size[str(size)] = {"memories": held, "search": search, "bm25": bm25, "after_write": after}
+            row: dict[str, Any] = {"memories": held, "search": search}
             if database_url is None:
-                floor = measure_floor(folder / "memskill.db", query_embedder, floor_texts)
-                per_size[str(size)]["floor"] = floor
-                per_size[str(size)]["search_over_floor"] = round(search["p50_ms"] / floor["p50_ms"], 2)
+                row["floor"] = measure_floor(folder / "memskill.db", query_embedder, floor_texts)
+                row["search_over_floor"] = round(search["p50_ms"] / row["floor"]["p50_ms"], 2)
+            row["bm25"] = measure_bm25(searcher, floor_texts)
+            row["after_write"] = measure_after_write(searcher, builder, bulk, texts[WARM_UP + 2 * count :])
+            per_size[str(size)] = row
     stats = builder.stats
     return {
         "sizes": per_size,
