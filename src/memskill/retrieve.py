@@ -30,7 +30,7 @@ import numpy as np
 
 from memskill.models import Scope
 from memskill.stores.base import Store
-from memskill.text import content_filter, content_tokens, match_query
+from memskill.text import content_filter, match_query, tokens
 
 COSINE_ZERO = 0.15
 """Cosine at which calibrated similarity is 0 (unrelated pairs of the offline embedder sit around here)."""
@@ -128,7 +128,7 @@ def stem(token: str) -> str:
 @lru_cache(maxsize=16384)
 def content_words(text: str) -> frozenset[str]:
     """The stemmed content words of `text`."""
-    return frozenset(stem(token) for token in content_tokens(text))
+    return words_of_tokens(tokens(text))
 
 
 def words_of_tokens(tokens: Sequence[str]) -> frozenset[str]:
