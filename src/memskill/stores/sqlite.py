@@ -5,7 +5,8 @@
 - Keyword search: FTS5 tables over jieba-segmented text, one per searchable table. Each row also holds an
   `owner` token derived from the user id, so a query matches only that user's rows inside the index.
 - Vector search: float32 BLOBs, loaded per user into a numpy matrix that is cached until the user's
-  revision changes, then searched exactly (`matrix @ query`).
+  revision changes, then searched exactly (`matrix @ query`). The searches are in `sqlite_search.py`,
+  operator queries in `sqlite_admin.py`.
 
 Every thread gets its own connection; writes go through `transaction()` (BEGIN IMMEDIATE, a process-wide
 lock, busy timeout), so a server thread and worker threads, or several processes, share one file safely.
@@ -18,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from memskill.models import (
     Usage,
     now_ms,
 )
-from memskill.stores.base import ClusterRow, IngestResult, ScoredId, TaskRecordRow
+from memskill.stores.base import ClusterRow, IngestResult, TaskRecordRow
 from memskill.stores.migrations import apply_migrations
 from memskill.stores.rows import (
     ITEM_COLUMNS,
@@ -51,21 +52,11 @@ from memskill.stores.rows import (
     version_from_row,
 )
 from memskill.stores.sqlite_admin import AdminQueries
+from memskill.stores.sqlite_search import FTS_TABLES, SearchQueries, _VectorIndex
 from memskill.text import index_text
 
-FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
 
-
-@dataclass
-class _VectorIndex:
-    revision: int
-    ids: list[str]
-    agent_ids: list[str | None]
-    app_ids: list[str | None]
-    matrix: np.ndarray
-
-
-class SQLiteStore(AdminQueries):
+class SQLiteStore(SearchQueries, AdminQueries):
     """SQLite implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -263,38 +254,6 @@ class SQLiteStore(AdminQueries):
         )
         return [row[0] for row in rows]
 
-    def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]:
-        """Keyword hits among messages whose job has not finished: (message, conversation_id, bm25)."""
-        running = (
-            self._db()
-            .execute("SELECT 1 FROM jobs WHERE user_id = ? AND status = 'running' LIMIT 1", (scope.user_id,))
-            .fetchone()
-        )
-        if running is None:  # the usual case: no full-text pass over every message of the user
-            return []
-        rows = (
-            self._db()
-            .execute(
-                "SELECT m.id, m.role, m.content, m.chat_time, m.tool_calls, m.tool_call_id, "
-                "m.conversation_id, "
-                "bm25(messages_fts) FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid "
-                "JOIN jobs j ON j.id = m.job_id WHERE messages_fts MATCH ? AND j.status = 'running' "
-                "AND m.user_id = ? AND (? IS NULL OR m.agent_id = ?) AND (? IS NULL OR m.app_id = ?) "
-                "ORDER BY bm25(messages_fts) LIMIT ?",
-                (
-                    f"{owner_token(scope.user_id)} AND ({match})",
-                    scope.user_id,
-                    scope.agent_id,
-                    scope.agent_id,
-                    scope.app_id,
-                    scope.app_id,
-                    limit,
-                ),
-            )
-            .fetchall()
-        )
-        return [(message_from_row(row[:6]), row[6], -float(row[7])) for row in rows]
-
     def get_job(self, job_id: str) -> Job | None:
         row = self._db().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else job_from_row(row)
@@ -477,17 +436,6 @@ class SQLiteStore(AdminQueries):
         by_id = {row[0]: item_from_row(row) for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
 
-    def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
-        """The tokens the full-text index holds for each item (as `_index` wrote them, owner first)."""
-        if not item_ids:
-            return {}
-        marks = ",".join("?" * len(item_ids))
-        rows = self._db().execute(
-            f"SELECT i.id, f.tokens FROM items i JOIN items_fts f ON f.rowid = i.seq WHERE i.id IN ({marks})",
-            list(item_ids),
-        )
-        return {item_id: indexed.split(" ")[1:] for item_id, indexed in rows}
-
     def list_items(
         self,
         scope: Scope,
@@ -549,200 +497,6 @@ class SQLiteStore(AdminQueries):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             self._touch(user_id)
         return count
-
-    # -- search -----------------------------------------------------------------------------------
-
-    def _revision(self, user_id: str) -> int:
-        row = self._db().execute("SELECT revision FROM revisions WHERE user_id = ?", (user_id,)).fetchone()
-        return 0 if row is None else int(row[0])
-
-    def _vector_index(
-        self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None = None
-    ) -> _VectorIndex:
-        revision = self._revision(user_id)
-        key = (user_id, table, kind, dim, embedder_id)
-        with self._cache_lock:
-            cached = self._vectors.get(key)
-        if cached is not None and cached.revision == revision:
-            return cached
-        if table == "items":
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
-                    "AND status = 'activated' AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
-                    (user_id, kind, embedder_id, embedder_id),
-                )
-                .fetchall()
-            )
-        else:
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = "
-                    "'activated' "
-                    "AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
-                    (user_id, embedder_id, embedder_id),
-                )
-                .fetchall()
-            )
-        rows = [row for row in rows if len(row[3]) == dim * 4]
-        matrix = (
-            np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32).reshape(len(rows), dim)
-            if rows
-            else np.zeros((0, dim), dtype=np.float32)
-        )
-        index = _VectorIndex(
-            revision, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], matrix
-        )
-        with self._cache_lock:
-            self._vectors[key] = index
-        return index
-
-    def vector_search(
-        self,
-        scope: Scope,
-        table: str,
-        kind: str,
-        query: np.ndarray,
-        limit: int,
-        embedder_id: str | None = None,
-    ) -> list[ScoredId]:
-        """Exact cosine search over a user's activated vectors (rows are unit length).
-
-        Only vectors of the query's length are compared, and with `embedder_id` only those that embedder
-        made, so vectors left by an earlier embedder are skipped until they are re-embedded."""
-        index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]), embedder_id)
-        if not index.ids:
-            return []
-        scores = index.matrix @ query.astype(np.float32)
-        if scope.agent_id is not None or scope.app_id is not None:
-            mask = np.array(
-                [
-                    (scope.agent_id is None or a == scope.agent_id)
-                    and (scope.app_id is None or p == scope.app_id)
-                    for a, p in zip(index.agent_ids, index.app_ids)
-                ],
-                dtype=bool,
-            )
-            scores = np.where(mask, scores, -np.inf)
-        count = min(limit, len(index.ids))
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top])]
-        return [ScoredId(index.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
-
-    def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]:
-        """BM25 hits (score = -bm25, higher is better) among a user's activated rows."""
-        fts = FTS_TABLES[table]
-        kind_clause = "AND t.kind = ?" if table == "items" else ""
-        params: list[Any] = [f"{owner_token(scope.user_id)} AND ({match})", scope.user_id]
-        if table == "items":
-            params.append(kind)
-        params += [scope.agent_id, scope.agent_id, scope.app_id, scope.app_id, limit]
-        rows = (
-            self._db()
-            .execute(
-                f"SELECT t.id, bm25({fts}) FROM {fts} JOIN {table} t ON t.seq = {fts}.rowid "
-                f"WHERE {fts} MATCH ? AND t.user_id = ? {kind_clause} AND t.status = 'activated' "
-                "AND (? IS NULL OR t.agent_id = ?) AND (? IS NULL OR t.app_id = ?) "
-                f"ORDER BY bm25({fts}) LIMIT ?",
-                params,
-            )
-            .fetchall()
-        )
-        return [ScoredId(row[0], -float(row[1])) for row in rows]
-
-    def vectors_of(
-        self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
-    ) -> dict[str, np.ndarray]:
-        """The stored vectors of `ids` that are `dim` long (and, with `embedder_id`, made by it)."""
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._db().execute(
-            f"SELECT id, vector FROM {table} WHERE id IN ({marks}) AND (? IS NULL OR embedder = ?)",
-            [*ids, embedder_id, embedder_id],
-        )
-        return {
-            row[0]: np.frombuffer(row[1], dtype=np.float32)
-            for row in rows
-            if row[1] is not None and len(row[1]) == dim * 4
-        }
-
-    # -- re-embedding -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _stale(table: str, embedder_id: str, dim: int | None) -> tuple[str, list[Any]]:
-        """A condition on rows `t` of `table` whose vector another embedder made, and its parameters.
-
-        Clusters keep no embedder id: a cluster is stale when its centroid has another length, or while
-        its user has a stale item or skill (`memskill.reembed` does clusters first, so a run that stops
-        half-way redoes them).
-        """
-        size = None if dim is None else dim * 4
-
-        def own(alias: str) -> tuple[str, list[Any]]:
-            clause = (
-                f"{alias}.vector IS NOT NULL AND ({alias}.embedder IS NOT ? "
-                f"OR (? IS NOT NULL AND length({alias}.vector) != ?))"
-            )
-            return clause, [embedder_id, size, size]
-
-        if table in ("items", "skills"):
-            return own("t")
-        if table != "clusters":
-            raise ValueError(f"no vectors in table {table!r}")
-        item, item_params = own("i")
-        skill, skill_params = own("s")
-        clause = (
-            "(? IS NOT NULL AND length(t.centroid) != ?) "
-            f"OR EXISTS (SELECT 1 FROM items i WHERE i.user_id = t.user_id AND {item}) "
-            f"OR EXISTS (SELECT 1 FROM skills s WHERE s.user_id = t.user_id AND {skill})"
-        )
-        return clause, [size, size, *item_params, *skill_params]
-
-    def stale_vectors(
-        self, table: str, embedder_id: str, dim: int | None, limit: int, after: str = ""
-    ) -> list[str]:
-        """Ids after `after`, in id order, of rows of `table` whose vector another embedder made (or whose
-        length is not `dim`)."""
-        clause, params = self._stale(table, embedder_id, dim)
-        rows = self._db().execute(
-            f"SELECT t.id FROM {table} t WHERE t.id > ? AND ({clause}) ORDER BY t.id LIMIT ?",
-            [after, *params, limit],
-        )
-        return [row[0] for row in rows]
-
-    def count_stale_vectors(self, table: str, embedder_id: str, dim: int | None) -> int:
-        clause, params = self._stale(table, embedder_id, dim)
-        row = self._db().execute(f"SELECT COUNT(*) FROM {table} t WHERE {clause}", params).fetchone()
-        return int(row[0])
-
-    def set_vector(self, table: str, row_id: str, vector: np.ndarray, embedder_id: str) -> bool:
-        """Replace a row's vector (a cluster's centroid) made by another embedder.
-
-        An item's or skill's vector is left alone when one of `embedder_id` and the same length was
-        written since it was found stale (its text changed meanwhile); returns whether it was replaced.
-        """
-        data = blob(vector)
-        assert data is not None
-        db = self._db()
-        with self.transaction():
-            if table == "clusters":
-                cursor = db.execute("UPDATE clusters SET centroid = ? WHERE id = ?", (data, row_id))
-            elif table in ("items", "skills"):
-                cursor = db.execute(
-                    f"UPDATE {table} SET vector = ?, embedder = ? WHERE id = ? "
-                    "AND (embedder IS NOT ? OR vector IS NULL OR length(vector) != ?)",
-                    (data, embedder_id, row_id, embedder_id, len(data)),
-                )
-            else:
-                raise ValueError(f"no vectors in table {table!r}")
-            if not cursor.rowcount:
-                return False
-            owner = db.execute(f"SELECT user_id FROM {table} WHERE id = ?", (row_id,)).fetchone()
-            self._touch(owner[0])
-        return True
 
     # -- clusters and task records ----------------------------------------------------------------
 
