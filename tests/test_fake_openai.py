@@ -10,7 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import httpx
@@ -576,12 +576,22 @@ def test_reset_forgets_requests_and_usage(fake: FakeOpenAI) -> None:
     assert fake.fault is None
 
 
-def test_module_runs_as_a_foreground_server() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "inherited",
+    [None, _ignore_sigint],
+    ids=["foreground", "started-in-background"],  # a shell without job control ignores SIGINT in `cmd &`
+)
+def test_module_runs_as_a_foreground_server(inherited: Callable[[], None] | None) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "memskill.testing", "--api-key", "k"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=inherited,
     )
     try:
         assert process.stdout is not None

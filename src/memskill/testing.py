@@ -48,6 +48,7 @@ import hashlib
 import json
 import math
 import re
+import signal
 import socket
 import socketserver
 import struct
@@ -783,13 +784,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake = FakeOpenAI(
         api_key=args.api_key, embedding_dim=args.embedding_dim, delay_s=args.delay, port=args.port
     )
+    # Stop on Ctrl-C and on SIGTERM whatever this process inherited: a shell that starts a command in
+    # the background without job control (CI runners, `cmd &` in a script) sets SIGINT to "ignore",
+    # and Python then never turns Ctrl-C into KeyboardInterrupt, so the server would never stop.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     print(fake.base_url, flush=True)
     print("Set MEMSKILL_LLM_BASE_URL to the URL above; Ctrl-C stops the server.", file=sys.stderr, flush=True)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(1.0):
+            pass
     finally:
         fake.stop()
     return 0
