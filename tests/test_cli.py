@@ -132,6 +132,7 @@ def test_parser_has_data_dir_everywhere() -> None:
             "add": ["--user", "u", "--conversation", "c"],
             "keys": ["list"],
             "bench": ["quality"],
+            "train": ["tagger"],
         }.get(command, [])
         args = parser.parse_args([command, *extra, "--data-dir", "/tmp/x"])
         assert args.data_dir == "/tmp/x"

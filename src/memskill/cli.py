@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from memskill.config import Settings
-from memskill.errors import MemskillError
+from memskill.errors import InvalidRequest, MemskillError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -449,6 +449,24 @@ def _bench_llm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from memskill.tagger import train
+    from memskill.tagger.corpus import corpus_dir
+    from memskill.tagger.model import WEIGHTS
+
+    def say(line: str) -> None:
+        err.write(line + "\n")
+        err.flush()
+
+    corpus = Path(args.corpus) if args.corpus else None
+    if not (corpus or corpus_dir()).joinpath("turns").is_dir():
+        raise InvalidRequest("no turn corpus found: pass --corpus DIR (the repository's corpus/ folder)")
+    data = Path(args.data) if args.data else None
+    target = Path(args.out) if args.out else WEIGHTS
+    out.write(train.main(data, corpus, target, args.seed, say, with_dev=not args.hold_out_dev) + "\n")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -531,7 +549,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
     bench.add_argument("--json", help="also write the raw results to this file")
     bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
-    bench.add_argument("--only", help="comma-separated stages: segmentation,clustering,retrieval,preferences")
+    bench.add_argument(
+        "--only", help="comma-separated stages: turns,segmentation,clustering,retrieval,preferences"
+    )
+
+    trainer = commands.add_parser(
+        "train", parents=[common], help="rebuild a shipped model from its training data"
+    )
+    trainer.add_argument("model", choices=["tagger"])
+    trainer.add_argument("--corpus", help="the turn corpus folder (default: the repository's corpus/)")
+    trainer.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
+    trainer.add_argument("--out", help="where to write the weights (default: the package's weights.npz)")
+    trainer.add_argument("--seed", type=int, default=20261206)
+    trainer.add_argument(
+        "--hold-out-dev", action="store_true", help="train without the dev kinds and score them (for tuning)"
+    )
 
     keys = commands.add_parser("keys", parents=[common], help="create, list or revoke API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
@@ -554,6 +586,7 @@ COMMANDS = {
     "worker": cmd_worker,
     "keys": cmd_keys,
     "bench": cmd_bench,
+    "train": cmd_train,
 }
 
 

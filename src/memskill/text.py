@@ -56,6 +56,24 @@ def _tokens_cached(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9'’_.%$#/+-]+|\S")
+
+
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) of each word of `text` as written: Chinese runs cut into jieba's words
+    (precise mode), Latin words and numbers whole, any other character alone."""
+    out: list[tuple[str, int, int]] = []
+    for match in _PIECE.finditer(text):
+        piece, start = match.group(0), match.start()
+        if has_cjk(piece[0]):
+            for word in _jieba().lcut(piece):  # type: ignore[attr-defined]
+                out.append((word, start, start + len(word)))
+                start += len(word)
+        else:
+            out.append((piece, start, match.end()))
+    return out
+
+
 def tokens(text: str) -> list[str]:
     """All word tokens of `text` (Chinese segmented, everything lower-cased)."""
     if len(text) > 4000:

@@ -164,8 +164,10 @@ def split_of(clause: Clause, kinds: dict[str, dict[str, str]]) -> str:
 
 def summary(clauses: list[Clause], kinds: dict[str, dict[str, str]]) -> str:
     """Counts per label × language, per split and per domain, as text."""
-    lines = [f"{len(clauses)} clauses, {len({c.dialogue for c in clauses})} conversations, "
-             f"{len({c.kind for c in clauses})} kinds"]
+    lines = [
+        f"{len(clauses)} clauses, {len({c.dialogue for c in clauses})} conversations, "
+        f"{len({c.kind for c in clauses})} kinds"
+    ]
     by_lang = Counter(c.lang for c in clauses)
     lines.append("languages: " + ", ".join(f"{k} {v} ({v / len(clauses):.0%})" for k, v in by_lang.items()))
     labels = Counter((c.label, c.lang) for c in clauses)
@@ -182,16 +184,24 @@ def markdown(clauses: list[Clause], kinds: dict[str, dict[str, str]]) -> str:
     """The datasheet's count tables: label × language × split, and domain × split."""
     splits = ("train", "dev", "test")
     counts = Counter((c.label, c.lang, split_of(c, kinds)) for c in clauses)
-    lines = ["| label | " + " | ".join(f"{s} zh | {s} en" for s in splits) + " | all |",
-             "|---|" + "---:|" * (2 * len(splits) + 1)]
+    lines = [
+        "| label | " + " | ".join(f"{s} zh | {s} en" for s in splits) + " | all |",
+        "|---|" + "---:|" * (2 * len(splits) + 1),
+    ]
     for label in LABELS:
         cells = [counts[label, lang, split] for split in splits for lang in ("zh", "en")]
         lines.append(f"| {label} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
-    totals = [sum(counts[label, lang, split] for label in LABELS) for split in splits for lang in ("zh", "en")]
+    totals = [
+        sum(counts[label, lang, split] for label in LABELS) for split in splits for lang in ("zh", "en")
+    ]
     lines.append("| **all** | " + " | ".join(map(str, totals)) + f" | {sum(totals)} |")
     domains = Counter((kinds[c.kind]["domain"], split_of(c, kinds)) for c in clauses)
     kinds_in = Counter((entry["domain"], entry["split"]) for entry in kinds.values())
-    lines += ["", "| domain | kinds (train/dev/test) | clauses train | dev | test |", "|---|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "| domain | kinds (train/dev/test) | clauses train | dev | test |",
+        "|---|---|---:|---:|---:|",
+    ]
     for domain in sorted({entry["domain"] for entry in kinds.values()}):
         shape = "/".join(str(kinds_in[domain, split]) for split in splits)
         lines.append(f"| {domain} | {shape} | " + " | ".join(str(domains[domain, s]) for s in splits) + " |")

@@ -1,0 +1,118 @@
+"""Tagger: what each clause of a user turn does — a request, a step, a limit, a like, a correction, …
+
+A user turn is cut into clauses (`clauses.py`: sentence ends, then a learned choice at each comma),
+each clause gets one of thirteen labels (`LABELS`) from a logistic regression over hashed character
+and word n-grams and the clause's place in the conversation (`features.py`, `model.py`), and the
+clauses that carry a wish get the span that states it (`span.py`). All four models are trained by
+`memskill train tagger` (`train.py`) on the team's labelled corpus (`corpus/`, `docs/data/turns.md`) and
+public dialogue-act sets (`sources.py`), and ship as one small `weights.npz` read with numpy alone.
+
+    >>> tagger = default_tagger()
+    >>> [(tag.label, tag.span) for tag in tagger.tag("我比较喜欢逛文化景点，商场什么的不太感兴趣。")]
+    [('like', '逛文化景点'), ('dislike', '商场')]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from memskill.tagger.clauses import Splitter
+from memskill.tagger.corpus import LABELS, NEEDS_SPAN
+from memskill.tagger.features import Context, feature_ids
+from memskill.tagger.model import WEIGHTS, Model, load_models
+from memskill.tagger.span import Spans
+
+__all__ = ["LABELS", "PREFERENCE_LABELS", "Context", "Tag", "Tagger", "default_tagger"]
+
+PREFERENCE_LABELS = frozenset({"like", "dislike", "standing_rule", "constraint", "correction"})
+"""Labels whose clauses state how the user wants things done."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One clause of a user turn and what it does."""
+
+    text: str
+    """The clause as written."""
+    label: str
+    """One of `LABELS`."""
+    confidence: float
+    """The model's probability of `label`."""
+    span: str
+    """The words stating the wish, limit, rule, step or task (the clause itself for other labels)."""
+    probabilities: dict[str, float] = field(default_factory=dict, compare=False)
+    """The model's probability of every label."""
+
+    def mass(self, labels: Iterable[str]) -> float:
+        """The probability that the clause carries one of `labels`."""
+        return sum(self.probabilities.get(label, 0.0) for label in labels)
+
+
+class Tagger:
+    """Splits turns into clauses and labels them, with the shipped models or given ones."""
+
+    def __init__(self, models: dict[str, Model]) -> None:
+        self.clause_model = models["clause"]
+        self.splitter = Splitter(models.get("boundary"))
+        self.spans = Spans(models.get("span_start"), models.get("span_end"))
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> Tagger:
+        return cls(load_models(path))
+
+    def split(self, turn: str) -> list[str]:
+        """The clauses of one user turn."""
+        return self.splitter.split(turn)
+
+    def tag_clauses(self, clauses: Sequence[str], contexts: Sequence[Context]) -> list[Tag]:
+        """Labels of given clauses, each with where it stands (its `previous_label` as given)."""
+        if not clauses:
+            return []
+        rows = [feature_ids(text, context) for text, context in zip(clauses, contexts)]
+        return [self._tag(text, row) for text, row in zip(clauses, self.clause_model.probabilities(rows))]
+
+    def _tag(self, text: str, probabilities: np.ndarray) -> Tag:
+        best = int(probabilities.argmax())
+        label = self.clause_model.labels[best]
+        span = self.spans.find(text, label) if label in NEEDS_SPAN else text.strip()
+        every = {name: float(p) for name, p in zip(self.clause_model.labels, probabilities)}
+        return Tag(text=text, label=label, confidence=every[label], span=span, probabilities=every)
+
+    def tag(self, turn: str, first_turn: bool = True, after_answer: bool = False) -> list[Tag]:
+        """Every clause of one user turn, labelled left to right (each clause sees the label given to
+        the one before it). `first_turn`: the turn opens the task; `after_answer`: it follows an
+        assistant reply."""
+        clauses = self.split(turn)
+        tags: list[Tag] = []
+        for i, text in enumerate(clauses):
+            context = Context(
+                first_turn=first_turn,
+                position=i,
+                count=len(clauses),
+                after_answer=after_answer,
+                previous=clauses[i - 1] if i else "",
+                following=clauses[i + 1] if i + 1 < len(clauses) else "",
+                previous_label=tags[-1].label if tags else "",
+            )
+            row = self.clause_model.probabilities([feature_ids(text, context)])[0]
+            tags.append(self._tag(text, row))
+        return tags
+
+
+_default: Tagger | None = None
+_lock = threading.Lock()
+
+
+def default_tagger() -> Tagger:
+    """The shipped tagger, loaded once per process."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Tagger.load()
+    return _default

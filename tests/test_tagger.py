@@ -1,0 +1,166 @@
+"""The turn tagger: its corpus, its shipped model, its training, and what extraction reads from it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memskill.cli import main
+from memskill.extract import extract
+from memskill.models import Message, TaskChunk
+from memskill.tagger import LABELS, Tagger, default_tagger
+from memskill.tagger import train as training
+from memskill.tagger.corpus import CorpusError, corpus_dir, load, load_kinds, read
+from memskill.tagger.model import WEIGHTS, load_models, save_models
+
+CORPUS = corpus_dir()
+
+
+# ---- the corpus -----------------------------------------------------------------------------------
+
+
+def test_corpus_size_languages_kinds_and_labels() -> None:
+    clauses = load()
+    kinds = load_kinds()
+    assert len(clauses) >= 6000
+    assert sum(c.lang == "zh" for c in clauses) / len(clauses) >= 0.45
+    assert len({c.kind for c in clauses}) >= 60
+    assert {kinds[c.kind]["domain"] for c in clauses} >= {
+        "travel", "writing", "email", "reports", "slides", "code", "sql", "data", "cooking", "fitness",
+        "health", "study", "shopping", "finance", "home", "work-admin", "chit-chat",
+    }  # fmt: skip
+    labels = Counter(c.label for c in clauses)
+    assert set(labels) == set(LABELS) and min(labels.values()) >= 150
+
+
+def test_corpus_splits_by_kind_of_task() -> None:
+    kinds = load_kinds()
+    by_split = Counter(entry["split"] for entry in kinds.values())
+    assert by_split["train"] >= 40 and by_split["dev"] >= 10 and by_split["test"] >= 10
+    clauses = load()
+    test_kinds = {c.kind for c in clauses if kinds[c.kind]["split"] == "test"}
+    trained_kinds = {c.kind for c in clauses if kinds[c.kind]["split"] != "test"}
+    assert test_kinds and not test_kinds & trained_kinds
+    for split in ("train", "dev", "test"):
+        langs = Counter(c.lang for c in clauses if kinds[c.kind]["split"] == split)
+        assert langs["zh"] and langs["en"], split
+
+
+def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
+    clause = {
+        "text": "我喜欢安静的酒店。",
+        "label": "like",
+        "span": "安静的酒店",
+        "directive": "优先安静的酒店",
+    }
+    good = {"id": "x", "kind": "travel-itinerary", "lang": "zh", "turns": [{"clauses": [clause]}]}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert [c.span for c in read([path])] == ["安静的酒店"]
+    bad_span = json.loads(json.dumps(good))
+    bad_span["turns"][0]["clauses"][0]["span"] = "商场"
+    bad_label = json.loads(json.dumps(good))
+    bad_label["turns"][0]["clauses"][0]["label"] = "preference"
+    for bad, says in ((bad_span, "not a substring"), (bad_label, "unknown label"), ({"id": "y"}, "missing")):
+        path.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
+        with pytest.raises(CorpusError, match=says):
+            list(read([path]))
+
+
+# ---- the shipped model ----------------------------------------------------------------------------
+
+
+def test_shipped_weights_are_small_and_complete() -> None:
+    assert WEIGHTS.stat().st_size <= 5 * 1024 * 1024
+    models = load_models()
+    assert set(models) == {"clause", "boundary", "span_start", "span_end"}
+    assert models["clause"].labels == LABELS
+    assert "trained" in models["clause"].info
+
+
+def test_the_briefs_three_wishes_come_out_as_preferences_or_steps() -> None:
+    """The product brief's conversation (its user turns as given, the omitted replies written out)."""
+    turns = [
+        ("user", "下周我要去成都玩，帮我规划一个5天的出行计划，我喜欢不走回头路的特种兵出行，"
+                 "帮我标注路途中值得品尝的美食。"),
+        ("assistant", "好的！按由西向东、不走回头路的顺序排了5天：Day 1 宽窄巷子 → 人民公园 → 春熙路"
+                      "（美食：钟水饺、龙抄手）……"),
+        ("user", "我比较喜欢逛文化景点，商场什么的不太感兴趣。"),
+        ("assistant", "明白，去掉春熙路和太古里，换成成都博物馆、武侯祠和杜甫草堂，路线依旧不回头……"),
+        ("user", "帮我在规划的时候，提前确认一下天气和温度，方便我准备行李。"),
+        ("assistant", "查了天气：下周成都多云有小雨，12–21℃，早晚凉，建议带薄外套和雨伞；第3天小雨，"
+                      "安排室内的博物馆……"),
+    ]  # fmt: skip
+    messages = tuple(
+        Message(role=role, content=text, id=f"m{i}")  # type: ignore[arg-type]
+        for i, (role, text) in enumerate(turns)
+    )
+    extraction = extract(TaskChunk("0127", "", messages))
+    said = [p.text for p in extraction.preferences] + list(extraction.record.steps)
+    assert any("回头路" in text for text in said)
+    assert any("文化景点" in text for text in said) and any("商场" in text for text in said)
+    assert any("天气" in text and "温度" in text for text in said)
+    assert all(p.sources[0] in {"m0", "m2", "m4"} for p in extraction.preferences)
+
+
+def test_clauses_labels_and_spans_of_a_turn() -> None:
+    tags = default_tagger().tag(
+        "我比较喜欢逛文化景点，商场什么的不太感兴趣。", first_turn=False, after_answer=True
+    )
+    assert [tag.label for tag in tags] == ["like", "dislike"]
+    assert tags[0].span == "逛文化景点"
+    assert all(abs(sum(tag.probabilities.values()) - 1) < 1e-4 for tag in tags)
+    english = default_tagger().tag("Too long, and skip the buzzwords.", first_turn=False, after_answer=True)
+    assert english[0].label == "complaint"
+
+
+def test_tagging_never_breaks_on_odd_input() -> None:
+    tagger = default_tagger()
+    for text in ("", "   ", "👍", "```\ncode, with; commas\n```", "a" * 5000, "？？？", "，，，"):
+        for tag in tagger.tag(text):
+            assert tag.label in LABELS
+
+
+# ---- training ---------------------------------------------------------------------------------------
+
+
+def _small_corpus(tmp_path: Path) -> Path:
+    """A copy of the corpus with its first two files, for a fast training run."""
+    folder = tmp_path / "corpus"
+    (folder / "turns").mkdir(parents=True)
+    (folder / "kinds.json").write_text((CORPUS / "kinds.json").read_text(encoding="utf-8"), encoding="utf-8")
+    for name in ("part-1.jsonl", "part-2.jsonl"):
+        (folder / "turns" / name).write_text(
+            (CORPUS / "turns" / name).read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    return folder
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    folder = _small_corpus(tmp_path)
+    first, _ = training.train_all(None, folder, seed=7)
+    second, _ = training.train_all(None, folder, seed=7)
+    for name in first:
+        assert np.array_equal(first[name].weights, second[name].weights), name
+    save_models(first, tmp_path / "w.npz")
+    tagger = Tagger.load(tmp_path / "w.npz")
+    assert tagger.tag("帮我写一封请假邮件")[0].label in LABELS
+
+
+def test_train_command_writes_weights_and_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _small_corpus(tmp_path)
+    target = tmp_path / "weights.npz"
+    code = main(
+        ["train", "tagger", "--corpus", str(folder), "--data", str(tmp_path / "none"), "--out", str(target)]
+    )
+    assert code == 0 and target.stat().st_size > 0
+    out, err = capsys.readouterr()
+    assert "corpus test kinds" in out and "macro" in out
+    assert "training on the corpus alone" in err and "wrote" in err
+    assert main(["train", "tagger", "--corpus", str(tmp_path / "missing")]) == 2
