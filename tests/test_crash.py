@@ -155,4 +155,6 @@ def test_a_slow_job_keeps_its_lease_while_its_worker_lives(tmp_path: Path) -> No
         finished = memory.store.get_job(job.id)
         assert finished is not None and (finished.status, finished.attempts) == ("completed", 1)
         preferences = memory.store.list_items(Scope("u1"), ["preference"])
-        assert [(p.text, p.confidence) for p in preferences] == [("评审请用表格列出问题", pytest.approx(0.9))]
+        assert [(p.text, p.confidence) for p in preferences] == [
+            ("以后评审请用表格列出问题", pytest.approx(0.9))
+        ]

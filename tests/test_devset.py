@@ -101,12 +101,6 @@ _LIN_SPLIT = (
     "(which needs a recognised kind) does not continue the trip cluster and a second skill (task-…) "
     "takes the trip preference 早饭"
 )
-_ZHOU_MERGE = (
-    "zhou's first weekly report (record text cosine 0.453 to the email cluster's centroid, above "
-    "cluster.ASSIGN_THRESHOLD 0.425) joins the email-writing cluster although naming.recognise says "
-    "report-writing vs email-writing: Pipeline._cluster_for has no veto for different recognised "
-    "kinds, so one skill (named email-writing) serves both"
-)
 _MAYA_MERGE = (
     "naming.recognise counts keywords as substrings: 'script' inside 'subscription' makes the "
     "cover-letter request code-writing, so Pipeline._continued_cluster puts it into the SQL cluster "
@@ -125,39 +119,12 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("skill_count", "dev-lin"): "4 skills for 3 task types: " + _LIN_SPLIT,
     ("skill_count", "dev-maya"): "4 skills for 2 task types: " + _MAYA_MERGE + "; and " + _MAYA_STALE,
     ("preference_in_own_skill", "dev-lin/weekly-report#5"): (
-        "'开头的概述和结尾的心得体会都删掉' is not extracted: extract/preferences.py has no rule for a "
-        "removal instruction (…都删掉 / 去掉)"
-    ),
-    ("preference_in_own_skill", "dev-zhou/trip-planning#1"): (
-        "'一天一两个地方就够了' is not extracted: no rule for a limit stated as '…就够了'"
-    ),
-    ("preference_in_own_skill", "dev-zhou/weekly-report#3"): (
-        "'周报要写成完整的段落' is not extracted: the require rule only accepts subjects in "
-        "_ZH_SUBJECT_NOUNS, which lacks 周报 / 报告 / 邮件"
-    ),
-    ("preference_in_own_skill", "dev-maya/sql-analysis#2"): (
-        "'Round the percentages to one decimal place.' is not extracted: no rule for an imperative "
-        "format instruction"
-    ),
-    ("preference_in_own_skill", "dev-maya/cover-letter#3"): (
-        "English clauses are not split at ', and': 'Too long, and skip the buzzwords like …' is read "
-        "as the complaint 'too long' only (the prohibit rule needs a clause starting with 'skip'), and "
-        "that complaint is then replaced by the next sentence's instruction"
+        "'开头的概述和结尾的心得体会都删掉' (a correction) is read by the tagger as a step, so it joins "
+        "the record's steps, not its preferences"
     ),
     ("preference_in_own_skill", "dev-sam/code-review#1"): (
-        "'order them by severity: bugs first, style last' is not extracted: no rule for an imperative "
-        "ordering instruction"
-    ),
-    ("preference_in_own_skill", "dev-sam/meal-planning#5"): (
-        "'I'm trying to cut down on cheese' is not extracted: 'cut down on' is not among the English "
-        "dislike verbs"
-    ),
-    ("preference_in_own_skill", "dev-chen/meal-planning#0"): (
-        "'我们家都不吃辣' is not extracted: _ZH_LEAD allows only 我 / 我们 right before the adverbs, "
-        "so the subject 我们家 breaks the dislike rule"
-    ),
-    ("preference_in_own_skill", "dev-chen/meal-planning#1"): (
-        "'下班回来半小时能做好的那种' is not extracted: no rule for a constraint stated as a description"
+        "'order them by severity: bugs first, style last' is read by the tagger as a step (an "
+        "instruction), so it joins the record's steps, not its preferences"
     ),
 }
 """(test, case id) → why the pipeline fails it today; each becomes a strict xfail."""

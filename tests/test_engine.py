@@ -196,11 +196,11 @@ def test_feedback_updates_preferences_and_the_matching_skill(memory: Memory) -> 
     assert memory.get_status(task_id=reply["task_id"])["status"] == "completed"
     [updated] = memory.get_skill(user_id="u1")["skill_detail_list"]
     assert updated["id"] == skill["id"] and updated["version"] == skill["version"] + 1
+    assert "500字" in " ".join(skill["skill_value"]["preference"])  # the request's limit, kept with the task
     assert "200字" in " ".join(updated["skill_value"]["preference"])
-    everything = memory.get_memory(user_id="u1", size=50)["preference_detail_list"]
-    old = [p for p in everything if "500字" in p["preference"]]
-    assert old and all(p["status"] == "archived" and p["superseded_by"] for p in old)
+    assert "500字" not in " ".join(updated["skill_value"]["preference"])  # the correction replaced it
     active = memory.search_memory(query="写邮件", user_id="u1", relativity=0)["preference_detail_list"]
+    assert any("200字" in p["preference"] for p in active)
     assert not any("500字" in p["preference"] for p in active)
 
 

@@ -67,6 +67,8 @@ class TaskChunk:
     conversation_id: str
     title: str
     messages: tuple[Message, ...]
+    after_answer: bool = False
+    """The chunk opens right after an assistant reply in its conversation (its first turn reacts to it)."""
 
 
 @dataclass(frozen=True)

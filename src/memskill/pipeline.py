@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from memskill.cluster import assign, update_centroid
-from memskill.consolidate import Consolidator, Outcome, stable_id
-from memskill.extract import detect_language
+from memskill.consolidate import CONTRADICTION_COSINE, Consolidator, Outcome, stable_id
+from memskill.extract import detect_language, reacts_to_answer
 from memskill.generalise import generalise
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
@@ -41,6 +41,7 @@ from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
 from memskill.synthesize import Evidence, document, render_checked, synthesize
+from memskill.topics import topic_of
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -77,8 +78,9 @@ def skill_vectors(
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
-    """Whether a task is worth a skill: a real request, not a greeting or a one-word exchange."""
-    if not record.steps and not record.preferences:
+    """Whether a task is worth a skill: a real request, not a greeting, thanks or a one-word exchange
+    (the record has steps only when one of its user turns asks for something)."""
+    if not record.steps:
         return False
     return user_turns >= 2 or bool(record.preferences or record.tools or record.corrections)
 
@@ -132,7 +134,8 @@ class Pipeline:
         for part in self.stages.segment(messages, ledger):
             part_messages = messages[part.start : part.end + 1]
             if any(m.id in fresh for m in part_messages):
-                chunks.append(TaskChunk(job.conversation_id, part.title, tuple(part_messages)))
+                opening = reacts_to_answer(messages, part.start)
+                chunks.append(TaskChunk(job.conversation_id, part.title, tuple(part_messages), opening))
         extractions = [(chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)) for chunk in chunks]
         # Model calls happen here, before the transaction, so the write lock is never held while waiting.
         proposals = {
@@ -450,6 +453,8 @@ class Pipeline:
                 retracted += self.memories.preference(
                     job, scope, draft, cluster.id if cluster else None, (), outcome
                 )
+            if skill is not None:
+                retracted += self._corrected_items(skill, drafts)
             if cluster is not None and drafts:
                 language = detect_language(text)
                 record = TaskRecord(
@@ -468,6 +473,22 @@ class Pipeline:
                 self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
+
+    def _corrected_items(self, skill: Skill, drafts: Sequence[PreferenceDraft]) -> list[str]:
+        """The skill's preferences that feedback corrects: on a correction's topic and close to it (as
+        `consolidate` decides for stored preferences). A limit of a task ("回答控制在500字以内") lives in
+        the skill only, so the skill is where a later "以后控制在200字以内" must replace it."""
+        items = [item.text for item in skill.current.items if item.section == "preference"]
+        if not items or not drafts:
+            return []
+        texts = [draft.text for draft in drafts]
+        cosines = self.similarity(items, texts)
+        return [
+            item
+            for i, item in enumerate(items)
+            for j, draft in enumerate(drafts)
+            if item != draft.text and topic_of(item) == draft.topic and cosines[i, j] >= CONTRADICTION_COSINE
+        ]
 
     def _skill_for_feedback(self, scope: Scope, conversation_id: str, text: str) -> Skill | None:
         """The skill of the conversation's latest task, else the skill closest to the feedback."""

@@ -150,7 +150,7 @@ class Stages:
         sources = tuple(m.id for m in messages)
 
         def algorithmic() -> FeedbackResult:
-            return FeedbackResult(tuple(extract_preferences(messages)), None)
+            return FeedbackResult(tuple(extract_preferences(messages, feedback=True)), None)
 
         def convert(reply: feedback.FeedbackReply) -> FeedbackResult:
             drafts = feedback.to_drafts(reply, sources, text)

@@ -112,9 +112,10 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     for index, step in enumerate(steps):
         position = index / max(1, len(steps) - 1)
         items.append(SkillItem("procedure", step, 1, source, position))
-    for text in dict.fromkeys(_clean(p) for p in preferences):
-        if text:
-            items.append(SkillItem("preference", text, 1, source))
+    stated = [text for text in dict.fromkeys(_clean(p) for p in preferences) if text]
+    for index, text in enumerate(stated):
+        # The record lists the user's stated preferences before the limits of the task: keep that order.
+        items.append(SkillItem("preference", text, 1, source, index / max(1, len(stated) - 1)))
     for lesson in dict.fromkeys(evidence.lessons):
         if lesson.strip():
             items.append(SkillItem("experience", lesson, 1, source))
@@ -211,7 +212,12 @@ def _trim(items: list[SkillItem]) -> list[SkillItem]:
         if section == "example":
             group = group[-limit:]
         elif len(group) > limit:
-            ranked = sorted(range(len(group)), key=lambda i: (-group[i].support, i))[:limit]
+            # Best supported first; among equals, preferences the user stated before the limits of a task.
+            keys = [
+                (-item.support, item.position if section == "preference" else 0.0, i)
+                for i, item in enumerate(group)
+            ]
+            ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]
             group = [group[i] for i in sorted(ranked)]
         if section == "procedure":
             group = sorted(group, key=lambda item: item.position)
@@ -299,7 +305,8 @@ def document(
 def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     """A closing step that carries the user's preferences into the procedure itself."""
     preferences = sorted(
-        (item for item in draft.items if item.section == "preference"), key=lambda item: -item.support
+        (item for item in draft.items if item.section == "preference"),
+        key=lambda item: (-item.support, item.position),
     )[:6]
     if not preferences:
         return ()

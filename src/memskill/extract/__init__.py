@@ -1,36 +1,32 @@
 """Extract: one task chunk → a task record, facts, preferences and tool lessons, without an LLM.
 
-The approach is rule-based and deterministic:
+User turns are read once by the turn tagger (`memskill.tagger`, through `turns.py`): each turn is cut
+into clauses and each clause labelled — task request, step, limit, like, dislike, standing rule,
+correction, acknowledgement, complaint, personal fact, question, side request, small talk — by a model
+trained on the team's labelled corpus, not by phrase tables. From the labels:
 
-- **Text units.** User messages are cleaned (code blocks, long quotations and material pasted
-  after an instruction such as "Translate this:" are dropped), split into sentences
-  (`split_sentences`) and, for Chinese, into clauses at commas; a clause opening with 比起 or 先
-  joins the one after it.
-- **Preferences** come only from user messages. Each clause meets blockers first (questions,
-  hypotheticals, other people as the subject), then an ordered table of rules: comparisons
-  (比起A更喜欢B), dislikes (不喜欢, I can't stand), likes (喜欢, I prefer), prohibitions (别, don't,
-  skip the), standing instructions (以后, from now on), wishes (尽量, make sure to), procedures
-  (出发前先…, 先…再…), requirements on a known subject (行程要紧凑, 节奏慢一点) and
-  self-descriptions (我是那种…的人, I'm a night owl: implicit). A complaint ("太长了", "too long")
-  makes the instruction after it a correction, or is one by itself when it is the whole message.
-  The same format asked for twice gives an implicit preference. The topic comes from a keyword
-  table, else from the clause's main noun.
-- **Facts**: first-person statements about the user (我住在, I work at, my X is) become
-  `UserMemory`; plans and constraints of the task (我打算…, we are 3 people, the budget is …)
-  become `LongTermMemory`, rewritten in the third person ("用户…", "The user …").
-- **Tool lessons**: calls are joined to results by `tool_call_id`; a result that reads like an
-  error marks the call failed; a failure followed by a success of the same tool with other
-  arguments gives "what failed and what fixed it".
-- **Task record**: title and goal from the first substantive request; steps from the user's
-  requests and instructions in order; steps, preferences and corrections pass through
-  `memskill.generalise`, so a skill built from them fits the next similar task.
+- **Preferences** (`preferences.py`): likes, dislikes and standing rules, as statements about the user
+  or as the instruction given; limits and corrections of the task stay with its record (and count as
+  preferences when sent as feedback).
+- **Facts** (`facts.py`): personal facts in the third person ("用户…", "The user …"); with a date in
+  them, the task's plans (`LongTermMemory`), else `UserMemory`.
+- **Tool lessons** (`tools.py`): calls are joined to results by `tool_call_id`; a result that reads like
+  an error marks the call failed; a failure followed by a success of the same tool with other arguments
+  gives "what failed and what fixed it".
+- **Task record** (`record.py`): title and goal from the first turn that asks for something; steps
+  from the requests and steps in order; the limits and corrections beside the preferences; all passed
+  through `memskill.generalise`, so a skill built from them fits the next similar task.
+
+`prose.py` holds what stays a rule because it is exact or structural: sentence ends, code fences and
+pasted material, the fillers trimmed off a clause, the subject rewritten in the third person.
 """
 
 from memskill.extract.facts import extract_facts
 from memskill.extract.preferences import extract_preferences
+from memskill.extract.prose import detect_language, split_sentences
 from memskill.extract.record import build_task_record, extract
-from memskill.extract.text import detect_language, split_sentences
 from memskill.extract.tools import extract_tool_lessons
+from memskill.extract.turns import reacts_to_answer
 
 __all__ = [
     "build_task_record",
@@ -39,5 +35,6 @@ __all__ = [
     "extract_facts",
     "extract_preferences",
     "extract_tool_lessons",
+    "reacts_to_answer",
     "split_sentences",
 ]

@@ -1,603 +1,130 @@
-"""Preferences and corrections from user messages (rule tables for Chinese and English)."""
+"""Preferences and corrections: the clauses the turn tagger labels as a like, a dislike, a standing
+rule, a limit or a correction, each written as a short statement with its span.
+
+- **Which clauses.** Those to which the tagger gives the labels `like`, `dislike` and
+  `standing_rule` together at least `MIN_MASS`, read as the likeliest of the three: what the user
+  wants in general. Limits and corrections of one task ("最多五条", "make it shorter") stay in the task
+  record (`record.instructions`), where they reach the task's skill; sent as feedback they are
+  preferences too. Complaints alone ("太长了") are not preferences:
+  they say that something is wrong, not what to do; the instruction that follows one in the same turn
+  ("太长了，以后控制在200字以内") is a correction.
+- **Wording.** A like or dislike becomes a statement about the user in the third person ("I get
+  seasick" → "The user gets seasick."), as facts are; a rule, limit or correction is an instruction
+  already, and keeps its clause cleaned of fillers ("以后控制在200字以内"). The clause is kept in
+  `reasoning`, and the tagger's span of the wish feeds its topic.
+- **Polarity.** +1 like, -1 dislike, 0 for instructions (which still replace an older preference on
+  the same topic when they correct it).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 
-from memskill.extract.text import (
-    _CJK,
-    _EN_LEADING_FILLER,
-    _ZH_LEADING_FILLER,
-    PreferenceType,
-    _any,
-    _clean_en,
-    _clean_zh,
-    _normalise_en,
-    _short,
-    _text_units,
-    _topic,
-)
-from memskill.models import (
-    Message,
-    PreferenceDraft,
-)
+from memskill.extract.facts import fact_value
+from memskill.extract.prose import CJK, clean_en, clean_zh, shorten
+from memskill.extract.turns import Turn, read_turns
+from memskill.models import Message, PreferenceDraft
+from memskill.tagger import Tag
+from memskill.topics import topic_of
 
-# ================================================================ preference rules
+MIN_MASS = 0.45
+"""A clause states a preference when the tagger gives the labels asked for together at least this
+probability (then it is read as the likeliest of them). Chosen on the corpus's dev kinds (see
+docs/benchmarks.md, "turns")."""
 
-
-@dataclass(frozen=True)
-class _Rule:
-    """One preference trigger: its family, pattern and what a match means."""
-
-    kind: str
-    """like, dislike, compare, prohibit, standing, wish, procedure, require, self or feedback."""
-    pattern: re.Pattern[str]
-    polarity: int
-    preference_type: PreferenceType = "explicit_preference"
-
-
-def _rule(kind: str, pattern: str, polarity: int, implicit: bool = False) -> _Rule:
-    preference_type: PreferenceType = "implicit_preference" if implicit else "explicit_preference"
-    return _Rule(kind, re.compile(pattern), polarity, preference_type)
-
-
-@dataclass(frozen=True)
-class _Hit:
-    """A clause that states a preference, before it becomes a draft."""
-
-    text: str
-    polarity: int
-    preference_type: PreferenceType
-    kind: str
-
-
-_ZH_ADVERBS = (
-    _any(r"""很|非常|特别|比较|更|最|超|挺|蛮|还是|真的|实在|都|也|还|一直|向来|
-    确实|尤其|其实|本来|一般|通常|严格|完全|坚决|绝对|一向|从来|根本|真心|由衷""")
-    + "*"
-)
-_ZH_LEAD = r"(?:[^，,我你他她]{0,12}?(?=我))?(?:我们?)?"
-_ZH_SUBJECT_NOUNS = _any(r"""住的地方|住处|行程|节奏|安排|回答|回复|答案|语气|格式|内容|篇幅|
-    字数|长度|预算|住宿|酒店|餐厅|交通|路线|时间|风格|代码|注释|变量名|解释|说明|
-    文案|标题|语言|输出|价格|座位|房间|景点|饮食|口味|步调""")
-_ZH_NOT_AN_OBJECT = "太|很|有点|特别|非常|比较|挺|超|你|他|她|这|那|它"
-"""Words that open a judgement of something other than a kind of thing ("觉得他很无聊", "觉得太累")."""
-_ZH_RULES = (
-    _rule("compare", r"^(?:比起|相比于?|相对于|与其)(.+?)[，,]?(?:我们?)?(?:还是|更|反而|会)+"
-          + _any("喜欢|偏好|偏爱|爱|想|倾向于?|愿意|想要|选") + "(.+)$", 1),
-    _rule("compare", r"^与其(.+?)[，,]?不如(.+)$", 1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
-          + _any("不太|不怎么|不大|一点都不|一点也不|完全不|很不|并不|不")
-          + _any("喜欢|爱|习惯|感冒") + "(.+)$", -1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}对(.{{1,15}}?){_ZH_ADVERBS}"
-          + _any(r"""不感兴趣|没(?:有|什么|啥)?兴趣|无感|过敏|不耐受|反感|有(?:些|点)?抵触|
-          有(?:心理)?阴影|有(?:\S{0,4})?恐惧|没(?:有)?好感""") + "$", -1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
-          + _any(r"""讨厌|厌恶|反感|受不了|接受不了|忍受不了|忍不了|不想|不愿意?|不希望|
-          害怕|怕|不能接受|吃不了|喝不了|吃不惯|不吃|不喝|不碰|排斥|对.{1,10}?过敏|
-          鄙视|厌烦|嫌弃|反对|抵制|不赞成|不支持|抗拒|恐高|晕车|晕船|晕机|不考虑|不会考虑|
-          不能吃|不能喝|不能碰|戒了|戒掉了|滴酒不沾|不沾""")
-          + "(.*)$", -1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}(?:有|患有)?(?:严重的?|轻微的?|很严重的)?"
-          + "(.{1,10}?)(?:过敏|不耐受|恐.?症)$", -1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}觉得(?!{_ZH_NOT_AN_OBJECT})(.{{2,15}}?)"
-          + _any("太|很|特别|非常|有点|有些|比较|挺|超") + "?"
-          + _any("无聊|枯燥|乏味|没意思|难受|不舒服|吓人|可怕|烦人|累人|恶心|压抑|吵|闷|没用|没效果|没帮助")
-          + "(?:了)?$", -1),
-    _rule("dislike", f"^{_ZH_LEAD}{_ZH_ADVERBS}(?:在|一)?(?!太|很|有点)(.{{2,12}}?)(?:的时候|时)?"
-          + _any("会|就会|容易|总会|总是") + _any("很|特别|非常|有点|有些") + "?"
-          + _any("不舒服|紧张|焦虑|头晕|难受|晕|害怕|不自在") + "$", -1),
-    _rule("dislike", r"^(?!这|那|它|你)(.{2,15}?)我?(?:一点都|完全|根本|真的)?"
-          + _any("不感兴趣|没(?:有|什么)?兴趣|不适合我|对我没(?:有|什么)?吸引力|不是我的菜") + "$", -1),
-    _rule("dislike", f"^(?:我们?)?{_ZH_ADVERBS}(?:从来|从|绝|决)?不"
-          + "(" + _any("走|坐|住|吃|喝|逛|排队|熬夜|赶|订|买") + ".+)$", -1),
-    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
-          + _any(r"""喜欢|偏好|偏爱|热爱|钟爱|喜爱|爱吃|爱喝|爱看|爱玩|爱去|倾向于?|中意|
-          青睐|钟情于?|享受|最爱|只住|只吃|只喝|只坐|只用|只穿|只看|只买|只开|只玩|只听|
-          只考虑|只选|只去|只养|只读|只喂|只喜欢|只能用|只能吃|只能喝|只能穿|只能住|
-          热衷于?|着迷于|痴迷于?|迷恋|崇尚|推崇|提倡|主张|支持|信奉|看重|重视|在乎|在意|
-          优先考虑|优先选择?|注重|讲究|更适合|最适合""")
-          + "(.+)$", 1),
-    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}对(.{{1,15}}?){_ZH_ADVERBS}"
-          + _any(r"""有(?:很强的?|强烈的?|明显的?|特别的?|一定的?|很大的?)?(?:偏好|偏爱|好感|兴趣)|
-          感兴趣|情有独钟|着迷|痴迷|上瘾""") + "$", 1),
-    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}"
-          + "(吃素|吃全素|吃纯素|吃清真|吃斋|是素食(?:者|主义者)|"
-          + "(?:坚持|遵循|保持|采用|执行|在吃|只吃|吃)[^的]{1,8}饮食)", 1),
-    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}觉得(?!{_ZH_NOT_AN_OBJECT})(.{{2,15}}?)"
-          + _any("很|特别|非常|比较|挺|超") + "?"
-          + _any("有意思|有趣|好玩|放松|解压|治愈|舒服|享受") + "$", 1),
-    _rule("like", r"^(?:我)?(?:在|通过|用|靠|跟着)(.{1,15}?)(?:的时候|时)?我?"
-          + _any("学得|学习|记得|效果|工作|睡得|状态") + _any("最好|最快|最有效|最高效|最专注"), 1),
-    _rule("like", r"^(?!这|那|它|你)(.{2,15}?)(?:最适合我|对我(?:最|更)有效|最能帮到我)$", 1),
-    _rule("like", f"^{_ZH_LEAD}{_ZH_ADVERBS}只(?:在|去|从|到)(.{{1,12}}?)"
-          + _any("买|吃|住|购物|用餐|吃饭|消费|看|玩|订") + "", 1),
-    _rule("prohibit", r"^(?:我们?)?(?P<lead>[^，,你他她我]{0,8}?)"
-          + _any("千万|一定|尽量|也|就|可以|最好|可") + "?"
-          + _any("别再?|不要再?|不用再?|不必|无需|没必要|避免|避开|不许|禁止|不需要")
-          + "(.+)$", -1),
-    _rule("standing", "^" + _any(r"""以后都?|今后都?|往后|之后都|下次|下回|每次都?|每回|每一次|
-          从现在开始|从现在起|从今以后|从今往后|一律|始终""") + "(.+)$", 0),
-    _rule("wish", f"^(?:我们?)?{_ZH_ADVERBS}"
-          + _any("希望|宁可|宁愿|更想|特别想|很想|一定要|千万要") + "(.+)$", 1),
-    _rule("wish", "^" + _any("尽量|尽可能|务必|最好(?![的吃喝玩看])|必须|记得|一定得")
-          + "(.+)$", 0),
-    _rule("procedure", r"^(.{0,10}?)先(.+?)[，,]?" + _any("再|然后|之后|接着|最后") + "(.+)$", 0),
-    _rule("procedure", r"^(.{0,8}?" + _any("前|之前|开始时|动身前|出门前") + ")先(.+)$", 0),
-    _rule("require", f"^{_ZH_SUBJECT_NOUNS}(?:的?(?:话|方面))?"
-          + _any("要|得|需要|必须|应该|尽量|最好|不能|控制在|保持|以") + "(.+)$", 0),
-    _rule("require", f"^{_ZH_SUBJECT_NOUNS}?"
-          + _any(r"""慢|快|短|长|简短|简洁|简单|详细|具体|轻松|紧凑|悠闲|便宜|实惠|正式|随意|
-          口语化|通俗|专业|安静|热闹|少|多|早|晚|松|宽松""")
-          + r"(?:一点|一些|点儿?|些)(?:就行|就好)?$", 0),
-    _rule("self", r"^我(?:就)?是(?:那种|这种|属于|一个|个)?.{0,20}?"
-          + _any(r"""的人|的类型|那种人|特种兵|吃货|夜猫子|宅男|宅女|社恐|路痴|懒人|急性子|
-          慢性子|控|党"""), 0, implicit=True),
-    _rule("self", r"^我(?:就)?是(?:那种|这种)(.+)$", 0, implicit=True),
-    _rule("self", r"^我这(?:个)?人(.+)$", 0, implicit=True),
-    _rule("self", "^我" + _any(r"""平时|平常|一般|通常|习惯|向来|从来|从不|很少|经常|总是|
-          起得|起床|睡得|不太能|不能|天生|比较""") + "(.+)$", 0, implicit=True),
-)  # fmt: skip
-
-_ZH_QUESTION = re.compile(
-    r"[?？]\s*$|[吗么呢]\s*$|(?:什么|哪)(?!\S{0,3}[都也])|几[个天点种位家次]|"
-    + _any(r"""为什么|为啥|怎么|怎样|如何|多少|是否|有没有|能不能|可不可以|要不要|是不是|
-    好不好|行不行|对不对|会不会""")
-)
-_ZH_HYPOTHETICAL = re.compile(r"如果|假如|假设|要是|万一|倘若|假使|的话|比如说")
-_ZH_OTHERS = re.compile(
-    _any(r"""朋友|老婆|老公|妻子|丈夫|太太|女朋友|男朋友|对象|妈妈|爸爸|母亲|父亲|父母|
-    爷爷|奶奶|孩子|儿子|女儿|同事|老板|领导|室友|同学|客户|他们|她们|他|她|别人|有人|
-    大家|很多人|一般人|你""")
-)
-_ZH_BAD_OBJECT = re.compile(
-    "^"
-    + _any(r"""了|这|那|它|你|忘|说|知道|管|理|谢|客气|担心|着急|急|紧|介意|麻烦|确定|
-    理解|明白|保证|肯定|算了|好意思|清楚|记得""")
-)
-_ZH_FEEDBACK = re.compile(
-    "^"
-    + _any("这个?|那个?|回答|答案|内容|你的回答|你写的|写得|它|这样|感觉|还是|行程|安排|语气|价格")
-    + "*"
-    + _any("太|有点|有些|过于|略|实在太|真的太")
-    + "("
-    + _any(r"""长|短|啰嗦|啰唆|复杂|简单|正式|随意|多|少|慢|快|贵|累|满|赶|紧|难|专业|
-    官方|生硬|笼统|空泛|绕|乱|水|敷衍|肤浅""")
-    + ")(?:了|啦|吧)?$|^"
-    + _any("不对|错了|不是这样|不是这个意思|这?不是我要的|没用|看不懂|不够(?:详细|具体|简洁|清楚)")
-)
-_ZH_FEEDBACK_SUBJECT = {"贵": "价格", "满": "行程", "赶": "行程", "累": "行程", "紧": "行程",
-                        "正式": "语气", "随意": "语气", "生硬": "语气", "官方": "语气"}  # fmt: skip
-_ZH_STANDING_PREFIX = re.compile(
-    "^" + _any("以后都?|今后都?|往后|之后都|下次|下回|从现在开始|从现在起|从今以后|从今往后")
-)
-_ZH_CORRECTIVE = re.compile(r"别再|不要再|不用再|换成|改成|改为|重新|太")
-
-
-def _zh_hit(clause: str) -> _Hit | None:
-    """The preference stated by one cleaned Chinese clause, if any."""
-    if len(clause) < 2 or _ZH_QUESTION.search(clause) or _ZH_HYPOTHETICAL.search(clause):
-        return None
-    for rule in _ZH_RULES:
-        match = rule.pattern.search(clause)
-        if match is None:
-            continue
-        last = match.lastindex or 0
-        prefix = clause[: match.start(last)] if last else clause
-        about_others = _ZH_OTHERS.search(prefix.replace("我们", ""))
-        if last and match.end(last) < match.end():
-            # the object comes before what is said of it ("我朋友花生过敏"): it may name someone else
-            about_others = about_others or _ZH_OTHERS.search(match.group(last).replace("我们", ""))
-        if rule.kind in {"like", "dislike", "wish", "self"} and about_others:
-            return None
-        if rule.kind not in {"self", "compare", "procedure"} and last:
-            object_text = match.group(last).strip()
-            if _ZH_BAD_OBJECT.match(object_text) or (not object_text and rule.kind != "dislike"):
-                return None
-        if rule.kind == "prohibit" and _ZH_OTHERS.search(match.group("lead") or ""):
-            return None
-        polarity = rule.polarity
-        if rule.kind in {"standing", "self"} and re.search(r"不要|别|不用|避免|不|没|很少", clause):
-            polarity = -1
-        return _Hit(_zh_statement(clause, rule.kind), polarity, rule.preference_type, rule.kind)
-    return None
-
-
-def _zh_statement(clause: str, kind: str) -> str:
-    """A standalone statement: standing markers dropped, a subject added to bare length rules."""
-    text = clause
-    if kind == "standing":
-        text = re.sub(r"^都(?=\S{2})", "", _ZH_STANDING_PREFIX.sub("", clause))
-    if re.match(r"^(?:控制|保持|限制|不超过|不要超过|精简|压缩)", text):
-        text = "回答" + text
-    return text
-
-
-_EN_SUBJECT = (
-    r"^(?:my (?:wife|husband|partner|family) and )?(?:i|we)\s+"
-    # "I have sensitive skin and avoid …": a short self-description joined to the preference
-    r"(?:(?:have|am|get|suffer from|find)\s[^,;]{1,50}?\s(?:and|so)\s+(?:i\s+)?)?"
-)
-_EN_ADVERBS = (
-    "(?:"
-    + _any(r"""really|generally|usually|normally|typically|much|definitely|strongly|also|always|
-    still|do|honestly|actually|personally|absolutely|kind of|sort of|tend to|totally|truly|
-    mostly|mainly|particularly|especially|just|would|very much|much rather|greatly|strictly|
-    completely|firmly|adamantly|entirely|deeply|wholeheartedly|categorically|genuinely|
-    sincerely|simply|certainly|intensely|passionately|vehemently""")
-    + r"\s+)*"
-)
-_EN_DEGREE = (
-    "(?:"
-    + _any("""too|very|really|extremely|quite|rather|so|incredibly|a bit|a little|somewhat|pretty|
-    fairly|utterly|deeply|highly|easily|terribly|overly""")
-    + r"\s+)*"
-)
-_EN_UNPLEASANT = _any("""boring|tedious|dull|disorienting|uncomfortable|distressing|overwhelming|
-    annoying|unpleasant|stressful|exhausting|off-putting|unappealing|irritating|frustrating|scary|
-    creepy|gross|unbearable|nauseating|repetitive|draining|tiresome|intimidating|disturbing|
-    upsetting|triggering|unsettling|ineffective|unhelpful|useless|pointless|confusing|distracting|
-    impractical""")
-_EN_PLEASANT = _any("""relaxing|enjoyable|fun|fascinating|engaging|calming|soothing|satisfying|
-    rewarding|inspiring|comforting|therapeutic|thrilling|exciting|energi[sz]ing|refreshing""")
-_EN_STANDING = _any("""from now on|going forward|moving forward|in the future|in future|next time""")
-_EN_RULES = (
-    _rule("like", r"^my (?:absolute |all-time )?favou?rite \w+(?: \w+)? (?:is|are)\b(.+)$", 1),
-    _rule("dislike", _EN_SUBJECT + _EN_ADVERBS + _any(rf"""hate|dislike|detest|loathe|cannot stand|
-        can not stand|avoid|do not (?:really )?(?:like|enjoy|want|care for|eat|drink)|
-        am not (?:a (?:big |huge )?fan of|into|keen on|comfortable with)|
-        prefer not to|would rather not|never|despise|abhor|must avoid|
-        steer clear of|cannot (?:eat|drink|have|tolerate|handle|stand|bear|consume|digest|wear|
-        participate in|go near)|
-        am (?:sensitive|allergic|intolerant|opposed|averse|resistant) to|am against|
-        (?:try|tend|am trying|need|have|must|want|always) to (?:avoid|stay away from|steer clear of)|
-        stay away from|refuse to|
-        no longer (?:eat|drink|use|want|like|enjoy|wear|watch|buy|play|drive|fly|consume|care for)|
-        am not interested in|am (?:uninterested|disinterested) in|
-        have (?:no|little|zero) (?:interest|desire) in|
-        do not (?:eat|drink|use|wear|watch|read|own|consume|buy|play|drive|fly|listen to|go to)|
-        will (?:not|never) (?:consider|buy|eat|drink|use|wear|watch|go|stay|fly|book|choose|play|
-        read|drive|own|touch|visit)|would never|
-        am {_EN_DEGREE}(?:scared|afraid|terrified|frightened|wary|fearful|uncomfortable|
-        squeamish) (?:of|with|about|around|when|in)|
-        get {_EN_DEGREE}(?:uncomfortable|anxious|nervous|seasick|carsick|motion sick|airsick|
-        claustrophobic|queasy)|
-        have an? (?:[\w-]+ ){{0,3}}(?:dislike|aversion|objection|phobia|fear|allergy|intolerance|
-        sensitivity|distaste|hatred|bias|antipathy|disdain) (?:to|for|of|toward|towards|against|with)|
-        have an? (?:[\w-]+ ){{0,5}}(?:allergy|allergies|intolerance|phobia)|
-        find it {_EN_DEGREE}(?:hard|difficult|{_EN_UNPLEASANT}) (?:to|when)""") + r"\b(.*)$", -1),
-    _rule("dislike", _EN_SUBJECT + _EN_ADVERBS
-          + rf"find (.+?) {_EN_DEGREE}(?:{_EN_UNPLEASANT}|too \w+)(?:\W|$)", -1),
-    _rule("like", _EN_SUBJECT + _EN_ADVERBS + _any(rf"""prefer|like|love|enjoy|adore|favou?r|
-        am fond of|am into|am a (?:big |huge )?fan of|am partial to|would rather|
-        gravitate towards?|lean towards?|have (?:always )?(?:loved|liked|enjoyed|preferred)|
-        am (?:passionate about|interested in|really into|obsessed with)|
-        am an? (?:\w+ )?(?:enthusiast|lover)|am drawn to|
-        (?:only|exclusively|solely|strictly) (?:eat|drink|buy|use|wear|read|watch|stay|fly|travel|listen|
-        shop|want|enjoy|consider|dine|adopt|play|drive|choose|book|cook|feed|trust|stream|own|
-        like|love|prefer|order|purchase|visit|follow|practi[cs]e|ride|rent|hire|go for|opt for|
-        pick|select|support)|
-        can only (?:eat|use|wear|have|drink|stay|tolerate)|
-        (?:follow|adhere to|stick to|keep to|maintain|am on|observe) an? [\w\s-]{{1,30}}diet|
-        keep kosher|eat (?:only )?(?:halal|kosher)|
-        am (?:a )?(?:vegetarian|vegan|pescatarian|teetotal(?:l?er)?)|
-        have an? (?:[\w-]+ ){{0,3}}(?:preference|fondness|love|passion|soft spot|penchant|liking|
-        affinity|appreciation|weakness|taste) for|
-        (?:learn|work|study|focus|sleep|think|concentrate|perform|function) best|
-        prioriti[sz]e|value|appreciate|care (?:a lot |deeply |most )?about|swear by|believe in|
-        advocate for|champion|
-        am an? (?:[\w-]+ ){{0,2}}(?:advocate|supporter|proponent|champion|believer|devotee) (?:of|for|in)|
-        am (?:fascinated by|keen on|big on|crazy about|mad about|hooked on|devoted to|
-        committed to|dedicated to|a sucker for|all about)|
-        find it {_EN_DEGREE}(?:{_EN_PLEASANT}) to""") + r"\b(.*)$", 1),
-    _rule("like", _EN_SUBJECT + _EN_ADVERBS + rf"find (.+?) {_EN_DEGREE}(?:{_EN_PLEASANT})(?:\W|$)", 1),
-    _rule("like", r"^(.{3,60}?) (?:works?|suits?|is|are) (?:best|better|ideal) for (?:me|us)\b", 1),
-    _rule("dislike", r"^(.{3,60}?) (?:does|do) not (?:really |particularly )?(?:interest|appeal to|"
-          r"excite|suit) (?:me|us)\b|^(.{3,60}?) (?:is|are) (?:just )?not (?:for me|my thing|"
-          r"my cup of tea|my style)\b", -1),
-    _rule("prohibit", r"^(?:do not|never|avoid|stop|quit|no need to|no more|skip|refrain from)"
-          r"\b(.*)$", -1),
-    _rule("standing", "^" + _any(rf"""{_EN_STANDING[3:-1]}|for future \w+|for all future \w+|
-        always|whenever you \w+|every time you \w+|each time you \w+""") + r"\b,?(.+)$", 0),
-    _rule("standing", r"^(.+?),?\s+" + _any(rf"""{_EN_STANDING[3:-1]}|
-        for the rest of (?:our|this) conversation""") + "$", 0),
-    _rule("wish", "^" + _any(r"""make sure (?:to|that|you)|be sure to|remember to|
-        always remember to|keep in mind that|do not forget to""") + r"\b(.+)$", 0),
-    _rule("require", "^" + _any(r"""keep (?:it|them|this|answers|responses|replies|things|
-        your (?:answers|responses|replies))\s+(?:under|below|within|to|short|brief|concise|
-        simple|shorter|tight|to the point)|(?:be|keep it) (?:more )?(?:brief|concise|short)""")
-          + r"\b(.*)$", 0),
-    _rule("self", _EN_SUBJECT + r"am (?:a |an )?(?:kind of |sort of |more of |really )?"
-          + _any(r"""(?:the )?(?:kind|type|sort) of (?:person|traveler|traveller|guy|girl|eater|
-          reader|customer)|(?:person|someone) who|night owl|early (?:bird|riser)|late riser|
-          morning person|night person|light sleeper|heavy sleeper|picky eater|foodie|
-          minimalist|introvert|extrovert|homebody|budget traveler|creature of habit""")
-          + r"\b(.*)$", 0, implicit=True),
-    _rule("self", _EN_SUBJECT + _any(r"""usually|generally|normally|typically|tend to|rarely|
-          seldom|hardly ever|mostly""") + r"\b(.+)$", 0, implicit=True),
-)  # fmt: skip
-
-_EN_QUESTION = re.compile(
-    r"\?\s*$|^"
-    + _any(r"""do(?! not)|does(?! not)|did(?! not)|are|is|was|were|can|could|would|will|should|
-    shall|may|might|what|which|who|whom|whose|how|why|where|when|have|has|am""")
-    + r"\b"
-)
-_EN_HYPOTHETICAL = re.compile(
-    r"\b"
-    + _any(r"""(?<!even )if|suppose|supposing|imagine|assuming|in case|what if|let us say|let's say|unless|
-    wish|pretend|for example|e\.g\.""")
-    + r"\b"
-)
-_EN_POLITE_IF = re.compile(r"\bif (?:possible|you can|you could|you do not mind|that is ok)\b,?\s*")
-_EN_BAD_OBJECT = re.compile(
-    r"^\s*"
-    + _any(r"""worry|know|understand|get it|mind|forget|bother|hesitate|be sorry|
-    apologi[sz]e for that|be afraid|judge|laugh|tell me|give up|panic|here|now|there|
-    it\b|that\b|this\b|these\b|those\b|your\b|you(?:\s+(?:so much|a lot|too|guys|all))?\s*$|the idea\b(?! of)|
-    the (?:answer|first|second|last|response|one|help|effort|explanation|suggestions?|info|
-    information|feedback|input|time|clarification|reply)\b|how you|what you|to know|to see|
-    to ask|to hear|said|asked|mentioned|told|to\s*$|$""")
-)
-_EN_FEEDBACK = re.compile(
-    r"^(?:(?:that|this|it|your (?:answer|response|reply)|the (?:answer|response|reply))"
-    r"(?: is| was)? )?(?:way |much |far |a bit |a little |slightly |kind of |still )?too ("
-    + _any(r"""long|short|verbose|wordy|formal|casual|informal|technical|vague|complicated|
-    complex|detailed|much|brief|generic|robotic|stiff|dense|expensive|slow|fast|packed|rushed""")
-    + r")\b|^(?:that is |this is )?not what i (?:asked|wanted|meant)|^(?:that is |this is )?wrong\b"
-)
-_EN_CORRECTIVE = re.compile(r"\b(?:skip|stop|no more|instead|again|less|more|shorter|longer|too)\b")
-_EN_STANDING_WORDS = re.compile(
-    rf"^{_EN_STANDING}\b,?\s*|,?\s*\b(?:{_EN_STANDING[3:-1]}|"
-    r"for the rest of (?:our|this) conversation)\s*[.!]?$",
-    re.IGNORECASE,
-)
-
-
-_EN_CONDITION = re.compile(
-    r"vegetarian|vegan|pescatarian|teetotal|diet\b|kosher|halal|allerg|intoleran|phobia|seasick|"
-    r"carsick|airsick|motion sick|claustrophobic"
-)
-"""A diet or a condition stated alone ("I'm vegan", "I have a peanut allergy") is a whole preference."""
-_EN_REASON_FIRST = re.compile(
-    r"^(?:due to|because of|owing to|given|for|as an?|being an?|out of|with)\b[^,]{1,60},\s*(?=(?:i|we)\b)"
-)
-"""A leading reason ("Due to a knee injury, I avoid …") that the preference after it does not need."""
-_EN_CLAUSE_BREAK = re.compile(
-    r"\s+[—–-]+\s+|[—–]|;|(?:,\s*|\s+)(?=(?:so|but|and so|therefore|which is why)\s+(?:i|we)\b)"
-    r"|,\s*(?=(?:and|while|whereas)\s+(?:i|we)\b)",
-    re.IGNORECASE,
-)
-"""Where an English sentence holds a second statement: dashes, semicolons, ", so I", ", but I", …"""
-
-
-def _en_hit(clause: str) -> _Hit | None:
-    """The preference stated by one English clause, if any."""
-    normal = _EN_POLITE_IF.sub("", _normalise_en(_EN_LEADING_FILLER.sub("", clause.strip())))
-    normal = _EN_REASON_FIRST.sub("", _EN_LEADING_FILLER.sub("", normal).strip(" ,.!"))
-    normal = re.sub(r"^(?:therefore|which is why|while|whereas)\s+", "", normal)
-    if len(normal) < 4 or len(normal.split()) > 30:
-        return None
-    if _EN_QUESTION.search(normal) or _EN_HYPOTHETICAL.search(normal):
-        return None
-    for rule in _EN_RULES:
-        match = rule.pattern.search(normal)
-        if match is None:
-            continue
-        last = match.lastindex or 0
-        object_text = match.group(last) if last else ""
-        condition = _EN_CONDITION.search(match.group(0))
-        needs_object = rule.kind in {"like", "dislike", "prohibit", "wish"} and not condition
-        if needs_object and _EN_BAD_OBJECT.match(object_text):
-            return None
-        if rule.kind == "like" and re.search(r"\bwould (?:like|love|enjoy)\b", normal[: match.end(last)]):
-            return None
-        polarity = rule.polarity
-        if rule.kind == "like" and re.match(r"\s*(?:not\b|to not\b)", object_text):
-            polarity = -1
-        if rule.kind == "standing" and re.match(r"\s*(?:do not|never|avoid|stop|no)\b", object_text):
-            polarity = -1
-        return _Hit(_en_statement(clause, rule.kind), polarity, rule.preference_type, rule.kind)
-    return None
-
-
-def _en_statement(clause: str, kind: str) -> str:
-    text = _EN_POLITE_IF.sub("", _clean_en(clause))
-    if kind == "standing":
-        text = _EN_STANDING_WORDS.sub("", _clean_en(text))
-    return _clean_en(re.sub(r"^keep it\b", "Keep answers", _clean_en(text), flags=re.IGNORECASE))
-
-
-def _zh_clauses(sentence: str) -> list[str]:
-    """Clauses of a Chinese sentence; a 比起… or 先… clause joins the clause after it."""
-    merged: list[str] = []
-    for part in (part.strip() for part in re.split(r"[，,；;：:]", sentence) if part.strip()):
-        stripped = _ZH_LEADING_FILLER.sub("", part)
-        previous = _ZH_LEADING_FILLER.sub("", merged[-1]) if merged else ""
-        comparison_open = re.match(r"^(?:比起|相比|相对于|与其)", previous) and not re.search(
-            r"喜欢|偏好|更|不如", previous
-        )
-        sequence_open = "先" in previous and re.match(r"^(?:再|然后|之后|接着|最后)", stripped)
-        if merged and (comparison_open or sequence_open):
-            merged[-1] += "，" + part
-        else:
-            merged.append(part)
-    return merged
-
-
-def _clauses(sentence: str) -> list[str]:
-    if _CJK.search(sentence):
-        return _zh_clauses(sentence)
-    return [part for part in _EN_CLAUSE_BREAK.split(sentence) if part.strip()]
-
-
-def _clause_hit(clause: str) -> _Hit | None:
-    return _zh_hit(_clean_zh(clause)) if _CJK.search(clause) else _en_hit(clause)
-
-
-def _feedback(clause: str) -> str | None:
-    """What a bare complaint asks for ("太长了" → "回答不要太长"); "" if vague, None if none."""
-    if _CJK.search(clause):
-        cleaned = _clean_zh(clause)
-        match = _ZH_FEEDBACK.search(cleaned)
-        if match is None:
-            return None
-        adjective = match.group(1)
-        if adjective is None:
-            return ""
-        nouns = ("行程", "语气", "价格", "回答", "内容")
-        subject = next((noun for noun in nouns if noun in cleaned), None)
-        return f"{subject or _ZH_FEEDBACK_SUBJECT.get(adjective, '回答')}不要太{adjective}"
-    english = _EN_FEEDBACK.search(_EN_LEADING_FILLER.sub("", _normalise_en(clause.strip())))
-    if english is None:
-        return None
-    return f"Answers should not be too {english.group(1)}" if english.group(1) else ""
-
-
-def _reacts_to_answer(messages: Sequence[Message], index: int) -> bool:
-    """Whether the message at `index` follows an assistant reply (tool traffic skipped)."""
-    for earlier in reversed(messages[:index]):
-        if earlier.role == "tool" or (earlier.role == "assistant" and not earlier.content.strip()):
-            continue
-        return earlier.role == "assistant"
-    return False
-
-
-@dataclass(frozen=True)
-class _Found:
-    hit: _Hit
-    is_correction: bool
-    clause: str
-
-
-_PROSE_SEMICOLON = re.compile(r"(?<=[\w)\"'”])\s*;\s+(?=[\w\"“])")
-_WHOLE_QUOTE = re.compile(r"^\s*[\"“「『]([^\"“”「」『』]+)[\"”」』]\s*$")
-
-
-def _as_prose(content: str) -> str:
-    """A message with prose semicolons as line breaks and one quotation that is all of it unwrapped.
-
-    Sentences joined by a semicolon ("I never wear heels; I only wear flats") are not code, and a
-    message that is nothing but a quoted sentence is the user's own statement, not pasted material.
-    """
-    whole = _WHOLE_QUOTE.match(content)
-    text = whole.group(1) if whole else content
-    lines = text.split("\n")
-    return "\n".join(
-        line if re.search(r"[{}=<>]", line) else _PROSE_SEMICOLON.sub("\n", line) for line in lines
-    )
-
-
-def _message_preferences(message: Message, reacting: bool) -> list[_Found]:
-    """Each preference of one user message, with whether it corrects an answer."""
-    found: list[_Found] = []
-    units = _text_units(_as_prose(message.content))
-    clauses = [clause for sentence in units for clause in _clauses(sentence)]
-    complained = False
-    for clause in clauses:
-        hit = _clause_hit(clause)
-        if hit is not None:
-            corrective = _ZH_CORRECTIVE if _CJK.search(clause) else _EN_CORRECTIVE
-            reacts = reacting and hit.kind not in {"like", "self"}
-            correction = complained or (reacts and bool(corrective.search(clause.lower())))
-            if complained and found and found[-1].hit.kind == "feedback":
-                found.pop()  # the explicit instruction replaces the bare complaint
-            found.append(_Found(hit, correction, clause))
-            complained = False
-            continue
-        feedback = _feedback(clause)
-        if feedback is not None:
-            complained = True
-            if feedback and (reacting or len(clauses) == 1):
-                hit = _Hit(feedback, -1, "explicit_preference", "feedback")
-                found.append(_Found(hit, True, clause))
-        elif found and _CJK.search(clause) and _is_continuation(clause):
-            extended = replace(found[-1].hit, text=found[-1].hit.text + "，" + _clean_zh(clause))
-            found[-1] = replace(found[-1], hit=extended)
-    return found
-
-
-def _is_continuation(clause: str) -> bool:
-    """A short clause without its own subject that extends the one before ("古迹都行", "人少的")."""
-    cleaned = _clean_zh(clause)
-    if not cleaned or len(cleaned) > 14 or _ZH_QUESTION.search(cleaned):
-        return False
-    if re.match(r"^(?:我|你|他|她|请|帮|给我|能|可以帮)", cleaned):
-        return False
-    return bool(re.search(r"都行|都可以|都好|也行|也可以|就行|为主|优先|的$|、", cleaned))
-
-
-_FORMAT_REQUESTS = (
-    (r"(?i)bullet(?:ed)? points?|bulleted list", "Prefers answers as bullet points", "format"),
-    (r"(?i)\bin a table\b|\bas a table\b", "Prefers answers in a table", "format"),
-    (r"分点|列表|列出要点|要点", "喜欢分点列出的回答", "format"),
-    (r"表格", "喜欢用表格呈现的回答", "format"),
-    (r"(?i)\bbriefly\b|\bin short\b|\bshort answer\b|\bone sentence\b", "Prefers brief answers",
-     "length"),
-    (r"简短|一句话|简单说", "喜欢简短的回答", "length"),
-)  # fmt: skip
-
-
-def _repeated_format_requests(
-    users: Sequence[Message], explicit: Iterable[PreferenceDraft]
-) -> list[PreferenceDraft]:
-    """Implicit preferences from the same format asked for in two or more user messages."""
-    stated = " ".join(draft.text for draft in explicit)
-    drafts: list[PreferenceDraft] = []
-    for pattern, text, topic in _FORMAT_REQUESTS:
-        asking = [message for message in users if re.search(pattern, message.content)]
-        if len(asking) >= 2 and not re.search(pattern, stated):
-            drafts.append(PreferenceDraft(
-                text=text, preference_type="implicit_preference",
-                reasoning=f"asked for it in {len(asking)} messages", topic=topic, polarity=1,
-                sources=tuple(message.id for message in asking),
-            ))  # fmt: skip
-    return drafts
-
-
+PREFERENCE_LABELS = ("like", "dislike", "standing_rule")
+"""What the user wants in general: stored as preference memories."""
+REQUIREMENT_LABELS = ("constraint", "correction")
+"""What the user asks of this task's result: kept in the task record (and so in its skill), and stored
+as preferences only when the user sends them as feedback."""
+FEEDBACK_LABELS = ("step", "task_request")
+"""Feedback asks for no new task: an instruction in it, however phrased, is how to do the task."""
+_POLARITY = {"like": 1, "dislike": -1}
 _REASONS = {
-    "compare": "compared two options and chose one",
-    "dislike": "said they dislike or avoid it",
-    "like": "said they like or prefer it",
-    "prohibit": "asked not to do it",
-    "standing": "gave a standing instruction",
-    "wish": "asked for it to be done",
-    "procedure": "asked for this order of steps",
-    "require": "stated a requirement",
-    "self": "described themselves",
-    "feedback": "complained about an answer",
+    "zh": {
+        "like": "说了喜欢或偏好",
+        "dislike": "说了不喜欢或想避免",
+        "standing_rule": "给了以后都适用的要求",
+        "constraint": "提了这次任务的要求",
+        "correction": "纠正了上一个回答",
+        "step": "说了怎么做",
+        "task_request": "说了怎么做",
+    },
+    "en": {
+        "like": "said they like or prefer it",
+        "dislike": "said they dislike or avoid it",
+        "standing_rule": "gave a standing instruction",
+        "constraint": "stated a requirement",
+        "correction": "corrected an answer",
+        "step": "said how to do it",
+        "task_request": "said how to do it",
+    },
 }
 
 
-def extract_preferences(messages: Sequence[Message]) -> list[PreferenceDraft]:
-    """Preferences stated in the user messages of `messages`; other roles only give context."""
-    drafts: dict[str, PreferenceDraft] = {}
-    for index, message in enumerate(messages):
-        if message.role != "user" or not message.content.strip():
+def statement(tag: Tag) -> str:
+    """The preference a clause states: a like or dislike as a statement about the user, in the third
+    person ("我比较喜欢逛文化景点" → "用户比较喜欢逛文化景点"); an instruction as it was given, fillers
+    trimmed ("以后控制在200字以内")."""
+    if tag.label in _POLARITY:
+        return fact_value(tag.text).removeprefix("用户：")
+    return clean_zh(tag.text) if CJK.search(tag.text) else clean_en(tag.text)
+
+
+def turn_preferences(turn: Turn, labels: Sequence[str] = PREFERENCE_LABELS) -> list[tuple[Tag, bool]]:
+    """The clauses of one turn that state one of `labels` (relabelled as the likeliest of them), each
+    with whether it corrects an answer."""
+    found: list[tuple[Tag, bool]] = []
+    complained = False
+    for tag in turn.tags:
+        if tag.label == "complaint":
+            complained = True
             continue
-        for found in _message_preferences(message, _reacts_to_answer(messages, index)):
-            key = re.sub(r"\W+", "", found.hit.text.lower())
+        if tag.mass(labels) >= MIN_MASS:
+            label = max(labels, key=lambda name: tag.probabilities.get(name, 0.0))
+            correction = label == "correction" or (complained and turn.reacting)
+            found.append((replace(tag, label=label), correction))
+    return found
+
+
+def extract_preferences(
+    messages: Sequence[Message], turns: Sequence[Turn] | None = None, feedback: bool = False
+) -> list[PreferenceDraft]:
+    """Preferences stated in the user messages of `messages`; other roles only give context. With
+    `feedback` (the user's own correction sent through add/feedback) every instruction counts, as a
+    correction."""
+    labels = PREFERENCE_LABELS + REQUIREMENT_LABELS + FEEDBACK_LABELS if feedback else PREFERENCE_LABELS
+    drafts: dict[str, PreferenceDraft] = {}
+    if turns is None:
+        turns = read_turns(messages, after_answer=True if feedback else None)
+    for turn in turns:
+        for tag, corrects in turn_preferences(turn, labels):
+            correction = corrects or feedback
+            text = statement(tag)
+            key = re.sub(r"\W+", "", text.lower())
             if not key:
                 continue
             previous = drafts.get(key)
             if previous is not None:
+                sources = tuple(dict.fromkeys((*previous.sources, turn.message.id)))
                 drafts[key] = replace(
-                    previous,
-                    sources=tuple(dict.fromkeys((*previous.sources, message.id))),
-                    is_correction=previous.is_correction or found.is_correction,
+                    previous, sources=sources, is_correction=previous.is_correction or correction
                 )
                 continue
+            language = "zh" if CJK.search(tag.text) else "en"
+            clause = shorten(tag.text, 160)
+            reason = _REASONS[language][tag.label]
             drafts[key] = PreferenceDraft(
-                text=found.hit.text,
-                preference_type=found.hit.preference_type,
-                reasoning=f'The user {_REASONS[found.hit.kind]}: "{_short(found.clause, 160)}"',
-                topic=_topic(found.hit.text + " " + found.clause),
-                polarity=found.hit.polarity,
-                sources=(message.id,),
-                is_correction=found.is_correction,
+                text=text,
+                preference_type="explicit_preference",
+                reasoning=f"用户{reason}：「{clause}」"
+                if language == "zh"
+                else f'The user {reason}: "{clause}"',
+                topic=topic_of(tag.span + " " + tag.text),
+                polarity=_POLARITY.get(tag.label, 0),
+                sources=(turn.message.id,),
+                is_correction=correction,
             )
-    explicit = list(drafts.values())
-    users = [message for message in messages if message.role == "user"]
-    return explicit + _repeated_format_requests(users, explicit)
+    return list(drafts.values())

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from memskill.extract.text import _any, _short
+from memskill.extract.prose import any_of, shorten
 from memskill.models import (
     Message,
     ToolLessonDraft,
@@ -18,7 +18,7 @@ from memskill.models import (
 
 _ERROR_WORDS = re.compile(
     r"\b"
-    + _any(r"""error|errors|failed|failure|fail|exception|invalid|not found|timeout|timed out|
+    + any_of(r"""error|errors|failed|failure|fail|exception|invalid|not found|timeout|timed out|
     unauthori[sz]ed|forbidden|denied|traceback|refused|unavailable|rate limit(?:ed)?|
     too many requests|bad request""")
     + r"\b|错误|失败|超时|异常|无效|未找到|找不到|不存在|拒绝访问|无权限",
@@ -59,16 +59,16 @@ def _error_of(result: str) -> str | None:
             value = parsed.get(key)
             if value:
                 detail = value.get("message", value) if isinstance(value, dict) else value
-                return _short(str(detail), 80)
+                return shorten(str(detail), 80)
         status = str(parsed.get("status", "")).lower()
         if parsed.get("success") is False or status in {"error", "failed", "fail"}:
-            return _short(str(parsed.get("message") or parsed.get("msg") or "failed"), 80)
+            return shorten(str(parsed.get("message") or parsed.get("msg") or "failed"), 80)
         return None
     if parsed is not None:
         return None
     head = stripped[:300]
     if _ERROR_WORDS.search(head) or _STATUS_CODE.search(head):
-        return _short(head.splitlines()[0], 80)
+        return shorten(head.splitlines()[0], 80)
     return None
 
 
@@ -87,10 +87,10 @@ def _arguments(raw: str) -> dict[str, object] | None:
 def _render_arguments(raw: str, only: Iterable[str] | None = None) -> str:
     parsed = _arguments(raw)
     if parsed is None:
-        return _short(raw, 80)
+        return shorten(raw, 80)
     keys = list(only) if only is not None else list(parsed)
     rendered = ", ".join(f"{key}={json.dumps(parsed.get(key), ensure_ascii=False)}" for key in keys)
-    return _short(rendered.replace('"', "'"), 100)
+    return shorten(rendered.replace('"', "'"), 100)
 
 
 def _changed_keys(before: str, after: str) -> list[str] | None:
@@ -145,7 +145,7 @@ def _call_summary(call: _Call) -> str:
         outcome = f"error: {call.error}"
     else:
         outcome = re.sub(r"\s+", " ", call.result.strip())
-    return _short(f"{call.tool}({_render_arguments(call.arguments)}) → {_short(outcome, 90)}", 200)
+    return shorten(f"{call.tool}({_render_arguments(call.arguments)}) → {shorten(outcome, 90)}", 200)
 
 
 def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:

@@ -1,0 +1,66 @@
+"""The user turns of a chunk, read once by the turn tagger for every extractor.
+
+Each user message is reduced to what the user says in their own words (`prose.own_sentences`: code,
+long quotations and pasted material left out), cut into clauses and labelled by `memskill.tagger`,
+knowing whether it is the task's first user turn and whether it answers an assistant reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memskill.extract.prose import own_sentences
+from memskill.models import Message
+from memskill.tagger import Tag, Tagger, default_tagger
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user message and its labelled clauses."""
+
+    message: Message
+    tags: tuple[Tag, ...]
+    first: bool
+    """The chunk's first user message."""
+    reacting: bool
+    """It follows an assistant reply."""
+
+    def labelled(self, *labels: str) -> list[Tag]:
+        return [tag for tag in self.tags if tag.label in labels]
+
+
+def reacts_to_answer(messages: Sequence[Message], index: int, opening: bool = False) -> bool:
+    """Whether the message at `index` follows an assistant reply (tool traffic skipped); `opening` when
+    nothing comes before it in `messages`."""
+    for earlier in reversed(messages[:index]):
+        if earlier.role == "tool" or (earlier.role == "assistant" and not earlier.content.strip()):
+            continue
+        return earlier.role == "assistant"
+    return opening
+
+
+def read_turns(
+    messages: Sequence[Message],
+    tagger: Tagger | None = None,
+    after_answer: bool | None = None,
+    opening: bool = False,
+) -> list[Turn]:
+    """Every user message of `messages` with its clauses labelled. `after_answer` overrides whether each
+    follows an assistant reply (feedback always answers one, though it arrives alone); `opening` says
+    whether the first one does (a chunk cut from the middle of a conversation)."""
+    tagger = tagger or default_tagger()
+    turns: list[Turn] = []
+    for index, message in enumerate(messages):
+        if message.role != "user" or not message.content.strip():
+            continue
+        text = "\n".join(own_sentences(message.content))
+        reacting = reacts_to_answer(messages, index, opening) if after_answer is None else after_answer
+        tags = tagger.tag(text, first_turn=not turns, after_answer=reacting) if text else []
+        turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting))
+    return turns
+
+
+def substantive(turn: Turn) -> bool:
+    """The turn asks or states something beyond acknowledgement, complaint and chat."""
+    return any(tag.label not in {"approval", "small_talk", "complaint"} for tag in turn.tags)
