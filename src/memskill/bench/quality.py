@@ -17,9 +17,10 @@ Stage = Callable[[Path, bool, Progress], list[Result]]
 
 
 def stages() -> dict[str, Stage]:
-    from memskill.bench import clustering, preferences, retrieval, segmentation
+    from memskill.bench import clustering, preferences, retrieval, segmentation, turns
 
     return {
+        "turns": turns.run,
         "segmentation": segmentation.run,
         "clustering": clustering.run,
         "retrieval": retrieval.run,
