@@ -122,10 +122,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "'开头的概述和结尾的心得体会都删掉' (a correction) is read by the tagger as a step, so it joins "
         "the record's steps, not its preferences"
     ),
-    ("preference_in_own_skill", "dev-sam/code-review#1"): (
-        "'order them by severity: bugs first, style last' is read by the tagger as a step (an "
-        "instruction), so it joins the record's steps, not its preferences"
-    ),
 }
 """(test, case id) → why the pipeline fails it today; each becomes a strict xfail."""
 

@@ -115,7 +115,7 @@ def test_chengdu_trip_task_record_generalises_the_steps() -> None:
     assert any("天气" in step for step in record.steps)  # "出发前先帮我查一下天气和温度" is a step
     assert not any("成都" in step for step in record.steps)
     assert any("回头路" in text for text in record.preferences)
-    assert any("紧凑" in text for text in record.preferences + record.steps)  # a limit stays with its record
+    assert any("紧凑" in text for text in record.requirements + record.steps)  # a limit stays with its record
     assert record.sources == tuple(message.id for message in CHENGDU_TRIP.messages)
     assert record.outcome.startswith("五一期间成都天气晴朗")
 
@@ -126,7 +126,7 @@ def test_second_user_gets_their_own_preferences() -> None:
     assert with_text(preferences, "小众").polarity == 1
     assert not any("回头路" in preference.text for preference in preferences)
     record = extract(LATE_RISER).record
-    assert any("早上" in text for text in record.preferences)
+    assert any("早上" in text for text in record.requirements)
     assert record.corrections == ("以后控制在200字以内",)
 
 
@@ -141,7 +141,7 @@ def test_feedback_counts_limits_and_corrections_as_preferences() -> None:
 
 def test_correction_reaches_the_task_record() -> None:
     record = extract(LATE_RISER).record
-    assert "以后控制在200字以内" in record.preferences
+    assert "以后控制在200字以内" in record.requirements
     assert any("目的地" in step and "N天" in step for step in record.steps)
 
 
@@ -169,7 +169,9 @@ def test_too_long_becomes_a_length_correction() -> None:
     )
     stated = [p.text for p in extraction.preferences] + list(extraction.record.corrections)
     assert any("under 100 words" in text for text in stated)
-    assert any("under 100 words" in text for text in extraction.record.preferences)
+    assert any(
+        "under 100 words" in text for text in extraction.record.requirements + extraction.record.preferences
+    )
 
 
 def test_plain_english_preferences() -> None:

@@ -98,6 +98,9 @@ class TaskRecord:
     language: Literal["zh", "en"]
     sources: tuple[str, ...]
     """Message ids the record came from."""
+    requirements: tuple[str, ...] = ()
+    """What the user asked of this task's result (limits, corrections): beside `preferences`, which
+    hold what the user likes, dislikes and always wants."""
 
 
 @dataclass(frozen=True)

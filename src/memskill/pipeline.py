@@ -21,7 +21,7 @@ import numpy as np
 
 from memskill.cluster import assign, update_centroid
 from memskill.consolidate import CONTRADICTION_COSINE, Consolidator, Outcome, stable_id
-from memskill.extract import detect_language, reacts_to_answer
+from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
@@ -82,7 +82,9 @@ def is_substantive(record: TaskRecord, user_turns: int) -> bool:
     (the record has steps only when one of its user turns asks for something)."""
     if not record.steps:
         return False
-    return user_turns >= 2 or bool(record.preferences or record.tools or record.corrections)
+    return user_turns >= 2 or bool(
+        record.preferences or record.requirements or record.tools or record.corrections
+    )
 
 
 class Pipeline:
@@ -130,12 +132,22 @@ class Pipeline:
         messages = [*context, *new]
         fresh = set(new_ids)
         tags = tuple(str(t) for t in payload.get("tags", []))
-        chunks = []
+        parts: list[TaskChunk] = []
         for part in self.stages.segment(messages, ledger):
-            part_messages = messages[part.start : part.end + 1]
-            if any(m.id in fresh for m in part_messages):
-                opening = reacts_to_answer(messages, part.start)
-                chunks.append(TaskChunk(job.conversation_id, part.title, tuple(part_messages), opening))
+            chunk = TaskChunk(
+                job.conversation_id,
+                part.title,
+                tuple(messages[part.start : part.end + 1]),
+                reacts_to_answer(messages, part.start),
+            )
+            if parts and not asks_for_a_task(chunk):
+                # Thanks, corrections or limits alone answer the task before them: one task, one record.
+                before = parts[-1]
+                chunk = replace(before, messages=before.messages + chunk.messages)
+                parts[-1] = chunk
+            else:
+                parts.append(chunk)
+        chunks = [chunk for chunk in parts if any(m.id in fresh for m in chunk.messages)]
         extractions = [(chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)) for chunk in chunks]
         # Model calls happen here, before the transaction, so the write lock is never held while waiting.
         proposals = {
@@ -302,13 +314,17 @@ class Pipeline:
     def _continued_cluster(
         self, scope: Scope, conversation_id: str, record: TaskRecord, clusters: Sequence[ClusterRow]
     ) -> ClusterRow | None:
-        """The cluster of this conversation's previous task when the new chunk is the same kind of task.
+        """The cluster of this conversation's previous task when the new chunk is the same kind of task,
+        or asks for no task at all (the tagger finds no request or step in it).
 
         A conversation that returns to its task after a side question ("回到行程，住宿呢？") produces a new
         chunk whose text alone may not resemble the task; the conversation says it does.
         """
         kind = record_kind(record.title, record.goal)
         previous = self.store.latest_task_record(scope.user_id, conversation_id)
+        if previous is not None and not record.steps:
+            # It asks for nothing new (a correction, a question about the answer): the same task goes on.
+            return next((c for c in clusters if c.id == previous.cluster_id), None)
         if kind is None or previous is None:
             return None
         if record_kind(str(previous.record.get("title", "")), str(previous.record.get("goal", ""))) != kind:
@@ -534,6 +550,7 @@ def _record_dict(record: TaskRecord) -> dict[str, Any]:
         "steps": list(record.steps),
         "corrections": list(record.corrections),
         "preferences": list(record.preferences),
+        "requirements": list(record.requirements),
         "tools": list(record.tools),
         "outcome": record.outcome,
         "language": record.language,

@@ -75,6 +75,7 @@ def _record(fields: dict[str, object]) -> TaskRecord:
         outcome=str(fields.get("outcome", "")),
         language="zh" if fields.get("language") == "zh" else "en",
         sources=strings("sources"),
+        requirements=strings("requirements"),
     )
 
 

@@ -107,15 +107,23 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     """The items a task record proposes, each supported by that record."""
     record, source = evidence.record, (evidence.record_id,)
     items: list[SkillItem] = []
-    preferences = [*record.preferences, *record.corrections]
+    preferences = [*record.preferences, *record.corrections, *record.requirements]
     steps = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
     for index, step in enumerate(steps):
         position = index / max(1, len(steps) - 1)
         items.append(SkillItem("procedure", step, 1, source, position))
-    stated = [text for text in dict.fromkeys(_clean(p) for p in preferences) if text]
-    for index, text in enumerate(stated):
-        # The record lists the user's stated preferences before the limits of the task: keep that order.
-        items.append(SkillItem("preference", text, 1, source, index / max(1, len(stated) - 1)))
+    # What the user likes and always wants ranks before the limits of one task (position < 0.5 vs ≥ 0.5),
+    # so a long task's limits never crowd the user's own preferences out of the skill.
+    general = [text for text in dict.fromkeys(_clean(p) for p in record.preferences) if text]
+    specific = [
+        text
+        for text in dict.fromkeys(_clean(p) for p in (*record.corrections, *record.requirements))
+        if text and text not in general
+    ]
+    for index, text in enumerate(general):
+        items.append(SkillItem("preference", text, 1, source, 0.5 * index / max(1, len(general))))
+    for index, text in enumerate(specific):
+        items.append(SkillItem("preference", text, 1, source, 0.5 + 0.5 * index / max(1, len(specific))))
     for lesson in dict.fromkeys(evidence.lessons):
         if lesson.strip():
             items.append(SkillItem("experience", lesson, 1, source))
@@ -212,9 +220,12 @@ def _trim(items: list[SkillItem]) -> list[SkillItem]:
         if section == "example":
             group = group[-limit:]
         elif len(group) > limit:
-            # Best supported first; among equals, preferences the user stated before the limits of a task.
+            # Best supported first; among equal preferences, what the user likes and always wants before
+            # the limits of one task, and the newest first (a user's latest word wins).
             keys = [
-                (-item.support, item.position if section == "preference" else 0.0, i)
+                (-item.support, item.position >= 0.5, -i)
+                if section == "preference"
+                else (-item.support, 0, i)
                 for i, item in enumerate(group)
             ]
             ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]

@@ -24,11 +24,12 @@ pasted material, the fillers trimmed off a clause, the subject rewritten in the 
 from memskill.extract.facts import extract_facts
 from memskill.extract.preferences import extract_preferences
 from memskill.extract.prose import detect_language, split_sentences
-from memskill.extract.record import build_task_record, extract
+from memskill.extract.record import asks_for_a_task, build_task_record, extract
 from memskill.extract.tools import extract_tool_lessons
 from memskill.extract.turns import reacts_to_answer
 
 __all__ = [
+    "asks_for_a_task",
     "build_task_record",
     "detect_language",
     "extract",

@@ -60,10 +60,11 @@ def split_sentences(text: str) -> list[str]:
 
 CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _LONG_QUOTE = re.compile(r"[\"“「『][^\"”」』]{25,}[\"”」』]")
+# What comes after "Translate this:" is material, not the user speaking; "Different question: …" is.
 _MATERIAL_HEAD = re.compile(
     r"\b(make|rewrite|translate|correct|fix|summari[sz]e|simplify|explain|revise|paraphrase|"
-    r"proofread|check|complete|convert|improve|comment|analy[sz]e|edit|answer|classify|continue|"
-    r"read|review|following|below|text|sentence|paragraph|code|passage|question)\b"
+    r"proofread|check|complete|convert|improve|comment|analy[sz]e|edit|classify|continue|"
+    r"read|review|following|below|text|sentence|paragraph|code|passage)\b"
     r"|改写|翻译|润色|总结|修改|解释|纠正|检查|分析|回答|下面|以下|这段|这句",
     re.IGNORECASE,
 )

@@ -29,11 +29,15 @@ from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, Tas
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
 MIN_INSTRUCTION = 0.5
-"""A clause is an instruction for the task when the tagger gives `INSTRUCTION_LABELS` together at least
-this probability; it is a step when its step and standing-rule share outweighs its limit and correction
-share, else a requirement of the result. The corpus's writers drew the line between a step and a
+"""A clause is an instruction for the task when its likeliest label is one of `INSTRUCTION_LABELS` or the
+tagger gives them together at least this probability; it is a step when that is its likeliest label or
+its step and standing-rule share outweighs its limit and correction share, else a requirement of the
+result. The corpus's writers drew the line between a step and a
 limit differently ("先查天气" is either), so the record reads the two together instead of trusting the
 likeliest label alone."""
+MIN_LIMIT = 0.3
+"""An instruction is also a requirement of the result when the tagger gives limit and correction
+together at least this much: "周报要写成完整的段落" is both how to write and what the result must be."""
 MAX_STEPS = 12
 # Spoken verbs written down: exact rewrites of a few colloquial forms, not a detector.
 _ZH_STEP_VERBS = (("查一下", "查询"), ("查查", "查询"), ("看一下", "查看"), ("找一下", "查找"))
@@ -66,22 +70,31 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[tuple[str, bool
         for tag in turn.tags:
             complained = complained or tag.label == "complaint"
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
-            if tag.label == "task_request" or (
-                sum(share.values()) >= MIN_INSTRUCTION
-                and share["step"] + share["standing_rule"] >= share["constraint"] + share["correction"]
-            ):
+            instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
+            how = share["step"] + share["standing_rule"]
+            limit = share["constraint"] + share["correction"]
+            if tag.label in ("task_request", "step") or (instruction and how >= limit):
                 step = generalise(step_text(tag.text))
                 key = re.sub(r"\W+", "", step.lower())
                 if len(key) >= 2 and key not in seen:
                     seen.add(key)
                     steps.append(step)
-            elif sum(share.values()) >= MIN_INSTRUCTION and tag.mass(PREFERENCE_LABELS) < 0.5:
+            if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 text = statement(tag)
                 key = re.sub(r"\W+", "", text.lower())
                 correction = share["correction"] > share["constraint"] or (complained and turn.reacting)
                 if key:
                     requirements[key] = (text, correction or requirements.get(key, ("", False))[1])
     return steps[:MAX_STEPS], list(requirements.values())
+
+
+def asks_for_a_task(chunk: TaskChunk) -> bool:
+    """Whether any user turn of the chunk asks for something (a request, a step, a question, another
+    task); a chunk of thanks, corrections, limits or preferences only answers the task before it."""
+    turns = read_turns(chunk.messages, opening=chunk.after_answer)
+    steps, _ = instructions(turns)
+    asked = ("task_request", "side_request", "question", "step")
+    return any(tag.label in asked for turn in turns for tag in turn.tags) or bool(steps)
 
 
 def _first_sentence(text: str) -> str:
@@ -129,23 +142,33 @@ def build_task_record(
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
     steps, requirements = instructions(turns)
-    # A chunk with nothing but thanks, chat or complaints asks for no task: no step stands in for one.
-    steps = steps or ([generalise(step_text(_first_sentence(goal)))] if first is not None else [])
+    # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
+    # the conversation's previous task, which the pipeline continues with it. A question stands for
+    # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.
+    asks = any(turn.labelled("task_request", "side_request", "question") for turn in turns)
+    if not steps and asks and first is not None:
+        steps = [generalise(step_text(_first_sentence(goal)))]
     tools = dict.fromkeys(
         call.name for message in chunk.messages if message.role == "assistant" for call in message.tool_calls
     )
     language = detect_language(" ".join(message.content for message in users) or chunk.title)
-    stated = [(p.text, p.is_correction) for p in preferences] + requirements
     return TaskRecord(
         title=_title(goal, chunk.title),
         goal=goal,
         steps=tuple(steps),
-        corrections=tuple(dict.fromkeys(generalise(text, keep_amounts=True) for text, fix in stated if fix)),
-        preferences=tuple(dict.fromkeys(generalise(text, keep_amounts=True) for text, _ in stated)),
+        corrections=tuple(
+            dict.fromkeys(
+                generalise(text, keep_amounts=True)
+                for text, fix in [(p.text, p.is_correction) for p in preferences] + requirements
+                if fix
+            )
+        ),
+        preferences=tuple(dict.fromkeys(generalise(p.text, keep_amounts=True) for p in preferences)),
         tools=tuple(tools),
         outcome=_outcome(chunk.messages),
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
+        requirements=tuple(dict.fromkeys(generalise(text, keep_amounts=True) for text, _ in requirements)),
     )
 
 
