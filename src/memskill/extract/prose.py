@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-PreferenceType = Literal["explicit_preference", "implicit_preference"]
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 

@@ -219,17 +219,24 @@ def boundary_examples(clauses: Sequence[Clause]) -> tuple[list[np.ndarray], list
 def fit_boundaries(clauses: Sequence[Clause], seed: int = SEED) -> Model:
     """The splitter's model: cut or join at each candidate of the corpus's turns."""
     rows, gold, _ = boundary_examples(clauses)
+    return _fit_binary(
+        rows, gold, ("join", "cut"), Settings(epochs=20, learning_rate=0.05), seed, "candidate cuts"
+    )
+
+
+def _fit_binary(
+    rows: Sequence[np.ndarray],
+    gold: Sequence[bool],
+    labels: tuple[str, str],
+    settings: Settings,
+    seed: int,
+    what: str,
+) -> Model:
+    """A two-label model (`labels[1]` where `gold`) over hashed feature slots."""
     allowed = np.zeros((len(rows), 2), dtype=np.float32)
     allowed[np.arange(len(rows)), [int(g) for g in gold]] = 1.0
-    model = fit_rows(
-        rows,
-        allowed,
-        np.ones(len(rows), dtype=np.float32),
-        ("join", "cut"),
-        Settings(epochs=20, learning_rate=0.05),
-        seed,
-    )
-    model.info = f"trained {time.strftime('%Y-%m-%d')} on {len(rows)} candidate cuts; seed {seed}"
+    model = fit_rows(rows, allowed, np.ones(len(rows), dtype=np.float32), labels, settings, seed)
+    model.info = f"trained {time.strftime('%Y-%m-%d')} on {len(rows)} {what}; seed {seed}"
     return model
 
 
@@ -252,22 +259,17 @@ def span_examples(clauses: Sequence[Clause], side: str) -> tuple[list[np.ndarray
 
 def fit_spans(clauses: Sequence[Clause], seed: int = SEED) -> tuple[Model, Model]:
     """The span finder's two models: a token opens the span; a token closes it."""
-    models = []
-    for side in ("s", "e"):
-        rows, gold = span_examples(clauses, side)
-        allowed = np.zeros((len(rows), 2), dtype=np.float32)
-        allowed[np.arange(len(rows)), [int(g) for g in gold]] = 1.0
-        model = fit_rows(
-            rows,
-            allowed,
-            np.ones(len(rows), dtype=np.float32),
+    start, end = (
+        _fit_binary(
+            *span_examples(clauses, side),
             ("other", "edge"),
             Settings(epochs=10, learning_rate=0.05),
             seed,
+            "tokens",
         )
-        model.info = f"trained {time.strftime('%Y-%m-%d')} on {len(rows)} tokens; seed {seed}"
-        models.append(model)
-    return models[0], models[1]
+        for side in ("s", "e")
+    )
+    return start, end
 
 
 def train_all(

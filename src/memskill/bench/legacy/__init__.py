@@ -19,7 +19,9 @@ import re
 from memskill.bench.legacy.facts import _ACKNOWLEDGEMENT, _en_fact, _zh_fact
 from memskill.bench.legacy.preferences import _EN_CORRECTIVE, _ZH_CORRECTIVE, _clause_hit, _feedback
 from memskill.bench.legacy.record import _is_step
-from memskill.bench.legacy.text import _CJK, _clean_en, _clean_zh
+from memskill.extract.prose import CJK as _CJK
+from memskill.extract.prose import clean_en as _clean_en
+from memskill.extract.prose import clean_zh as _clean_zh
 
 _KINDS = {
     "like": "like",

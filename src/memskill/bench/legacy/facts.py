@@ -6,15 +6,9 @@ import re
 from typing import Literal
 
 from memskill.bench.legacy.preferences import _EN_HYPOTHETICAL, _EN_QUESTION, _ZH_HYPOTHETICAL, _ZH_QUESTION
-from memskill.bench.legacy.text import (
-    _EN_CONTRACTIONS,
-    _EN_LEADING_FILLER,
-    _ZH_TRAILING,
-    _any,
-    _clean_en,
-    _normalise_en,
-    _short,
-)
+from memskill.extract.prose import EN_LEADING_FILLER as _EN_LEADING_FILLER
+from memskill.extract.prose import any_of as _any
+from memskill.extract.prose import normalise_en as _normalise_en
 
 # ================================================================ facts
 
@@ -94,38 +88,6 @@ _ACKNOWLEDGEMENT = re.compile(
     r"got it|great|cool|sure|nice|perfect|yes|no|yep|nope|alright)[\s!！。.,，~]*$",
     re.IGNORECASE,
 )
-_EN_IRREGULAR = {"am": "is", "are": "is", "have": "has", "do": "does", "go": "goes"}
-_EN_MODALS = frozenset("was will can would should could might must had did".split())
-
-
-def _zh_fact_value(text: str) -> str:
-    text = text.replace("我们", "用户一行").replace("我的", "用户的")
-    text = re.sub(r"(?<![自忘本唯])我", "用户", text)
-    return "用户的" + text if text.startswith("预算") else text
-
-
-def _third_person(verb: str) -> str:
-    if verb in _EN_IRREGULAR or verb in _EN_MODALS:
-        return _EN_IRREGULAR.get(verb, verb)
-    if re.search(r"(?:s|sh|ch|x|z|o)$", verb):
-        return verb + "es"
-    return verb[:-1] + "ies" if re.search(r"[^aeiou]y$", verb) else verb + "s"
-
-
-def _en_fact_value(sentence: str) -> str:
-    """The statement about the user in the third person ("I live in Berlin" → "The user lives…")."""
-    text = _clean_en(sentence)
-    for short, full in _EN_CONTRACTIONS:
-        text = re.sub(rf"\b{re.escape(short)}\b", full, text, flags=re.IGNORECASE)
-    match = re.match(r"^(I|We)\s+((?:\w+ly\s+)*)(\w+)\b", text, flags=re.IGNORECASE)
-    if match:
-        subject = "The user" if match.group(1).lower() == "i" else "The user's group"
-        verb = _third_person(match.group(3).lower())
-        text = f"{subject} {match.group(2)}{verb}{text[match.end() :]}"
-    text = re.sub(r"^(?:My|Our)\b", "The user's", text)
-    text = re.sub(r"\b(?:my|our)\b", "their", text)
-    text = re.sub(r"\b(?:I am|I)\b", "they", text)
-    return text + ("" if text.endswith((".", "!")) else ".")
 
 
 def _zh_fact(unit: str) -> tuple[str, str, FactType] | None:
@@ -133,15 +95,14 @@ def _zh_fact(unit: str) -> tuple[str, str, FactType] | None:
         return None
     if re.match(r"^我(?:就)?是(?:那种|这种)", unit):
         return None  # a self-description: a preference, not a fact
-    statement = _ZH_TRAILING.sub("", unit)
     for key, pattern in _ZH_USER_FACTS:
         match = re.search(pattern, unit)
         if match:
             key = "用户的" + match.group(1) if key == "个人信息" else key
-            return _short(key, 30), _zh_fact_value(statement), "UserMemory"
+            return key, unit, "UserMemory"
     for key, pattern in _ZH_PLAN_FACTS:
         if re.search(pattern, unit):
-            return _short(f"{key}：{statement}", 30), _zh_fact_value(statement), "LongTermMemory"
+            return key, unit, "LongTermMemory"
     return None
 
 
@@ -155,8 +116,8 @@ def _en_fact(unit: str) -> tuple[str, str, FactType] | None:
         match = re.search(pattern, normal)
         if match:
             key = "The user's " + match.group(1) if key == "Personal detail" else key
-            return _short(key, 30), _en_fact_value(unit), "UserMemory"
+            return key, unit, "UserMemory"
     for key, pattern in _EN_PLAN_FACTS:
         if re.search(pattern, normal):
-            return _short(f"{key}: {_clean_en(unit)}", 30), _en_fact_value(unit), "LongTermMemory"
+            return key, unit, "LongTermMemory"
     return None

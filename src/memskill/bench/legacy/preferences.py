@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-from memskill.bench.legacy.text import (
-    _CJK,
-    _EN_LEADING_FILLER,
-    _ZH_LEADING_FILLER,
-    PreferenceType,
-    _any,
-    _clean_en,
-    _clean_zh,
-    _normalise_en,
-)
+from memskill.extract.prose import CJK as _CJK
+from memskill.extract.prose import EN_LEADING_FILLER as _EN_LEADING_FILLER
+from memskill.extract.prose import ZH_LEADING_FILLER as _ZH_LEADING_FILLER
+from memskill.extract.prose import any_of as _any
+from memskill.extract.prose import clean_en as _clean_en
+from memskill.extract.prose import clean_zh as _clean_zh
+from memskill.extract.prose import normalise_en as _normalise_en
+
+PreferenceType = Literal["explicit_preference", "implicit_preference"]
 
 # ================================================================ preference rules
 

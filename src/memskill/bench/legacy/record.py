@@ -6,7 +6,11 @@ import re
 
 from memskill.bench.legacy.facts import _ACKNOWLEDGEMENT
 from memskill.bench.legacy.preferences import _ZH_HYPOTHETICAL
-from memskill.bench.legacy.text import _CJK, _any, _clean_en, _clean_zh, _normalise_en
+from memskill.extract.prose import CJK as _CJK
+from memskill.extract.prose import any_of as _any
+from memskill.extract.prose import clean_en as _clean_en
+from memskill.extract.prose import clean_zh as _clean_zh
+from memskill.extract.prose import normalise_en as _normalise_en
 
 # ================================================================ task record
 
