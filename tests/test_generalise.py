@@ -15,7 +15,7 @@ from memskill.generalise import generalise, is_travel_context
         ("国庆节去日本东京和大阪玩一周", "出行日期去目的地玩N周"),
         ("从北京出发去西安，3晚", "从出发地出发去目的地，N晚"),
         ("三天两夜的行程", "N天N夜的行程"),
-        ("让李老师帮忙看看", "让对方帮忙看看"),
+        ("让李老师帮忙看看", "让老师帮忙看看"),
     ],
 )
 def test_chinese_values_become_roles(text: str, expected: str) -> None:
@@ -71,7 +71,14 @@ def test_capitalised_words_are_places_only_in_a_travel_context() -> None:
 
 def test_contacts_and_people_become_placeholders() -> None:
     zh = generalise("帮我给王经理发邮件到wang@example.com，电话13812345678")
-    assert zh == "帮我给对方发邮件到邮箱，电话电话号码"
+    assert zh == "帮我给经理发邮件到邮箱，电话电话号码"  # a name with a title keeps the title
+
+
+def test_entities_are_replaced_whole_never_inside_another_word() -> None:
+    assert generalise("武侯祠、杜甫草堂、金沙遗址都想去") == "武侯祠、杜甫草堂、金沙遗址都想去"
+    assert generalise("波比跳做三组") == "波比跳做三组"
+    assert generalise("我们部门的王经理") == "我们部门的经理"
+    assert generalise("帮我规划成都5天的行程") == "帮我规划目的地N天的行程"
     en = generalise("Call Mr. Smith at 555-123-4567 or see https://example.com/a")
     assert en == "Call the person at the phone number or see the URL"
 

@@ -81,3 +81,17 @@ def test_drafts_render_to_valid_skill_files() -> None:
     markdown = render_checked(document(draft, {"skill_id": "s1", "version": "1", "updated_at_ms": "0"}, 1, 1))
     assert validate(markdown, draft.name) == []
     assert "交付前对照用户偏好逐条检查" in markdown and "文化景点" in markdown
+
+
+def test_the_note_about_generalised_values_appears_only_when_something_was_replaced() -> None:
+    from memskill.models import SkillItem
+    from memskill.synthesize import SkillDraft
+
+    def additional(text: str, language: str) -> tuple[str, ...]:
+        draft = SkillDraft("x", "X", "Does x.", (SkillItem("procedure", text, 1, ("r",)),), (), language)
+        return document(draft, {"updated_at_ms": "0"}, 1, 1).additional
+
+    assert len(additional("规划目的地N天的行程", "zh")) == 2
+    assert len(additional("先列问题再给修改建议", "zh")) == 1
+    assert len(additional("List the bugs before the style issues", "en")) == 1
+    assert len(additional("Book a hotel in the destination", "en")) == 2

@@ -241,10 +241,25 @@ def _durations(text: str, chinese: bool) -> str:
     return _EN_DURATION.sub(lambda match: "N" + match.group(1) + match.group(2), text)
 
 
+ROLES = (
+    "目的地", "出发地", "出行日期", "对方", "N天", "N晚", "邮箱", "网址", "电话号码",
+    "the destination", "the origin", "the travel date", "the date", "the time", "the budget",
+    "the person", "the email address", "the URL", "the phone number", "N days", "N-day",
+)  # fmt: skip
+"""The words `generalise` writes in place of concrete values (a text holding one was generalised)."""
+_BUILDING_ENDS = "区市县镇路街省村山河湖祠寺庙宫馆园楼塔桥院堂阁亭坊巷门"
+"""A "name" ending like this is a place (武侯祠, jieba's `nr`), not a person."""
+_TITLES = ("经理", "老师", "总监", "主任", "老板", "医生", "先生", "女士", "同学", "阿姨", "叔叔", "总")
+"""王经理 → 经理: a person named with their title keeps the title, the role the skill needs."""
+_RARE_PLACE = 10
+"""A place word jieba's dictionary has seen fewer times than this, glued to the next character
+("波比跳" cut as 波比/跳), is probably part of another word: it stays as written."""
+
+
 def _is_person(word: str) -> bool:
     if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not _CJK.match(word):
         return False
-    if word[-1] in "区市县镇路街省村山河湖":
+    if word[-1] in _BUILDING_ENDS:
         return False
     if word[0] in "小老阿" and len(word) == 2:
         return True
@@ -254,7 +269,18 @@ def _is_person(word: str) -> bool:
 def _is_place(word: str, next_word: str) -> bool:
     if word in _NOT_CONCRETE or len(word) < 2:
         return False
-    return not next_word.startswith(_PLACE_ADJECTIVE_HEADS)
+    if next_word.startswith(_PLACE_ADJECTIVE_HEADS):
+        return False
+    glued = len(next_word) == 1 and bool(_CJK.match(next_word))
+    return not (glued and word not in _ZH_PLACES and _frequency(word) < _RARE_PLACE)
+
+
+def _frequency(word: str) -> int:
+    """How often jieba's dictionary has seen `word` (0 when never)."""
+    _posseg_module()
+    import jieba
+
+    return int(jieba.dt.FREQ.get(word) or 0)
 
 
 def _chinese_names(text: str) -> str:
@@ -267,7 +293,16 @@ def _chinese_names(text: str) -> str:
             pieces.append("目的地")
         elif flag.startswith("nr"):
             lead = word[0] if word[0] in "和跟与同给" and len(word) > 2 else ""
-            pieces.append(lead + "对方" if _is_person(word[len(lead) :]) else word)
+            name = word[len(lead) :]
+            title = next((t for t in _TITLES if name.endswith(t) and len(name) > len(t)), "")
+            # A name followed by a place noun names the place (杜甫草堂, 金沙遗址), not a person.
+            compound = next_word[-1:] in _BUILDING_ENDS + "址居场"
+            if title and _is_person(name):
+                pieces.append(lead + title)
+            elif _is_person(name) and not compound:
+                pieces.append(lead + "对方")
+            else:
+                pieces.append(word)
         else:
             pieces.append(word)
     text = "".join(pieces)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from memskill.generalise import ROLES
 from memskill.models import SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
 from memskill.prompts.skill_update import SkillUpdate, apply_operations, description_of
@@ -286,18 +287,26 @@ def document(
         return tuple(out)
 
     updated = time.strftime("%Y-%m-%d", time.gmtime(int(metadata.get("updated_at_ms", "0")) / 1000 or None))
+    # The note about replaced values only when something in the skill was replaced.
+    generalised = any(role in item.text for item in draft.items for role in ROLES)
     if draft.language == "zh":
-        additional = (
+        additional: tuple[str, ...] = (
             f"由 {record_count} 次任务、{conversation_count} 段对话总结而来，最近更新于 {updated}。",
-            "具体的地点、日期和数字已换成通用说法（如“目的地”），使用时请代入本次任务的实际情况。",
         )
+        if generalised:
+            additional += (
+                "具体的地点、日期和数字已换成通用说法（如“目的地”），使用时请代入本次任务的实际情况。",
+            )
     else:
         additional = (
             f"Learned from {record_count} tasks in {conversation_count} conversations; last updated "
             f"{updated}.",
-            'Concrete places, dates and amounts are generalised (e.g. "the destination"); '
-            "fill in this task's.",
         )
+        if generalised:
+            additional += (
+                'Concrete places, dates and amounts are generalised (e.g. "the destination"); '
+                "fill in this task's.",
+            )
     meta = {k: v for k, v in metadata.items() if k != "updated_at_ms"}
     meta["updated_at"] = updated
     return SkillDocument(
