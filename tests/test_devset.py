@@ -94,13 +94,6 @@ def substantive_types(user: dict[str, Any]) -> set[str]:
 
 # ---- known failures -----------------------------------------------------------------------------
 
-_LIN_SPLIT = (
-    "lin-chongqing msg 8 '不错。另外早饭不用单独排时间…' continues the trip, but segment._has_cue "
-    "finds 另外 within the first 12 characters (after the acknowledgement 不错) and starts a chunk; "
-    "its record is titled '不错', naming.recognise finds no kind, so Pipeline._continued_cluster "
-    "(which needs a recognised kind) does not continue the trip cluster and a second skill (task-…) "
-    "takes the trip preference 早饭"
-)
 _MAYA_MERGE = (
     "naming.recognise counts keywords as substrings: 'script' inside 'subscription' makes the "
     "cover-letter request code-writing, so Pipeline._continued_cluster puts it into the SQL cluster "
@@ -114,9 +107,7 @@ _MAYA_STALE = (
     "boundary moves"
 )
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("one_skill", "dev-lin/trip-planning"): _LIN_SPLIT,
     ("one_skill", "dev-maya/sql-analysis"): _MAYA_MERGE + "; and " + _MAYA_STALE,
-    ("skill_count", "dev-lin"): "4 skills for 3 task types: " + _LIN_SPLIT,
     ("skill_count", "dev-maya"): "4 skills for 2 task types: " + _MAYA_MERGE + "; and " + _MAYA_STALE,
     ("preference_in_own_skill", "dev-lin/weekly-report#5"): (
         "'开头的概述和结尾的心得体会都删掉' (a correction) is read by the tagger as a step, so it joins "

@@ -126,7 +126,7 @@ def test_second_user_gets_their_own_preferences() -> None:
     assert with_text(preferences, "小众").polarity == 1
     assert not any("回头路" in preference.text for preference in preferences)
     record = extract(LATE_RISER).record
-    assert any("早上" in text for text in record.requirements)
+    assert any("早上" in text for text in record.requirements + record.preferences)
     assert record.corrections == ("以后控制在200字以内",)
 
 

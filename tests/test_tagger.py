@@ -100,7 +100,8 @@ def test_the_briefs_three_wishes_come_out_as_preferences_or_steps() -> None:
         for i, (role, text) in enumerate(turns)
     )
     extraction = extract(TaskChunk("0127", "", messages))
-    said = [p.text for p in extraction.preferences] + list(extraction.record.steps)
+    record = extraction.record
+    said = [p.text for p in extraction.preferences] + list(record.steps) + list(record.requirements)
     assert any("回头路" in text for text in said)
     assert any("文化景点" in text for text in said) and any("商场" in text for text in said)
     assert any("天气" in text and "温度" in text for text in said)

@@ -89,12 +89,11 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[tuple[str, bool
 
 
 def asks_for_a_task(chunk: TaskChunk) -> bool:
-    """Whether any user turn of the chunk asks for something (a request, a step, a question, another
-    task); a chunk of thanks, corrections, limits or preferences only answers the task before it."""
+    """Whether a user turn of the chunk asks for a task (a request, a question, another task); a chunk of
+    thanks, steps, corrections, limits or preferences only goes on with the task before it."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
-    steps, _ = instructions(turns)
-    asked = ("task_request", "side_request", "question", "step")
-    return any(tag.label in asked for turn in turns for tag in turn.tags) or bool(steps)
+    asked = ("task_request", "side_request", "question")
+    return any(tag.label in asked for turn in turns for tag in turn.tags)
 
 
 def _first_sentence(text: str) -> str:
