@@ -421,7 +421,8 @@ def _search(memory: Memory, user: str, query: str) -> list[tuple[str, float, lis
 
     Hits of equal relativity are ordered by how the two searches ranked them, where the backends may
     differ (bm25 and ts_rank_cd), so each tie is compared as a set; skills, whose ids are random, by name
-    and description."""
+    and description. A tie that the list's limit cuts through is compared by its size only: which of
+    the equal hits made the cut is that same backend-dependent order."""
     found = memory.search_memory(
         query=query,
         user_id=user,
@@ -436,10 +437,14 @@ def _search(memory: Memory, user: str, query: str) -> list[tuple[str, float, lis
             value = entry.get("skill_value")
             key = f"{value['name']}: {value['description']}" if value else entry["id"]
             ties.setdefault((name, round(float(entry["relativity"]), 3)), []).append(key)
-    return [
-        (name, score, sorted(keys))
-        for (name, score), keys in sorted(ties.items(), key=lambda t: (t[0][0], -t[0][1]))
-    ]
+    limits = {"memory_detail_list": 9, "preference_detail_list": 9, "tool_memory_detail_list": 6}
+    groups = sorted(ties.items(), key=lambda t: (t[0][0], -t[0][1]))
+    out: list[tuple[str, float, list[str]]] = []
+    for index, ((name, score), keys) in enumerate(groups):
+        last = index + 1 == len(groups) or groups[index + 1][0][0] != name
+        full = len(found[name]) >= limits.get(name, 6)
+        out.append((name, score, [f"{len(keys)} tied at the cut"] if last and full else sorted(keys)))
+    return out
 
 
 def test_memory_on_postgres_finds_what_it_finds_on_sqlite(url: str, tmp_path: Path) -> None:
