@@ -55,6 +55,9 @@ def test_each_traveller_gets_one_travel_skill_with_their_own_preferences(demo_me
     fast = travel_skill(demo_memory, FAST)
     slow = travel_skill(demo_memory, SLOW)
     fast_text = fast["skill_markdown"]
+    experience = fast["skill_value"]["experience"]
+    assert any("Chengdu" in lesson and "成都市" in lesson for lesson in experience)
+    assert not any("成功" in lesson or "succeeded" in lesson for lesson in experience)  # only what failed
     for wish in ("回头路", "文化", "天气"):
         assert wish in fast_text
         assert wish in " ".join(fast["skill_value"]["preference"])

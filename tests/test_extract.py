@@ -378,6 +378,11 @@ def test_failed_then_fixed_tool_call_yields_a_lesson() -> None:
     assert lesson.usage.success_rate == 0.5
     assert lesson.sources == ("a1", "t1", "a2", "t2")
     assert "get_weather(" in lesson.value
+    # A rule to follow, not a log: which value to pass, which one failed.
+    assert lesson.experience.startswith("get_weather: pass city='Chengdu', not city='成都市'")
+    chinese = (Message("user", "查一下成都的天气", id="u1"), *messages[1:])
+    [rule] = extract_tool_lessons(chinese)
+    assert rule.experience.startswith("get_weather 要用 city='Chengdu'，不要用 city='成都市'")
     record = extract(TaskChunk("c", "", messages)).record
     assert record.tools == ("get_weather",)
 

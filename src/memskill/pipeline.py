@@ -33,6 +33,7 @@ from memskill.models import (
     SkillVersion,
     TaskChunk,
     TaskRecord,
+    ToolLessonDraft,
     now_ms,
 )
 from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
@@ -194,7 +195,7 @@ class Pipeline:
         title = previous.current.name if previous else record.title
         description = previous.current.description if previous else ""
         items = previous.current.items if previous else ()
-        lessons = [lesson.experience for lesson in extraction.tool_lessons]
+        lessons = [lesson.experience for lesson in extraction.tool_lessons if _teaches(lesson)]
         update = self.stages.skill_update(title, description, items, record, lessons, ledger)
         return Proposal(base, update) if update is not None else None
 
@@ -219,7 +220,10 @@ class Pipeline:
         for preference in extraction.preferences:
             retracted += self.memories.preference(job, scope, preference, cluster.id, tags, outcome)
         lessons = [
-            self.memories.tool_lesson(job, scope, lesson, tags, outcome) for lesson in extraction.tool_lessons
+            experience
+            for lesson in extraction.tool_lessons
+            if (experience := self.memories.tool_lesson(job, scope, lesson, tags, outcome))
+            and _teaches(lesson)
         ]
         record = extraction.record
         self.store.add_task_record(
@@ -521,6 +525,12 @@ class Pipeline:
         if hits and hits[0].score >= 0.3:
             return next((s for s in skills if s.id == hits[0].id), None)
         return None
+
+
+def _teaches(lesson: ToolLessonDraft) -> bool:
+    """A tool lesson worth a skill's Experience: a call failed (and maybe what fixed it). Calls that
+    simply worked stay in the tool's memory, not in the skill."""
+    return lesson.usage.success_rate < 1.0
 
 
 def _stage_summary(ledger: Ledger) -> str:

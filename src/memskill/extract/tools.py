@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from memskill.extract.prose import any_of, shorten
+from memskill.extract.prose import any_of, detect_language, shorten
 from memskill.models import (
     Message,
     ToolLessonDraft,
@@ -113,14 +113,19 @@ def _calls(messages: Sequence[Message]) -> list[_Call]:
     return calls
 
 
-def _lesson(tool: str, calls: list[_Call]) -> tuple[str, str]:
-    """(experience, error type) for one tool's calls, in order."""
+def _lesson(tool: str, calls: list[_Call], chinese: bool) -> tuple[str, str]:
+    """(experience, error type) for one tool's calls, in order: what worked, as a rule when a failure was
+    fixed ("get_weather 的 city 用 'Chengdu'，不要用 '成都市'（报错：city not found）")."""
     answered = [call for call in calls if call.result is not None]
     failures = [call for call in answered if call.error is not None]
     if not answered:
+        if chinese:
+            return f"{tool} 调用了 {len(calls)} 次，没有拿到结果", ""
         return f"{tool} was called {len(calls)} time(s) without a recorded result", ""
     if not failures:
         example = _render_arguments(answered[0].arguments)
+        if chinese:
+            return f"{tool} 调用成功（{len(answered)}/{len(answered)} 次），例如 {example}", ""
         return f"{tool} succeeded ({len(answered)}/{len(answered)} calls), e.g. with {example}", ""
     failed = failures[0]
     error_type = _error_type(failures[-1].error or "")
@@ -128,14 +133,19 @@ def _lesson(tool: str, calls: list[_Call]) -> tuple[str, str]:
     fix = next((call for call in later if call.error is None), None)
     if fix is None:
         arguments = _render_arguments(failed.arguments)
-        experience = f"{tool} failed {len(failures)} time(s) with '{failed.error}' for {arguments}"
-        return experience + "; no call succeeded", error_type
+        if chinese:
+            return f"{tool} 用 {arguments} 会失败（报错：{failed.error}），需要换参数或换工具", error_type
+        return f"{tool} fails with {arguments} ('{failed.error}'); try other arguments", error_type
     changed = _changed_keys(failed.arguments, fix.arguments)
     if not changed:
-        return f"{tool} failed with '{failed.error}', then succeeded on a retry", error_type
+        if chinese:
+            return f"{tool} 偶尔失败（报错：{failed.error}），原样重试一次即可", error_type
+        return f"{tool} can fail once ('{failed.error}'); retrying the same call works", error_type
     before = _render_arguments(failed.arguments, changed)
     after = _render_arguments(fix.arguments, changed)
-    return f"{tool} failed with '{failed.error}' for {before}; succeeded with {after}", error_type
+    if chinese:
+        return f"{tool} 要用 {after}，不要用 {before}（报错：{failed.error}）", error_type
+    return f"{tool}: pass {after}, not {before} (that failed: '{failed.error}')", error_type
 
 
 def _call_summary(call: _Call) -> str:
@@ -153,9 +163,10 @@ def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:
     by_tool: dict[str, list[_Call]] = {}
     for call in _calls(messages):
         by_tool.setdefault(call.tool, []).append(call)
+    chinese = detect_language(" ".join(m.content for m in messages if m.role == "user")) == "zh"
     lessons: list[ToolLessonDraft] = []
     for tool, calls in by_tool.items():
-        experience, error_type = _lesson(tool, calls)
+        experience, error_type = _lesson(tool, calls, chinese)
         answered = [call for call in calls if call.result is not None]
         successes = sum(call.error is None for call in answered)
         rate = round(successes / len(answered), 3) if answered else 0.0
