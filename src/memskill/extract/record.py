@@ -89,10 +89,11 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[tuple[str, bool
 
 
 def asks_for_a_task(chunk: TaskChunk) -> bool:
-    """Whether a user turn of the chunk asks for a task (a request, a question, another task); a chunk of
-    thanks, steps, corrections, limits or preferences only goes on with the task before it."""
+    """Whether a user turn of the chunk asks for something (a request, a question, a step, another task);
+    a chunk of thanks, corrections, limits or preferences only goes on with the task before it. A step
+    counts as asking: "回到行程，住宿你建议住哪？" is read as a step, and it returns to another task."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
-    asked = ("task_request", "side_request", "question")
+    asked = ("task_request", "side_request", "question", "step")
     return any(tag.label in asked for turn in turns for tag in turn.tags)
 
 
