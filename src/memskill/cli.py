@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from memskill.config import Settings
-from memskill.errors import InvalidRequest, MemskillError
+from memskill.errors import MemskillError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -450,21 +450,9 @@ def _bench_llm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.tagger import train
-    from memskill.tagger.corpus import corpus_dir
-    from memskill.tagger.model import WEIGHTS
+    from memskill.tagger.train import command
 
-    def say(line: str) -> None:
-        err.write(line + "\n")
-        err.flush()
-
-    corpus = Path(args.corpus) if args.corpus else None
-    if not (corpus or corpus_dir()).joinpath("turns").is_dir():
-        raise InvalidRequest("no turn corpus found: pass --corpus DIR (the repository's corpus/ folder)")
-    data = Path(args.data) if args.data else None
-    target = Path(args.out) if args.out else WEIGHTS
-    out.write(train.main(data, corpus, target, args.seed, say, with_dev=not args.hold_out_dev) + "\n")
-    return 0
+    return command(args, out, err)
 
 
 # -- parser -----------------------------------------------------------------------------------------

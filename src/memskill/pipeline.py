@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from memskill.cluster import assign, update_centroid
-from memskill.consolidate import CONTRADICTION_COSINE, Consolidator, Outcome, stable_id
+from memskill.consolidate import Consolidator, Outcome, stable_id
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
 from memskill.llm import Ledger, StageRun, StructuredLLM
@@ -41,8 +41,7 @@ from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
-from memskill.synthesize import Evidence, document, render_checked, synthesize
-from memskill.topics import topic_of
+from memskill.synthesize import Evidence, corrected_items, document, render_checked, synthesize
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -474,7 +473,7 @@ class Pipeline:
                     job, scope, draft, cluster.id if cluster else None, (), outcome
                 )
             if skill is not None:
-                retracted += self._corrected_items(skill, drafts)
+                retracted += corrected_items(skill.current.items, drafts, self.similarity)
             if cluster is not None and drafts:
                 language = detect_language(text)
                 record = TaskRecord(
@@ -493,22 +492,6 @@ class Pipeline:
                 self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
-
-    def _corrected_items(self, skill: Skill, drafts: Sequence[PreferenceDraft]) -> list[str]:
-        """The skill's preferences that feedback corrects: on a correction's topic and close to it (as
-        `consolidate` decides for stored preferences). A limit of a task ("回答控制在500字以内") lives in
-        the skill only, so the skill is where a later "以后控制在200字以内" must replace it."""
-        items = [item.text for item in skill.current.items if item.section == "preference"]
-        if not items or not drafts:
-            return []
-        texts = [draft.text for draft in drafts]
-        cosines = self.similarity(items, texts)
-        return [
-            item
-            for i, item in enumerate(items)
-            for j, draft in enumerate(drafts)
-            if item != draft.text and topic_of(item) == draft.topic and cosines[i, j] >= CONTRADICTION_COSINE
-        ]
 
     def _skill_for_feedback(self, scope: Scope, conversation_id: str, text: str) -> Skill | None:
         """The skill of the conversation's latest task, else the skill closest to the feedback."""

@@ -22,11 +22,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from memskill.consolidate import CONTRADICTION_COSINE
 from memskill.generalise import ROLES
-from memskill.models import SkillItem, SkillVersion, TaskRecord
+from memskill.models import PreferenceDraft, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
 from memskill.prompts.skill_update import SkillUpdate, apply_operations, description_of
 from memskill.skillfile import SkillDocument, render, validate
+from memskill.topics import topic_of
 
 MERGE_COSINE = 0.82
 """Two items whose embeddings are this similar say the same thing."""
@@ -172,6 +174,24 @@ def merge(
             current[index] = replace(existing, support=support, sources=sources, position=position)
             log.append(f"agree {candidate.section}: {existing.text}")
     return _trim(current), log
+
+
+def corrected_items(
+    items: Sequence[SkillItem], drafts: Sequence[PreferenceDraft], similarity: Similarity
+) -> list[str]:
+    """The skill's preferences that feedback corrects: on a correction's topic and close to it (as
+    `consolidate` decides for stored preferences). A limit of a task ("回答控制在500字以内") lives in the
+    skill only, so the skill is where a later "以后控制在200字以内" must replace it."""
+    texts = [item.text for item in items if item.section == "preference"]
+    if not texts or not drafts:
+        return []
+    cosines = similarity(texts, [draft.text for draft in drafts])
+    return [
+        text
+        for i, text in enumerate(texts)
+        for j, draft in enumerate(drafts)
+        if text != draft.text and topic_of(text) == draft.topic and cosines[i, j] >= CONTRADICTION_COSINE
+    ]
 
 
 def retract(

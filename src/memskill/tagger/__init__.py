@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,9 @@ class Tagger:
         self.clause_model = models["clause"]
         self.splitter = Splitter(models.get("boundary"))
         self.spans = Spans(models.get("span_start"), models.get("span_end"))
+        # The pipeline reads a chunk's turns more than once (is it a new task? then its extraction), and
+        # each job re-reads recent history: a turn is tagged once per process.
+        self._tagged = lru_cache(maxsize=4096)(self._tag_turn)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Tagger:
@@ -87,6 +91,9 @@ class Tagger:
         """Every clause of one user turn, labelled left to right (each clause sees the label given to
         the one before it). `first_turn`: the turn opens the task; `after_answer`: it follows an
         assistant reply."""
+        return list(self._tagged(turn, first_turn, after_answer))
+
+    def _tag_turn(self, turn: str, first_turn: bool, after_answer: bool) -> tuple[Tag, ...]:
         clauses = self.split(turn)
         tags: list[Tag] = []
         for i, text in enumerate(clauses):
@@ -101,7 +108,7 @@ class Tagger:
             )
             row = self.clause_model.probabilities([feature_ids(text, context)])[0]
             tags.append(self._tag(text, row))
-        return tags
+        return tuple(tags)
 
 
 _default: Tagger | None = None

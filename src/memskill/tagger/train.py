@@ -17,20 +17,23 @@ rare labels (standing rules, side requests) count; L2 keeps weights small; Adam,
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
+from memskill.errors import InvalidRequest
 from memskill.tagger import sources
 from memskill.tagger.clauses import boundary_features, cut_points
-from memskill.tagger.corpus import LABELS, NEEDS_SPAN, Clause, load, load_kinds
+from memskill.tagger.corpus import LABELS, NEEDS_SPAN, Clause, corpus_dir, load, load_kinds
 from memskill.tagger.features import BUCKETS, feature_ids
-from memskill.tagger.model import Model, save_models, softmax
+from memskill.tagger.model import WEIGHTS, Model, save_models, softmax
 from memskill.tagger.sources import Example
 from memskill.tagger.span import gold_token_span, token_rows
 
@@ -334,3 +337,19 @@ def main(
     save_models(models, out)
     say(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {time.monotonic() - started:.0f} s")
     return report(models, data, with_dev)
+
+
+def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`memskill train tagger`: train, write the weights, print the report."""
+
+    def say(line: str) -> None:
+        err.write(line + "\n")
+        err.flush()
+
+    corpus = Path(args.corpus) if args.corpus else None
+    if not (corpus or corpus_dir()).joinpath("turns").is_dir():
+        raise InvalidRequest("no turn corpus found: pass --corpus DIR (the repository's corpus/ folder)")
+    data = Path(args.data) if args.data else None
+    target = Path(args.out) if args.out else WEIGHTS
+    out.write(main(data, corpus, target, args.seed, say, with_dev=not args.hold_out_dev) + "\n")
+    return 0
