@@ -119,6 +119,14 @@ def test_clauses_labels_and_spans_of_a_turn() -> None:
     assert english[0].label == "complaint"
 
 
+def test_initials_do_not_end_a_sentence() -> None:
+    tagger = default_tagger()
+    assert tagger.split("Could you book P.f. Chang's in Corte Madera at noon?") == [
+        "Could you book P.f. Chang's in Corte Madera at noon?"
+    ]
+    assert len(tagger.split("It works. Thanks a lot.")) == 2
+
+
 def test_tagging_never_breaks_on_odd_input() -> None:
     tagger = default_tagger()
     for text in ("", "   ", "👍", "```\ncode, with; commas\n```", "a" * 5000, "？？？", "，，，"):

@@ -92,6 +92,7 @@ def _cuts_and_spans(tagger: Tagger, kinds: dict[str, dict[str, str]], folder: Pa
     ]
     timings = []
     texts = [parts[0].turn_text for parts in turns.values()]
+    tagger = Tagger.load()  # a fresh one: the shared tagger remembers turns it has already tagged
     for text in texts[:20]:
         tagger.tag(text)
     for text in texts:
