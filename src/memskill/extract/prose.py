@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from memskill.tagger.clauses import EN_FULL_STOP
+
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -35,7 +37,7 @@ def detect_language(text: str) -> Literal["zh", "en"]:
 
 _SENTENCE_END = re.compile(
     r"(?<=[。！？!?；;…])[”’\"')）]*\s*"  # Chinese and shared terminators
-    r"|(?<=[a-z0-9\)\]\"'`*_][.])\s+(?=[A-Z\"“(\[0-9])"  # an English full stop before a capital
+    r"|" + EN_FULL_STOP + r"\s+"  # an English full stop before a capital
     r"|\n+"
 )
 

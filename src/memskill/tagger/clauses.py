@@ -20,11 +20,10 @@ import numpy as np
 from memskill.tagger.features import BUCKETS
 from memskill.tagger.model import Model
 
-# An English full stop ends a sentence after a word of two letters or more: "P.f. Chang's", "J. Smith"
-# and "U.S." are initials, not sentence ends.
-_HARD = re.compile(
-    r"(?<=[。！？!?])[”’\"')）]*|\n+|(?<=[a-z0-9)\]\"'`]{2}[.])(?=\s+[A-Z\"“(\[0-9])"
-)
+EN_FULL_STOP = r"(?<=[a-z0-9)\]\"'`*_]{2}[.])(?=\s+[A-Z\"“(\[0-9])"
+"""An English full stop that ends a sentence: after a word of two letters or more, before a capital
+("P.f. Chang's", "J. Smith" and "U.S." are initials, not sentence ends)."""
+_HARD = re.compile(r"(?<=[。！？!?])[”’\"')）]*|\n+|" + EN_FULL_STOP)
 _SOFT = re.compile(
     r"(?<=[，,；;：:、—–\U0001f300-\U0001faff\u2600-\u27bf])(?=\s*\w)|(?=\s(?:and|but|so|because|then)\s)"
     r"|(?<=\s-)(?=\s)",
