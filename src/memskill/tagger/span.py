@@ -81,11 +81,15 @@ class Spans:
 
     def find(self, text: str, label: str) -> str:
         """The span of `text` for a clause labelled `label` (the clause itself without models)."""
+        return self.scored(text, label)[0]
+
+    def scored(self, text: str, label: str) -> tuple[str, float]:
+        """The span and the models' confidence in it (the product of its edges' probabilities)."""
         found = tokens(text)
         if not found or self.start is None or self.end is None:
-            return text.strip()
+            return text.strip(), 1.0
         first = self.start.probabilities(token_rows(text, label, "s"))[:, 1]
         last = self.end.probabilities(token_rows(text, label, "e"))[:, 1]
         scores = np.triu(np.outer(first, last))
         i, j = np.unravel_index(int(scores.argmax()), scores.shape)
-        return text[found[i][1] : found[j][2]].strip()
+        return text[found[i][1] : found[j][2]].strip(), float(scores[i, j])
