@@ -345,3 +345,38 @@ def test_feedback_uses_the_models_preferences_and_operations(tmp_path: Path, fak
     assert [s["mode"] for s in status["llm"]["stages"]] == ["llm"]
     assert "Start every day after nine (model)" in texts
     assert "Late starts (model)" in texts
+
+
+def test_a_skill_update_without_operations_keeps_the_tasks_preferences(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    script = good_script()
+    script["memskill_skill_update"] = [{"description": "", "operations": []}]
+    fake.script = script
+    with make_memory(tmp_path, fake) as memory:
+        memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        [skill] = memory.store.list_skills(memory._scope(USER))
+    # The model had nothing to change; the record's own preferences and steps still reach the skill.
+    preferences = [item.text for item in skill.current.items if item.section == "preference"]
+    assert "Travels by train" in preferences
+    assert any(item.section == "procedure" for item in skill.current.items)
+
+
+def test_feedback_without_operations_still_reaches_the_skill(tmp_path: Path, fake: FakeOpenAI) -> None:
+    script = good_script()
+    script["memskill_feedback"] = [
+        {
+            "preferences": [{"text": "Start every day after nine (model)", "topic": "pace", "polarity": 0}],
+            "operations": [],
+        }
+    ]
+    fake.script = script
+    with make_memory(tmp_path, fake) as memory:
+        memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        before = memory.store.list_skills(memory._scope(USER))[0].current.version
+        memory.add_feedback(
+            user_id=USER, conversation_id="c1", feedback_content="I hate early mornings.", async_mode=False
+        )
+        [skill] = memory.store.list_skills(memory._scope(USER))
+    assert skill.current.version == before + 1
+    assert any("after nine" in item.text for item in skill.current.items if item.section == "preference")

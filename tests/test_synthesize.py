@@ -27,6 +27,8 @@ def record(
         outcome="好的",
         language="zh",
         sources=(),
+        requests=("规划目的地N天的行程",),
+        example="D1 武侯祠 → 锦里\nD2 金沙遗址 → 杜甫草堂",
     )
 
 

@@ -357,3 +357,34 @@ def generalise(text: str, *, keep_amounts: bool = False) -> str:
     if chinese:
         text = _chinese_names(text)
     return _english_names(text, travel or "目的地" in text)
+
+
+def _masked_names(text: str) -> str:
+    """Person names (jieba's `nr` that read as people) as "某某" (title kept: 王经理 → 某经理)."""
+    pieces: list[str] = []
+    pairs = [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
+    for index, (word, flag) in enumerate(pairs):
+        next_word = pairs[index + 1][0] if index + 1 < len(pairs) else ""
+        title = next((t for t in _TITLES if word.endswith(t) and len(word) > len(t)), "")
+        # Only a surname opens a masked name: "小雨" (light rain) is tagged as one too.
+        person = (
+            flag.startswith("nr")
+            and _is_person(word)
+            and word[0] in _SURNAMES
+            and next_word[-1:] not in _BUILDING_ENDS + "址居场"
+        )
+        pieces.append(("某" + title if title else "某某") if person else word)
+    return "".join(pieces)
+
+
+def mask_personal(text: str) -> str:
+    """`text` fit to show as an example: e-mail addresses, phone numbers, amounts of money and
+    people's names masked; places, dates and the rest kept (an example shows a real answer)."""
+    if not text.strip():
+        return text
+    chinese = bool(_CJK.search(text))
+    text = _EMAIL.sub("[邮箱]" if chinese else "[email]", text)
+    text = _PHONE.sub("[电话]" if chinese else "[phone]", text)
+    text = (_ZH_MONEY if chinese else _EN_MONEY).sub("[金额]" if chinese else "[amount]", text)
+    text = _EN_TITLE_NAME.sub("[name]", text)
+    return _masked_names(text) if chinese else text

@@ -101,6 +101,14 @@ class TaskRecord:
     requirements: tuple[str, ...] = ()
     """What the user asked of this task's result (limits, corrections): beside `preferences`, which
     hold what the user likes, dislikes and always wants."""
+    requests: tuple[str, ...] = ()
+    """What the user asked for, as the words of each request ("规划一个N天的出行计划"), generalised."""
+    shape: tuple[str, ...] = ()
+    """The structure of the answer the user accepted ("按天分段（D1、D2…）", "bulleted points")."""
+    asked: tuple[str, ...] = ()
+    """Questions the assistant asked before answering, which the user answered."""
+    example: str = ""
+    """The accepted answer, shortened by its structure, personal data masked."""
 
 
 @dataclass(frozen=True)

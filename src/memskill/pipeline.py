@@ -65,7 +65,7 @@ class Proposal:
 
 def record_text(record: TaskRecord) -> str:
     """The text a task record is embedded and clustered by."""
-    return " ".join([record.title, record.goal, *record.steps[:6]])
+    return " ".join([record.title, record.goal, *record.requests[:3], *record.steps[:6]])
 
 
 def skill_vectors(
@@ -80,7 +80,7 @@ def skill_vectors(
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
     """Whether a task is worth a skill: a real request, not a greeting, thanks or a one-word exchange
     (the record has steps only when one of its user turns asks for something)."""
-    if not record.steps:
+    if not record.steps and not record.requests:
         return False
     return user_turns >= 2 or bool(
         record.preferences or record.requirements or record.tools or record.corrections
@@ -325,7 +325,7 @@ class Pipeline:
         """
         kind = record_kind(record.title, record.goal)
         previous = self.store.latest_task_record(scope.user_id, conversation_id)
-        if previous is not None and not record.steps:
+        if previous is not None and not record.steps and not record.requests:
             # It asks for nothing new (a correction, a question about the answer): the same task goes on.
             return next((c for c in clusters if c.id == previous.cluster_id), None)
         if kind is None or previous is None:
@@ -368,9 +368,8 @@ class Pipeline:
     ) -> Skill:
         previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
         records = [r for r in self.store.task_records(cluster.id)]
-        titles = [generalise(str(r.record.get("title", ""))) for r in records] or [
-            generalise(evidence.record.title)
-        ]
+        # A skill is named and described from what its tasks asked for, never from an acknowledgement.
+        titles = [_request(r.record) for r in records] or [_request(_record_dict(evidence.record))]
         goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [
             generalise(evidence.record.goal)
         ]
@@ -536,6 +535,12 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
     )
 
 
+def _request(fields: dict[str, Any]) -> str:
+    """What a stored task record asked for: its first request's words, else its title, generalised."""
+    requests = fields.get("requests") or []
+    return generalise(str(requests[0] if requests else fields.get("title", "")))
+
+
 def _record_dict(record: TaskRecord) -> dict[str, Any]:
     return {
         "title": record.title,
@@ -544,6 +549,10 @@ def _record_dict(record: TaskRecord) -> dict[str, Any]:
         "corrections": list(record.corrections),
         "preferences": list(record.preferences),
         "requirements": list(record.requirements),
+        "requests": list(record.requests),
+        "shape": list(record.shape),
+        "asked": list(record.asked),
+        "example": record.example,
         "tools": list(record.tools),
         "outcome": record.outcome,
         "language": record.language,

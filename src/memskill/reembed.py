@@ -76,6 +76,10 @@ def _record(fields: dict[str, object]) -> TaskRecord:
         language="zh" if fields.get("language") == "zh" else "en",
         sources=strings("sources"),
         requirements=strings("requirements"),
+        requests=strings("requests"),
+        shape=strings("shape"),
+        asked=strings("asked"),
+        example=str(fields.get("example", "")),
     )
 
 

@@ -15,7 +15,7 @@ always runs (it is cheap) because the LLM stages borrow from it, e.g. tool succe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from memskill.extract import extract, extract_preferences
 from memskill.llm import Ledger, StructuredLLM, run_stage
@@ -110,6 +110,13 @@ class Stages:
                     lambda reply: tool_lessons.to_drafts(reply, messages, algorithmic.tool_lessons),
                 ),
                 lambda: algorithmic.tool_lessons,
+            )
+        if record is not algorithmic.record:
+            # What the model does not write (the requests' words, the accepted answer and its shape)
+            # comes from the algorithmic record, so a model's record loses none of it.
+            base = algorithmic.record
+            record = replace(
+                record, requests=base.requests, shape=base.shape, asked=base.asked, example=base.example
             )
         return Extraction(record, found[0], found[1], lessons)
 

@@ -36,7 +36,7 @@ MERGE_OVERLAP = 0.6
 """…or whose character-bigram Jaccard overlap is at least this."""
 CONTAINMENT_WEIGHT = 0.85
 """Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
-SECTION_LIMITS = {"procedure": 12, "preference": 12, "experience": 8, "example": 5}
+SECTION_LIMITS = {"procedure": 8, "preference": 12, "experience": 8, "example": 2}
 
 Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
@@ -85,7 +85,7 @@ def overlap(a: str, b: str) -> float:
 
 _LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")
 _PROCEDURAL = re.compile(
-    r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前)|前先|(?:^|\b)(?:first|before|then|always)\b", re.I
+    r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前|提前)|前先|(?:^|\b)(?:first|before|then)\b", re.I
 )
 
 
@@ -106,15 +106,55 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
     return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)
 
 
+def _steps(record: TaskRecord) -> list[tuple[str, float]]:
+    """A record's procedure steps with their place in the task (0 first, 1 last): what to confirm
+    first (the assistant's questions the user answered), the tools called, the user's instructions in
+    order, then the shape of the answer the user accepted."""
+    zh = record.language == "zh"
+    separator = "；" if zh else "; "
+    preferences = [*record.preferences, *record.corrections, *record.requirements]
+    found: list[tuple[str, float]] = []
+    if record.asked:
+        asked = separator.join(_short(q, 30) for q in record.asked)
+        found.append((("先向用户确认：" if zh else "First confirm with the user: ") + asked, 0.0))
+    for tool in record.tools:
+        found.append(
+            (
+                (f"调用 {tool} 获取答案所需的数据" if zh else f"Call {tool} for the data the answer needs"),
+                0.15,
+            )
+        )
+    own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
+    # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
+    # step as well as a preference.
+    own += [
+        p for p in dict.fromkeys(_clean(p) for p in preferences) if _PROCEDURAL.search(p) and p not in own
+    ]
+    for index, step in enumerate(own):
+        found.append((step, 0.25 + 0.5 * index / max(1, len(own) - 1)))
+    if record.shape:
+        opening = SHAPE_OPENING["zh" if zh else "en"]
+        found.append((opening + ("，" if zh else ", ").join(record.shape), 0.9))
+    return found
+
+
+SHAPE_OPENING = {"zh": "按用户认可的结构作答：", "en": "Answer in the shape the user accepted: "}
+"""The one step per skill that says how the accepted answers were built."""
+
+
+def _is_shape(text: str) -> bool:
+    return text.startswith(tuple(SHAPE_OPENING.values()))
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def candidates(evidence: Evidence) -> list[SkillItem]:
     """The items a task record proposes, each supported by that record."""
     record, source = evidence.record, (evidence.record_id,)
-    items: list[SkillItem] = []
-    preferences = [*record.preferences, *record.corrections, *record.requirements]
-    steps = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
-    for index, step in enumerate(steps):
-        position = index / max(1, len(steps) - 1)
-        items.append(SkillItem("procedure", step, 1, source, position))
+    items = [SkillItem("procedure", text, 1, source, position) for text, position in _steps(record)]
     # What the user likes and always wants ranks before the limits of one task (position < 0.5 vs ≥ 0.5),
     # so a long task's limits never crowd the user's own preferences out of the skill.
     general = [text for text in dict.fromkeys(_clean(p) for p in record.preferences) if text]
@@ -130,18 +170,29 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     for lesson in dict.fromkeys(evidence.lessons):
         if lesson.strip():
             items.append(SkillItem("experience", lesson, 1, source))
-    if record.goal.strip():
-        items.append(SkillItem("example", _example(record), 1, source))
+    # A correction of the result is a lesson ("用户纠正过：…"); a like said after a complaint is a
+    # preference and stays one.
+    fixes = [c for c in record.corrections if c in record.requirements]
+    for correction in dict.fromkeys(_clean(c) for c in fixes):
+        if correction:
+            lesson = (
+                "用户纠正过：" if record.language == "zh" else "The user corrected this before: "
+            ) + correction
+            items.append(SkillItem("experience", lesson, 1, source))
+    example = _example(record)
+    if example:
+        items.append(SkillItem("example", example, 1, source))
     return items
 
 
 def _example(record: TaskRecord) -> str:
-    goal = " ".join(record.goal.split())
-    goal = goal if len(goal) <= 120 else goal[:119] + "…"
-    outcome = " ".join(record.outcome.split())
-    outcome = outcome if len(outcome) <= 80 else outcome[:79] + "…"
-    arrow = " → " + outcome if outcome else ""
-    return f"{goal}{arrow}"
+    """The accepted answer under the request it answered; "" when the task has no answer to show."""
+    if not record.example.strip():
+        return ""
+    request = _short(record.requests[0] if record.requests else record.title, 80)
+    if record.language == "zh":
+        return f"请求：{request}\n回答：\n{record.example}"
+    return f"Request: {request}\nAnswer:\n{record.example}"
 
 
 def merge(
@@ -155,6 +206,23 @@ def merge(
             current = with_example(current, evidence)
             continue
         same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
+        shapes = [i for i in same_section if _is_shape(current[i].text)] if _is_shape(candidate.text) else []
+        if shapes:
+            # One shape step per skill: the fuller description wins, and every record supports it.
+            # A record seen again (its conversation went on) updates what it said before.
+            existing = current[shapes[0]]
+            again = evidence.record_id in existing.sources
+            text = (
+                candidate.text
+                if again and existing.support == 1
+                else max(existing.text, candidate.text, key=len)
+            )
+            if text != existing.text or not again:
+                sources = existing.sources if again else (*existing.sources, evidence.record_id)
+                support = existing.support if again else existing.support + 1
+                current[shapes[0]] = replace(existing, text=text, support=support, sources=sources)
+                log.append(f"agree procedure: {text}")
+            continue
         match = _best_match(candidate.text, [current[i].text for i in same_section], similarity)
         if match is None:
             current.append(candidate)
@@ -212,10 +280,11 @@ def retract(
 
 def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
     """One example per task record: a record seen again (a conversation that went on) replaces its own."""
-    if not evidence.record.goal.strip():
+    example = _example(evidence.record)
+    if not example:
         return items
     kept = [i for i in items if not (i.section == "example" and evidence.record_id in i.sources)]
-    return [*kept, SkillItem("example", _example(evidence.record), 1, (evidence.record_id,))]
+    return [*kept, SkillItem("example", example, 1, (evidence.record_id,))]
 
 
 def _same(a: str, b: str, similarity: Similarity) -> bool:
@@ -239,7 +308,9 @@ def _trim(items: list[SkillItem]) -> list[SkillItem]:
     for section, limit in SECTION_LIMITS.items():
         group = [item for item in items if item.section == section]
         if section == "example":
-            group = group[-limit:]
+            # The fullest answers (most lines), the newest among equals.
+            ranked = sorted(range(len(group)), key=lambda i: (-group[i].text.count("\n"), -i))[:limit]
+            group = [group[i] for i in sorted(ranked)]
         elif len(group) > limit:
             # Best supported first; among equal preferences, what the user likes and always wants before
             # the limits of one task, and the newest first (a user's latest word wins).
@@ -268,17 +339,26 @@ def synthesize(
 ) -> SkillDraft:
     """The next version of a cluster's skill after one more task record.
 
-    With `update` (a model's operations on the previous bullets) the bullets change exactly as it says,
-    then contradicted preferences are removed and the record's example is added; without it the record's
-    candidates are merged algorithmically.
+    The record's candidates are always merged algorithmically. With `update` (a model's operations on
+    the previous bullets) those operations are applied first, so the model refines and adds while what
+    the algorithm found still arrives: a reply without operations loses nothing.
     """
-    if update is None:
-        items, log = merge(previous.items if previous else (), evidence, similarity)
-    else:
-        changed, log = apply_operations(previous.items if previous else (), update, evidence.record_id)
-        items, removed = retract(changed, evidence.retracted, similarity)
-        items = _trim(with_example(items, evidence))
-        log += removed
+    items: Sequence[SkillItem] = previous.items if previous else ()
+    log: list[str] = []
+    if update is not None:
+        changed, log = apply_operations(items, update, evidence.record_id)
+        items = changed
+    merged, more = merge(items, evidence, similarity)
+    # What the model removed stays removed: the record's own candidate for it is not added back.
+    removed = [line.split(": ", 1)[1] for line in log if line.startswith("remove ")]
+    items = [
+        item
+        for item in merged
+        if not (
+            item.sources == (evidence.record_id,) and any(_same(item.text, r, similarity) for r in removed)
+        )
+    ]
+    log += more
     language = evidence.record.language
     naming = name_skill(titles, goals, language, () if previous is not None else taken_names)
     name = previous.name if previous is not None else naming.name

@@ -17,7 +17,7 @@ Stage = Callable[[Path, bool, Progress], list[Result]]
 
 
 def stages() -> dict[str, Stage]:
-    from memskill.bench import clustering, preferences, retrieval, segmentation, turns
+    from memskill.bench import clustering, preferences, retrieval, segmentation, skills, turns
 
     return {
         "turns": turns.run,
@@ -25,6 +25,7 @@ def stages() -> dict[str, Stage]:
         "clustering": clustering.run,
         "retrieval": retrieval.run,
         "preferences": preferences.run,
+        "skills": skills.run,
     }
 
 

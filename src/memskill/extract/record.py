@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
 from memskill.extract.facts import extract_facts
-from memskill.extract.preferences import PREFERENCE_LABELS, extract_preferences, statement
+from memskill.extract.preferences import PREFERENCE_LABELS, extract_preferences, turn_preferences
 from memskill.extract.prose import (
     CJK,
     CODE_BLOCK,
@@ -26,6 +27,7 @@ from memskill.extract.tools import extract_tool_lessons
 from memskill.extract.turns import Turn, read_turns, substantive
 from memskill.generalise import generalise
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
+from memskill.tagger import Tag, default_tagger
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
 MIN_INSTRUCTION = 0.5
@@ -59,12 +61,29 @@ def step_text(text: str) -> str:
     return shorten(re.sub(r"[?？吗呢]+$", "", step), 120)
 
 
-def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[tuple[str, bool]]]:
-    """The user's task requests and steps in order, generalised, without repeats; and the limits and
-    corrections they asked of the result, as (instruction, corrects an answer)."""
+def directive(tag: Tag, label: str | None = None) -> str:
+    """The clause as a short instruction, generalised with its amounts kept ("控制在200字以内")."""
+    label = label or tag.label
+    text = tag.directive if label == tag.label and tag.directive else None
+    text = text or default_tagger().directives.rewrite(tag.text, label, tag.span)
+    return generalise(text, keep_amounts=True)
+
+
+def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
+    """What the user asked for (the words of each request), the steps of the task in order (later
+    requests and instructions on how to do it, as directives), and the limits and corrections asked of
+    the result, as (directive, corrects an answer); generalised, without repeats."""
+    requests: list[str] = []
     steps: list[str] = []
     requirements: dict[str, tuple[str, bool]] = {}
     seen: set[str] = set()
+
+    def add(to: list[str], text: str) -> None:
+        key = re.sub(r"\W+", "", text.lower())
+        if len(key) >= 2 and key not in seen:
+            seen.add(key)
+            to.append(text)
+
     for turn in turns:
         complained = False
         for tag in turn.tags:
@@ -73,19 +92,34 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[tuple[str, bool
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
             how = share["step"] + share["standing_rule"]
             limit = share["constraint"] + share["correction"]
-            if tag.label in ("task_request", "step") or (instruction and how >= limit):
-                step = generalise(step_text(tag.text))
-                key = re.sub(r"\W+", "", step.lower())
-                if len(key) >= 2 and key not in seen:
-                    seen.add(key)
-                    steps.append(step)
+            if tag.label == "task_request":
+                # The first request names the task; a later one in the same task is a part of it.
+                # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)
+                if requests:
+                    add(steps, generalise(step_text(tag.text)))
+                else:
+                    add(requests, generalise(step_text(tag.span or tag.text)))
+            elif tag.label == "step" or (instruction and how >= limit):
+                add(steps, directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None))
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
-                text = statement(tag)
+                label = "correction" if share["correction"] > share["constraint"] else "constraint"
+                text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
                 key = re.sub(r"\W+", "", text.lower())
                 correction = share["correction"] > share["constraint"] or (complained and turn.reacting)
                 if key:
                     requirements[key] = (text, correction or requirements.get(key, ("", False))[1])
-    return steps[:MAX_STEPS], list(requirements.values())
+    return requests, steps[:MAX_STEPS], list(requirements.values())
+
+
+def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
+    """What the user likes, dislikes and always wants, as directives ("优先文化景点", "避免商场"), each
+    with whether it corrects an answer; the clauses `extract_preferences` stores as preferences."""
+    found: dict[str, tuple[str, bool]] = {}
+    for turn in turns:
+        for tag, correction in turn_preferences(turn):
+            text = directive(tag, tag.label)
+            found[text] = (text, correction or found.get(text, ("", False))[1])
+    return list(found.values())
 
 
 def asks_for_a_task(chunk: TaskChunk) -> bool:
@@ -141,13 +175,16 @@ def build_task_record(
     first = next((turn.message for turn in turns if substantive(turn)), None)
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
-    steps, requirements = instructions(turns)
+    requests, steps, requirements = instructions(turns)
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
     # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.
     asks = any(turn.labelled("task_request", "side_request", "question") for turn in turns)
-    if not steps and asks and first is not None:
-        steps = [generalise(step_text(_first_sentence(goal)))]
+    if not requests and asks and first is not None:
+        requests = [generalise(step_text(_first_sentence(goal)))]
+    del preferences  # the same clauses, read here as directives
+    liked = wishes(turns)
+    answer = accepted_answer(chunk.messages, turns)
     tools = dict.fromkeys(
         call.name for message in chunk.messages if message.role == "assistant" for call in message.tool_calls
     )
@@ -156,19 +193,17 @@ def build_task_record(
         title=_title(goal, chunk.title),
         goal=goal,
         steps=tuple(steps),
-        corrections=tuple(
-            dict.fromkeys(
-                generalise(text, keep_amounts=True)
-                for text, fix in [(p.text, p.is_correction) for p in preferences] + requirements
-                if fix
-            )
-        ),
-        preferences=tuple(dict.fromkeys(generalise(p.text, keep_amounts=True) for p in preferences)),
+        corrections=tuple(dict.fromkeys(text for text, fix in [*liked, *requirements] if fix)),
+        preferences=tuple(dict.fromkeys(text for text, _ in liked)),
         tools=tuple(tools),
         outcome=_outcome(chunk.messages),
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
-        requirements=tuple(dict.fromkeys(generalise(text, keep_amounts=True) for text, _ in requirements)),
+        requirements=tuple(dict.fromkeys(text for text, _ in requirements)),
+        requests=tuple(requests),
+        shape=tuple(structure(answer)),
+        asked=tuple(generalise(question) for question in clarifying_questions(chunk.messages)),
+        example=example_text(answer),
     )
 
 

@@ -1,0 +1,135 @@
+"""The assistant's side of a task: the answer the user accepted, its structure, and what it asked first.
+
+- **Accepted answer.** The last assistant reply of the task that the user did not correct or complain
+  about (the user approved it, asked something else, or the task ended), preferring replies with
+  structure (several lines) over one-line chat.
+- **Structure.** What the accepted answer is made of, read from its lines: one part per day ("D1",
+  "Day 2", "第3天"), numbered or bulleted points, Chinese section numerals, short headings ("主题：",
+  "Subject:"), code blocks, tables. A skill turns it into a step ("按天分段（D1、D2…）") so the next
+  answer has the shape the user accepted.
+- **Clarifying questions.** Questions the assistant asked before its first real answer, which the user
+  answered: what to confirm before starting.
+- **Example.** The accepted answer shortened by its structure (whole lines, never cut inside one), with
+  personal data masked: e-mail addresses, phone numbers, amounts of money, and names of people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from memskill.extract.prose import CJK, CODE_BLOCK
+from memskill.extract.turns import Turn
+from memskill.generalise import mask_personal
+from memskill.models import Message
+
+REJECTING = ("correction", "complaint")
+"""User clauses that send an answer back."""
+EXAMPLE_LINES = 12
+"""An example keeps at most this many lines of the answer (then "…")."""
+EXAMPLE_CHARS = 700
+MIN_STRUCTURED_LINES = 3
+
+_DAY = re.compile(r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:D\d+|Day\s*\d+|第[一二三四五六七八九十\d]+天)", re.I)
+_NUMBERED = re.compile(r"^\s*\d+[.、)）]\s*\S")
+_BULLET = re.compile(r"^\s*[-*•]\s+\S")
+_SECTION = re.compile(r"^\s*[一二三四五六七八九十]+、")
+_HEADING = re.compile(
+    r"^\s*(?:#{1,4}\s*(?P<md>[^#\n]{1,24})$|(?:[-*•]\s+)?\*\*(?P<bold>[^*\n]{1,16})\*\*|"
+    r"(?P<label>[^\s:：|，,。.0-9*#-][^:：|，,。.*]{0,3})[:：](?!//))"
+)
+_TABLE = re.compile(r"^\s*\|.*\|\s*$")
+_QUESTION = re.compile(r"[^。！？?!\n]*[？?]")
+
+
+def answers(messages: Sequence[Message]) -> list[tuple[int, Message]]:
+    """The assistant replies with text, with their index in `messages`."""
+    return [(i, m) for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip()]
+
+
+def accepted_answer(messages: Sequence[Message], turns: Sequence[Turn]) -> str:
+    """The reply the user kept: the last one not followed by a correction or complaint, the most
+    structured of those that qualify ("" when the task has no reply)."""
+    replies = answers(messages)
+    if not replies:
+        return ""
+    reaction = {turn.message.id: turn for turn in turns}
+    kept = []
+    for index, reply in replies:
+        following = next((m for m in messages[index + 1 :] if m.role == "user"), None)
+        turn = reaction.get(following.id) if following is not None else None
+        rejected = turn is not None and any(tag.label in REJECTING for tag in turn.tags)
+        if not rejected:
+            kept.append(reply.content.strip())
+    kept = kept or [replies[-1][1].content.strip()]
+    # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
+    return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip().split("\n") if line.strip()]
+
+
+def structure(text: str) -> list[str]:
+    """The parts an answer is built from, as short names in its language ("按天分段（D1、D2…）")."""
+    lines = _lines(text)
+    chinese = bool(CJK.search(text))
+    parts: list[str] = []
+    headings = [
+        (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
+        for line in lines
+        if (match := _HEADING.match(line)) and not _DAY.match(line)
+    ]
+    # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.
+    headings = [
+        h for h in dict.fromkeys(headings) if h and not re.search(r"\d", h) and mask_personal(h) == h
+    ][:4]
+    if headings:
+        parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
+    if sum(bool(_DAY.match(line)) for line in lines) >= 2:
+        parts.append("按天分段（D1、D2…）" if chinese else "one part per day (Day 1, Day 2…)")
+    elif sum(bool(_SECTION.match(line)) for line in lines) >= 2:
+        parts.append("分节（一、二、…）" if chinese else "numbered sections")
+    elif sum(bool(_NUMBERED.match(line)) for line in lines) >= 2:
+        parts.append("编号列出要点" if chinese else "numbered points")
+    elif sum(bool(_BULLET.match(line)) for line in lines) >= 2:
+        parts.append("分点列出" if chinese else "bulleted points")
+    if CODE_BLOCK.search(text):
+        parts.append("代码放在代码块里" if chinese else "code in a code block")
+    if sum(bool(_TABLE.match(line)) for line in lines) >= 2:
+        parts.append("用表格" if chinese else "a table")
+    return parts
+
+
+def clarifying_questions(messages: Sequence[Message]) -> list[str]:
+    """Questions the assistant asked before its first structured answer (that the user then answered)."""
+    asked: list[str] = []
+    for index, reply in answers(messages):
+        if len(_lines(reply.content)) >= MIN_STRUCTURED_LINES and not _QUESTION.search(reply.content):
+            break
+        answered = any(m.role == "user" for m in messages[index + 1 :])
+        if not answered:
+            break
+        for found in _QUESTION.findall(reply.content):
+            question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
+            if 2 <= len(question) <= 60:
+                asked.append(question)
+        if asked:
+            break
+    return asked[:4]
+
+
+def example_text(answer: str) -> str:
+    """The answer shortened by its structure (whole lines, "…" where cut), personal data masked."""
+    lines = _lines(CODE_BLOCK.sub(lambda m: m.group(0), answer))
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if len(kept) >= EXAMPLE_LINES or (kept and size + len(line) > EXAMPLE_CHARS):
+            if sum(k.lstrip().startswith("```") for k in kept) % 2:
+                kept.append("```")  # a cut inside a code block closes it
+            kept.append("…")
+            break
+        kept.append(line)
+        size += len(line)
+    return mask_personal("\n".join(kept))
