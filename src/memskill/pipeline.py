@@ -47,6 +47,11 @@ log = logging.getLogger("memskill.pipeline")
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
+CONTINUE_COSINE = 0.38
+"""A task of no recognised kind joins the conversation's previous task's cluster at this similarity
+(any other cluster needs `cluster.ASSIGN_THRESHOLD`, 0.425). Of 0.30, 0.38 and 0.40 tried, 0.30 let
+dev-lin's translation question join the trip; 0.38 and 0.40 change no dev-set assignment and keep the
+brief's weather request (0.41 from its trip) in the trip's skill."""
 KIND_JOIN_COSINE = 0.15
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 
@@ -273,7 +278,7 @@ class Pipeline:
                     return cluster
         vector = self.embedder.embed([record_text(record)])[0]
         moment = now_ms()
-        continued = self._continued_cluster(scope, conversation_id, record, clusters)
+        continued = self._continued_cluster(scope, conversation_id, record, clusters, vector)
         if continued is not None:
             return continued
         if clusters:
@@ -315,7 +320,12 @@ class Pipeline:
         return created
 
     def _continued_cluster(
-        self, scope: Scope, conversation_id: str, record: TaskRecord, clusters: Sequence[ClusterRow]
+        self,
+        scope: Scope,
+        conversation_id: str,
+        record: TaskRecord,
+        clusters: Sequence[ClusterRow],
+        vector: np.ndarray,
     ) -> ClusterRow | None:
         """The cluster of this conversation's previous task when the new chunk is the same kind of task,
         or asks for no task at all (the tagger finds no request or step in it).
@@ -328,7 +338,14 @@ class Pipeline:
         if previous is not None and not record.steps and not record.requests:
             # It asks for nothing new (a correction, a question about the answer): the same task goes on.
             return next((c for c in clusters if c.id == previous.cluster_id), None)
-        if kind is None or previous is None:
+        if previous is None:
+            return None
+        before = next((c for c in clusters if c.id == previous.cluster_id), None)
+        if kind is None:
+            # A request of no known kind right after a task goes on with it when it is close to it: the
+            # conversation is evidence too ("帮我在规划的时候，提前确认一下天气" after a trip plan).
+            if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
+                return before
             return None
         if record_kind(str(previous.record.get("title", "")), str(previous.record.get("goal", ""))) != kind:
             return None

@@ -61,6 +61,17 @@ def step_text(text: str) -> str:
     return shorten(re.sub(r"[?？吗呢]+$", "", step), 120)
 
 
+POINTS_AT_ANSWER = re.compile(
+    r"那道|那个|这个|这道|那天|这天|那段|这段|那条|这条|那部分|第[一二三四五六七八九十\d]+[天条段个道点页项]|"
+    r"周[一二三四五六日天]那|\b(?:D|Day ?)\d|\b(?:that one|this one|the (?:first|second|third|last|other) "
+    r"(?:one|paragraph|day|line|item|point|option|draft)|option \d|#\d)\b",
+    re.I,
+)
+"""A correction that points at a part of one answer ("周三那道换掉", "make the second one shorter")
+changes that answer, not how the task is done: it stays out of the skill. A rule on deixis, for want of
+labels that tell a one-off correction from a lasting one."""
+
+
 def directive(tag: Tag, label: str | None = None) -> str:
     """The clause as a short instruction, generalised with its amounts kept ("控制在200字以内")."""
     label = label or tag.label
@@ -106,7 +117,7 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tupl
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
                 key = re.sub(r"\W+", "", text.lower())
                 correction = share["correction"] > share["constraint"] or (complained and turn.reacting)
-                if key:
+                if key and not (correction and POINTS_AT_ANSWER.search(tag.text)):
                     requirements[key] = (text, correction or requirements.get(key, ("", False))[1])
     return requests, steps[:MAX_STEPS], list(requirements.values())
 
@@ -117,6 +128,8 @@ def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
     found: dict[str, tuple[str, bool]] = {}
     for turn in turns:
         for tag, correction in turn_preferences(turn):
+            if correction and POINTS_AT_ANSWER.search(tag.text):
+                continue
             text = directive(tag, tag.label)
             found[text] = (text, correction or found.get(text, ("", False))[1])
     return list(found.values())

@@ -108,7 +108,8 @@ def opening_features(text: str, label: str, span: str) -> np.ndarray:
 
 
 _LEAD = re.compile(
-    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦)[，,\s]*)+", re.I
+    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦|但是|但|不过)[，,\s]*)+",
+    re.I,
 )
 """Words that tie a clause to the one before it: not part of an instruction."""
 
