@@ -30,7 +30,6 @@ from memskill.models import (
     PreferenceDraft,
     Scope,
     Skill,
-    SkillVersion,
     TaskChunk,
     TaskRecord,
     ToolLessonDraft,
@@ -39,9 +38,10 @@ from memskill.models import (
 from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder, normalise_rows
+from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
-from memskill.synthesize import Evidence, corrected_items, document, render_checked, synthesize
+from memskill.synthesize import Evidence, is_substantive, next_version, search_text
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -80,16 +80,6 @@ def skill_vectors(
     description), scaled to unit length; one row per skill."""
     texts = [title + " " + description for title, description in described]
     return normalise_rows(np.stack(list(centroids)) + 0.5 * embedder.embed(texts))
-
-
-def is_substantive(record: TaskRecord, user_turns: int) -> bool:
-    """Whether a task is worth a skill: a real request, not a greeting, thanks or a one-word exchange
-    (the record has steps only when one of its user turns asks for something)."""
-    if not record.steps and not record.requests:
-        return False
-    return user_turns >= 2 or bool(
-        record.preferences or record.requirements or record.tools or record.corrections
-    )
 
 
 class Pipeline:
@@ -384,68 +374,22 @@ class Pipeline:
         update: SkillUpdate | None = None,
     ) -> Skill:
         previous = self.store.get_skill(cluster.skill_id) if cluster.skill_id else None
-        records = [r for r in self.store.task_records(cluster.id)]
-        # A skill is named and described from what its tasks asked for, never from an acknowledgement.
-        titles = [_request(r.record) for r in records] or [_request(_record_dict(evidence.record))]
-        goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [
-            generalise(evidence.record.goal)
-        ]
+        records = list(self.store.task_records(cluster.id))
         taken = [
             s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id
         ]
-        draft = synthesize(
-            previous.current if previous else None, evidence, titles, goals, self.similarity, taken, update
+        built = next_version(
+            previous, scope, cluster.id, evidence, records, taken, self.similarity, update, now_ms()
         )
-        if previous is not None and not draft.operations:
+        if built is None:
+            assert previous is not None
             return previous  # nothing new: no new version
-        moment = now_ms()
-        skill_id = previous.id if previous else stable_id("skill_", scope.user_id, cluster.id)
-        version_number = previous.current.version + 1 if previous else 1
-        conversations = tuple(dict.fromkeys(r.conversation_id for r in records))
-        metadata = {
-            "skill_id": skill_id,
-            "version": str(version_number),
-            "user_id": scope.user_id,
-            "source_count": str(len(records)),
-            "updated_at_ms": str(moment),
-        }
-        markdown = render_checked(document(draft, metadata, len(records), len(conversations)))
-        version = SkillVersion(
-            skill_id=skill_id,
-            version=version_number,
-            name=draft.name,
-            description=draft.description,
-            items=draft.items,
-            markdown=markdown,
-            create_time=moment,
-            note="\n".join(draft.operations),
-        )
-        skill = Skill(
-            id=skill_id,
-            user_id=scope.user_id,
-            cluster_id=cluster.id,
-            current=version,
-            conversation_ids=conversations,
-            agent_id=scope.agent_id,
-            app_id=scope.app_id,
-            confidence=min(0.95, 0.5 + 0.1 * len(records)),
-            create_time=previous.create_time if previous else moment,
-            update_time=moment,
-        )
+        skill, draft = built
         vector = skill_vectors([cluster.centroid], [(draft.title, draft.description)], self.embedder)[0]
-        search_text = " ".join(
-            [
-                draft.name.replace("-", " "),
-                draft.title,
-                draft.description,
-                *titles[-10:],
-                *(item.text for item in draft.items if item.section in ("procedure", "preference")),
-            ]
-        )
-        self.store.save_skill(skill, search_text, vector, self.embedder.id)
-        if cluster.skill_id != skill_id:
-            self.store.save_cluster(replace(cluster, skill_id=skill_id, update_time=moment))
-        (outcome.updated if previous else outcome.added).append(skill_id)
+        self.store.save_skill(skill, search_text(draft, records), vector, self.embedder.id)
+        if cluster.skill_id != skill.id:
+            self.store.save_cluster(replace(cluster, skill_id=skill.id, update_time=skill.update_time))
+        (outcome.updated if previous else outcome.added).append(skill.id)
         return skill
 
     # -- feedback ---------------------------------------------------------------------------------
@@ -550,12 +494,6 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
         preferences=tuple(p for p in extraction.preferences if new(p.sources)),
         tool_lessons=tuple(t for t in extraction.tool_lessons if new(t.sources)),
     )
-
-
-def _request(fields: dict[str, Any]) -> str:
-    """What a stored task record asked for: its first request's words, else its title, generalised."""
-    requests = fields.get("requests") or []
-    return generalise(str(requests[0] if requests else fields.get("title", "")))
 
 
 def _record_dict(record: TaskRecord) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from memskill.prompts import (
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder
 from memskill.segment import segment
+from memskill.skill_items import apply_operations
 
 MIN_LLM_SEGMENT_MESSAGES = 4
 """Fewer messages than this are one task; asking a model to split them is wasted tokens."""
@@ -182,5 +183,5 @@ class Stages:
 
 def _checked_update(reply: SkillUpdate, items: Sequence[SkillItem]) -> SkillUpdate:
     """The reply, once its operations are known to apply to `items` (ValueError says why not)."""
-    skill_update.apply_operations(items, reply, "rec_check")
+    apply_operations(items, reply, "rec_check")
     return reply

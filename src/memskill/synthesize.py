@@ -17,28 +17,26 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-import numpy as np
-
-from memskill.consolidate import CONTRADICTION_COSINE
-from memskill.generalise import ROLES
-from memskill.models import PreferenceDraft, SkillItem, SkillVersion, TaskRecord
+from memskill.consolidate import stable_id
+from memskill.generalise import ROLES, generalise
+from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
-from memskill.prompts.skill_update import SkillUpdate, apply_operations, description_of
+from memskill.prompts.skill_update import SkillUpdate, description_of
+from memskill.skill_items import (
+    Similarity,
+    apply_operations,
+    best_match,
+    overlap,
+    retract,
+    same,
+    trim,
+)
 from memskill.skillfile import SkillDocument, render, validate
-from memskill.topics import topic_of
-
-MERGE_COSINE = 0.82
-"""Two items whose embeddings are this similar say the same thing."""
-MERGE_OVERLAP = 0.6
-"""…or whose character-bigram Jaccard overlap is at least this."""
-CONTAINMENT_WEIGHT = 0.85
-"""Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
-SECTION_LIMITS = {"procedure": 8, "preference": 12, "experience": 8, "example": 2}
-
-Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+from memskill.stores.base import TaskRecordRow
 
 
 @dataclass(frozen=True)
@@ -63,24 +61,6 @@ class SkillDraft:
     items: tuple[SkillItem, ...]
     operations: tuple[str, ...]
     language: str
-
-
-def _bigrams(text: str) -> set[str]:
-    compact = "".join(text.lower().split())
-    return {compact[i : i + 2] for i in range(len(compact) - 1)} or {compact}
-
-
-def overlap(a: str, b: str) -> float:
-    """Character-bigram overlap (language-neutral, cheap): the larger of Jaccard and, when the shorter
-    text has at least four bigrams, the share of the shorter text found in the longer one — so "别走回头路"
-    restates "我是那种不走回头路的特种兵"."""
-    left, right = _bigrams(a), _bigrams(b)
-    if not left | right:
-        return 0.0
-    shared = len(left & right)
-    jaccard = shared / len(left | right)
-    shorter = min(len(left), len(right))
-    return max(jaccard, CONTAINMENT_WEIGHT * shared / shorter) if shorter >= 4 else jaccard
 
 
 _LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")
@@ -223,7 +203,7 @@ def merge(
                 current[shapes[0]] = replace(existing, text=text, support=support, sources=sources)
                 log.append(f"agree procedure: {text}")
             continue
-        match = _best_match(candidate.text, [current[i].text for i in same_section], similarity)
+        match = best_match(candidate.text, [current[i].text for i in same_section], similarity)
         if match is None:
             current.append(candidate)
             log.append(f"add {candidate.section}: {candidate.text}")
@@ -241,41 +221,7 @@ def merge(
         else:
             current[index] = replace(existing, support=support, sources=sources, position=position)
             log.append(f"agree {candidate.section}: {existing.text}")
-    return _trim(current), log
-
-
-def corrected_items(
-    items: Sequence[SkillItem], drafts: Sequence[PreferenceDraft], similarity: Similarity
-) -> list[str]:
-    """The skill's preferences that feedback corrects: on a correction's topic and close to it (as
-    `consolidate` decides for stored preferences). A limit of a task ("回答控制在500字以内") lives in the
-    skill only, so the skill is where a later "以后控制在200字以内" must replace it."""
-    texts = [item.text for item in items if item.section == "preference"]
-    if not texts or not drafts:
-        return []
-    cosines = similarity(texts, [draft.text for draft in drafts])
-    return [
-        text
-        for i, text in enumerate(texts)
-        for j, draft in enumerate(drafts)
-        if text != draft.text and topic_of(text) == draft.topic and cosines[i, j] >= CONTRADICTION_COSINE
-    ]
-
-
-def retract(
-    items: Sequence[SkillItem], retracted: Sequence[str], similarity: Similarity
-) -> tuple[list[SkillItem], list[str]]:
-    """`items` without the preference bullets that say what the user has since contradicted."""
-    current, log = list(items), []
-    for text in retracted:
-        keep = []
-        for item in current:
-            if item.section == "preference" and _same(item.text, text, similarity):
-                log.append(f"remove preference: {item.text}")
-            else:
-                keep.append(item)
-        current = keep
-    return current, log
+    return trim(current), log
 
 
 def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
@@ -285,47 +231,6 @@ def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
         return items
     kept = [i for i in items if not (i.section == "example" and evidence.record_id in i.sources)]
     return [*kept, SkillItem("example", example, 1, (evidence.record_id,))]
-
-
-def _same(a: str, b: str, similarity: Similarity) -> bool:
-    return overlap(a, b) >= MERGE_OVERLAP or float(similarity([a], [b])[0, 0]) >= MERGE_COSINE
-
-
-def _best_match(text: str, others: Sequence[str], similarity: Similarity) -> int | None:
-    if not others:
-        return None
-    cosines = similarity([text], others)[0]
-    scores = [max(float(c), overlap(text, other) + 0.2) for c, other in zip(cosines, others)]
-    best = int(np.argmax(scores))
-    if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[best]) >= MERGE_OVERLAP:
-        return best
-    return None
-
-
-def _trim(items: list[SkillItem]) -> list[SkillItem]:
-    """Keep the best-supported items of each section (newest examples), in a stable order."""
-    kept: list[SkillItem] = []
-    for section, limit in SECTION_LIMITS.items():
-        group = [item for item in items if item.section == section]
-        if section == "example":
-            # The fullest answers (most lines), the newest among equals.
-            ranked = sorted(range(len(group)), key=lambda i: (-group[i].text.count("\n"), -i))[:limit]
-            group = [group[i] for i in sorted(ranked)]
-        elif len(group) > limit:
-            # Best supported first; among equal preferences, what the user likes and always wants before
-            # the limits of one task, and the newest first (a user's latest word wins).
-            keys = [
-                (-item.support, item.position >= 0.5, -i)
-                if section == "preference"
-                else (-item.support, 0, i)
-                for i, item in enumerate(group)
-            ]
-            ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]
-            group = [group[i] for i in sorted(ranked)]
-        if section == "procedure":
-            group = sorted(group, key=lambda item: item.position)
-        kept.extend(group)
-    return kept
 
 
 def synthesize(
@@ -355,7 +260,7 @@ def synthesize(
         item
         for item in merged
         if not (
-            item.sources == (evidence.record_id,) and any(_same(item.text, r, similarity) for r in removed)
+            item.sources == (evidence.record_id,) and any(same(item.text, r, similarity) for r in removed)
         )
     ]
     log += more
@@ -434,6 +339,90 @@ def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     if draft.language == "zh":
         return ("交付前对照用户偏好逐条检查：" + "；".join(short),)
     return ("Before answering, check the result against each preference: " + "; ".join(short),)
+
+
+def is_substantive(record: TaskRecord, user_turns: int) -> bool:
+    """Whether a task is worth a skill: a real request, not a greeting, thanks or a one-word exchange
+    (the record has steps only when one of its user turns asks for something)."""
+    if not record.steps and not record.requests:
+        return False
+    return user_turns >= 2 or bool(
+        record.preferences or record.requirements or record.tools or record.corrections
+    )
+
+
+def _request(fields: dict[str, Any]) -> str:
+    """What a stored task record asked for: its first request's words, else its title, generalised."""
+    requests = fields.get("requests") or []
+    return generalise(str(requests[0] if requests else fields.get("title", "")))
+
+
+def next_version(
+    previous: Skill | None,
+    scope: Scope,
+    cluster_id: str,
+    evidence: Evidence,
+    records: Sequence[TaskRecordRow],
+    taken: Sequence[str],
+    similarity: Similarity,
+    update: SkillUpdate | None,
+    moment: int,
+) -> tuple[Skill, SkillDraft] | None:
+    """The cluster's skill with its next version after `evidence` (None when nothing changed): the
+    draft rendered to a validated SKILL.md, ready to store. `records` are the cluster's task records,
+    `taken` the names of the user's other skills."""
+    # A skill is named and described from what its tasks asked for, never from an acknowledgement.
+    titles = [_request(r.record) for r in records] or [
+        generalise(evidence.record.requests[0]) if evidence.record.requests else evidence.record.title
+    ]
+    goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [generalise(evidence.record.goal)]
+    draft = synthesize(
+        previous.current if previous else None, evidence, titles, goals, similarity, taken, update
+    )
+    if previous is not None and not draft.operations:
+        return None
+    skill_id = previous.id if previous else stable_id("skill_", scope.user_id, cluster_id)
+    number = previous.current.version + 1 if previous else 1
+    conversations = tuple(dict.fromkeys(r.conversation_id for r in records))
+    metadata = {
+        "skill_id": skill_id,
+        "version": str(number),
+        "user_id": scope.user_id,
+        "source_count": str(len(records)),
+        "updated_at_ms": str(moment),
+    }
+    markdown = render_checked(document(draft, metadata, len(records), len(conversations)))
+    version = SkillVersion(
+        skill_id=skill_id,
+        version=number,
+        name=draft.name,
+        description=draft.description,
+        items=draft.items,
+        markdown=markdown,
+        create_time=moment,
+        note="\n".join(draft.operations),
+    )
+    skill = Skill(
+        id=skill_id,
+        user_id=scope.user_id,
+        cluster_id=cluster_id,
+        current=version,
+        conversation_ids=conversations,
+        agent_id=scope.agent_id,
+        app_id=scope.app_id,
+        confidence=min(0.95, 0.5 + 0.1 * len(records)),
+        create_time=previous.create_time if previous else moment,
+        update_time=moment,
+    )
+    return skill, draft
+
+
+def search_text(draft: SkillDraft, records: Sequence[TaskRecordRow]) -> str:
+    """What keyword search finds a skill by: its name, title, description, its tasks' requests, its
+    steps and preferences."""
+    requests = [_request(r.record) for r in records][-10:]
+    steps = [item.text for item in draft.items if item.section in ("procedure", "preference")]
+    return " ".join([draft.name.replace("-", " "), draft.title, draft.description, *requests, *steps])
 
 
 def render_checked(doc: SkillDocument) -> str:

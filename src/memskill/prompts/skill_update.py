@@ -8,7 +8,6 @@ wrong). `apply_operations` applies them; bullets no operation names stay exactly
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Literal
 
 from pydantic import Field
@@ -95,51 +94,6 @@ def content(
             f"outcome: {record.outcome or '(none)'}",
         ]
     )
-
-
-def apply_operations(
-    items: Sequence[SkillItem], reply: SkillUpdate, record_id: str
-) -> tuple[list[SkillItem], list[str]]:
-    """The bullets after the operations, and a log line per operation; ValueError when one is unusable."""
-    listed = [i for i, item in enumerate(items) if item.section in SECTIONS]
-    current: list[SkillItem | None] = list(items)
-    added: list[SkillItem] = []
-    named: set[int] = set()
-    log: list[str] = []
-    for operation in reply.operations:
-        text = one_line(operation.text)
-        if operation.op == "add":
-            if not text:
-                raise ValueError("an add operation needs the bullet's text")
-            position = 1.0 if operation.section == "procedure" else 0.5
-            added.append(SkillItem(operation.section, text, 1, (record_id,), position))
-            log.append(f"add {operation.section}: {text}")
-            continue
-        if not 1 <= operation.item <= len(listed):
-            raise ValueError(
-                f"{operation.op} names bullet {operation.item}; bullets are numbered 1 to {len(listed)}"
-            )
-        index = listed[operation.item - 1]
-        existing = current[index]
-        if existing is None or index in named:
-            raise ValueError(f"bullet {operation.item} is named by two operations; name each bullet once")
-        named.add(index)
-        sources = existing.sources if record_id in existing.sources else (*existing.sources, record_id)
-        support = existing.support + (0 if record_id in existing.sources else 1)
-        if operation.op == "remove":
-            current[index] = None
-            log.append(f"remove {existing.section}: {existing.text}")
-            continue
-        if operation.op == "edit":
-            if not text:
-                raise ValueError("an edit operation needs the corrected text")
-            current[index] = replace(existing, text=text, support=support, sources=sources)
-            log.append(f"edit {existing.section}: {existing.text} → {text}")
-        else:
-            current[index] = replace(existing, support=support, sources=sources)
-            log.append(f"agree {existing.section}: {existing.text}")
-    kept = [item for item in current if item is not None]
-    return kept + added, log
 
 
 def description_of(reply: SkillUpdate) -> str | None:

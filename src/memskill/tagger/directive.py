@@ -143,14 +143,17 @@ dev kinds ("用网上抄来的段子" for a dislike), so the two labels get thes
 
 _CONTENT = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]+")
 MIN_SPAN = {"zh": 2, "en": 1}
+"""A span with fewer Chinese characters or English words than this is not used."""
 MIN_SPAN_CONFIDENCE = 0.25
 """Below this confidence of the span models, the directive is the clause without its speaker."""
 _SPEAKER = re.compile(
     r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:比较|真的|也|都|还是|其实)*|"
+    r"(?<=[\u4e00-\u9fff，,])\s*(?:我们|我)(?=比较|真的|更|也|都|最|特别|很|不|没|对)|"
     r"(?<=[，,])\s*(?:我们|我)(?:比较|真的|也|都)*|^(?:and |but |also |so )?(?:i'm|i am|i)\s+",
     re.I,
 )
-"""A span with fewer Chinese characters or English words than this is not used."""
+"""Who says it: "我" and its hedges at the start of a clause or before a verb of liking ("玩的地方我更喜欢
+小众一点" → "玩的地方更喜欢小众一点"); an English "I"/"I'm" at the start."""
 
 
 class Directives:

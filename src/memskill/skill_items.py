@@ -1,0 +1,169 @@
+"""Skill items: the bullets of a skill and the operations on them, shared by both ways of updating one.
+
+A skill is a list of `SkillItem`s in four sections (procedure, experience, preference, example). Two
+items say the same when their embeddings are close (`MERGE_COSINE`) or their character bigrams overlap
+(`MERGE_OVERLAP`); `retract` removes preferences the user has since contradicted, `corrected_items`
+finds the ones a correction replaces, `apply_operations` applies a model's operations (add / agree /
+edit / remove) and `trim` keeps each section within its limit. `synthesize` decides what a task adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from memskill.consolidate import CONTRADICTION_COSINE
+from memskill.models import PreferenceDraft, SkillItem
+from memskill.prompts import one_line
+from memskill.prompts.skill_update import SECTIONS, SkillUpdate
+from memskill.topics import topic_of
+
+MERGE_COSINE = 0.82
+"""Two items whose embeddings are this similar say the same thing."""
+MERGE_OVERLAP = 0.6
+"""…or whose character-bigram Jaccard overlap is at least this."""
+CONTAINMENT_WEIGHT = 0.85
+"""Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
+SECTION_LIMITS = {"procedure": 8, "preference": 12, "experience": 8, "example": 2}
+
+Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+
+
+def _bigrams(text: str) -> set[str]:
+    compact = "".join(text.lower().split())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)} or {compact}
+
+
+def overlap(a: str, b: str) -> float:
+    """Character-bigram overlap (language-neutral, cheap): the larger of Jaccard and, when the shorter
+    text has at least four bigrams, the share of the shorter text found in the longer one — so "别走回头路"
+    restates "我是那种不走回头路的特种兵"."""
+    left, right = _bigrams(a), _bigrams(b)
+    if not left | right:
+        return 0.0
+    shared = len(left & right)
+    jaccard = shared / len(left | right)
+    shorter = min(len(left), len(right))
+    return max(jaccard, CONTAINMENT_WEIGHT * shared / shorter) if shorter >= 4 else jaccard
+
+
+def corrected_items(
+    items: Sequence[SkillItem], drafts: Sequence[PreferenceDraft], similarity: Similarity
+) -> list[str]:
+    """The skill's preferences that feedback corrects: on a correction's topic and close to it (as
+    `consolidate` decides for stored preferences). A limit of a task ("回答控制在500字以内") lives in the
+    skill only, so the skill is where a later "以后控制在200字以内" must replace it."""
+    texts = [item.text for item in items if item.section == "preference"]
+    if not texts or not drafts:
+        return []
+    cosines = similarity(texts, [draft.text for draft in drafts])
+    return [
+        text
+        for i, text in enumerate(texts)
+        for j, draft in enumerate(drafts)
+        if text != draft.text and topic_of(text) == draft.topic and cosines[i, j] >= CONTRADICTION_COSINE
+    ]
+
+
+def retract(
+    items: Sequence[SkillItem], retracted: Sequence[str], similarity: Similarity
+) -> tuple[list[SkillItem], list[str]]:
+    """`items` without the preference bullets that say what the user has since contradicted."""
+    current, log = list(items), []
+    for text in retracted:
+        keep = []
+        for item in current:
+            if item.section == "preference" and same(item.text, text, similarity):
+                log.append(f"remove preference: {item.text}")
+            else:
+                keep.append(item)
+        current = keep
+    return current, log
+
+
+def same(a: str, b: str, similarity: Similarity) -> bool:
+    return overlap(a, b) >= MERGE_OVERLAP or float(similarity([a], [b])[0, 0]) >= MERGE_COSINE
+
+
+def best_match(text: str, others: Sequence[str], similarity: Similarity) -> int | None:
+    if not others:
+        return None
+    cosines = similarity([text], others)[0]
+    scores = [max(float(c), overlap(text, other) + 0.2) for c, other in zip(cosines, others)]
+    best = int(np.argmax(scores))
+    if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[best]) >= MERGE_OVERLAP:
+        return best
+    return None
+
+
+def trim(items: list[SkillItem]) -> list[SkillItem]:
+    """Keep the best-supported items of each section (newest examples), in a stable order."""
+    kept: list[SkillItem] = []
+    for section, limit in SECTION_LIMITS.items():
+        group = [item for item in items if item.section == section]
+        if section == "example":
+            # The fullest answers (most lines), the newest among equals.
+            ranked = sorted(range(len(group)), key=lambda i: (-group[i].text.count("\n"), -i))[:limit]
+            group = [group[i] for i in sorted(ranked)]
+        elif len(group) > limit:
+            # Best supported first; among equal preferences, what the user likes and always wants before
+            # the limits of one task, and the newest first (a user's latest word wins).
+            keys = [
+                (-item.support, item.position >= 0.5, -i)
+                if section == "preference"
+                else (-item.support, 0, i)
+                for i, item in enumerate(group)
+            ]
+            ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]
+            group = [group[i] for i in sorted(ranked)]
+        if section == "procedure":
+            group = sorted(group, key=lambda item: item.position)
+        kept.extend(group)
+    return kept
+
+
+def apply_operations(
+    items: Sequence[SkillItem], reply: SkillUpdate, record_id: str
+) -> tuple[list[SkillItem], list[str]]:
+    """The bullets after the operations, and a log line per operation; ValueError when one is unusable."""
+    listed = [i for i, item in enumerate(items) if item.section in SECTIONS]
+    current: list[SkillItem | None] = list(items)
+    added: list[SkillItem] = []
+    named: set[int] = set()
+    log: list[str] = []
+    for operation in reply.operations:
+        text = one_line(operation.text)
+        if operation.op == "add":
+            if not text:
+                raise ValueError("an add operation needs the bullet's text")
+            position = 1.0 if operation.section == "procedure" else 0.5
+            added.append(SkillItem(operation.section, text, 1, (record_id,), position))
+            log.append(f"add {operation.section}: {text}")
+            continue
+        if not 1 <= operation.item <= len(listed):
+            raise ValueError(
+                f"{operation.op} names bullet {operation.item}; bullets are numbered 1 to {len(listed)}"
+            )
+        index = listed[operation.item - 1]
+        existing = current[index]
+        if existing is None or index in named:
+            raise ValueError(f"bullet {operation.item} is named by two operations; name each bullet once")
+        named.add(index)
+        sources = existing.sources if record_id in existing.sources else (*existing.sources, record_id)
+        support = existing.support + (0 if record_id in existing.sources else 1)
+        if operation.op == "remove":
+            current[index] = None
+            log.append(f"remove {existing.section}: {existing.text}")
+            continue
+        if operation.op == "edit":
+            if not text:
+                raise ValueError("an edit operation needs the corrected text")
+            current[index] = replace(existing, text=text, support=support, sources=sources)
+            log.append(f"edit {existing.section}: {existing.text} → {text}")
+        else:
+            current[index] = replace(existing, support=support, sources=sources)
+            log.append(f"agree {existing.section}: {existing.text}")
+    kept = [item for item in current if item is not None]
+    return kept + added, log
