@@ -21,7 +21,7 @@ from memskill import Memory
 from memskill.cli import main
 from memskill.config import Endpoint, Settings
 from memskill.prompts import schemas
-from memskill.providers.chat import OpenAIChat
+from memskill.providers.chat import MAX_TOKENS, OpenAIChat
 from memskill.providers.embedders import HashingEmbedder
 from memskill.testing import FakeOpenAI, RecordedRequest
 
@@ -159,6 +159,7 @@ def test_requests_carry_model_key_and_schema(tmp_path: Path, fake: FakeOpenAI) -
     for request in requests:
         assert request.headers["authorization"] == "Bearer sk-test"
         assert request.body is not None and request.body["model"] == "fake-model"
+        assert request.body["max_tokens"] == MAX_TOKENS, "every call caps its answer"
         response_format = request.body["response_format"]
         assert response_format["type"] == "json_schema"
         assert response_format["json_schema"]["name"] == request.task
@@ -380,3 +381,51 @@ def test_feedback_without_operations_still_reaches_the_skill(tmp_path: Path, fak
         [skill] = memory.store.list_skills(memory._scope(USER))
     assert skill.current.version == before + 1
     assert any("after nine" in item.text for item in skill.current.items if item.section == "preference")
+
+
+def test_feedback_the_model_finds_no_preference_in_stores_none(tmp_path: Path, fake: FakeOpenAI) -> None:
+    script = good_script()
+    script["memskill_feedback"] = [{"preferences": [], "operations": []}]
+    fake.script = script
+    with make_memory(tmp_path, fake) as memory:
+        memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        before = json.dumps(memory.get_memory(user_id=USER, size=50), ensure_ascii=False)
+        reply = memory.add_feedback(
+            user_id=USER, conversation_id="c1", feedback_content="Thanks, that was fun!", async_mode=False
+        )
+        status = memory.get_status(task_id=reply["task_id"])
+        after = json.dumps(memory.get_memory(user_id=USER, size=50), ensure_ascii=False)
+    assert [s["mode"] for s in status["llm"]["stages"]] == ["llm"], "an empty list is a valid answer"
+    assert "that was fun" not in after and "that was fun" not in before
+
+
+def test_unusable_operations_are_skipped_one_by_one_and_removal_needs_evidence() -> None:
+    from memskill.models import SkillItem
+    from memskill.prompts.skill_update import Operation, SkillUpdate
+    from memskill.skill_items import apply_operations
+
+    items = [
+        SkillItem("preference", "Two sights a day at most", 3, ("r1", "r2", "r3")),
+        SkillItem("preference", "Travels by train", 1, ("r1",)),
+    ]
+    update = SkillUpdate(
+        description="",
+        operations=[
+            Operation(op="remove", section="preference", item=1, text=""),
+            Operation(op="edit", section="preference", item=7, text="nothing there"),
+            Operation(op="add", section="preference", item=0, text="Travels by train"),
+            Operation(op="add", section="preference", item=0, text="Likes quiet temples"),
+        ],
+    )
+    kept, log = apply_operations(items, update, "r4", may_remove=False)
+    texts = [item.text for item in kept]
+    assert "Two sights a day at most" in texts, "three tasks support it and nothing corrected it"
+    assert texts.count("Travels by train") == 1 and "Likes quiet temples" in texts
+    assert [line.split(":")[0] for line in log] == [
+        "skip remove preference",
+        "skip edit",
+        "agree preference",
+        "add preference",
+    ]
+    kept, _ = apply_operations(items, update, "r4", may_remove=True)
+    assert "Two sights a day at most" not in [item.text for item in kept]

@@ -411,7 +411,7 @@ class Pipeline:
         )
         base = (skill.id, skill.current.version) if skill else None
         drafts = [replace(d, is_correction=True) for d in found.preferences]
-        if not drafts and text:
+        if not drafts and text and not found.answered:
             drafts = [
                 PreferenceDraft(
                     text=text,

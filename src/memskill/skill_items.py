@@ -125,9 +125,16 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
 
 
 def apply_operations(
-    items: Sequence[SkillItem], reply: SkillUpdate, record_id: str
+    items: Sequence[SkillItem], reply: SkillUpdate, record_id: str, may_remove: bool = True
 ) -> tuple[list[SkillItem], list[str]]:
-    """The bullets after the operations, and a log line per operation; ValueError when one is unusable."""
+    """The bullets after a model's operations, and a log line per operation.
+
+    An unusable operation (no text, a bullet number that does not exist, a bullet named twice) is
+    skipped with a `skip` line; the others still apply. An `add` that restates a bullet of its section
+    agrees with it instead. A `remove` applies to a bullet one task supports, or when the task
+    corrected the skill (`may_remove`); otherwise it is skipped, so a model cannot drop what several
+    tasks confirmed on its own.
+    """
     listed = [i for i, item in enumerate(items) if item.section in SECTIONS]
     current: list[SkillItem | None] = list(items)
     added: list[SkillItem] = []
@@ -137,29 +144,37 @@ def apply_operations(
         text = one_line(operation.text)
         if operation.op == "add":
             if not text:
-                raise ValueError("an add operation needs the bullet's text")
-            position = 1.0 if operation.section == "procedure" else 0.5
-            added.append(SkillItem(operation.section, text, 1, (record_id,), position))
-            log.append(f"add {operation.section}: {text}")
+                log.append(f"skip add {operation.section}: no text")
+                continue
+            same_section = [
+                i for i in listed if current[i] is not None and items[i].section == operation.section
+            ]
+            twin = next((i for i in same_section if overlap(text, items[i].text) >= MERGE_OVERLAP), None)
+            if twin is None:
+                position = 1.0 if operation.section == "procedure" else 0.5
+                added.append(SkillItem(operation.section, text, 1, (record_id,), position))
+                log.append(f"add {operation.section}: {text}")
+                continue
+            index = twin
+        elif not 1 <= operation.item <= len(listed):
+            log.append(f"skip {operation.op}: bullet {operation.item} does not exist (1 to {len(listed)})")
             continue
-        if not 1 <= operation.item <= len(listed):
-            raise ValueError(
-                f"{operation.op} names bullet {operation.item}; bullets are numbered 1 to {len(listed)}"
-            )
-        index = listed[operation.item - 1]
+        else:
+            index = listed[operation.item - 1]
         existing = current[index]
         if existing is None or index in named:
-            raise ValueError(f"bullet {operation.item} is named by two operations; name each bullet once")
+            log.append(f"skip {operation.op}: bullet {operation.item} is named twice")
+            continue
         named.add(index)
         sources = existing.sources if record_id in existing.sources else (*existing.sources, record_id)
         support = existing.support + (0 if record_id in existing.sources else 1)
         if operation.op == "remove":
+            if existing.support > 1 and not may_remove:
+                log.append(f"skip remove {existing.section}: {existing.support} tasks support it")
+                continue
             current[index] = None
             log.append(f"remove {existing.section}: {existing.text}")
-            continue
-        if operation.op == "edit":
-            if not text:
-                raise ValueError("an edit operation needs the corrected text")
+        elif operation.op == "edit" and text:
             current[index] = replace(existing, text=text, support=support, sources=sources)
             log.append(f"edit {existing.section}: {existing.text} → {text}")
         else:

@@ -43,6 +43,8 @@ class FeedbackResult:
     preferences: tuple[PreferenceDraft, ...]
     update: SkillUpdate | None
     """Operations on the matched skill's bullets, when the model gave usable ones."""
+    answered: bool = False
+    """The model answered: no preference in its answer means the feedback states none."""
 
 
 class Stages:
@@ -165,7 +167,7 @@ class Stages:
             update = feedback.as_update(reply, "") if skill_title else None
             if update is not None:
                 _checked_update(update, items)
-            return FeedbackResult(drafts, update)
+            return FeedbackResult(drafts, update, answered=True)
 
         return run_stage(
             ledger,
@@ -182,6 +184,10 @@ class Stages:
 
 
 def _checked_update(reply: SkillUpdate, items: Sequence[SkillItem]) -> SkillUpdate:
-    """The reply, once its operations are known to apply to `items` (ValueError says why not)."""
-    apply_operations(items, reply, "rec_check")
+    """The reply, unless none of its operations applies to `items` (ValueError says why): a reply with
+    some unusable operations keeps the usable ones."""
+    _, log = apply_operations(items, reply, "rec_check")
+    skipped = [line for line in log if line.startswith("skip ")]
+    if skipped and len(skipped) == len(log):
+        raise ValueError("no operation applies: " + "; ".join(skipped))
     return reply

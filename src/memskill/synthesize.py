@@ -251,7 +251,8 @@ def synthesize(
     items: Sequence[SkillItem] = previous.items if previous else ()
     log: list[str] = []
     if update is not None:
-        changed, log = apply_operations(items, update, evidence.record_id)
+        may_remove = bool(evidence.record.corrections or evidence.retracted)
+        changed, log = apply_operations(items, update, evidence.record_id, may_remove)
         items = changed
     merged, more = merge(items, evidence, similarity)
     # What the model removed stays removed: the record's own candidate for it is not added back.
@@ -263,7 +264,7 @@ def synthesize(
             item.sources == (evidence.record_id,) and any(same(item.text, r, similarity) for r in removed)
         )
     ]
-    log += more
+    log = [line for line in log if not line.startswith("skip ")] + more
     language = evidence.record.language
     naming = name_skill(titles, goals, language, () if previous is not None else taken_names)
     name = previous.name if previous is not None else naming.name

@@ -29,9 +29,12 @@ PROMPT = Prompt(
     instructions={
         "en": """A user gave feedback on the assistant's work. Turn it into preferences (standalone sentences,
 in the user's words and language) and, when a skill is shown, into operations on its numbered bullets:
-add, agree, edit (give the corrected text) or remove. Change only what the feedback is about.""",
+add, agree, edit (give the corrected text) or remove. Change only what the feedback is about. Feedback
+that asks for nothing lasting (thanks, a one-off remark) gets no preferences: answer an empty list
+rather than invent one.""",
         "zh": """用户对助手的工作给出了反馈。把它写成偏好（独立成句，用用户的说法和语言）；如果给出了技能，
-再写成对其编号条目的操作：add、agree、edit（给出改正后的文字）或 remove。只改反馈涉及的内容。""",
+再写成对其编号条目的操作：add、agree、edit（给出改正后的文字）或 remove。只改反馈涉及的内容。
+没有提出持久要求的反馈（道谢、一次性的评论）不写偏好：返回空列表，不要编造。""",
     },
     response=FeedbackReply,
     example={
@@ -47,8 +50,6 @@ def content(feedback: str, skill_title: str | None, items: Sequence[SkillItem]) 
 
 
 def to_drafts(reply: FeedbackReply, sources: Sequence[str], quote: str) -> tuple[PreferenceDraft, ...]:
-    if not reply.preferences:
-        raise ValueError("no preference given: write what the feedback asks for as at least one preference")
     return tuple(
         PreferenceDraft(
             text=one_line(p.text),

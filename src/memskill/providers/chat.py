@@ -26,6 +26,10 @@ from memskill.errors import UpstreamError
 from memskill.models import Usage
 from memskill.providers.http import Failure, hint, post_json
 
+MAX_TOKENS = 1500
+"""Every call caps its answer: the largest reply memskill asks for (a skill update with a dozen
+operations) fits, and a model that rambles cannot eat the job's time budget."""
+
 log = logging.getLogger("memskill.llm")
 
 Format = Literal["json_schema", "json_object", "text"]
@@ -91,7 +95,11 @@ class OpenAIChat:
     ) -> ChatReply:
         while True:
             rung = FORMATS[self._format_floor]
-            body: dict[str, Any] = {"model": self.endpoint.model, "messages": list(messages)}
+            body: dict[str, Any] = {
+                "model": self.endpoint.model,
+                "messages": list(messages),
+                "max_tokens": MAX_TOKENS,
+            }
             if self._temperature:
                 body["temperature"] = 0
             if rung == "json_schema":
