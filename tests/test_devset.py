@@ -123,10 +123,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ),
     ("one_skill", "dev-maya/sql-analysis"): _MAYA_MERGE + "; and " + _MAYA_STALE,
     ("skill_count", "dev-maya"): "4 skills for 2 task types: " + _MAYA_MERGE + "; and " + _MAYA_STALE,
-    ("preference_in_own_skill", "dev-lin/weekly-report#5"): (
-        "'开头的概述和结尾的心得体会都删掉' (a correction) is read by the tagger as a step, so it joins "
-        "the record's steps, not its preferences"
-    ),
 }
 """(test, case id) → why the pipeline fails it today; each becomes a strict xfail."""
 

@@ -111,7 +111,11 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tupl
                 else:
                     add(requests, generalise(step_text(tag.span or tag.text)))
             elif tag.label == "step" or (instruction and how >= limit):
-                add(steps, directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None))
+                text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
+                add(steps, text)
+                if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
+                    # "太长了，…开头的概述都删掉": an instruction that answers a complaint corrects the result.
+                    requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, True))
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
