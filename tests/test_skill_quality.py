@@ -157,6 +157,10 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     review = "- **Bug**: a\n- **Style**: b\n```python\nx = 1\n```"
     assert structure(review) == ["sections: Bug, Style", "bulleted points", "code in a code block"]
     assert structure("Sure, here you go.") == []
+    weeks = "8周跑步计划：\n第1–2周：快走热身 + 慢跑\n第3–4周：慢跑3分钟\n注意：膝盖疼就停"
+    assert structure(weeks) == ["先用一行总述", "包含：注意", "按周分阶段（第1周、第2周…）"]
+    dinners = "Monday pasta\nTuesday curry\nWednesday soup"
+    assert structure(dinners) == ["one part per weekday (Monday, Tuesday…)"]
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

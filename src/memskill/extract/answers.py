@@ -31,6 +31,14 @@ EXAMPLE_CHARS = 700
 MIN_STRUCTURED_LINES = 3
 
 _DAY = re.compile(r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:D\d+|Day\s*\d+|第[一二三四五六七八九十\d]+天)", re.I)
+_WEEKDAY = re.compile(
+    r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:周[一二三四五六日天]|星期[一二三四五六日天]|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\b)",
+    re.I,
+)
+_WEEK = re.compile(
+    r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:第[一二三四五六七八九十\d]+(?:[–~-][\d一二三四五六七八九十]+)?周|Week\s*\d+)",
+    re.I,
+)
 _NUMBERED = re.compile(r"^\s*\d+[.、)）]\s*\S")
 _BULLET = re.compile(r"^\s*[-*•]\s+\S")
 _SECTION = re.compile(r"^\s*[一二三四五六七八九十]+、")
@@ -78,7 +86,7 @@ def structure(text: str) -> list[str]:
     headings = [
         (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
         for line in lines
-        if (match := _HEADING.match(line)) and not _DAY.match(line)
+        if (match := _HEADING.match(line)) and not any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY))
     ]
     # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.
     headings = [
@@ -86,8 +94,19 @@ def structure(text: str) -> list[str]:
     ][:4]
     if headings:
         parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
+    if (
+        lines
+        and re.search(r"[:：]$", lines[0])
+        and len(lines[0]) <= 30
+        and len(lines) >= MIN_STRUCTURED_LINES
+    ):
+        parts.insert(0, "先用一行总述" if chinese else "a one-line summary first")
     if sum(bool(_DAY.match(line)) for line in lines) >= 2:
         parts.append("按天分段（D1、D2…）" if chinese else "one part per day (Day 1, Day 2…)")
+    elif sum(bool(_WEEK.match(line)) for line in lines) >= 2:
+        parts.append("按周分阶段（第1周、第2周…）" if chinese else "one stage per week (Week 1, Week 2…)")
+    elif sum(bool(_WEEKDAY.match(line)) for line in lines) >= 2:
+        parts.append("按星期分段（周一、周二…）" if chinese else "one part per weekday (Monday, Tuesday…)")
     elif sum(bool(_SECTION.match(line)) for line in lines) >= 2:
         parts.append("分节（一、二、…）" if chinese else "numbered sections")
     elif sum(bool(_NUMBERED.match(line)) for line in lines) >= 2:

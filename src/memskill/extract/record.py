@@ -114,7 +114,7 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tupl
                 text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
                 add(steps, text)
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
-                    # "太长了，…开头的概述都删掉": an instruction that answers a complaint corrects the result.
+                    # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
                     requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, True))
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
