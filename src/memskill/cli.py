@@ -538,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", help="also write the raw results to this file")
     bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
     bench.add_argument(
-        "--only", help="comma-separated stages: turns,segmentation,clustering,retrieval,preferences"
+        "--only", help="comma-separated stages: turns,segmentation,clustering,retrieval,preferences,skills"
     )
 
     trainer = commands.add_parser(

@@ -193,14 +193,14 @@ def summary(rows: Sequence[dict[str, Any]], split: str) -> dict[str, float]:
         return round(float(np.mean(values)), 3) if values else 0.0
 
     return {
-        "step_recall": mean("steps_recall"),
-        "preference_recall": mean("preferences_recall"),
-        "lesson_recall": mean("lessons_recall"),
+        "steps": mean("steps_recall"),
+        "prefs": mean("preferences_recall"),
+        "lessons": mean("lessons_recall"),
         "precision": mean("precision"),
-        "copy_rate": mean("copy_rate"),
-        "noise_items": float(sum(len(r.get("noise", [])) for r in chosen)),
-        "structured_examples": mean("structured"),
-        "missing_skills": float(sum(bool(r.get("missing")) for r in chosen)),
+        "copied": mean("copy_rate"),
+        "foreign": float(sum(len(r.get("noise", [])) for r in chosen)),
+        "examples": mean("structured"),
+        "missing": float(sum(bool(r.get("missing")) for r in chosen)),
     }
 
 
@@ -221,7 +221,11 @@ def run(data: Path, quick: bool, progress: Progress) -> list[Result]:
                 "memskill",
                 "ours",
                 summary(rows, split),
-                note="targets: step recall ≥ .7, preference recall ≥ .85, copy rate ≤ .33, no noise",
+                note=(
+                    "recall of steps / prefs / lessons; share of items copied from the user; items of "
+                    "another task; share of structured examples. Targets: steps ≥ .7, prefs ≥ .85, "
+                    "copied ≤ .33, foreign 0, examples 1"
+                ),
                 extra={
                     "rows": [
                         {k: v for k, v in r.items() if k != "markdown"} for r in rows if r["split"] == split

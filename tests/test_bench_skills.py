@@ -1,0 +1,46 @@
+"""The `skills` stage of `memskill bench quality`: gold skills for the dev set and their scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memskill.bench import skills
+from memskill.bench.report import no_progress
+
+
+def test_every_expected_skill_of_the_dev_set_has_gold_with_matching_keys() -> None:
+    devset = skills.load("devset.json")
+    gold = skills.load("devset_skills.json")["skills"]
+    expected = {(u["user_id"], e["task"]) for u in devset["users"] for e in u["expected_skills"]}
+    assert {(g["user_id"], g["task"]) for g in gold} == expected
+    assert {g["split"] for g in gold} == {"tune", "held-out"}
+    for entry in gold:
+        for key in skills.SECTIONS:
+            for item in entry[key]:
+                # Each gold item is recognised by its own keys (a scorer that cannot match is no scorer).
+                assert skills.matches(item["text"], item, 0.0), (entry["task"], item)
+
+
+def test_matching_and_copying_are_what_the_documentation_says() -> None:
+    item = {"text": "不走回头路", "keys": [["回头路"], ["折返", "路线"]]}
+    assert skills.matches("每天按一个方向推进，不走回头路", item, 0.0)
+    assert skills.matches("路线不要折返", item, 0.0)
+    assert not skills.matches("路线要紧凑", item, 0.0)
+    assert skills.matches("anything", item, skills.MATCH_COSINE)
+    said = ["下周去成都玩5天。帮我规划一下行程吧！"]
+    assert skills.copied("帮我规划一下行程吧", said)
+    assert not skills.copied("规划行程", said), "a few words of a sentence are not a copy of it"
+
+
+@pytest.mark.slow
+def test_the_stage_reports_both_splits(tmp_path: Path) -> None:
+    results = skills.run(tmp_path, True, no_progress)
+    assert [r.dataset for r in results] == ["dev set gold skills (tune)", "dev set gold skills (held-out)"]
+    for result in results:
+        assert result.metrics["missing"] == 0
+        assert result.metrics["examples"] == 1.0, "every example is structured"
+        assert result.metrics["copied"] <= 1 / 3
+        rows = result.extra["rows"]
+        assert rows and all(0.0 <= row["precision"] <= 1.0 for row in rows)
