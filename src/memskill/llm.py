@@ -37,6 +37,10 @@ Mode = Literal["llm", "fallback", "algorithmic"]
 JOB_BUDGET_S = 60.0
 """Model time after which a job starts no more model calls; the remaining stages run algorithmically.
 With the default 30 s timeout tried twice, a job on a hung endpoint ends within about two minutes."""
+SKILL_RESERVE_S = 15.0
+"""The last part of the budget only the skill update (and feedback) may spend: a slow extraction leaves
+the model time to update the skill, the stage whose output users see."""
+RESERVED_STAGES = frozenset({"skill_update", "feedback"})
 REPAIR_QUOTE_CHARS = 4000
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
@@ -88,8 +92,11 @@ class Ledger:
         with self._lock:
             self.runs.append(run)
 
-    def spent(self) -> bool:
-        return time.monotonic() - self.started >= self.budget_s
+    def spent(self, stage: str = "") -> bool:
+        """Whether `stage` may start no more model calls: the skill update may use the whole budget,
+        other stages all but `SKILL_RESERVE_S` of it."""
+        budget = self.budget_s if stage in RESERVED_STAGES else max(0.0, self.budget_s - SKILL_RESERVE_S)
+        return time.monotonic() - self.started >= budget
 
     @property
     def usage(self) -> Usage:
@@ -212,7 +219,7 @@ def run_stage(
         value = fallback()
         ledger.note(StageRun(stage, "algorithmic", _ms(started)))
         return value
-    if ledger.spent():
+    if ledger.spent(stage):
         failure = LLMFailure("the job's model time budget is spent", Usage())
     else:
         try:
