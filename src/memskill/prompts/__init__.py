@@ -7,9 +7,11 @@
     skill_update.py    a skill's bullets + a new task record → item-level operations
     feedback.py        a correction + a skill's bullets → preferences and item-level operations
 
-Every prompt has Chinese and English instructions, a short schema (enums, few fields) and an example
-reply, so that 7–14B models cope. The response types are pydantic models; `Prompt.schema()` is their
-JSON schema in the strict form OpenAI's `json_schema` response format asks for.
+Every prompt has Chinese and English instructions, a short schema (enums, few fields) and, per language,
+a worked example: an input in the format of its module's `content(...)` and the reply to that input, so
+that 7–14B models cope. The instructions say what every field means, because the JSON-mode and plain-text
+fallbacks do not send the schema. The response types are pydantic models; `Prompt.schema()` is their JSON
+schema in the strict form OpenAI's `json_schema` response format asks for.
 """
 
 from __future__ import annotations
@@ -37,26 +39,45 @@ class Reply(BaseModel):
 
 
 @dataclass(frozen=True)
+class Example:
+    """A worked example: a user message, as the prompt's module's `content(...)` builds it, and its reply."""
+
+    content: str
+    reply: dict[str, Any]
+    """A reply valid for the prompt's response type, answering `content`."""
+
+
+@dataclass(frozen=True)
 class Prompt(Generic[T]):
-    """One LLM task: instructions in both languages, the response type and an example reply."""
+    """One LLM task: instructions in both languages, the response type and an example per language."""
 
     name: str
     """Schema name; also written in the system message so any server can tell the tasks apart."""
     stage: str
     instructions: dict[str, str]
     response: type[T]
-    example: dict[str, Any]
+    examples: dict[str, Example]
+    """By language: the example shown with that language's instructions (an English conversation gets
+    an English example, so the model is not invited to answer in Chinese)."""
+
+    @property
+    def example(self) -> dict[str, Any]:
+        """The English example reply (for callers that want one valid reply)."""
+        return self.examples["en"].reply
 
     def schema(self) -> dict[str, Any]:
         return strict_schema(self.response.model_json_schema())
 
     def system(self, language: Language) -> str:
-        example = json.dumps(self.example, ensure_ascii=False)
+        example = self.examples[language]
+        reply = json.dumps(example.reply, ensure_ascii=False)
         if language == "zh":
-            tail = f"只回复一个 JSON 对象（`{self.name}`），不要任何其他文字。示例：\n{example}"
+            shown = f"示例输入：\n{example.content}\n\n示例回复：\n{reply}"
+            tail = f"只回复一个 JSON 对象（`{self.name}`），不要任何其他文字。"
         else:
-            tail = f"Reply with one JSON object (`{self.name}`) and nothing else. Example:\n{example}"
-        return self.instructions[language].strip() + "\n\n" + tail
+            shown = f"Example input:\n{example.content}\n\nExample reply:\n{reply}"
+            tail = f"Reply with one JSON object (`{self.name}`) and nothing else."
+        return "\n\n".join([self.instructions[language].strip(), shown, tail])
 
     def messages(self, content: str, language: Language) -> list[dict[str, str]]:
         return [{"role": "system", "content": self.system(language)}, {"role": "user", "content": content}]
