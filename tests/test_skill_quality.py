@@ -179,3 +179,24 @@ def test_an_example_cut_inside_code_closes_the_block() -> None:
     lines = example_text(answer).split("\n")
     assert lines[-2:] == ["```", "…"]
     assert sum(line.startswith("```") for line in lines) == 2
+
+
+def test_a_follow_up_is_named_by_the_clause_that_asks_not_by_its_acknowledgement() -> None:
+    from memskill.extract import extract
+    from memskill.models import TaskChunk
+
+    raw = [
+        {"role": "user", "content": "行。还有我是真的起不来，从大理到沙溪的车是不是都很早？"},
+        {"role": "assistant", "content": "不用赶早：可以包车，时间自己定。"},
+    ]
+    messages = tuple(normalise_messages(raw, "c", "u", Settings().limits))
+    record = extract(TaskChunk("c", "", messages, True)).record
+    assert record.requests and "沙溪" in record.requests[0] and not record.requests[0].startswith("行")
+
+
+def test_names_in_finds_the_places_a_follow_up_shares_with_its_task() -> None:
+    from memskill.generalise import names_in
+
+    assert names_in("从出发地到沙溪的车是不是都很早") & names_in("沙溪建议住寺登街外围，靠江一侧的院子")
+    assert "Kyoto" in names_in("Can you add teamLab to day 2 in Kyoto?")
+    assert not names_in("帮我写一下这周的周报")

@@ -388,3 +388,21 @@ def mask_personal(text: str) -> str:
     text = (_ZH_MONEY if chinese else _EN_MONEY).sub("[金额]" if chinese else "[amount]", text)
     text = _EN_TITLE_NAME.sub("[name]", text)
     return _masked_names(text) if chinese else text
+
+
+def names_in(text: str) -> set[str]:
+    """The proper names in `text`: places, people and organisations jieba tags (ns, nr, nt, nz) in
+    Chinese, capitalised words after a sentence's first in English."""
+    if _CJK.search(text):
+        names = {
+            pair.word
+            for pair in _posseg_module().cut(text)
+            if pair.flag in ("ns", "nr", "nt", "nz") and len(pair.word) >= 2 and pair.word not in ROLES
+        }
+        return {n for n in names if not _is_generic(n)}
+    words = re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b", text)
+    return set(words) - set(_EN_NOT_PLACES)
+
+
+def _is_generic(word: str) -> bool:
+    return word in _NOT_CONCRETE or word in ("目的地", "出发地")

@@ -22,7 +22,7 @@ import numpy as np
 from memskill.cluster import assign, update_centroid
 from memskill.consolidate import Consolidator, Outcome, stable_id
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
-from memskill.generalise import generalise
+from memskill.generalise import generalise, names_in
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
     Extraction,
@@ -332,9 +332,16 @@ class Pipeline:
             return None
         before = next((c for c in clusters if c.id == previous.cluster_id), None)
         if kind is None:
-            # A request of no known kind right after a task goes on with it when it is close to it: the
-            # conversation is evidence too ("帮我在规划的时候，提前确认一下天气" after a trip plan).
+            # A request of no known kind right after a task goes on with it when it is close to it, or
+            # names a place or person that task named (its requests or the answer): the conversation is
+            # evidence too ("帮我在规划的时候，提前确认一下天气" after a trip plan; "到沙溪的车是不是都很早？"
+            # after a plan that ends in 沙溪).
             if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
+                return before
+            said = " ".join(
+                [*map(str, previous.record.get("requests", [])), str(previous.record.get("example", ""))]
+            )
+            if before is not None and names_in(" ".join(record.requests)) & names_in(said):
                 return before
             return None
         if record_kind(str(previous.record.get("title", "")), str(previous.record.get("goal", ""))) != kind:

@@ -196,9 +196,10 @@ def build_task_record(
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
     # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.
-    asks = any(turn.labelled("task_request", "side_request", "question") for turn in turns)
-    if not requests and asks and first is not None:
-        requests = [generalise(step_text(_first_sentence(goal)))]
+    asking = [tag for turn in turns for tag in turn.labelled("task_request", "side_request", "question")]
+    if not requests and asking:
+        # The clause that asks, not the turn's first sentence: "行。还有…车是不是都很早？" asks the question.
+        requests = [generalise(step_text(asking[0].text))]
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     answer = accepted_answer(chunk.messages, turns)
