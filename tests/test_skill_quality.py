@@ -112,7 +112,8 @@ def test_an_english_review_skill_distils_steps_lessons_and_a_masked_example(
     procedure = document.procedure
     assert 3 <= len(procedure) <= 9, procedure
     assert any("severity" in step.lower() for step in procedure), procedure
-    assert any("run_tests" in step or "test suite" in step.lower() for step in procedure), procedure
+    assert any("test suite" in step.lower() for step in procedure), procedure
+    assert any("run_tests" in step and "path" in step for step in procedure), "the tool, with what to pass"
     assert not any(step.lower().startswith(("can you", "could you", "please")) for step in procedure)
     assert not {re.sub(r"\W+", "", step.lower()) for step in procedure} & sentences(said)
     # The fixed tool failure is a rule with both values; no success-only line.

@@ -88,8 +88,8 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
 
 def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     """A record's procedure steps with their place in the task (0 first, 1 last): what to confirm
-    first (the assistant's questions the user answered), the tools called, the user's instructions in
-    order, then the shape of the answer the user accepted."""
+    first (the assistant's questions the user answered), the user's instructions and the tools called,
+    in the order they came, then the shape of the answer the user accepted."""
     zh = record.language == "zh"
     separator = "；" if zh else "; "
     preferences = [*record.preferences, *record.corrections, *record.requirements]
@@ -97,13 +97,6 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     if record.asked:
         asked = separator.join(_short(q, 30) for q in record.asked)
         found.append((("先向用户确认：" if zh else "First confirm with the user: ") + asked, 0.0))
-    for tool in record.tools:
-        found.append(
-            (
-                (f"调用 {tool} 获取答案所需的数据" if zh else f"Call {tool} for the data the answer needs"),
-                0.15,
-            )
-        )
     own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
     # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
     # step as well as a preference.

@@ -23,7 +23,7 @@ from memskill.extract.prose import (
     shorten,
     split_sentences,
 )
-from memskill.extract.tools import extract_tool_lessons
+from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, read_turns, substantive
 from memskill.generalise import generalise
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
@@ -80,10 +80,13 @@ def directive(tag: Tag, label: str | None = None) -> str:
     return generalise(text, keep_amounts=True)
 
 
-def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
+def instructions(
+    turns: Sequence[Turn], tools_after: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
     """What the user asked for (the words of each request), the steps of the task in order (later
-    requests and instructions on how to do it, as directives), and the limits and corrections asked of
-    the result, as (directive, corrects an answer); generalised, without repeats."""
+    requests and instructions on how to do it, as directives, and the tools called after each turn,
+    from `tools_after`), and the limits and corrections asked of the result, as (directive, corrects an
+    answer); generalised, without repeats."""
     requests: list[str] = []
     steps: list[str] = []
     requirements: dict[str, tuple[str, bool]] = {}
@@ -123,6 +126,8 @@ def instructions(turns: Sequence[Turn]) -> tuple[list[str], list[str], list[tupl
                 correction = share["correction"] > share["constraint"] or (complained and turn.reacting)
                 if key and not (correction and POINTS_AT_ANSWER.search(tag.text)):
                     requirements[key] = (text, correction or requirements.get(key, ("", False))[1])
+        for tool in (tools_after or {}).get(turn.message.id, []):
+            add(steps, tool)
     return requests, steps[:MAX_STEPS], list(requirements.values())
 
 
@@ -192,7 +197,8 @@ def build_task_record(
     first = next((turn.message for turn in turns if substantive(turn)), None)
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
-    requests, steps, requirements = instructions(turns)
+    language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
+    requests, steps, requirements = instructions(turns, tool_steps(chunk.messages, language == "zh"))
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
     # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.

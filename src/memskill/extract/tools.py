@@ -175,3 +175,30 @@ def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:
         sources = tuple(dict.fromkeys(source for call in calls for source in call.message_ids))
         lessons.append(ToolLessonDraft(tool, value, experience, usage, sources))
     return lessons
+
+
+def tool_steps(messages: Sequence[Message], chinese: bool) -> dict[str, list[str]]:
+    """Each tool the assistant called, as a step ("调用 get_weather（参数：city、days）"), under the id of
+    the user message it answered, in call order; the arguments are those of the call that worked."""
+    calls = _calls(messages)
+    after: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    last_user = ""
+    for message in messages:
+        if message.role == "user":
+            last_user = message.id
+        for call in message.tool_calls if message.role == "assistant" else ():
+            if call.name in seen:
+                continue
+            seen.add(call.name)
+            mine = [c for c in calls if c.tool == call.name]
+            good = next(
+                (c for c in mine if c.result is not None and c.error is None), mine[-1] if mine else None
+            )
+            keys = list((_arguments(good.arguments) or {}) if good is not None else {})
+            if chinese:
+                text = f"调用 {call.name}" + (f"（参数：{'、'.join(keys)}）" if keys else "")
+            else:
+                text = f"Call {call.name}" + (f" (arguments: {', '.join(keys)})" if keys else "")
+            after.setdefault(last_user, []).append(text)
+    return after
