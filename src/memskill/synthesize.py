@@ -329,10 +329,21 @@ def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     )[:6]
     if not preferences:
         return ()
-    short = [p.text if len(p.text) <= 30 else p.text[:29] + "…" for p in preferences]
+    short = [_first_clause(p.text) for p in preferences]
     if draft.language == "zh":
         return ("交付前对照用户偏好逐条检查：" + "；".join(short),)
     return ("Before answering, check the result against each preference: " + "; ".join(short),)
+
+
+def _first_clause(text: str, limit: int = 40) -> str:
+    """A preference shortened at a clause's end, never inside a word ("Order the issues by severity,
+    bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    cut = re.search(r"[，,；;：:（(]", text[8:])
+    if cut and 8 + cut.start() <= limit:
+        return text[: 8 + cut.start()]
+    return text[: limit - 1] + "…"
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
