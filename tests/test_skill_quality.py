@@ -201,3 +201,37 @@ def test_names_in_finds_the_places_a_follow_up_shares_with_its_task() -> None:
     assert names_in("从出发地到沙溪的车是不是都很早") & names_in("沙溪建议住寺登街外围，靠江一侧的院子")
     assert "Kyoto" in names_in("Can you add teamLab to day 2 in Kyoto?")
     assert not names_in("帮我写一下这周的周报")
+
+
+def test_each_fixed_failure_of_a_tool_is_its_own_rule() -> None:
+    from memskill.extract.tools import extract_tool_lessons
+
+    def call(index: int, sql: str) -> dict[str, Any]:
+        arguments = json.dumps({"sql": sql, "db": "warehouse" if index < 3 else "product"})
+        return {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": f"c{index}",
+                    "type": "function",
+                    "function": {"name": "run_sql", "arguments": arguments},
+                }
+            ],
+        }
+
+    raw = [
+        {"role": "user", "content": "Weekly signups from the warehouse, then the same from the product db."},
+        call(1, "SELECT signup_date FROM users"),
+        {"role": "tool", "tool_call_id": "c1", "content": '{"error": "column signup_date does not exist"}'},
+        call(2, "SELECT started_at FROM users"),
+        {"role": "tool", "tool_call_id": "c2", "content": '{"rows": [[1]]}'},
+        call(3, "SELECT date_trunc('week', started_at) FROM users"),
+        {"role": "tool", "tool_call_id": "c3", "content": '{"error": "no such function: date_trunc"}'},
+        call(4, "SELECT strftime('%W', started_at) FROM users"),
+        {"role": "tool", "tool_call_id": "c4", "content": '{"rows": [[2]]}'},
+    ]
+    messages = normalise_messages(raw, "c", "u", Settings().limits)
+    [lesson] = extract_tool_lessons(messages)
+    assert len(lesson.rules) == 2
+    assert "signup_date" in lesson.rules[0] and "date_trunc" in lesson.rules[1]

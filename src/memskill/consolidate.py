@@ -326,7 +326,8 @@ class Consolidator:
             stats = dict(existing.payload)
             calls = int(stats.get("calls", 1)) + 1
             rate = (float(stats.get("success_rate", 1.0)) * (calls - 1) + usage.success_rate) / calls
-            experiences = list(dict.fromkeys([*stats.get("experiences", []), lesson.experience]))[-8:]
+            learned = lesson.rules or (lesson.experience,)
+            experiences = list(dict.fromkeys([*stats.get("experiences", []), *learned]))[-8:]
             errors = list(
                 dict.fromkeys([*stats.get("errors", []), *([usage.error_type] if usage.error_type else [])])
             )
@@ -361,7 +362,7 @@ class Consolidator:
             payload={
                 "calls": 1,
                 "success_rate": usage.success_rate,
-                "experiences": [lesson.experience],
+                "experiences": list(lesson.rules or (lesson.experience,)),
                 "errors": [usage.error_type] if usage.error_type else [],
             },
         )

@@ -152,6 +152,9 @@ class ToolLessonDraft:
     """The lesson: what failed and what fixed it."""
     usage: ToolUsage
     sources: tuple[str, ...]
+    rules: tuple[str, ...] = ()
+    """Every failure that a later call fixed, each as a rule ("run_sql: pass … not …"); the skill's
+    Experience gets them all (empty: `experience` alone)."""
 
 
 @dataclass(frozen=True)

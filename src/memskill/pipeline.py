@@ -189,7 +189,9 @@ class Pipeline:
         title = previous.current.name if previous else record.title
         description = previous.current.description if previous else ""
         items = previous.current.items if previous else ()
-        lessons = [lesson.experience for lesson in extraction.tool_lessons if _teaches(lesson)]
+        lessons = [
+            rule for lesson in extraction.tool_lessons if _teaches(lesson) for rule in _learned(lesson)
+        ]
         update = self.stages.skill_update(title, description, items, record, lessons, ledger)
         return Proposal(base, update) if update is not None else None
 
@@ -214,10 +216,10 @@ class Pipeline:
         for preference in extraction.preferences:
             retracted += self.memories.preference(job, scope, preference, cluster.id, tags, outcome)
         lessons = [
-            experience
+            rule
             for lesson in extraction.tool_lessons
-            if (experience := self.memories.tool_lesson(job, scope, lesson, tags, outcome))
-            and _teaches(lesson)
+            if self.memories.tool_lesson(job, scope, lesson, tags, outcome) and _teaches(lesson)
+            for rule in _learned(lesson)
         ]
         record = extraction.record
         self.store.add_task_record(
@@ -481,6 +483,11 @@ def _teaches(lesson: ToolLessonDraft) -> bool:
     """A tool lesson worth a skill's Experience: a call failed (and maybe what fixed it). Calls that
     simply worked stay in the tool's memory, not in the skill."""
     return lesson.usage.success_rate < 1.0
+
+
+def _learned(lesson: ToolLessonDraft) -> tuple[str, ...]:
+    """What a tool lesson teaches a skill: each fixed failure as a rule, else its one experience."""
+    return lesson.rules or (lesson.experience,)
 
 
 def _stage_summary(ledger: Ledger) -> str:

@@ -113,6 +113,26 @@ def _calls(messages: Sequence[Message]) -> list[_Call]:
     return calls
 
 
+def _rules(tool: str, calls: list[_Call], chinese: bool) -> list[str]:
+    """One rule per failed call that a later call of the tool fixed, with what changed."""
+    answered = [call for call in calls if call.result is not None]
+    rules: list[str] = []
+    for index, failed in enumerate(answered):
+        if failed.error is None:
+            continue
+        fix = next((call for call in answered[index + 1 :] if call.error is None), None)
+        changed = _changed_keys(failed.arguments, fix.arguments) if fix is not None else None
+        if fix is None or not changed:
+            continue
+        before = _render_arguments(failed.arguments, changed)
+        after = _render_arguments(fix.arguments, changed)
+        if chinese:
+            rules.append(f"{tool} 要用 {after}，不要用 {before}（报错：{failed.error}）")
+        else:
+            rules.append(f"{tool}: pass {after}, not {before} (that failed: '{failed.error}')")
+    return list(dict.fromkeys(rules))
+
+
 def _lesson(tool: str, calls: list[_Call], chinese: bool) -> tuple[str, str]:
     """(experience, error type) for one tool's calls, in order: what worked, as a rule when a failure was
     fixed ("get_weather 的 city 用 'Chengdu'，不要用 '成都市'（报错：city not found）")."""
@@ -173,7 +193,8 @@ def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:
         usage = ToolUsage(tool, error_type, rate, experience)
         value = "; ".join(_call_summary(call) for call in calls[:5])
         sources = tuple(dict.fromkeys(source for call in calls for source in call.message_ids))
-        lessons.append(ToolLessonDraft(tool, value, experience, usage, sources))
+        rules = tuple(_rules(tool, calls, chinese))
+        lessons.append(ToolLessonDraft(tool, value, experience, usage, sources, rules))
     return lessons
 
 
