@@ -94,13 +94,6 @@ def substantive_types(user: dict[str, Any]) -> set[str]:
 
 # ---- known failures -----------------------------------------------------------------------------
 
-_LIN_SPLIT = (
-    "lin-chongqing msg 8 '不错。另外早饭不用单独排时间…' continues the trip, but segment._has_cue finds "
-    "另外 after the acknowledgement and starts a chunk; the tagger reads '另外早饭不用单独排时间' as a step, "
-    "so the chunk counts as asking for something and is not folded back into the trip (a step can also "
-    "return to another task: '回到行程，住宿你建议住哪？'); it opens a second skill that takes the trip "
-    "preference 早饭"
-)
 _MAYA_MERGE = (
     "naming.recognise counts keywords as substrings: 'script' inside 'subscription' makes the "
     "cover-letter request code-writing, so Pipeline._continued_cluster puts it into the SQL cluster "
@@ -114,12 +107,11 @@ _MAYA_STALE = (
     "boundary moves"
 )
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("one_skill", "dev-lin/trip-planning"): _LIN_SPLIT,
-    ("skill_count", "dev-lin"): "4 skills for 3 task types: " + _LIN_SPLIT,
     ("preference_in_own_skill", "dev-lin/trip-planning#2"): (
-        "the split-off chunk of " + _LIN_SPLIT[:60] + "… is tagged as a first turn, where "
-        "'另外早饭不用单独排时间' reads as a step only: 早饭 reaches that skill's procedure, not its "
-        "preferences"
+        "lin-chongqing msg 8 '不错。另外早饭不用单独排时间…' is cut off as a chunk of its own (segment "
+        "finds the cue 另外 after the acknowledgement), where the tagger reads it as a first turn and "
+        "'另外早饭不用单独排时间' as a step: the chunk now continues the trip (it asks for no new task), "
+        "but 早饭 reaches the trip skill's procedure, not its preferences"
     ),
     ("one_skill", "dev-maya/sql-analysis"): _MAYA_MERGE + "; and " + _MAYA_STALE,
     ("skill_count", "dev-maya"): "4 skills for 2 task types: " + _MAYA_MERGE + "; and " + _MAYA_STALE,

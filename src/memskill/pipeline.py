@@ -320,19 +320,24 @@ class Pipeline:
         vector: np.ndarray,
     ) -> ClusterRow | None:
         """The cluster of this conversation's previous task when the new chunk is the same kind of task,
-        or asks for no task at all (the tagger finds no request or step in it).
+        or asks for no new task (the tagger finds no request in it: steps and limits say how to do the
+        task at hand, "另外早饭不用单独排时间").
 
         A conversation that returns to its task after a side question ("回到行程，住宿呢？") produces a new
         chunk whose text alone may not resemble the task; the conversation says it does.
         """
         kind = record_kind(record.title, record.goal)
         previous = self.store.latest_task_record(scope.user_id, conversation_id)
-        if previous is not None and not record.steps and not record.requests:
-            # It asks for nothing new (a correction, a question about the answer): the same task goes on.
-            return next((c for c in clusters if c.id == previous.cluster_id), None)
         if previous is None:
             return None
         before = next((c for c in clusters if c.id == previous.cluster_id), None)
+        previous_kind = record_kind(
+            str(previous.record.get("title", "")), str(previous.record.get("goal", ""))
+        )
+        if not record.requests and kind in (None, previous_kind):
+            # It asks for nothing new (a correction, a step, a limit): the same task goes on, unless
+            # it names another kind of task ("回到行程，住宿你建议住哪？" after a post: back to the trip).
+            return before
         if kind is None:
             # A request of no known kind right after a task goes on with it when it is close to it, or
             # names a place or person that task named (its requests or the answer): the conversation is
@@ -346,9 +351,7 @@ class Pipeline:
             if before is not None and names_in(" ".join(record.requests)) & names_in(said):
                 return before
             return None
-        if record_kind(str(previous.record.get("title", "")), str(previous.record.get("goal", ""))) != kind:
-            return None
-        return next((c for c in clusters if c.id == previous.cluster_id), None)
+        return before if previous_kind == kind else None
 
     def _cluster_kinds(self, scope: Scope, clusters: Sequence[ClusterRow]) -> dict[str, TaskKind | None]:
         """Each cluster's recognised kind: from its skill's name, else from its title."""
