@@ -26,7 +26,9 @@ MERGE_OVERLAP = 0.6
 """…or whose character-bigram Jaccard overlap is at least this."""
 CONTAINMENT_WEIGHT = 0.85
 """Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
-SECTION_LIMITS = {"procedure": 8, "preference": 12, "experience": 8, "example": 2}
+SECTION_LIMITS = {"procedure": 7, "preference": 12, "experience": 8, "example": 2}
+"""Items kept per section: seven steps, so that with the closing check step a procedure has at most
+eight; the two fullest examples."""
 
 Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
