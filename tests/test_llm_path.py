@@ -47,6 +47,32 @@ def _message_count(request: RecordedRequest) -> int:
     return len(re.findall(r"^\[\d+\]", first_user, re.M))
 
 
+def _candidate(request: RecordedRequest, text: str) -> int:
+    """The number the prompt gives the candidate that says `text`."""
+    found = re.search(rf"^\[(\d+)\] [a-z]+: {re.escape(text)} —", _user_text(request), re.M)
+    assert found, _user_text(request)
+    return int(found.group(1))
+
+
+def _review(request: RecordedRequest) -> dict[str, Any]:
+    """The model refines two of the algorithm's candidates, in words no algorithm would write."""
+    return {
+        "description": "Plans short city trips around a few calm sights per day (model).",
+        "verdicts": [
+            {
+                "candidate": _candidate(request, "Ask how many days and which sights matter"),
+                "verdict": "refines",
+                "text": "Confirm the dates first (model)",
+            },
+            {
+                "candidate": _candidate(request, "Travels by train"),
+                "verdict": "refines",
+                "text": "Goes everywhere by train (model)",
+            },
+        ],
+    }
+
+
 def good_script() -> dict[str, Any]:
     """Replies that fit every schema, with words no algorithmic stage would write."""
     return {
@@ -87,25 +113,7 @@ def good_script() -> dict[str, Any]:
                 ],
             }
         ],
-        "memskill_skill_update": [
-            {
-                "description": "Plans short city trips around a few calm sights per day (model).",
-                "operations": [
-                    {
-                        "op": "add",
-                        "section": "procedure",
-                        "item": 0,
-                        "text": "Confirm the dates first (model)",
-                    },
-                    {
-                        "op": "add",
-                        "section": "preference",
-                        "item": 0,
-                        "text": "Goes everywhere by train (model)",
-                    },
-                ],
-            }
-        ],
+        "memskill_skill_update": _review,
     }
 
 

@@ -128,10 +128,20 @@ def test_cited_messages_exist_with_the_right_role(module: ModuleType, language: 
         assert set(reply["tools"]) == set(re.findall(r"call (\w+)\(", example.content))
 
 
-@pytest.mark.parametrize(
-    ("module", "language"), [(m, lang) for m in (skill_update, feedback) for lang in LANGUAGES]
-)
-def test_operations_refer_to_bullets_of_the_example_input(module: ModuleType, language: str) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_verdicts_refer_to_candidates_of_the_example_input(language: str) -> None:
+    example = skill_update.PROMPT.examples[language]
+    shown = [int(n) for n in re.findall(r"^\[(\d+)\] [a-z]+: .+ — nearest bullet", example.content, re.M)]
+    assert shown == list(range(1, len(shown) + 1))
+    judged = [v["candidate"] for v in example.reply["verdicts"]]
+    assert len(judged) == len(set(judged)) and set(judged) <= set(shown)
+    for verdict in example.reply["verdicts"]:
+        assert bool(verdict["text"]) == (verdict["verdict"] == "refines"), verdict
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_operations_refer_to_bullets_of_the_example_input(language: str) -> None:
+    module = feedback
     example = prompt_of(module).examples[language]
     listed = {int(n): section for n, section in BULLET.findall(example.content)}
     assert sorted(listed) == list(range(1, len(listed) + 1))  # numbered as `bullets()` numbers them
@@ -149,9 +159,14 @@ def test_operations_refer_to_bullets_of_the_example_input(module: ModuleType, la
 
 
 def test_some_examples_answer_with_few_operations_or_no_preference() -> None:
-    for module in (skill_update, feedback):
-        counts = [len(prompt_of(module).examples[language].reply["operations"]) for language in LANGUAGES]
-        assert min(counts) <= 2, (module.__name__, counts)
+    counts = [len(feedback.PROMPT.examples[language].reply["operations"]) for language in LANGUAGES]
+    assert min(counts) <= 2, counts
+    verdicts = {
+        v["verdict"]
+        for language in LANGUAGES
+        for v in skill_update.PROMPT.examples[language].reply["verdicts"]
+    }
+    assert {"same", "refines", "new", "drop", "contradicts"} <= verdicts, "the examples show every verdict"
     assert any(not feedback.PROMPT.examples[language].reply["preferences"] for language in LANGUAGES)
 
 

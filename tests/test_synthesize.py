@@ -97,3 +97,39 @@ def test_the_note_about_generalised_values_appears_only_when_something_was_repla
     assert len(additional("先列问题再给修改建议", "zh")) == 1
     assert len(additional("List the bugs before the style issues", "en")) == 1
     assert len(additional("Book a hotel in the destination", "en")) == 2
+
+
+def test_a_models_verdicts_refine_drop_and_replace_candidates_within_guards() -> None:
+    from memskill.models import SkillItem
+    from memskill.prompts.skill_update import Verdict
+    from memskill.synthesize import judged
+
+    items = [
+        SkillItem("preference", "周报控制在300字以内", 1, ("rec_a",)),
+        SkillItem("preference", "分点列出要点", 3, ("rec_a", "rec_b", "rec_c")),
+    ]
+    wishes = ("周报控制在200字以内", "不要分点列出要点", "这周三要交")
+    evidence = Evidence("rec_d", record(preferences=wishes))
+    numbers = {item.text: n for n, item in enumerate(judged(evidence), 1)}
+
+    def verdict(kind: str, text: str = "") -> Verdict:
+        return Verdict(candidate=0, verdict=kind, text=text)  # type: ignore[arg-type]
+
+    verdicts = {
+        numbers["周报控制在200字以内"]: verdict("contradicts"),
+        numbers["不要分点列出要点"]: verdict("contradicts"),
+        numbers["这周三要交"]: verdict("drop"),
+    }
+    merged, log = merge(items, evidence, no_embedding, verdicts)
+    texts = [item.text for item in merged if item.section == "preference"]
+    assert "周报控制在300字以内" not in texts and "周报控制在200字以内" in texts, "one task supported it"
+    assert "分点列出要点" in texts, "three tasks support it and nothing corrected it"
+    assert "这周三要交" not in texts and any(line.startswith("drop ") for line in log)
+    refined, _ = merge(
+        items,
+        evidence,
+        no_embedding,
+        {numbers["不要分点列出要点"]: verdict("refines", "分点列出，每条一句话")},
+    )
+    texts = [item.text for item in refined]
+    assert "分点列出，每条一句话" in texts and "分点列出要点" not in texts

@@ -41,7 +41,7 @@ from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
-from memskill.synthesize import Evidence, is_substantive, next_version, search_text
+from memskill.synthesize import Evidence, is_substantive, next_version, search_text, shown_candidates
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -192,7 +192,9 @@ class Pipeline:
         lessons = [
             rule for lesson in extraction.tool_lessons if _teaches(lesson) for rule in _learned(lesson)
         ]
-        update = self.stages.skill_update(title, description, items, record, lessons, ledger)
+        evidence = Evidence(self._record_id(job, chunk), record, tuple(lessons))
+        shown = shown_candidates(items, evidence, self.similarity)
+        update = self.stages.skill_update(title, description, items, shown, record.language, ledger)
         return Proposal(base, update) if update is not None else None
 
     def _store_chunk(

@@ -5,7 +5,7 @@ is usable, the algorithmic stage otherwise — decided per item, noted in the jo
     extract        chunk → task record                     (prompts/task_record.py    | extract/record.py)
                    chunk → facts and preferences           (prompts/facts.py          | extract/facts.py, …)
                    chunk → tool lessons                    (prompts/tool_lessons.py   | extract/tools.py)
-    skill_update   skill bullets + record → operations     (prompts/skill_update.py   | synthesize.merge)
+    skill_update   candidates + nearest bullets → verdicts (prompts/skill_update.py   | synthesize.merge)
     feedback       correction → preferences + operations   (prompts/feedback.py       | extract/preferences)
 
 Without a model every stage is algorithmic and `run_stage` only records that; the algorithmic extraction
@@ -128,11 +128,11 @@ class Stages:
         title: str,
         description: str,
         items: Sequence[SkillItem],
-        record: TaskRecord,
-        lessons: Sequence[str],
+        candidates: Sequence[skill_update.Candidate],
+        language: str,
         ledger: Ledger,
     ) -> SkillUpdate | None:
-        """The model's operations on a skill's bullets for a new record; None = synthesise algorithmically."""
+        """The model's verdicts on a new task's candidate items; None = synthesise algorithmically."""
         if self.llm is None:
             return None
         update: SkillUpdate | None = run_stage(
@@ -141,9 +141,9 @@ class Stages:
             self.llm,
             lambda model: model.ask(
                 skill_update.PROMPT,
-                skill_update.content(title, description, items, record, lessons),
-                record.language,
-                lambda reply: _checked_update(reply, items),
+                skill_update.content(title, description, items, candidates),
+                "zh" if language == "zh" else "en",
+                lambda reply: _checked_review(reply, len(candidates)),
             ),
             lambda: None,
         )
@@ -181,6 +181,19 @@ class Stages:
             ),
             algorithmic,
         )
+
+
+def _checked_review(reply: skill_update.SkillReview, count: int) -> SkillUpdate:
+    """The reply's verdicts on candidates that exist, each candidate judged once (a verdict on a
+    number that was not shown, or a second one, is dropped alone); refines needs its text."""
+    kept: dict[int, skill_update.Verdict] = {}
+    for verdict in reply.verdicts:
+        usable = verdict.verdict != "refines" or verdict.text.strip()
+        if 1 <= verdict.candidate <= count and verdict.candidate not in kept and usable:
+            kept[verdict.candidate] = verdict
+    if reply.verdicts and not kept:
+        raise ValueError(f"no verdict names a candidate: candidates are numbered 1 to {count}")
+    return SkillUpdate(description=reply.description, verdicts=list(kept.values()))
 
 
 def _checked_update(reply: SkillUpdate, items: Sequence[SkillItem]) -> SkillUpdate:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,8 +25,10 @@ from memskill.consolidate import stable_id
 from memskill.generalise import ROLES, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
-from memskill.prompts.skill_update import SkillUpdate, description_of
+from memskill.prompts import one_line
+from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
+    MERGE_OVERLAP,
     Similarity,
     apply_operations,
     best_match,
@@ -168,15 +170,68 @@ def _example(record: TaskRecord) -> str:
     return f"Request: {request}\nAnswer:\n{record.example}"
 
 
-def merge(
+def judged(evidence: Evidence) -> list[SkillItem]:
+    """The candidates a model judges, numbered from 1 in this order: all but the example."""
+    return [item for item in candidates(evidence) if item.section != "example"]
+
+
+def _nearest(text: str, others: Sequence[str], similarity: Similarity) -> tuple[int, float] | None:
+    """The index of the closest of `others` and its score (cosine, or bigram overlap when higher)."""
+    if not others:
+        return None
+    cosines = similarity([text], others)[0]
+    scores = [max(float(c), overlap(text, other)) for c, other in zip(cosines, others)]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return best, scores[best]
+
+
+def _shown_nearest(
     items: Sequence[SkillItem], evidence: Evidence, similarity: Similarity
+) -> list[tuple[SkillItem, float] | None]:
+    """For each judged candidate, the skill's nearest bullet of its section and the score."""
+    found: list[tuple[SkillItem, float] | None] = []
+    for candidate in judged(evidence):
+        same_section = [item for item in items if item.section == candidate.section]
+        near = _nearest(candidate.text, [item.text for item in same_section], similarity)
+        found.append(None if near is None else (same_section[near[0]], near[1]))
+    return found
+
+
+def shown_candidates(
+    items: Sequence[SkillItem], evidence: Evidence, similarity: Similarity
+) -> list[Candidate]:
+    """What the model sees of each judged candidate: its text and the skill's nearest bullet."""
+    return [
+        Candidate(c.section, c.text)
+        if near is None
+        else Candidate(c.section, c.text, near[0].text, near[1], near[0].support)
+        for c, near in zip(judged(evidence), _shown_nearest(items, evidence, similarity))
+    ]
+
+
+def merge(
+    items: Sequence[SkillItem],
+    evidence: Evidence,
+    similarity: Similarity,
+    verdicts: Mapping[int, Verdict] | None = None,
 ) -> tuple[list[SkillItem], list[str]]:
     """Apply one record's evidence to `items`; return the new items and a log of operations."""
     current, log = retract(items, evidence.retracted, similarity)
     corrections = set(evidence.record.corrections)
+    # The nearest bullets as the model saw them (before this merge changes anything).
+    shown = (
+        {n: near for n, near in enumerate(_shown_nearest(items, evidence, similarity), 1)} if verdicts else {}
+    )
+    number = 0
     for candidate in candidates(evidence):
         if candidate.section == "example":
             current = with_example(current, evidence)
+            continue
+        number += 1
+        verdict = (verdicts or {}).get(number)
+        near = shown.get(number)
+        nearest = near[0] if near is not None else None
+        if verdict is not None and _apply_verdict(current, candidate, verdict, nearest, evidence, log):
             continue
         same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
         shapes = [i for i in same_section if _is_shape(current[i].text)] if _is_shape(candidate.text) else []
@@ -217,6 +272,56 @@ def merge(
     return trim(current), log
 
 
+def _apply_verdict(
+    current: list[SkillItem],
+    candidate: SkillItem,
+    verdict: Verdict,
+    nearest: SkillItem | None,
+    evidence: Evidence,
+    log: list[str],
+) -> bool:
+    """Apply a model's verdict on one candidate to `current` (in place), against the `nearest` bullet
+    the model was shown; False leaves the candidate to the algorithm. Guards: a `new` that restates a
+    bullet is left to the algorithm (which agrees with it); `contradicts` replaces the nearest bullet
+    only when the task corrected the skill or one task supports it; a verdict on a bullet this merge
+    already changed is left to the algorithm."""
+    index = next((i for i, item in enumerate(current) if item is nearest), None)
+    if nearest is not None and index is None and verdict.verdict != "drop":
+        return False
+    existing = current[index] if index is not None else None
+    record_id = evidence.record_id
+    if verdict.verdict == "drop":
+        log.append(f"drop {candidate.section}: {candidate.text}")
+        return True
+    if existing is None or verdict.verdict == "new":
+        if existing is not None and overlap(candidate.text, existing.text) >= MERGE_OVERLAP:
+            return False  # a restatement: the algorithm agrees with the bullet
+        text = one_line(verdict.text) if verdict.verdict == "refines" else ""
+        added = replace(candidate, text=text) if text else candidate
+        current.append(added)
+        log.append(f"add {added.section}: {added.text}")
+        return True
+    assert index is not None
+    grows = record_id not in existing.sources
+    sources = (*existing.sources, record_id) if grows else existing.sources
+    support = existing.support + grows
+    if verdict.verdict == "same":
+        current[index] = replace(existing, support=support, sources=sources)
+        log.append(f"agree {existing.section}: {existing.text}")
+    elif verdict.verdict == "refines":
+        text = one_line(verdict.text) or candidate.text
+        current[index] = replace(existing, text=text, support=support, sources=sources)
+        log.append(f"edit {existing.section}: {existing.text} → {text}")
+    else:  # contradicts
+        corrected = bool(evidence.record.corrections or evidence.retracted)
+        if existing.support > 1 and not corrected:
+            return False  # several tasks support it and nothing corrected it: the algorithm decides
+        current[index] = candidate
+        log.append(f"remove {existing.section}: {existing.text}")
+        log.append(f"add {candidate.section}: {candidate.text}")
+    return True
+
+
 def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
     """One example per task record: a record seen again (a conversation that went on) replaces its own."""
     example = _example(evidence.record)
@@ -247,7 +352,8 @@ def synthesize(
         may_remove = bool(evidence.record.corrections or evidence.retracted)
         changed, log = apply_operations(items, update, evidence.record_id, may_remove)
         items = changed
-    merged, more = merge(items, evidence, similarity)
+    verdicts = {v.candidate: v for v in update.verdicts} if update is not None else None
+    merged, more = merge(items, evidence, similarity, verdicts)
     # What the model removed stays removed: the record's own candidate for it is not added back.
     removed = [line.split(": ", 1)[1] for line in log if line.startswith("remove ")]
     items = [

@@ -234,13 +234,11 @@ def _lessons(prompt: str, lines: Lines, users: Users) -> dict[str, Any]:
 
 
 def _skill(prompt: str, lines: Lines, users: Users) -> dict[str, Any]:
-    steps = re.findall(r"^- (.+)$", prompt.split("steps:", 1)[-1].split("corrections:", 1)[0], re.M)
-    operations = [
-        {"op": "add", "section": "procedure", "item": 0, "text": step[:100]}
-        for step in steps[:3]
-        if step != "(none)"
-    ]
-    return {"description": "Does this kind of task the way the user likes.", "operations": operations}
+    verdicts = []
+    for number, similarity in re.findall(r"^\[(\d+)\] .*?similarity ([0-9.]+)", prompt, re.M):
+        verdict = "same" if float(similarity) >= 0.8 else "new"
+        verdicts.append({"candidate": int(number), "verdict": verdict, "text": ""})
+    return {"description": "Does this kind of task the way the user likes.", "verdicts": verdicts}
 
 
 def _feedback(prompt: str, lines: Lines, users: Users) -> dict[str, Any]:

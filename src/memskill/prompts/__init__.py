@@ -4,7 +4,7 @@
     task_record.py     one task's messages → goal, steps, corrections, preferences, tools, outcome
     facts.py           one task's messages → facts about the user and their preferences
     tool_lessons.py    one task's tool calls and results → what failed and what fixed it
-    skill_update.py    a skill's bullets + a new task record → item-level operations
+    skill_update.py    a new task's candidate items + the nearest bullets → a verdict on each
     feedback.py        a correction + a skill's bullets → preferences and item-level operations
 
 Every prompt has Chinese and English instructions, a short schema (enums, few fields) and, per language,
