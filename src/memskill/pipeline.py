@@ -231,7 +231,9 @@ class Pipeline:
                 cluster.id,
                 job.conversation_id,
                 _record_dict(record),
-                existing_record.create_time if existing_record else now_ms(),
+                # One time for every record a job writes (its creation): records of one job then tie
+                # and sort by id, as they do when the job is run again after a crash.
+                existing_record.create_time if existing_record else (job.create_time or now_ms()),
             )
         )
         user_turns = sum(1 for m in chunk.messages if m.role == "user")

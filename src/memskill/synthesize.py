@@ -482,11 +482,15 @@ def next_version(
     """The cluster's skill with its next version after `evidence` (None when nothing changed): the
     draft rendered to a validated SKILL.md, ready to store. `records` are the cluster's task records,
     `taken` the names of the user's other skills."""
-    # A skill is named and described from what its tasks asked for, never from an acknowledgement.
-    titles = [_request(r.record) for r in records] or [
+
+    # A skill is named and described from what its tasks asked for, never from an acknowledgement; its
+    # first task's request leads. Records of one job share a time, so ties go by id (from content): the
+    # same tasks give the same title however their jobs were timed or retried.
+    ordered = sorted(records, key=lambda r: (r.create_time, r.id))
+    titles = [_request(r.record) for r in ordered] or [
         generalise(evidence.record.requests[0]) if evidence.record.requests else evidence.record.title
     ]
-    goals = [generalise(str(r.record.get("goal", ""))) for r in records] or [generalise(evidence.record.goal)]
+    goals = [generalise(str(r.record.get("goal", ""))) for r in ordered] or [generalise(evidence.record.goal)]
     draft = synthesize(
         previous.current if previous else None, evidence, titles, goals, similarity, taken, update
     )
@@ -494,7 +498,7 @@ def next_version(
         return None
     skill_id = previous.id if previous else stable_id("skill_", scope.user_id, cluster_id)
     number = previous.current.version + 1 if previous else 1
-    conversations = tuple(dict.fromkeys(r.conversation_id for r in records))
+    conversations = tuple(dict.fromkeys(r.conversation_id for r in ordered))
     metadata = {
         "skill_id": skill_id,
         "version": str(number),
@@ -531,7 +535,7 @@ def next_version(
 def search_text(draft: SkillDraft, records: Sequence[TaskRecordRow]) -> str:
     """What keyword search finds a skill by: its name, title, description, its tasks' requests, its
     steps and preferences."""
-    requests = [_request(r.record) for r in records][-10:]
+    requests = [_request(r.record) for r in sorted(records, key=lambda r: (r.create_time, r.id))][-10:]
     steps = [item.text for item in draft.items if item.section in ("procedure", "preference")]
     return " ".join([draft.name.replace("-", " "), draft.title, draft.description, *requests, *steps])
 
