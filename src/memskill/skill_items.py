@@ -3,8 +3,10 @@
 A skill is a list of `SkillItem`s in four sections (procedure, experience, preference, example). Two
 items say the same when their embeddings are close (`MERGE_COSINE`) or their character bigrams overlap
 (`MERGE_OVERLAP`); `retract` removes preferences the user has since contradicted, `corrected_items`
-finds the ones a correction replaces, `apply_operations` applies a model's operations (add / agree /
-edit / remove) and `trim` keeps each section within its limit. `synthesize` decides what a task adds.
+finds the ones a correction replaces, `apply_operations` applies a model's operations on numbered
+bullets (feedback: add / agree / edit / remove), `apply_verdict` a model's verdict on one candidate
+(same / refines / contradicts / new / drop), and `trim` keeps each section within its limit.
+`synthesize` decides what a task adds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from memskill.consolidate import CONTRADICTION_COSINE
 from memskill.models import PreferenceDraft, SkillItem
 from memskill.prompts import one_line
-from memskill.prompts.skill_update import SECTIONS, SkillUpdate
+from memskill.prompts.skill_update import SECTIONS, SkillUpdate, Verdict
 from memskill.topics import topic_of
 
 MERGE_COSINE = 0.82
@@ -184,3 +186,62 @@ def apply_operations(
             log.append(f"agree {existing.section}: {existing.text}")
     kept = [item for item in current if item is not None]
     return kept + added, log
+
+
+def nearest_item(text: str, others: Sequence[str], similarity: Similarity) -> tuple[int, float] | None:
+    """The index of the closest of `others` and its score (cosine, or bigram overlap when higher)."""
+    if not others:
+        return None
+    cosines = similarity([text], others)[0]
+    scores = [max(float(c), overlap(text, other)) for c, other in zip(cosines, others)]
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return best, scores[best]
+
+
+def apply_verdict(
+    current: list[SkillItem],
+    candidate: SkillItem,
+    verdict: Verdict,
+    nearest: SkillItem | None,
+    record_id: str,
+    corrected: bool,
+    log: list[str],
+) -> bool:
+    """Apply a model's verdict on one candidate to `current` (in place), against the `nearest` bullet
+    the model was shown; False leaves the candidate to the algorithm. Guards: a `new` that restates a
+    bullet is left to the algorithm (which agrees with it); `contradicts` replaces the nearest bullet
+    only when the task corrected the skill (`corrected`) or one task supports it; a verdict on a
+    bullet this merge already changed is left to the algorithm."""
+    index = next((i for i, item in enumerate(current) if item is nearest), None)
+    if nearest is not None and index is None and verdict.verdict != "drop":
+        return False
+    existing = current[index] if index is not None else None
+    if verdict.verdict == "drop":
+        log.append(f"drop {candidate.section}: {candidate.text}")
+        return True
+    if existing is None or verdict.verdict == "new":
+        if existing is not None and overlap(candidate.text, existing.text) >= MERGE_OVERLAP:
+            return False  # a restatement: the algorithm agrees with the bullet
+        text = one_line(verdict.text) if verdict.verdict == "refines" else ""
+        added = replace(candidate, text=text) if text else candidate
+        current.append(added)
+        log.append(f"add {added.section}: {added.text}")
+        return True
+    assert index is not None
+    grows = record_id not in existing.sources
+    sources = (*existing.sources, record_id) if grows else existing.sources
+    support = existing.support + grows
+    if verdict.verdict == "same":
+        current[index] = replace(existing, support=support, sources=sources)
+        log.append(f"agree {existing.section}: {existing.text}")
+    elif verdict.verdict == "refines":
+        text = one_line(verdict.text) or candidate.text
+        current[index] = replace(existing, text=text, support=support, sources=sources)
+        log.append(f"edit {existing.section}: {existing.text} → {text}")
+    else:  # contradicts
+        if existing.support > 1 and not corrected:
+            return False  # several tasks support it and nothing corrected it: the algorithm decides
+        current[index] = candidate
+        log.append(f"remove {existing.section}: {existing.text}")
+        log.append(f"add {candidate.section}: {candidate.text}")
+    return True

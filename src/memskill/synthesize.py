@@ -25,13 +25,13 @@ from memskill.consolidate import stable_id
 from memskill.generalise import ROLES, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
-from memskill.prompts import one_line
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
-    MERGE_OVERLAP,
     Similarity,
     apply_operations,
+    apply_verdict,
     best_match,
+    nearest_item,
     overlap,
     retract,
     same,
@@ -175,16 +175,6 @@ def judged(evidence: Evidence) -> list[SkillItem]:
     return [item for item in candidates(evidence) if item.section != "example"]
 
 
-def _nearest(text: str, others: Sequence[str], similarity: Similarity) -> tuple[int, float] | None:
-    """The index of the closest of `others` and its score (cosine, or bigram overlap when higher)."""
-    if not others:
-        return None
-    cosines = similarity([text], others)[0]
-    scores = [max(float(c), overlap(text, other)) for c, other in zip(cosines, others)]
-    best = max(range(len(scores)), key=scores.__getitem__)
-    return best, scores[best]
-
-
 def _shown_nearest(
     items: Sequence[SkillItem], evidence: Evidence, similarity: Similarity
 ) -> list[tuple[SkillItem, float] | None]:
@@ -192,7 +182,7 @@ def _shown_nearest(
     found: list[tuple[SkillItem, float] | None] = []
     for candidate in judged(evidence):
         same_section = [item for item in items if item.section == candidate.section]
-        near = _nearest(candidate.text, [item.text for item in same_section], similarity)
+        near = nearest_item(candidate.text, [item.text for item in same_section], similarity)
         found.append(None if near is None else (same_section[near[0]], near[1]))
     return found
 
@@ -231,7 +221,10 @@ def merge(
         verdict = (verdicts or {}).get(number)
         near = shown.get(number)
         nearest = near[0] if near is not None else None
-        if verdict is not None and _apply_verdict(current, candidate, verdict, nearest, evidence, log):
+        corrected = bool(evidence.record.corrections or evidence.retracted)
+        if verdict is not None and apply_verdict(
+            current, candidate, verdict, nearest, evidence.record_id, corrected, log
+        ):
             continue
         same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
         shapes = [i for i in same_section if _is_shape(current[i].text)] if _is_shape(candidate.text) else []
@@ -270,56 +263,6 @@ def merge(
             current[index] = replace(existing, support=support, sources=sources, position=position)
             log.append(f"agree {candidate.section}: {existing.text}")
     return trim(current), log
-
-
-def _apply_verdict(
-    current: list[SkillItem],
-    candidate: SkillItem,
-    verdict: Verdict,
-    nearest: SkillItem | None,
-    evidence: Evidence,
-    log: list[str],
-) -> bool:
-    """Apply a model's verdict on one candidate to `current` (in place), against the `nearest` bullet
-    the model was shown; False leaves the candidate to the algorithm. Guards: a `new` that restates a
-    bullet is left to the algorithm (which agrees with it); `contradicts` replaces the nearest bullet
-    only when the task corrected the skill or one task supports it; a verdict on a bullet this merge
-    already changed is left to the algorithm."""
-    index = next((i for i, item in enumerate(current) if item is nearest), None)
-    if nearest is not None and index is None and verdict.verdict != "drop":
-        return False
-    existing = current[index] if index is not None else None
-    record_id = evidence.record_id
-    if verdict.verdict == "drop":
-        log.append(f"drop {candidate.section}: {candidate.text}")
-        return True
-    if existing is None or verdict.verdict == "new":
-        if existing is not None and overlap(candidate.text, existing.text) >= MERGE_OVERLAP:
-            return False  # a restatement: the algorithm agrees with the bullet
-        text = one_line(verdict.text) if verdict.verdict == "refines" else ""
-        added = replace(candidate, text=text) if text else candidate
-        current.append(added)
-        log.append(f"add {added.section}: {added.text}")
-        return True
-    assert index is not None
-    grows = record_id not in existing.sources
-    sources = (*existing.sources, record_id) if grows else existing.sources
-    support = existing.support + grows
-    if verdict.verdict == "same":
-        current[index] = replace(existing, support=support, sources=sources)
-        log.append(f"agree {existing.section}: {existing.text}")
-    elif verdict.verdict == "refines":
-        text = one_line(verdict.text) or candidate.text
-        current[index] = replace(existing, text=text, support=support, sources=sources)
-        log.append(f"edit {existing.section}: {existing.text} → {text}")
-    else:  # contradicts
-        corrected = bool(evidence.record.corrections or evidence.retracted)
-        if existing.support > 1 and not corrected:
-            return False  # several tasks support it and nothing corrected it: the algorithm decides
-        current[index] = candidate
-        log.append(f"remove {existing.section}: {existing.text}")
-        log.append(f"add {candidate.section}: {candidate.text}")
-    return True
 
 
 def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
