@@ -20,6 +20,7 @@ import pytest
 from memskill import Memory
 from memskill.cli import main
 from memskill.config import Endpoint, Settings
+from memskill.errors import InvalidRequest
 from memskill.prompts import schemas
 from memskill.providers.chat import MAX_TOKENS, OpenAIChat
 from memskill.providers.embedders import HashingEmbedder
@@ -437,3 +438,30 @@ def test_unusable_operations_are_skipped_one_by_one_and_removal_needs_evidence()
     ]
     kept, _ = apply_operations(items, update, "r4", may_remove=True)
     assert "Two sights a day at most" not in [item.text for item in kept]
+
+
+def test_the_small_model_profile_asks_only_for_the_record_and_the_skill(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    fake.script = good_script()
+    endpoint = Endpoint(fake.base_url, "fake-model", "sk-test", 5.0)
+    settings = Settings(data_dir=tmp_path, workers=0, llm=endpoint, llm_profile="small")
+    chat = OpenAIChat(endpoint, backoff_s=(0.05, 0.1))
+    with Memory(settings=settings, embedder=HashingEmbedder(), chat=chat) as memory:
+        reply = memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        status = memory.get_status(task_id=reply["task_id"])
+        texts = all_texts(memory)
+    runs = status["llm"]["stages"]
+    asked = [run for run in runs if run["mode"] == "llm"]
+    assert {run["stage"] for run in runs} >= {"segment", "facts"}
+    assert all(run["mode"] == "algorithmic" for run in runs if run["stage"] in ("segment", "facts"))
+    assert {run["stage"] for run in asked} == {"task_record", "skill_update"}
+    records = sum(run["stage"] == "task_record" for run in runs)
+    assert status["llm"]["usage"]["calls"] == len(asked) <= 2 * records, "two calls per task at most"
+    assert "Confirm the dates first (model)" in texts, "the skill update still asks the model"
+
+
+def test_an_unknown_llm_profile_is_refused_with_the_choices() -> None:
+    with pytest.raises(InvalidRequest, match=r"MEMSKILL_LLM_PROFILE='tiny'.*full, small"):
+        Settings.from_env(environ={"MEMSKILL_LLM_PROFILE": "tiny"})
+    assert Settings.from_env(environ={"MEMSKILL_LLM_PROFILE": "Small"}).llm_profile == "small"

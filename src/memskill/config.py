@@ -85,6 +85,18 @@ def _database_url(env: dict[str, str]) -> str | None:
     return url
 
 
+LLM_PROFILES = ("full", "small")
+
+
+def _llm_profile(env: dict[str, str]) -> str:
+    profile = (env.get("MEMSKILL_LLM_PROFILE") or "full").strip().lower()
+    if profile not in LLM_PROFILES:
+        raise InvalidRequest(
+            f"MEMSKILL_LLM_PROFILE={profile!r} is not a profile: use one of {', '.join(LLM_PROFILES)}"
+        )
+    return profile
+
+
 def _lease_ms(env: dict[str, str]) -> int:
     lease_ms = _int(env, "MEMSKILL_LEASE_MS", 120_000)
     if lease_ms < 1000:
@@ -120,6 +132,10 @@ class Settings:
     behind one load balancer needs the same. None = `<data_dir>/signing.key`, created on first use."""
     llm: Endpoint | None = None
     """An OpenAI-compatible chat endpoint for the pipeline stages (`MEMSKILL_LLM_*`); None = algorithmic."""
+    llm_profile: str = "full"
+    """Which stages ask the model (`MEMSKILL_LLM_PROFILE`): `full` every stage; `small` (for 7–14B
+    models) only each task's record and its skill update — segmentation, facts, preferences and tool
+    lessons stay algorithmic — about two calls per task instead of four to five."""
     database_url: str | None = None
     """`postgresql://…` selects the PostgreSQL + pgvector store (`MEMSKILL_DATABASE_URL`); None = SQLite in
     `data_dir`."""
@@ -147,6 +163,7 @@ class Settings:
             link_ttl_s=_int(env, "MEMSKILL_LINK_TTL", 7 * 24 * 3600),
             signing_key=env.get("MEMSKILL_SIGNING_KEY") or None,
             llm=_endpoint(env, "MEMSKILL_LLM", timeout_s),
+            llm_profile=_llm_profile(env),
             database_url=_database_url(env),
             embed_endpoint=embed_endpoint,
         )

@@ -133,7 +133,9 @@ class Memory:
             chat = OpenAIChat(settings.llm)
         self.chat = chat
         """The chat model the stages try first; None = the algorithmic stages only."""
-        self.pipeline = Pipeline(self.store, self.embedder, StructuredLLM(chat) if chat is not None else None)
+        self.pipeline = Pipeline(
+            self.store, self.embedder, StructuredLLM(chat) if chat is not None else None, settings.llm_profile
+        )
         self.skill_link = skill_link
         self.workers = Workers(self.store, self.pipeline, settings.workers, lease_ms=settings.lease_ms)
         self._closed = threading.Event()

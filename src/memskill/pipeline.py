@@ -85,10 +85,12 @@ def skill_vectors(
 class Pipeline:
     """Runs jobs against a store with an embedder. Stateless apart from its collaborators."""
 
-    def __init__(self, store: Store, embedder: Embedder, llm: StructuredLLM | None = None) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, llm: StructuredLLM | None = None, profile: str = "full"
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.stages = Stages(embedder, llm)
+        self.stages = Stages(embedder, llm, profile)
         self.memories = Consolidator(store, embedder)
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:

@@ -50,15 +50,22 @@ class FeedbackResult:
 class Stages:
     """Each stage tries the model first (when there is one) and falls back per item."""
 
-    def __init__(self, embedder: Embedder, llm: StructuredLLM | None = None) -> None:
+    def __init__(self, embedder: Embedder, llm: StructuredLLM | None = None, profile: str = "full") -> None:
         self.embedder = embedder
         self.llm = llm
+        self.small = profile == "small"
+        """The small-model profile: only the task record and the skill update ask the model."""
+
+    @property
+    def helper(self) -> StructuredLLM | None:
+        """The model for the stages a small model is spared (segmentation, facts, tool lessons)."""
+        return None if self.small else self.llm
 
     def segment(self, messages: Sequence[Message], ledger: Ledger) -> list[Segment]:
         def algorithmic() -> list[Segment]:
             return segment(messages, self.embedder)
 
-        llm = self.llm if len(messages) >= MIN_LLM_SEGMENT_MESSAGES else None
+        llm = self.helper if len(messages) >= MIN_LLM_SEGMENT_MESSAGES else None
         return run_stage(
             ledger,
             "segment",
@@ -91,7 +98,7 @@ class Stages:
         found = run_stage(
             ledger,
             "facts",
-            self.llm,
+            self.helper,
             lambda model: model.ask(
                 facts.PROMPT,
                 facts.content(messages),
@@ -105,7 +112,7 @@ class Stages:
             lessons = run_stage(
                 ledger,
                 "tool_lessons",
-                self.llm,
+                self.helper,
                 lambda model: model.ask(
                     tool_lessons.PROMPT,
                     tool_lessons.content(messages),
