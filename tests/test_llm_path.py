@@ -361,11 +361,13 @@ def test_a_skill_update_without_operations_keeps_the_tasks_preferences(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
     script = good_script()
-    script["memskill_skill_update"] = [{"description": "", "operations": []}]
+    script["memskill_skill_update"] = [{"description": "", "verdicts": []}]
     fake.script = script
     with make_memory(tmp_path, fake) as memory:
-        memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        reply = memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        status = memory.get_status(task_id=reply["task_id"])
         [skill] = memory.store.list_skills(memory._scope(USER))
+    assert {s["mode"] for s in status["llm"]["stages"] if s["stage"] == "skill_update"} == {"llm"}
     # The model had nothing to change; the record's own preferences and steps still reach the skill.
     preferences = [item.text for item in skill.current.items if item.section == "preference"]
     assert "Travels by train" in preferences
