@@ -77,7 +77,7 @@ def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
 def test_shipped_weights_are_small_and_complete() -> None:
     assert WEIGHTS.stat().st_size <= 5 * 1024 * 1024
     models = load_models()
-    assert set(models) == {"clause", "boundary", "span_start", "span_end", "directive_opening"}
+    assert set(models) == {"clause", "boundary", "span_start", "span_end"}
     assert models["clause"].labels == LABELS
     assert "trained" in models["clause"].info
 

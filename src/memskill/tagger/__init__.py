@@ -4,7 +4,7 @@ A user turn is cut into clauses (`clauses.py`: sentence ends, then a learned cho
 each clause gets one of thirteen labels (`LABELS`) from a logistic regression over hashed character
 and word n-grams and the clause's place in the conversation (`features.py`, `model.py`), and the
 clauses that carry a wish get the span that states it (`span.py`) and a directive, the wish written as
-a short instruction (`directive.py`). All five models are trained by
+a short instruction (`directive.py`). All four models are trained by
 `memskill train tagger` (`train.py`) on the team's labelled corpus (`corpus/`, `docs/data/turns.md`) and
 public dialogue-act sets (`sources.py`), and ship as one small `weights.npz` read with numpy alone.
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from memskill.tagger.clauses import Splitter
 from memskill.tagger.corpus import LABELS, NEEDS_DIRECTIVE, NEEDS_SPAN
-from memskill.tagger.directive import Directives
+from memskill.tagger.directive import Directives, rewrite
 from memskill.tagger.features import Context, feature_ids
 from memskill.tagger.model import WEIGHTS, Model, load_models
 from memskill.tagger.span import Spans
@@ -65,7 +65,7 @@ class Tagger:
         self.clause_model = models["clause"]
         self.splitter = Splitter(models.get("boundary"))
         self.spans = Spans(models.get("span_start"), models.get("span_end"))
-        self.directives = Directives(self.spans, models.get("directive_opening"))
+        self.directives = Directives(self.spans)
         # The pipeline reads a chunk's turns more than once (is it a new task? then its extraction), and
         # each job re-reads recent history: a turn is tagged once per process.
         self._tagged = lru_cache(maxsize=4096)(self._tag_turn)
@@ -88,9 +88,9 @@ class Tagger:
     def _tag(self, text: str, probabilities: np.ndarray) -> Tag:
         best = int(probabilities.argmax())
         label = self.clause_model.labels[best]
-        span = self.spans.find(text, label) if label in NEEDS_SPAN else text.strip()
+        span, confidence = self.spans.scored(text, label) if label in NEEDS_SPAN else (text.strip(), 1.0)
         every = {name: float(p) for name, p in zip(self.clause_model.labels, probabilities)}
-        directive = self.directives.rewrite(text, label, span) if label in NEEDS_DIRECTIVE else ""
+        directive = rewrite(text, label, span, confidence) if label in NEEDS_DIRECTIVE else ""
         return Tag(text, label, every[label], span, every, directive)
 
     def tag(self, turn: str, first_turn: bool = True, after_answer: bool = False) -> list[Tag]:

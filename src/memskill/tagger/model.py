@@ -3,9 +3,8 @@
 `logits = Σ W[f] · v_f + b` over the clause's feature slots f (each with weight `v_f = 1/√n`, n the
 number of features, so long and short clauses weigh alike). The weights are stored as float16 in one
 `.npz` beside this file (`weights.npz`, rebuilt by `memskill train tagger`) that holds the tagger's
-models by name (`clause`, `boundary`, `span_start`, `span_end`, `directive_opening`), each with its
-labels, and the hash size they were trained with, so a model and the code that reads it cannot
-silently disagree.
+models by name (`clause`, `boundary`, `span_start`, `span_end`), each with its labels, and the hash
+size they were trained with, so a model and the code that reads it cannot silently disagree.
 """
 
 from __future__ import annotations

@@ -31,8 +31,7 @@ import numpy as np
 from memskill.errors import InvalidRequest
 from memskill.tagger import sources
 from memskill.tagger.clauses import boundary_features, cut_points
-from memskill.tagger.corpus import LABELS, NEEDS_DIRECTIVE, NEEDS_SPAN, Clause, corpus_dir, load, load_kinds
-from memskill.tagger.directive import alignment, opening, opening_classes, opening_features, opening_label
+from memskill.tagger.corpus import LABELS, NEEDS_SPAN, Clause, corpus_dir, load, load_kinds
 from memskill.tagger.features import BUCKETS, feature_ids
 from memskill.tagger.model import WEIGHTS, Model, save_models, softmax
 from memskill.tagger.sources import Example
@@ -276,34 +275,6 @@ def fit_spans(clauses: Sequence[Clause], seed: int = SEED) -> tuple[Model, Model
     return start, end
 
 
-def fit_directives(clauses: Sequence[Clause], seed: int = SEED) -> Model:
-    """The directive writer's opening model: the words that open a directive before its span."""
-    # Only pairs whose directive keeps a word of the span say where the span starts in the directive.
-    used = [
-        c
-        for c in clauses
-        if c.label in NEEDS_DIRECTIVE and c.directive and c.span and any(alignment(c.span, c.directive))
-    ]
-    pairs = [(c.span, c.label, c.directive) for c in used]
-    classes = opening_classes(pairs)
-    allowed = np.zeros((len(pairs), len(classes)), dtype=np.float32)
-    for i, (span, _, directive) in enumerate(pairs):
-        allowed[i, classes.index(opening_label(opening(span, directive), classes))] = 1.0
-    # Each opening weighs by the square root of its rarity, so "" (the commonest) does not drown the rest.
-    counts = allowed.sum(axis=0)
-    weight = (allowed @ np.sqrt(counts.max() / np.maximum(counts, 1))).astype(np.float32)
-    opener = fit_rows(
-        [opening_features(c.text, c.label, c.span) for c in used],
-        allowed,
-        weight / weight.mean(),
-        classes,
-        Settings(epochs=12, learning_rate=0.05),
-        seed,
-    )
-    opener.info = f"trained {time.strftime('%Y-%m-%d')} on {len(pairs)} directives; seed {seed}"
-    return opener
-
-
 def train_all(
     data_dir: Path | None,
     corpus_dir: Path | None = None,
@@ -327,10 +298,7 @@ def train_all(
     boundary = fit_boundaries(train_clauses, seed)
     say("spans")
     start, end = fit_spans(train_clauses, seed)
-    say("directives")
-    opener = fit_directives(train_clauses, seed)
-    models = {"clause": clause, "boundary": boundary, "span_start": start, "span_end": end}
-    return {**models, "directive_opening": opener}, data
+    return {"clause": clause, "boundary": boundary, "span_start": start, "span_end": end}, data
 
 
 def report(models: dict[str, Model], data: Data, with_dev: bool = True) -> str:
