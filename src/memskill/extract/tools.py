@@ -113,23 +113,28 @@ def _calls(messages: Sequence[Message]) -> list[_Call]:
     return calls
 
 
+def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
+    """A failure and the later call that worked as a rule (what to pass, not what), None when the
+    arguments did not change."""
+    changed = _changed_keys(failed.arguments, fix.arguments)
+    if not changed:
+        return None
+    before = _render_arguments(failed.arguments, changed)
+    after = _render_arguments(fix.arguments, changed)
+    if chinese:
+        return f"{tool} 要用 {after}，不要用 {before}（报错：{failed.error}）"
+    return f"{tool}: pass {after}, not {before} (that failed: '{failed.error}')"
+
+
 def _rules(tool: str, calls: list[_Call], chinese: bool) -> list[str]:
     """One rule per failed call that a later call of the tool fixed, with what changed."""
     answered = [call for call in calls if call.result is not None]
     rules: list[str] = []
     for index, failed in enumerate(answered):
-        if failed.error is None:
-            continue
         fix = next((call for call in answered[index + 1 :] if call.error is None), None)
-        changed = _changed_keys(failed.arguments, fix.arguments) if fix is not None else None
-        if fix is None or not changed:
-            continue
-        before = _render_arguments(failed.arguments, changed)
-        after = _render_arguments(fix.arguments, changed)
-        if chinese:
-            rules.append(f"{tool} 要用 {after}，不要用 {before}（报错：{failed.error}）")
-        else:
-            rules.append(f"{tool}: pass {after}, not {before} (that failed: '{failed.error}')")
+        rule = _fixed(failed, fix, tool, chinese) if failed.error is not None and fix is not None else None
+        if rule:
+            rules.append(rule)
     return list(dict.fromkeys(rules))
 
 
@@ -156,16 +161,12 @@ def _lesson(tool: str, calls: list[_Call], chinese: bool) -> tuple[str, str]:
         if chinese:
             return f"{tool} 用 {arguments} 会失败（报错：{failed.error}），需要换参数或换工具", error_type
         return f"{tool} fails with {arguments} ('{failed.error}'); try other arguments", error_type
-    changed = _changed_keys(failed.arguments, fix.arguments)
-    if not changed:
+    rule = _fixed(failed, fix, tool, chinese)
+    if rule is None:
         if chinese:
             return f"{tool} 偶尔失败（报错：{failed.error}），原样重试一次即可", error_type
         return f"{tool} can fail once ('{failed.error}'); retrying the same call works", error_type
-    before = _render_arguments(failed.arguments, changed)
-    after = _render_arguments(fix.arguments, changed)
-    if chinese:
-        return f"{tool} 要用 {after}，不要用 {before}（报错：{failed.error}）", error_type
-    return f"{tool}: pass {after}, not {before} (that failed: '{failed.error}')", error_type
+    return rule, error_type
 
 
 def _call_summary(call: _Call) -> str:
