@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memskill.config import Settings
-from memskill.demo import demo_data, turns
+from memskill.demo import demo_data, send
 from memskill.engine import Memory
 from memskill.errors import InvalidRequest, MissingField, NotFound
 from memskill.providers.embedders import OfflineEmbedder
@@ -22,13 +22,8 @@ FAST, SLOW = "demo-traveller-fast", "demo-traveller-slow"
 def ingest_demo(memory: Memory) -> None:
     for user in demo_data()["users"]:
         for conversation in user["conversations"]:
-            for turn in turns(conversation["messages"]):
-                reply = memory.add_message(
-                    user_id=user["user_id"],
-                    conversation_id=conversation["conversation_id"],
-                    messages=turn,
-                    async_mode=False,
-                )
+            ids = (user["user_id"], conversation["conversation_id"])
+            for reply in send(memory, *ids, conversation["messages"]):
                 assert reply["status"] == "completed", memory.get_status(task_id=reply["task_id"])
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from memskill.config import Settings
-from memskill.demo import turns
+from memskill.demo import send
 from memskill.engine import Memory
 from memskill.extract.answers import accepted_answer, example_text, structure
 from memskill.extract.turns import read_turns
@@ -35,13 +35,8 @@ def skill_of(tmp_path: Path, embedder: OfflineEmbedder, name: str) -> tuple[Skil
     conversation: dict[str, Any] = json.loads((DATA / name).read_text(encoding="utf-8"))
     memory = Memory(tmp_path, settings=Settings(workers=0), embedder=embedder)
     try:
-        for turn in turns(conversation["messages"]):
-            reply = memory.add_message(
-                user_id=conversation["user_id"],
-                conversation_id=conversation["conversation_id"],
-                messages=turn,
-                async_mode=False,
-            )
+        ids = (conversation["user_id"], conversation["conversation_id"])
+        for reply in send(memory, *ids, conversation["messages"]):
             assert reply["status"] == "completed"
         skills = memory.store.list_skills(memory._scope(conversation["user_id"]))
         assert skills

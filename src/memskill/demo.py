@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,17 @@ def turns(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
             out.append([])
         out[-1].append(message)
     return out
+
+
+def send(
+    memory: Memory, user_id: str, conversation_id: str, messages: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Add a conversation as an agent sends it, one turn per `add_message` (waiting for each job);
+    yields each reply."""
+    for turn in turns(messages):
+        yield memory.add_message(
+            user_id=user_id, conversation_id=conversation_id, messages=turn, async_mode=False
+        )
 
 
 def mode_line(settings: Settings) -> str:
@@ -84,13 +96,8 @@ def run_demo(data_dir: Path, out: TextIO, err: TextIO, settings: Settings | None
         done = 0
         for user in data["users"]:
             for conversation in user["conversations"]:
-                for turn in turns(conversation["messages"]):
-                    reply = memory.add_message(
-                        user_id=user["user_id"],
-                        conversation_id=conversation["conversation_id"],
-                        messages=turn,
-                        async_mode=False,
-                    )
+                ids = (user["user_id"], conversation["conversation_id"])
+                for reply in send(memory, *ids, conversation["messages"]):
                     task_ids.append(reply["task_id"])
                     done += 1
                     if err.isatty():
