@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from memskill.consolidate import stable_id
+from memskill.extract.prose import shorten
 from memskill.generalise import ROLES, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
@@ -97,7 +98,7 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     preferences = [*record.preferences, *record.corrections, *record.requirements]
     found: list[tuple[str, float]] = []
     if record.asked:
-        asked = separator.join(_short(q, 30) for q in record.asked)
+        asked = separator.join(shorten(q, 30) for q in record.asked)
         found.append((("先向用户确认：" if zh else "First confirm with the user: ") + asked, 0.0))
     own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
     # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
@@ -119,11 +120,6 @@ SHAPE_OPENING = {"zh": "按用户认可的结构作答：", "en": "Answer in the
 
 def _is_shape(text: str) -> bool:
     return text.startswith(tuple(SHAPE_OPENING.values()))
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def candidates(evidence: Evidence) -> list[SkillItem]:
@@ -164,7 +160,7 @@ def _example(record: TaskRecord) -> str:
     """The accepted answer under the request it answered; "" when the task has no answer to show."""
     if not record.example.strip():
         return ""
-    request = _short(record.requests[0] if record.requests else record.title, 80)
+    request = shorten(record.requests[0] if record.requests else record.title, 80)
     if record.language == "zh":
         return f"请求：{request}\n回答：\n{record.example}"
     return f"Request: {request}\nAnswer:\n{record.example}"
@@ -392,7 +388,7 @@ def _first_clause(text: str, limit: int = 40) -> str:
     cut = re.search(r"[，,；;：:（(]", text[8:])
     if cut and 8 + cut.start() <= limit:
         return text[: 8 + cut.start()]
-    return text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
