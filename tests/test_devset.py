@@ -96,7 +96,7 @@ def substantive_types(user: dict[str, Any]) -> set[str]:
 
 _MAYA_MERGE = (
     "naming.recognise counts keywords as substrings: 'script' inside 'subscription' makes the "
-    "cover-letter request code-writing, so Pipeline._continued_cluster puts it into the SQL cluster "
+    "cover-letter request code-writing, so cluster.Chooser._continued puts it into the SQL cluster "
     "(same 'kind')"
 )
 _MAYA_STALE = (

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from memskill.cluster import assign, update_centroid
+from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, stable_id
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
-from memskill.generalise import generalise, names_in
+from memskill.generalise import generalise
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
     Extraction,
@@ -35,7 +35,6 @@ from memskill.models import (
     ToolLessonDraft,
     now_ms,
 )
-from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.skill_items import corrected_items
@@ -47,13 +46,6 @@ log = logging.getLogger("memskill.pipeline")
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
-CONTINUE_COSINE = 0.38
-"""A task of no recognised kind joins the conversation's previous task's cluster at this similarity
-(any other cluster needs `cluster.ASSIGN_THRESHOLD`, 0.425). Of 0.30, 0.38 and 0.40 tried, 0.30 let
-dev-lin's translation question join the trip; 0.38 and 0.40 change no dev-set assignment and keep the
-brief's weather request (0.41 from its trip) in the trip's skill."""
-KIND_JOIN_COSINE = 0.15
-"""Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
 
 
 class LeaseLost(RuntimeError):
@@ -91,6 +83,7 @@ class Pipeline:
         self.store = store
         self.embedder = embedder
         self.stages = Stages(embedder, llm, profile)
+        self.clusters = Chooser(store, embedder)
         self.memories = Consolidator(store, embedder)
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
@@ -182,7 +175,7 @@ class Pipeline:
             return None
         record = extraction.record
         existing = self.store.get_task_record(self._record_id(job, chunk))
-        cluster = self._choose_cluster(scope, job.conversation_id, record, existing)
+        cluster = self.clusters.choose(scope, job.conversation_id, record, record_text(record), existing)
         user_turns = sum(1 for m in chunk.messages if m.role == "user")
         if cluster.skill_id is None and not is_substantive(record, user_turns):
             return None
@@ -260,126 +253,10 @@ class Pipeline:
         self, scope: Scope, conversation_id: str, record: TaskRecord, existing: TaskRecordRow | None
     ) -> ClusterRow:
         """The record's cluster, saved: its own when it was stored before, else a similar one or a new one."""
-        cluster = self._choose_cluster(scope, conversation_id, record, existing)
+        cluster = self.clusters.choose(scope, conversation_id, record, record_text(record), existing)
         if cluster.id != (existing.cluster_id if existing else None):
             self.store.save_cluster(cluster)
         return cluster
-
-    def _choose_cluster(
-        self, scope: Scope, conversation_id: str, record: TaskRecord, existing: TaskRecordRow | None
-    ) -> ClusterRow:
-        """The cluster `_cluster_for` would save (grown by this record, or new), without saving it."""
-        clusters = self.store.list_clusters(scope)
-        if existing is not None:
-            for cluster in clusters:
-                if cluster.id == existing.cluster_id:
-                    return cluster
-        vector = self.embedder.embed([record_text(record)])[0]
-        moment = now_ms()
-        continued = self._continued_cluster(scope, conversation_id, record, clusters, vector)
-        if continued is not None:
-            return continued
-        if clusters:
-            # A cluster of another recognised kind (an email cluster for a weekly report) is never joined,
-            # however similar the texts: its skill would mix two procedures.
-            kind = record_kind(record.title, record.goal)
-            kinds = self._cluster_kinds(scope, clusters)
-            centroids = np.stack(
-                [
-                    c.centroid if kind is None or kinds[c.id] in (None, kind) else np.zeros_like(c.centroid)
-                    for c in clusters
-                ]
-            )
-            choice = assign(vector, centroids)
-            index = (
-                choice.index if choice.index is not None else self._same_kind(scope, record, clusters, vector)
-            )
-            if index is not None:
-                chosen = clusters[index]
-                updated = replace(
-                    chosen,
-                    centroid=update_centroid(chosen.centroid, chosen.size, vector),
-                    size=chosen.size + 1,
-                    update_time=moment,
-                )
-                return updated
-        created = ClusterRow(
-            id=stable_id("clu_", scope.user_id, record_text(record), str(moment)),
-            user_id=scope.user_id,
-            agent_id=scope.agent_id,
-            app_id=scope.app_id,
-            title=record.title,
-            centroid=vector,
-            size=1,
-            skill_id=None,
-            create_time=moment,
-            update_time=moment,
-        )
-        return created
-
-    def _continued_cluster(
-        self,
-        scope: Scope,
-        conversation_id: str,
-        record: TaskRecord,
-        clusters: Sequence[ClusterRow],
-        vector: np.ndarray,
-    ) -> ClusterRow | None:
-        """The cluster of this conversation's previous task when the new chunk is the same kind of task,
-        or asks for no new task (the tagger finds no request in it: steps and limits say how to do the
-        task at hand, "另外早饭不用单独排时间").
-
-        A conversation that returns to its task after a side question ("回到行程，住宿呢？") produces a new
-        chunk whose text alone may not resemble the task; the conversation says it does.
-        """
-        kind = record_kind(record.title, record.goal)
-        previous = self.store.latest_task_record(scope.user_id, conversation_id)
-        if previous is None:
-            return None
-        before = next((c for c in clusters if c.id == previous.cluster_id), None)
-        previous_kind = record_kind(
-            str(previous.record.get("title", "")), str(previous.record.get("goal", ""))
-        )
-        if not record.requests and kind in (None, previous_kind):
-            # It asks for nothing new (a correction, a step, a limit): the same task goes on, unless
-            # it names another kind of task ("回到行程，住宿你建议住哪？" after a post: back to the trip).
-            return before
-        if kind is None:
-            # A request of no known kind right after a task goes on with it when it is close to it, or
-            # names a place or person that task named (its requests or the answer): the conversation is
-            # evidence too ("帮我在规划的时候，提前确认一下天气" after a trip plan; "到沙溪的车是不是都很早？"
-            # after a plan that ends in 沙溪).
-            if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
-                return before
-            said = " ".join(
-                [*map(str, previous.record.get("requests", [])), str(previous.record.get("example", ""))]
-            )
-            if before is not None and names_in(" ".join(record.requests)) & names_in(said):
-                return before
-            return None
-        return before if previous_kind == kind else None
-
-    def _cluster_kinds(self, scope: Scope, clusters: Sequence[ClusterRow]) -> dict[str, TaskKind | None]:
-        """Each cluster's recognised kind: from its skill's name, else from its title."""
-        skill_names = {s.cluster_id: s.current.name for s in self.store.list_skills(scope)}
-        return {c.id: kind_of_name(skill_names.get(c.id, "")) or recognise([c.title]) for c in clusters}
-
-    def _same_kind(
-        self, scope: Scope, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
-    ) -> int | None:
-        """A cluster of the same recognised kind of task (e.g. both trip planning), if fairly similar."""
-        kind = record_kind(record.title, record.goal)
-        if kind is None:
-            return None
-        skill_names = {s.cluster_id: s.current.name for s in self.store.list_skills(scope)}
-        best: tuple[float, int] | None = None
-        for index, cluster in enumerate(clusters):
-            similarity = float(cluster.centroid @ vector)
-            name = skill_names.get(cluster.id, "")
-            same = name == kind.name or name.startswith(kind.name + "-") or recognise([cluster.title]) == kind
-            if same and similarity >= KIND_JOIN_COSINE and (best is None or similarity > best[0]):
-                best = (similarity, index)
-        return None if best is None else best[1]
 
     # -- skills -----------------------------------------------------------------------------------
 
