@@ -273,7 +273,9 @@ def name_skill(
     The kind of task is recognised from titles and goals; the description quotes a title.
     """
     texts = [*titles, *goals]
-    kind = recognise(texts)
+    # What was asked names the kind; the background around it ("a cover letter … 5 years of churn
+    # dashboards") only when the requests name none.
+    kind = recognise(titles) or recognise(texts)
     goals = titles
     chinese = language == "zh" or any(has_cjk(t) for t in titles[:1])
     if kind is not None:
