@@ -94,18 +94,6 @@ def substantive_types(user: dict[str, Any]) -> set[str]:
 
 # ---- known failures -----------------------------------------------------------------------------
 
-_MAYA_MERGE = (
-    "naming.recognise counts keywords as substrings: 'script' inside 'subscription' makes the "
-    "cover-letter request code-writing, so cluster.Chooser._continued puts it into the SQL cluster "
-    "(same 'kind')"
-)
-_MAYA_STALE = (
-    "in maya-ci-and-orders the turn-by-turn segmentation first keeps the stats question and the SQL "
-    "request in one chunk (record of msgs 0-7, skill quick-one-explain); a later turn re-segments with "
-    "a boundary at msg 2 and opens a new record titled 'Perfect' (no kind, new cluster "
-    "perfect-now-need) while the old record keeps the SQL messages — records are never revised when a "
-    "boundary moves"
-)
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("preference_in_own_skill", "dev-lin/trip-planning#2"): (
         "lin-chongqing msg 8 '不错。另外早饭不用单独排时间…' is cut off as a chunk of its own (segment "
@@ -113,8 +101,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
         "'另外早饭不用单独排时间' as a step: the chunk now continues the trip (it asks for no new task), "
         "but 早饭 reaches the trip skill's procedure, not its preferences"
     ),
-    ("one_skill", "dev-maya/sql-analysis"): _MAYA_MERGE + "; and " + _MAYA_STALE,
-    ("skill_count", "dev-maya"): "4 skills for 2 task types: " + _MAYA_MERGE + "; and " + _MAYA_STALE,
 }
 """(test, case id) → why the pipeline fails it today; each becomes a strict xfail."""
 

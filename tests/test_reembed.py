@@ -16,12 +16,12 @@ from memskill.cli import main
 from memskill.config import Endpoint, Settings
 from memskill.engine import Memory
 from memskill.models import Scope
-from memskill.pipeline import skill_vectors
 from memskill.providers.embedders import HashingEmbedder, OpenAIEmbedder
-from memskill.reembed import item_text, reembed, stale_counts
+from memskill.reembed import reembed, stale_counts
 from memskill.skillfile import parse
 from memskill.stores.sqlite import SQLiteStore
 from memskill.testing import FakeOpenAI
+from memskill.vectors import item_text, skill_vectors
 
 DAY = 1_700_000_000_000
 

@@ -36,11 +36,12 @@ from memskill.models import (
     now_ms,
 )
 from memskill.prompts.skill_update import SkillUpdate
-from memskill.providers.embedders import Embedder, normalise_rows
+from memskill.providers.embedders import Embedder
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
 from memskill.synthesize import Evidence, is_substantive, next_version, search_text, shown_candidates
+from memskill.vectors import centroid, record_dict, record_from_dict, record_text, skill_vectors
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -58,20 +59,6 @@ class Proposal:
 
     base: tuple[str, int] | None
     update: SkillUpdate
-
-
-def record_text(record: TaskRecord) -> str:
-    """The text a task record is embedded and clustered by."""
-    return " ".join([record.title, record.goal, *record.requests[:3], *record.steps[:6]])
-
-
-def skill_vectors(
-    centroids: Sequence[np.ndarray], described: Sequence[tuple[str, str]], embedder: Embedder
-) -> np.ndarray:
-    """Skills' search vectors: each one's cluster centroid plus half the embedding of its (title,
-    description), scaled to unit length; one row per skill."""
-    texts = [title + " " + description for title, description in described]
-    return normalise_rows(np.stack(list(centroids)) + 0.5 * embedder.embed(texts))
 
 
 class Pipeline:
@@ -137,7 +124,13 @@ class Pipeline:
                 parts[-1] = chunk
             else:
                 parts.append(chunk)
-        chunks = [chunk for chunk in parts if any(m.id in fresh for m in chunk.messages)]
+        # A chunk with new messages is a task to record; so is an older chunk whose stored record
+        # reaches past it (a later turn moved its boundary): that record is written again, shorter.
+        chunks = [
+            chunk
+            for chunk in parts
+            if any(m.id in fresh for m in chunk.messages) or self._moved(job, chunk) is not None
+        ]
         extractions = [(chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)) for chunk in chunks]
         # Model calls happen here, before the transaction, so the write lock is never held while waiting.
         proposals = {
@@ -162,6 +155,14 @@ class Pipeline:
     @staticmethod
     def _record_id(job: Job, chunk: TaskChunk) -> str:
         return stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
+
+    def _moved(self, job: Job, chunk: TaskChunk) -> TaskRecordRow | None:
+        """The chunk's stored record when it holds messages the chunk no longer has (else None)."""
+        stored = self.store.get_task_record(self._record_id(job, chunk))
+        if stored is None:
+            return None
+        held = {m.id for m in chunk.messages}
+        return stored if any(source not in held for source in stored.record.get("sources", [])) else None
 
     def _propose(
         self, scope: Scope, job: Job, chunk: TaskChunk, extraction: Extraction, ledger: Ledger
@@ -205,6 +206,7 @@ class Pipeline:
     ) -> None:
         record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
+        revised = self._moved(job, chunk) is not None
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
         self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
         for fact in extraction.facts:
@@ -225,16 +227,25 @@ class Pipeline:
                 job.user_id,
                 cluster.id,
                 job.conversation_id,
-                _record_dict(record),
+                record_dict(record),
                 # One time for every record a job writes (its creation): records of one job then tie
                 # and sort by id, as they do when the job is run again after a crash.
                 existing_record.create_time if existing_record else (job.create_time or now_ms()),
             )
         )
+        if revised:
+            cluster = self._recentred(cluster)
         user_turns = sum(1 for m in chunk.messages if m.role == "user")
-        if cluster.skill_id is None and not is_substantive(record, user_turns):
+        substantive = is_substantive(record, user_turns)
+        if revised and not substantive and cluster.skill_id and cluster.size <= 1:
+            # The skill was made from a cut that held another task's messages; cut right, its only
+            # task is a question answered once, worth no skill (the other task has its own record).
+            self.store.delete_skill(cluster.skill_id)
+            outcome.deleted.append(cluster.skill_id)
             return
-        evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted))
+        if cluster.skill_id is None and not substantive:
+            return
+        evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted), revised)
         self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
 
     def _usable(self, cluster: ClusterRow, proposal: Proposal | None, ledger: Ledger) -> SkillUpdate | None:
@@ -257,6 +268,15 @@ class Pipeline:
         if cluster.id != (existing.cluster_id if existing else None):
             self.store.save_cluster(cluster)
         return cluster
+
+    def _recentred(self, cluster: ClusterRow) -> ClusterRow:
+        """The cluster with its centroid made again from its records (one of them was rewritten), saved."""
+        texts = [record_text(record_from_dict(row.record)) for row in self.store.task_records(cluster.id)]
+        if not texts:
+            return cluster
+        recentred = replace(cluster, centroid=centroid(texts, self.embedder))
+        self.store.save_cluster(recentred)
+        return recentred
 
     # -- skills -----------------------------------------------------------------------------------
 
@@ -394,22 +414,3 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
         preferences=tuple(p for p in extraction.preferences if new(p.sources)),
         tool_lessons=tuple(t for t in extraction.tool_lessons if new(t.sources)),
     )
-
-
-def _record_dict(record: TaskRecord) -> dict[str, Any]:
-    return {
-        "title": record.title,
-        "goal": record.goal,
-        "steps": list(record.steps),
-        "corrections": list(record.corrections),
-        "preferences": list(record.preferences),
-        "requirements": list(record.requirements),
-        "requests": list(record.requests),
-        "shape": list(record.shape),
-        "asked": list(record.asked),
-        "example": record.example,
-        "tools": list(record.tools),
-        "outcome": record.outcome,
-        "language": record.language,
-        "sources": list(record.sources),
-    }

@@ -6,8 +6,8 @@ compares only vectors of the query's embedder and length) while keyword search k
 `reembed` has rebuilt them, in this order:
 
 1. cluster centroids: the mean of the embeddings of the cluster's task records (`record_text`);
-2. skills: `pipeline.skill_vectors` of the rebuilt centroid and the skill's title and description;
-3. memory items: from the text the pipeline embedded them by (`item_text`).
+2. skills: `vectors.skill_vectors` of the rebuilt centroid and the skill's title and description;
+3. memory items: from the text the pipeline embedded them by (`vectors.item_text`).
 
 A cluster keeps no embedder id: it counts as stale when its centroid has another length, or while its
 user has a stale item or skill. Clusters go first, so a run that stops half-way redoes them next time
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memskill.models import MemoryItem, Scope, Skill, TaskRecord
-from memskill.pipeline import record_text, skill_vectors
+from memskill.models import Scope, Skill
 from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.skillfile import SkillFormatError, parse
 from memskill.stores.base import Store
+from memskill.vectors import item_text, record_from_dict, record_text, skill_vectors
 
 log = logging.getLogger("memskill.reembed")
 
@@ -47,42 +47,6 @@ def stale_counts(store: Store, embedder_id: str, dim: int | None = None) -> dict
     return {table: store.count_stale_vectors(table, embedder_id, dim) for table in TABLES}
 
 
-def item_text(item: MemoryItem) -> str:
-    """The text an item's vector is made from, as `consolidate` embeds it.
-
-    A tool memory is embedded with its tool's name, an episode with its task's title (the part of its
-    key before the date); other memories by their text alone.
-    """
-    if item.kind == "tool":
-        return item.key + " " + item.text
-    if item.payload.get("episode"):
-        return item.key.rpartition(" · ")[0] + " " + item.text
-    return item.text
-
-
-def _record(fields: dict[str, object]) -> TaskRecord:
-    def strings(name: str) -> tuple[str, ...]:
-        value = fields.get(name)
-        return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-    return TaskRecord(
-        title=str(fields.get("title", "")),
-        goal=str(fields.get("goal", "")),
-        steps=strings("steps"),
-        corrections=strings("corrections"),
-        preferences=strings("preferences"),
-        tools=strings("tools"),
-        outcome=str(fields.get("outcome", "")),
-        language="zh" if fields.get("language") == "zh" else "en",
-        sources=strings("sources"),
-        requirements=strings("requirements"),
-        requests=strings("requests"),
-        shape=strings("shape"),
-        asked=strings("asked"),
-        example=str(fields.get("example", "")),
-    )
-
-
 def _skill_title(skill: Skill) -> str:
     """The title the skill's vector was made with: its SKILL.md heading (else its name)."""
     try:
@@ -93,7 +57,7 @@ def _skill_title(skill: Skill) -> str:
 
 def _cluster_vectors(store: Store, embedder: Embedder, ids: Sequence[str]) -> dict[str, np.ndarray]:
     records = {cluster_id: store.task_records(cluster_id) for cluster_id in ids}
-    texts = [record_text(_record(row.record)) for cluster_id in ids for row in records[cluster_id]]
+    texts = [record_text(record_from_dict(row.record)) for cluster_id in ids for row in records[cluster_id]]
     vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dim), dtype=np.float32)
     out: dict[str, np.ndarray] = {}
     start = 0

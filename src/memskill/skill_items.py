@@ -71,6 +71,22 @@ def corrected_items(
     ]
 
 
+def withdraw(items: Sequence[SkillItem], record_id: str) -> tuple[list[SkillItem], list[str]]:
+    """`items` without what one task record said: a record whose task turned out shorter (a later turn
+    moved its boundary) is read again, and what it no longer holds must leave the skill. Bullets that
+    other records support keep their text and lose one support."""
+    kept, log = [], []
+    for item in items:
+        if record_id not in item.sources:
+            kept.append(item)
+        elif len(item.sources) == 1:
+            log.append(f"withdraw {item.section}: {item.text}")
+        else:
+            sources = tuple(s for s in item.sources if s != record_id)
+            kept.append(replace(item, sources=sources, support=max(1, item.support - 1)))
+    return kept, log
+
+
 def retract(
     items: Sequence[SkillItem], retracted: Sequence[str], similarity: Similarity
 ) -> tuple[list[SkillItem], list[str]]:

@@ -37,6 +37,7 @@ from memskill.skill_items import (
     retract,
     same,
     trim,
+    withdraw,
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
@@ -52,6 +53,8 @@ class Evidence:
     """Tool experience learned in the task."""
     retracted: tuple[str, ...] = ()
     """Preference texts the user has since contradicted: matching items are removed."""
+    revised: bool = False
+    """The record was stored before from a longer chunk: what it said then is withdrawn first."""
 
 
 @dataclass(frozen=True)
@@ -287,10 +290,12 @@ def synthesize(
     """
     items: Sequence[SkillItem] = previous.items if previous else ()
     log: list[str] = []
+    if evidence.revised:
+        items, log = withdraw(items, evidence.record_id)
     if update is not None:
         may_remove = bool(evidence.record.corrections or evidence.retracted)
-        changed, log = apply_operations(items, update, evidence.record_id, may_remove)
-        items = changed
+        items, applied = apply_operations(items, update, evidence.record_id, may_remove)
+        log += applied
     verdicts = {v.candidate: v for v in update.verdicts} if update is not None else None
     merged, more = merge(items, evidence, similarity, verdicts)
     # What the model removed stays removed: the record's own candidate for it is not added back.

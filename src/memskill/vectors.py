@@ -1,0 +1,97 @@
+"""What the stored vectors are made from, in one place: the pipeline writes them, `reembed` rebuilds them.
+
+- a task record: `record_text` (title, goal, first requests and steps); a cluster's centroid is the
+  mean of its records' vectors;
+- a skill: `skill_vectors`, its cluster's centroid plus half its title and description;
+- a memory item: `item_text`.
+
+Task records are stored as plain dicts (`record_dict`, `record_from_dict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from memskill.models import MemoryItem, TaskRecord
+from memskill.providers.embedders import Embedder, normalise_rows
+
+
+def record_text(record: TaskRecord) -> str:
+    """The text a task record is embedded and clustered by."""
+    return " ".join([record.title, record.goal, *record.requests[:3], *record.steps[:6]])
+
+
+def centroid(texts: Sequence[str], embedder: Embedder) -> np.ndarray:
+    """The unit-length mean of the embeddings of `texts` (records' texts → their cluster's centroid)."""
+    mean = normalise_rows(np.asarray(embedder.embed(list(texts)), dtype=np.float32)).mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def skill_vectors(
+    centroids: Sequence[np.ndarray], described: Sequence[tuple[str, str]], embedder: Embedder
+) -> np.ndarray:
+    """Skills' search vectors: each one's cluster centroid plus half the embedding of its (title,
+    description), scaled to unit length; one row per skill."""
+    texts = [title + " " + description for title, description in described]
+    return normalise_rows(np.stack(list(centroids)) + 0.5 * embedder.embed(texts))
+
+
+def item_text(item: MemoryItem) -> str:
+    """The text an item's vector is made from, as `consolidate` embeds it.
+
+    A tool memory is embedded with its tool's name, an episode with its task's title (the part of its
+    key before the date); other memories by their text alone.
+    """
+    if item.kind == "tool":
+        return item.key + " " + item.text
+    if item.payload.get("episode"):
+        return item.key.rpartition(" · ")[0] + " " + item.text
+    return item.text
+
+
+def record_dict(record: TaskRecord) -> dict[str, Any]:
+    """A task record as the dict the stores keep."""
+    return {
+        "title": record.title,
+        "goal": record.goal,
+        "steps": list(record.steps),
+        "corrections": list(record.corrections),
+        "preferences": list(record.preferences),
+        "requirements": list(record.requirements),
+        "requests": list(record.requests),
+        "shape": list(record.shape),
+        "asked": list(record.asked),
+        "example": record.example,
+        "tools": list(record.tools),
+        "outcome": record.outcome,
+        "language": record.language,
+        "sources": list(record.sources),
+    }
+
+
+def record_from_dict(fields: dict[str, object]) -> TaskRecord:
+    """A stored task record back as a `TaskRecord` (missing fields empty)."""
+
+    def strings(name: str) -> tuple[str, ...]:
+        value = fields.get(name)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    return TaskRecord(
+        title=str(fields.get("title", "")),
+        goal=str(fields.get("goal", "")),
+        steps=strings("steps"),
+        corrections=strings("corrections"),
+        preferences=strings("preferences"),
+        tools=strings("tools"),
+        outcome=str(fields.get("outcome", "")),
+        language="zh" if fields.get("language") == "zh" else "en",
+        sources=strings("sources"),
+        requirements=strings("requirements"),
+        requests=strings("requests"),
+        shape=strings("shape"),
+        asked=strings("asked"),
+        example=str(fields.get("example", "")),
+    )
