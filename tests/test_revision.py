@@ -94,3 +94,24 @@ def test_withdraw_removes_what_only_that_record_said() -> None:
         SkillItem("preference", "Prefer CTEs", 1, ("rec_b",)),
     ]
     assert log == ["withdraw procedure: Explain it without math"]
+
+
+def test_a_peer_chat_sent_turn_by_turn_leaves_each_message_in_one_task(memory: Memory) -> None:
+    """Early turns read as an assistant's chat (too few to tell), later ones as peers': chunks then start
+    at assistant messages and earlier cuts move; no message may stay in two task records."""
+    from tests.test_segment import PEERS
+
+    messages = [{"role": m.role, "content": m.content} for m in PEERS]
+    replies = [
+        memory.add_message(user_id="pat", conversation_id="chat", messages=turn, async_mode=False)
+        for turn in turns(messages)
+    ]
+    assert {r["status"] for r in replies} == {"completed"}
+    scope = Scope("pat", None, None)
+    sources = [
+        source
+        for cluster in memory.store.list_clusters(scope)
+        for row in memory.store.task_records(cluster.id)
+        for source in row.record["sources"]
+    ]
+    assert len(sources) == len(set(sources)) == len(PEERS)

@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 
 from memskill.models import Message, Segment, ToolCall
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
-from memskill.segment import SegmentSettings, segment, segment_texts, title_for
+from memskill.segment import (
+    DEFAULT_SETTINGS,
+    PEER_SETTINGS,
+    SegmentSettings,
+    segment,
+    segment_texts,
+    settings_for,
+    title_for,
+)
 
 HASHING = HashingEmbedder()
 SPLIT_EVERYWHERE = SegmentSettings(threshold=-100.0, min_exchanges=1)
@@ -215,3 +223,35 @@ def test_titles_are_short_and_come_from_the_first_request() -> None:
 def test_titles_of_segments_are_short_and_non_empty() -> None:
     for chunk in segment(TRIP + EMAIL, HASHING):
         assert 0 < len(chunk.title) <= 40
+
+
+PEERS = [
+    Message("user", "I went hiking in the hills this weekend, the trail was muddy."),
+    Message("assistant", "Muddy trails are the worst. Did you have good boots?"),
+    Message("user", "Yes, my old leather boots, they never leak."),
+    Message("assistant", "Nice. I like the long ridge walks best, the views pay off."),
+    Message("user", "Same here, we climbed to the ridge before lunch."),
+    Message("assistant", "By the way, have you tried that new ramen place downtown?"),
+    Message("user", "Not yet, is the broth any good?"),
+    Message("assistant", "The pork broth is rich, and the noodles are made in house."),
+    Message("user", "I love spicy miso ramen, I might go on Friday."),
+    Message("assistant", "Get there early, the queue gets long after seven."),
+]
+"""A chat between peers: the assistant's replies are as short as the user's, and it changes the topic."""
+
+
+def test_a_chat_between_peers_reads_as_one_and_either_side_may_change_the_topic() -> None:
+    assert settings_for(PEERS) is PEER_SETTINGS
+    segments = segment(PEERS, OfflineEmbedder())
+    check_cover(segments, len(PEERS))
+    assert [s.start for s in segments] == [0, 5], (
+        "the assistant's 'By the way, … ramen' opens the second topic"
+    )
+
+
+def test_an_assistant_that_works_on_tasks_keeps_the_user_as_the_only_one_to_open_a_task() -> None:
+    assert settings_for(TRIP) is DEFAULT_SETTINGS  # long replies
+    assert settings_for(PEERS[:8]) is DEFAULT_SETTINGS  # too few messages to tell
+    call = Message("assistant", "", tool_calls=(ToolCall("c1", "get_weather", '{"city": "Chengdu"}'),))
+    with_tools = [*PEERS[:6], call, Message("tool", "sunny", tool_call_id="c1"), *PEERS[6:]]
+    assert settings_for(with_tools) is DEFAULT_SETTINGS  # an assistant that calls tools works on tasks

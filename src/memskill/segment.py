@@ -21,7 +21,9 @@
    a chunk shorter than `min_exchanges`.
 
 Defaults were tuned on the TIAGE train and dev splits (see `scripts/eval_segment.py`). `PEER_SETTINGS`
-is for transcripts of two peers chatting, where either side may change the topic.
+is for transcripts of two peers chatting, where either side may change the topic; `settings_for` picks
+it when the assistant talks like a peer (its replies no longer than `PEER_RATIO` times the user's, and no
+tool calls), as a companion chat does and an assistant that works on tasks does not.
 """
 
 from __future__ import annotations
@@ -89,6 +91,32 @@ PEER_SETTINGS = SegmentSettings(
 chunk. Tuned on TIAGE train and dev (PersonaChat) plus dialogues stitched from TIAGE train
 (`scripts/eval_segment.py --tune 300 --any-speaker`, objective Pk with k at least 2)."""
 
+PEER_RATIO = 1.4
+"""A conversation reads as two peers when the assistant's median reply is shorter than this many times
+the user's median message. TIAGE train+dev (PersonaChat, peers): median ratio 1.03, 95th percentile 1.88;
+the dev set's task conversations: 1.54 at the least, 2.8 median. Pk on TIAGE train+dev: .456 with the
+assistant settings everywhere, .428 with the peer settings everywhere, .436 / .432 / .432 / .429 with
+the switch at 1.3 / 1.4 / 1.5 / 1.6 (no boundary: .444); 1.4 keeps a margin below the dev set."""
+PEER_MIN_MESSAGES = 5
+"""Messages each side must have said before the conversation can read as two peers: a short exchange
+with terse replies ("不客气", "经理您好：……") tells too little, and the peer settings want 4 exchanges
+per chunk. TIAGE dialogues have 7 or more per side, so this moves none of its numbers."""
+
+
+def settings_for(messages: Sequence[Message]) -> SegmentSettings:
+    """`PEER_SETTINGS` for a chat between peers, else `DEFAULT_SETTINGS` (see `PEER_RATIO`)."""
+    if any(m.role == "tool" or m.tool_calls for m in messages):
+        return DEFAULT_SETTINGS
+    said = {
+        role: [len(m.content) for m in messages if m.role == role and m.content.strip()]
+        for role in ("user", "assistant")
+    }
+    if min(len(lengths) for lengths in said.values()) < PEER_MIN_MESSAGES:
+        return DEFAULT_SETTINGS
+    peer = float(np.median(said["assistant"])) < PEER_RATIO * float(np.median(said["user"]))
+    return PEER_SETTINGS if peer else DEFAULT_SETTINGS
+
+
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _ACK_ZH = re.compile(
     r"^(?:好的?|好滴|好嘞|好吧|行|可以|嗯+|哦+|噢|喔|收到|明白了?|知道了|了解|懂了|谢谢(?:你|您|啦)?|多谢|感谢"
@@ -129,11 +157,13 @@ _OPENER = re.compile(
 
 
 def segment(
-    messages: Sequence[Message], embedder: Embedder, settings: SegmentSettings = DEFAULT_SETTINGS
+    messages: Sequence[Message], embedder: Embedder, settings: SegmentSettings | None = None
 ) -> list[Segment]:
-    """Split `messages` into contiguous task chunks covering every message in order."""
+    """Split `messages` into contiguous task chunks covering every message in order (with the settings
+    `settings_for` reads from the conversation unless given)."""
     if not messages:
         return []
+    settings = settings or settings_for(messages)
     starts = _unit_starts(messages, settings.any_speaker)
     boundaries = _boundaries(messages, starts, embedder, settings) if len(starts) > 1 else []
     chunk_starts = [0, *(starts[unit] for unit in boundaries)]
@@ -145,7 +175,7 @@ def segment(
 
 
 def segment_texts(
-    texts: Sequence[str], embedder: Embedder, settings: SegmentSettings = DEFAULT_SETTINGS
+    texts: Sequence[str], embedder: Embedder, settings: SegmentSettings | None = None
 ) -> list[Segment]:
     """Segment plain utterances of two alternating speakers, the first being the user."""
     messages = [

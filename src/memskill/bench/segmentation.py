@@ -66,8 +66,15 @@ ANCHORS: dict[str, dict[str, tuple[dict[str, float], str]]] = {
     },
 }
 OURS = {
-    "memskill": (DEFAULT_SETTINGS, f"default settings; {K_RECIPE}"),
-    "memskill (peer settings)": (PEER_SETTINGS, "PEER_SETTINGS: any speaker may open a segment"),
+    "memskill": (
+        None,
+        f"defaults (settings_for: peer settings when the replies are as short as the user's); {K_RECIPE}",
+    ),
+    "memskill (assistant settings)": (
+        DEFAULT_SETTINGS,
+        "DEFAULT_SETTINGS everywhere: only the user opens a segment",
+    ),
+    "memskill (peer settings)": (PEER_SETTINGS, "PEER_SETTINGS everywhere: any speaker may open a segment"),
 }
 TARGETS = {
     "DialSeg711": (0.25, False, "Pk ≤ 0.25"),
@@ -210,7 +217,7 @@ def even_split(dialogue: Dialogue) -> list[int]:
     return [index * parts // count for index in range(count)]
 
 
-def memskill_segmenter(embedder: Embedder, settings: SegmentSettings = DEFAULT_SETTINGS) -> Segmenter:
+def memskill_segmenter(embedder: Embedder, settings: SegmentSettings | None = None) -> Segmenter:
     def predict(dialogue: Dialogue) -> list[int]:
         labels = [0] * len(dialogue.utterances)
         for number, chunk in enumerate(segment_texts(dialogue.utterances, embedder, settings)):
