@@ -1,4 +1,4 @@
-"""A task whose boundary a later turn moves is recorded again, and its skill follows.
+"""A task whose boundary a later turn moves is recorded again, and its skill follows; chat makes no skill.
 
 dev-maya's third conversation opens with a one-off question (how to explain a confidence interval),
 then asks for a SQL query. Sent turn by turn, the first cut keeps both in one task; the next turn moves
@@ -96,7 +96,7 @@ def test_withdraw_removes_what_only_that_record_said() -> None:
     assert log == ["withdraw procedure: Explain it without math"]
 
 
-def test_a_peer_chat_sent_turn_by_turn_leaves_each_message_in_one_task(memory: Memory) -> None:
+def test_a_peer_chat_sent_turn_by_turn_leaves_each_message_in_one_task_and_makes_no_skill(memory: Memory) -> None:
     """Early turns read as an assistant's chat (too few to tell), later ones as peers': chunks then start
     at assistant messages and earlier cuts move; no message may stay in two task records."""
     from tests.test_segment import PEERS
@@ -115,3 +115,6 @@ def test_a_peer_chat_sent_turn_by_turn_leaves_each_message_in_one_task(memory: M
         for source in row.record["sources"]
     ]
     assert len(sources) == len(set(sources)) == len(PEERS)
+    assert memory.get_skill(user_id="pat")["skill_detail_list"] == [], (
+        "a chat about hikes and ramen asks for no task"
+    )

@@ -109,6 +109,9 @@ class TaskRecord:
     """Questions the assistant asked before answering, which the user answered."""
     example: str = ""
     """The accepted answer, shortened by its structure, personal data masked."""
+    asks: float = 1.0
+    """How surely the user asked for something to be done: the highest probability the turn tagger gave
+    one of the task's user clauses of being a task request, step or side request (1.0 when unknown)."""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "outcome": record.outcome,
         "language": record.language,
         "sources": list(record.sources),
+        "asks": record.asks,
     }
 
 
@@ -94,4 +95,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         shape=strings("shape"),
         asked=strings("asked"),
         example=str(fields.get("example", "")),
+        asks=float(fields.get("asks", 1.0)),  # type: ignore[arg-type]
     )

@@ -41,6 +41,8 @@ MIN_LIMIT = 0.3
 """An instruction is also a requirement of the result when the tagger gives limit and correction
 together at least this much: "周报要写成完整的段落" is both how to write and what the result must be."""
 MAX_STEPS = 12
+ASKING = ("task_request", "step", "side_request")
+"""Labels of a clause that asks for something to be done (a record's `asks` is their highest mass)."""
 # Spoken verbs written down: exact rewrites of a few colloquial forms, not a detector.
 _ZH_STEP_VERBS = (("查一下", "查询"), ("查查", "查询"), ("看一下", "查看"), ("找一下", "查找"))
 _EN_ASKING = re.compile(
@@ -228,6 +230,7 @@ def build_task_record(
         shape=tuple(structure(answer)),
         asked=tuple(generalise(question) for question in clarifying_questions(chunk.messages)),
         example=example_text(answer),
+        asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
     )
 
 
