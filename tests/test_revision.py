@@ -96,7 +96,7 @@ def test_withdraw_removes_what_only_that_record_said() -> None:
     assert log == ["withdraw procedure: Explain it without math"]
 
 
-def test_a_peer_chat_sent_turn_by_turn_leaves_each_message_in_one_task_and_makes_no_skill(memory: Memory) -> None:
+def test_a_peer_chat_sent_turn_by_turn_keeps_each_message_in_one_task_and_no_skill(memory: Memory) -> None:
     """Early turns read as an assistant's chat (too few to tell), later ones as peers': chunks then start
     at assistant messages and earlier cuts move; no message may stay in two task records."""
     from tests.test_segment import PEERS

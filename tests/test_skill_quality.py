@@ -17,9 +17,9 @@ import pytest
 from memskill.config import Settings
 from memskill.demo import send
 from memskill.engine import Memory
-from memskill.extract.answers import accepted_answer, example_text, structure
+from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
 from memskill.extract.turns import read_turns
-from memskill.generalise import mask_personal
+from memskill.generalise import mask_personal, names_a_date
 from memskill.ingest import normalise_messages
 from memskill.providers.embedders import OfflineEmbedder
 from memskill.skillfile import SkillDocument, parse
@@ -230,3 +230,60 @@ def test_each_fixed_failure_of_a_tool_is_its_own_rule() -> None:
     [lesson] = extract_tool_lessons(messages)
     assert len(lesson.rules) == 2
     assert "signup_date" in lesson.rules[0] and "date_trunc" in lesson.rules[1]
+
+
+RESERVATION = [
+    {
+        "role": "user",
+        "content": "I need to make a reservation for a restaurant in Oakland. "
+        "The reservation should be for next Wednesday at 6:45 pm.",
+    },
+    {"role": "assistant", "content": "Which restaurant would you like me to make a reservation for?"},
+    {"role": "user", "content": "Can you book me a table at Mcdonald's?"},
+    {
+        "role": "assistant",
+        "content": "Please confirm: Reserve 1 table at Mcdonald's in Oakland for 2 people.",
+    },
+    {
+        "role": "user",
+        "content": "That is correct. How expensive is the restaurant and does it have outdoor seating?",
+    },
+    {
+        "role": "assistant",
+        "content": "Your reservation has been made. It is a cheap restaurant. "
+        "It does not have outdoor seating.",
+    },
+    {"role": "user", "content": "Thank you."},
+    {"role": "assistant", "content": "Can I assist you with anything else?"},
+    {"role": "user", "content": "No thanks."},
+]
+"""A task-oriented dialogue in the style of SGD (not one the tagger or the dev set was built from)."""
+
+
+def test_a_booking_dialogue_is_one_task_with_its_real_answer_and_no_date_as_a_preference(
+    offline_embedder: OfflineEmbedder, tmp_path: Path
+) -> None:
+    """Questions the assistant asks are not the answer ("Which restaurant…?", "Anything else?"); what it
+    asked before answering is confirmed first, what it asks after is not; a follow-up question after "That
+    is correct." stays in the task; a limit tied to a day is this occasion's, not a preference."""
+    messages = normalise_messages(RESERVATION, "c", "u", Settings().limits)
+    assert accepted_answer(messages, read_turns(messages)).startswith("Your reservation has been made")
+    assert clarifying_questions(messages) == ["Which restaurant would you like me to make a reservation for?"]
+    with Memory(tmp_path, settings=Settings(workers=0), embedder=offline_embedder) as memory:
+        for _ in send(memory, "u", "c", RESERVATION):
+            pass
+        [skill] = memory.get_skill(user_id="u")["skill_detail_list"]
+    document = parse(skill["skill_markdown"])
+    assert document.procedure[0] == "First confirm with the user: " + RESERVATION[1]["content"]
+    assert not any("anything else" in step for step in document.procedure)
+    assert not any("Wednesday" in p or "the date" in p for p in document.preferences), document.preferences
+    assert document.examples and "Your reservation has been made" in document.examples[0]
+
+
+def test_names_a_date_tells_an_occasion_from_a_habit() -> None:
+    assert names_a_date("The reservation should be for next Wednesday at 6:45 pm")
+    assert names_a_date("5月1号之前发给我")
+    assert names_a_date("下周一交")
+    assert not names_a_date("每天7点出门")
+    assert not names_a_date("上午十点以前不要安排任何东西")
+    assert not names_a_date("Keep it under 250 words")

@@ -49,7 +49,8 @@ def test_retracted_preferences_are_removed_and_corrections_edit() -> None:
     items, _ = merge((), Evidence("rec_a", record(preferences=("回答控制在500字以内",))), no_embedding)
     items, log = merge(items, Evidence("rec_b", record(), retracted=("回答控制在500字以内",)), no_embedding)
     assert not [i for i in items if i.section == "preference"] and log == [
-        "remove preference: 回答控制在500字以内"
+        "remove preference: 回答控制在500字以内",
+        "example: 请求：规划目的地N天的行程",
     ]
     items, _ = merge((), Evidence("rec_a", record(preferences=("回答控制在500字以内",))), no_embedding)
     items, log = merge(items, Evidence("rec_c", record(corrections=("回答控制在200字以内",))), no_embedding)

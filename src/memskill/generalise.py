@@ -149,6 +149,14 @@ _EN_DATE = re.compile(
     r"|Memorial Day|Spring Festival|Golden Week|Chinese New Year)\b"
     r"|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
 )
+
+
+def names_a_date(text: str) -> bool:
+    """Whether `text` names a calendar day (a date, a holiday, "next Wednesday", "下周一"), which ties it
+    to one occasion; clock times ("7点出门", "before 10am") and durations can be habits and do not."""
+    return bool(_ZH_DATE.search(text) or _EN_DATE.search(text))
+
+
 _EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
 
 _ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")

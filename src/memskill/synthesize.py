@@ -23,6 +23,7 @@ from typing import Any
 
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
+from memskill.extract.record import ASK_FLOOR
 from memskill.generalise import ROLES, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
@@ -101,7 +102,7 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     preferences = [*record.preferences, *record.corrections, *record.requirements]
     found: list[tuple[str, float]] = []
     if record.asked:
-        asked = separator.join(shorten(q, 30) for q in record.asked)
+        asked = separator.join(shorten(q, 30 if zh else 80) for q in record.asked)
         found.append((("先向用户确认：" if zh else "First confirm with the user: ") + asked, 0.0))
     own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
     # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
@@ -214,7 +215,11 @@ def merge(
     number = 0
     for candidate in candidates(evidence):
         if candidate.section == "example":
-            current = with_example(current, evidence)
+            updated = with_example(current, evidence)
+            if updated != current:
+                # The task went on and the answer it kept changed: a new version shows the new one.
+                log.append(f"example: {candidate.text.splitlines()[0][:80]}")
+            current = updated
             continue
         number += 1
         verdict = (verdicts or {}).get(number)
@@ -394,14 +399,6 @@ def _first_clause(text: str, limit: int = 40) -> str:
     if cut and 8 + cut.start() <= limit:
         return text[: 8 + cut.start()]
     return shorten(text, limit)
-
-
-ASK_FLOOR = 0.7
-"""A task without tool calls starts a skill only when the user surely asked for something (`TaskRecord.asks`
-at least this): chat about one's weekend asks nothing, even when the tagger reads one clause as a
-request. Chosen on 60 TIAGE train chats (PersonaChat, no tasks: 103 skills at 0, 40 / 27 / 20 / 11 at
-.5 / .6 / .7 / .8) and the dev set (its skills unchanged at all four); of the 118 unseen task
-conversations in `corpus/pending/`, none asks less than .75. TIAGE test, 100 chats: 172 → 23 skills."""
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:

@@ -70,8 +70,16 @@ def accepted_answer(messages: Sequence[Message], turns: Sequence[Turn]) -> str:
         if not rejected:
             kept.append(reply.content.strip())
     kept = kept or [replies[-1][1].content.strip()]
+    # A reply that only asks ("Which restaurant?", "Anything else?") is not an answer to show.
+    kept = [text for text in kept if not _only_asks(text)] or kept
     # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
     return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
+
+
+def _only_asks(text: str) -> bool:
+    """A short reply whose every sentence is a question, or whose one line ends in one."""
+    lines = _lines(text)
+    return len(lines) <= 2 and bool(re.search(r"[？?]\s*$", text.strip()))
 
 
 def _lines(text: str) -> list[str]:
@@ -121,17 +129,18 @@ def structure(text: str) -> list[str]:
 
 
 def clarifying_questions(messages: Sequence[Message]) -> list[str]:
-    """Questions the assistant asked before its first structured answer (that the user then answered)."""
+    """Questions the assistant asked before its first answer (that the user then answered): a reply that
+    asks nothing is an answer, and what is asked after it ("Anything else?") is not asked first."""
     asked: list[str] = []
     for index, reply in answers(messages):
-        if len(_lines(reply.content)) >= MIN_STRUCTURED_LINES and not _QUESTION.search(reply.content):
+        if not _QUESTION.search(reply.content):
             break
         answered = any(m.role == "user" for m in messages[index + 1 :])
         if not answered:
             break
         for found in _QUESTION.findall(reply.content):
             question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
-            if 2 <= len(question) <= 60:
+            if 2 <= len(question) <= (60 if CJK.search(question) else 100):
                 asked.append(question)
         if asked:
             break
