@@ -67,6 +67,17 @@ def test_each_traveller_gets_one_travel_skill_with_their_own_preferences(demo_me
         assert other not in fast_text
 
 
+def test_the_post_written_between_two_trip_turns_holds_nothing_of_the_trip(demo_memory: Memory) -> None:
+    """The fast traveller asks for a post, then "好的。回到行程，住宿你建议住哪？我不想每天来回折腾。": the
+    approval opens a turn that returns to the trip, so the hotel question and its answer are the trip's."""
+    skills = {s["skill_value"]["name"]: s for s in demo_memory.get_skill(user_id=FAST)["skill_detail_list"]}
+    post = skills["social-post-writing"]["skill_markdown"]
+    assert "安逸" in post
+    for trip in ("折腾", "酒店", "住宿"):
+        assert trip not in post
+    assert "折腾" in travel_skill(demo_memory, FAST)["skill_markdown"]
+
+
 def test_skills_are_spec_valid_and_generalised(demo_memory: Memory) -> None:
     for user in (FAST, SLOW):
         for skill in demo_memory.get_skill(user_id=user)["skill_detail_list"]:

@@ -1,4 +1,4 @@
-"""A task whose boundary a later turn moves is recorded again, and its skill follows; chat makes no skill.
+"""A task whose boundary a later turn moves is recorded again, and its skill follows.
 
 dev-maya's third conversation opens with a one-off question (how to explain a confidence interval),
 then asks for a SQL query. Sent turn by turn, the first cut keeps both in one task; the next turn moves
@@ -94,27 +94,3 @@ def test_withdraw_removes_what_only_that_record_said() -> None:
         SkillItem("preference", "Prefer CTEs", 1, ("rec_b",)),
     ]
     assert log == ["withdraw procedure: Explain it without math"]
-
-
-def test_a_peer_chat_sent_turn_by_turn_keeps_each_message_in_one_task_and_no_skill(memory: Memory) -> None:
-    """Early turns read as an assistant's chat (too few to tell), later ones as peers': chunks then start
-    at assistant messages and earlier cuts move; no message may stay in two task records."""
-    from tests.test_segment import PEERS
-
-    messages = [{"role": m.role, "content": m.content} for m in PEERS]
-    replies = [
-        memory.add_message(user_id="pat", conversation_id="chat", messages=turn, async_mode=False)
-        for turn in turns(messages)
-    ]
-    assert {r["status"] for r in replies} == {"completed"}
-    scope = Scope("pat", None, None)
-    sources = [
-        source
-        for cluster in memory.store.list_clusters(scope)
-        for row in memory.store.task_records(cluster.id)
-        for source in row.record["sources"]
-    ]
-    assert len(sources) == len(set(sources)) == len(PEERS)
-    assert memory.get_skill(user_id="pat")["skill_detail_list"] == [], (
-        "a chat about hikes and ramen asks for no task"
-    )

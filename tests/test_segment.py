@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memskill.models import Message, Segment, ToolCall
+from memskill import Memory, Settings
+from memskill.demo import turns
+from memskill.models import Message, Scope, Segment, ToolCall
 from memskill.providers.embedders import HashingEmbedder, OfflineEmbedder
 from memskill.segment import (
     DEFAULT_SETTINGS,
@@ -255,3 +259,29 @@ def test_an_assistant_that_works_on_tasks_keeps_the_user_as_the_only_one_to_open
     call = Message("assistant", "", tool_calls=(ToolCall("c1", "get_weather", '{"city": "Chengdu"}'),))
     with_tools = [*PEERS[:6], call, Message("tool", "sunny", tool_call_id="c1"), *PEERS[6:]]
     assert settings_for(with_tools) is DEFAULT_SETTINGS  # an assistant that calls tools works on tasks
+
+
+def test_a_peer_chat_sent_turn_by_turn_keeps_each_message_in_one_task_and_no_skill(tmp_path: Path) -> None:
+    """Early turns read as an assistant's chat (too few to tell), later ones as peers': chunks then start
+    at assistant messages and earlier cuts move; no message may stay in two task records."""
+    messages = [{"role": m.role, "content": m.content} for m in PEERS]
+    memory = Memory(settings=Settings(data_dir=tmp_path, workers=0), embedder=OfflineEmbedder())
+    try:
+        replies = [
+            memory.add_message(user_id="pat", conversation_id="chat", messages=turn, async_mode=False)
+            for turn in turns(messages)
+        ]
+        assert {r["status"] for r in replies} == {"completed"}
+        scope = Scope("pat", None, None)
+        sources = [
+            source
+            for cluster in memory.store.list_clusters(scope)
+            for row in memory.store.task_records(cluster.id)
+            for source in row.record["sources"]
+        ]
+        assert len(sources) == len(set(sources)) == len(PEERS)
+        assert memory.get_skill(user_id="pat")["skill_detail_list"] == [], (
+            "a chat about hikes and ramen asks for no task"
+        )
+    finally:
+        memory.close()

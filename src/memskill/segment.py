@@ -250,7 +250,7 @@ def _boundaries(
         if _is_acknowledgement(opening.content):
             scores[unit - 1] = -math.inf
             continue
-        if _has_cue(opening.content) or _GREETING.search(opening.content.strip().lower()):
+        if has_cue(opening.content) or _GREETING.search(opening.content.strip().lower()):
             scores[unit - 1] += settings.cue_bonus
         if _is_closing(messages[starts[unit - 1] : ends[unit - 1]]):
             scores[unit - 1] += settings.closing_bonus
@@ -368,7 +368,8 @@ def _is_acknowledgement(text: str) -> bool:
     return 0 < len(words) <= 6 and all(word.strip("'") in _ACK_EN_WORDS for word in words)
 
 
-def _has_cue(text: str) -> bool:
+def has_cue(text: str) -> bool:
+    """Whether `text` opens with a topic-change phrase ("另外", "顺便", "by the way")."""
     lowered = text.strip().lower()
     return bool(_CUE_ZH.search(lowered[:12]) or _CUE_EN.search(lowered[:60]))
 

@@ -91,9 +91,11 @@ def structure(text: str) -> list[str]:
     lines = _lines(text)
     chinese = bool(CJK.search(text))
     parts: list[str] = []
+    # A first line that is only a label ("改好了：", "Here you go:") introduces the answer; it heads nothing.
+    body = lines[1:] if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else lines
     headings = [
         (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
-        for line in lines
+        for line in body
         if (match := _HEADING.match(line)) and not any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY))
     ]
     # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.

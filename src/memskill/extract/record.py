@@ -27,6 +27,7 @@ from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, read_turns, substantive
 from memskill.generalise import generalise, names_a_date
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
+from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
@@ -164,11 +165,26 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
     counts as asking: "回到行程，住宿你建议住哪？" is read as a step, and it returns to another task."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
     asked = ("task_request", "side_request", "question", "step")
-    if chunk.after_answer and turns and turns[0].tags and turns[0].tags[0].label == "approval":
+    first = turns[0].tags if turns else ()
+    if (
+        chunk.after_answer
+        and first
+        and first[0].label == "approval"
+        and not any(_turns_to(t.text) for t in first)
+    ):
         # "That is correct. How expensive is it?" keeps talking about the answer it approves: only a
-        # clause that surely asks for something new ("Perfect. Now I need …") starts another task.
+        # clause that surely asks for something new ("Perfect. Now I need …") starts another task. A
+        # turn that says it changes or returns to a topic ("另外…", "回到行程，…") is read by its labels.
         return any(tag.mass(ASKING) >= ASK_FLOOR for turn in turns for tag in turn.tags)
     return any(tag.label in asked for turn in turns for tag in turn.tags)
+
+
+_RETURN = re.compile(r"^\s*(?:回到|说回|(?:going |let's go )?back to\b)", re.IGNORECASE)
+
+
+def _turns_to(clause: str) -> bool:
+    """Whether a clause opens by changing the topic or returning to an earlier one."""
+    return has_cue(clause) or bool(_RETURN.search(clause))
 
 
 def _first_sentence(text: str) -> str:
