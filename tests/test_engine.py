@@ -78,6 +78,15 @@ def test_the_post_written_between_two_trip_turns_holds_nothing_of_the_trip(demo_
     assert "折腾" in travel_skill(demo_memory, FAST)["skill_markdown"]
 
 
+def test_answers_to_the_assistants_questions_and_one_day_changes_are_not_steps(demo_memory: Memory) -> None:
+    """ "住宿还没订，看你路线怎么顺就住哪 … 交通就地铁加打车" answers the questions the skill now asks first;
+    "第二天能不能把小雁塔也加上" changes one day of one plan."""
+    procedure = travel_skill(demo_memory, FAST)["skill_value"]["procedure"]
+    assert "市内主要坐地铁还是打车" in procedure  # what to confirm first
+    for one_off in ("看你路线怎么顺", "交通就地铁加打车", "小雁塔"):
+        assert one_off not in procedure
+
+
 def test_skills_are_spec_valid_and_generalised(demo_memory: Memory) -> None:
     for user in (FAST, SLOW):
         for skill in demo_memory.get_skill(user_id=user)["skill_detail_list"]:

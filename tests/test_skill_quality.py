@@ -18,12 +18,14 @@ from memskill.config import Settings
 from memskill.demo import send
 from memskill.engine import Memory
 from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
+from memskill.extract.record import ONE_DAY, answers_question
 from memskill.extract.turns import read_turns
 from memskill.generalise import mask_personal, names_a_date
 from memskill.ingest import normalise_messages
 from memskill.providers.embedders import OfflineEmbedder
 from memskill.skillfile import SkillDocument, parse
 from memskill.tagger import default_tagger
+from memskill.text import content_tokens
 
 DATA = Path(__file__).parent / "data"
 COUNTS: dict[str, int] = {}
@@ -287,3 +289,11 @@ def test_names_a_date_tells_an_occasion_from_a_habit() -> None:
     assert not names_a_date("每天7点出门")
     assert not names_a_date("上午十点以前不要安排任何东西")
     assert not names_a_date("Keep it under 250 words")
+
+
+def test_a_clause_answers_a_question_when_it_shares_its_words() -> None:
+    asked = set(content_tokens("住宿订好了吗？还是按路线来定住哪一片？市内主要坐地铁还是打车？"))
+    assert answers_question("交通就地铁加打车", asked)
+    assert not answers_question("每次规划前先帮我查一下天气和温度", asked)
+    assert ONE_DAY.search("第二天能不能把小雁塔也加上") and ONE_DAY.search("Can we move the museum to Day 2?")
+    assert not ONE_DAY.search("结果那部分再具体一点")

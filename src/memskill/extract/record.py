@@ -29,6 +29,7 @@ from memskill.generalise import generalise, names_a_date
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
 from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
+from memskill.text import content_tokens
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
 MIN_INSTRUCTION = 0.5
@@ -81,6 +82,16 @@ changes that answer, not how the task is done: it stays out of the skill. A rule
 labels that tell a one-off correction from a lasting one."""
 
 
+ONE_DAY = re.compile(
+    r"第[一二三四五六七八九十\d]+天|那天|这天|周[一二三四五六日天]那|\b(?:D|Day ?)\d|"
+    r"\b(?:that|this|the (?:first|second|third|last)) day\b",
+    re.I,
+)
+"""A later request or step about one day of the plan just shown ("第二天能不能把小雁塔也加上") changes that
+plan, not how such tasks are done: it stays out of the skill. Narrower than `POINTS_AT_ANSWER`: "结果那
+部分再具体一点" points at a part of the answer and still says how such answers should be."""
+
+
 def directive(tag: Tag, label: str | None = None) -> str:
     """The clause as a short instruction, generalised with its amounts kept ("控制在200字以内")."""
     label = label or tag.label
@@ -89,13 +100,42 @@ def directive(tag: Tag, label: str | None = None) -> str:
     return generalise(text, keep_amounts=True)
 
 
+def answers_to_questions(messages: Sequence[Message]) -> dict[str, set[str]]:
+    """For the user message that answers the assistant's clarifying questions, the content words of
+    those questions (by message id); empty when the assistant asked nothing first."""
+    asked = clarifying_questions(messages)
+    if not asked:
+        return {}
+    for index, message in enumerate(messages):
+        if message.role == "assistant" and any(question in message.content for question in asked):
+            reply = next((m for m in messages[index + 1 :] if m.role == "user"), None)
+            words = {word for question in asked for word in content_tokens(question)}
+            return {reply.id: words} if reply is not None and reply.id else {}
+    return {}
+
+
+def answers_question(text: str, asked: set[str]) -> bool:
+    """Whether a clause answers a question with these content words ("交通就地铁加打车" to "市内主要坐地铁
+    还是打车？"): it shares two of them, or all of its own."""
+    own = set(content_tokens(text))
+    shared = own & asked
+    return len(shared) >= 2 or (bool(own) and shared == own)
+
+
 def instructions(
-    turns: Sequence[Turn], tools_after: dict[str, list[str]] | None = None
+    turns: Sequence[Turn],
+    tools_after: dict[str, list[str]] | None = None,
+    answering: dict[str, set[str]] | None = None,
 ) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
     """What the user asked for (the words of each request), the steps of the task in order (later
     requests and instructions on how to do it, as directives, and the tools called after each turn,
     from `tools_after`), and the limits and corrections asked of the result, as (directive, corrects an
-    answer); generalised, without repeats."""
+    answer); generalised, without repeats.
+
+    Two kinds of clause say how this one answer should be, not how such tasks are done, and are left
+    out: answers to the assistant's clarifying questions (`answering`: the answering message's id → the
+    questions' content words; the skill asks those questions first instead), and a later request or step
+    about one day of the plan just shown ("第二天能不能把小雁塔也加上", `ONE_DAY`)."""
     requests: list[str] = []
     steps: list[str] = []
     requirements: dict[str, tuple[str, bool]] = {}
@@ -109,8 +149,12 @@ def instructions(
 
     for turn in turns:
         complained = False
+        asked = (answering or {}).get(turn.message.id, set())
         for tag in turn.tags:
             complained = complained or tag.label == "complaint"
+            if asked and tag.label not in PREFERENCE_LABELS and answers_question(tag.text, asked):
+                continue
+            one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
             how = share["step"] + share["standing_rule"]
@@ -119,10 +163,11 @@ def instructions(
                 # The first request names the task; a later one in the same task is a part of it.
                 # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)
                 if requests:
-                    add(steps, generalise(step_text(tag.text)))
+                    if not one_off:
+                        add(steps, generalise(step_text(tag.text)))
                 else:
                     add(requests, generalise(step_text(tag.span or tag.text)))
-            elif tag.label == "step" or (instruction and how >= limit):
+            elif (tag.label == "step" or (instruction and how >= limit)) and not one_off:
                 text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
                 add(steps, text)
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
@@ -232,7 +277,9 @@ def build_task_record(
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
-    requests, steps, requirements = instructions(turns, tool_steps(chunk.messages, language == "zh"))
+    requests, steps, requirements = instructions(
+        turns, tool_steps(chunk.messages, language == "zh"), answers_to_questions(chunk.messages)
+    )
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
     # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.
