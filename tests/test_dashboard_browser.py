@@ -142,3 +142,37 @@ def test_jobs_and_playground_pages_load_in_both_languages(
     assert "检索试验台" in page.locator("h1").inner_text()
     screenshot(page, "playground")
     assert not page_errors(page), page_errors(page)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_filter_form_submitted_in_the_browser_keeps_its_context(
+    demo_server: DemoServer, browser_page: Page, language: str
+) -> None:
+    """Forms are filled and submitted as an operator would, never reached by a hand-built URL."""
+    page = browser_page
+    sign_in(page, demo_server, language)
+
+    timed_goto(page, demo_server.root + f"/ui/user?id={USER}")
+    page.select_option("form.filters select[name=kind]", "tool")
+    page.fill("form.filters input[name=q]", "get_weather")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector("#memories")
+    assert navigation_status(page) == 200 and USER in page.locator("h1").inner_text()
+    kinds = page.locator("#memories tbody td:first-child").all_inner_texts()
+    assert kinds and len(set(kinds)) == 1, kinds  # only tool memories, of this user
+    assert "get_weather" in page.locator("#memories").inner_text()
+
+    timed_goto(page, demo_server.root + "/ui/jobs")
+    page.fill("form.filters input[name=user]", USER)
+    page.select_option("form.filters select[name=status]", "completed")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector("#jobs")
+    users = [u for u in page.locator("#jobs > tbody > tr > td:nth-child(2)").all_inner_texts() if u.strip()]
+    assert users and set(users) == {USER}, set(users)
+
+    timed_goto(page, demo_server.root + f"/ui/playground?user={USER}")
+    page.fill("#playground input[name=q]", "规划成都行程")
+    page.click("#playground button[type=submit]")
+    page.wait_for_selector("#reply")
+    assert json.loads(page.locator("#reply").inner_text())["skill_detail_list"]
+    assert not page_errors(page), page_errors(page)
