@@ -80,14 +80,65 @@ def test_cluster_writes_one_label_per_text(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_bad_jsonl_input_says_which_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="line 2"):
-        run(["cluster", "--jsonl", "--data-dir", str(tmp_path)], '["a"]\nnot json\n', monkeypatch)
-    with pytest.raises(SystemExit, match="line 1"):
-        run(
-            ["segment", "--jsonl", "--data-dir", str(tmp_path)],
-            '[{"role": "robot", "content": "x"}]\n',
-            monkeypatch,
-        )
+    code, _, err = run(["cluster", "--jsonl", "--data-dir", str(tmp_path)], '["a"]\nnot json\n', monkeypatch)
+    assert code == 2 and err.startswith("error: line 2")
+    code, _, err = run(
+        ["segment", "--jsonl", "--data-dir", str(tmp_path)],
+        '[{"role": "robot", "content": "x"}]\n',
+        monkeypatch,
+    )
+    assert code == 2 and err.startswith("error: line 1")
+
+
+MISTAKES = {
+    "a file that is not there": (
+        ["add", "--user", "u", "--conversation", "c", "{tmp}/nope.json"],
+        "",
+        "no such file: ",
+    ),
+    "a folder for a file": (["add", "--user", "u", "--conversation", "c", "{tmp}"], "", "is a folder"),
+    "a file that is not JSON": (
+        ["add", "--user", "u", "--conversation", "c", "{tmp}/notes.txt"],
+        "",
+        "not JSON",
+    ),
+    "a file that is not UTF-8": (
+        ["add", "--user", "u", "--conversation", "c", "{tmp}/latin1.json"],
+        "",
+        "not UTF-8",
+    ),
+    "standard input that is not JSON": (
+        ["add", "--user", "u", "--conversation", "c", "-"],
+        "hello",
+        "not JSON",
+    ),
+    "a JSON object without messages": (
+        ["add", "--user", "u", "--conversation", "c", "-"],
+        '{"role": "user"}',
+        "error: ",
+    ),
+    "segment without --jsonl": (["segment"], "", "--jsonl"),
+    "cluster with too large a k": (["cluster", "--jsonl", "--k", "5"], '["a", "b"]\n', "more than its 2"),
+    "skills show without an id": (["skills", "show"], "", "needs a SKILL_ID"),
+    "skills export without --to": (["skills", "export", "--user", "u"], "", "needs --to"),
+    "a job id that does not exist": (["status", "nope"], "", "error: "),
+    "revoking a key that does not exist": (["keys", "revoke", "nope"], "", "no active key"),
+}
+"""The usual mistakes with each command that reads input: (arguments, standard input, what the error says)."""
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_every_usual_mistake_is_one_line_and_exit_code_2(
+    mistake: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("not json at all", encoding="utf-8")
+    (tmp_path / "latin1.json").write_bytes('[{"role": "user", "content": "café"}]'.encode("latin-1"))
+    argv, stdin, says = MISTAKES[mistake]
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv] + ["--data-dir", str(tmp_path / "data")]
+    code, out, err = run(argv, stdin, monkeypatch)
+    assert code == 2, (code, out, err)
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert says in err, err
 
 
 def test_add_search_skills_and_export(tmp_path: Path) -> None:

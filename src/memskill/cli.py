@@ -36,6 +36,24 @@ from memskill.config import Settings
 from memskill.errors import MemskillError
 
 
+class CommandError(Exception):
+    """A mistake in how a command was called: printed as one line saying what to do, exit code 2."""
+
+
+def _explain(error: OSError | UnicodeDecodeError) -> str:
+    """One line for an input the command could not read."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the input is not UTF-8 text; save it as UTF-8 JSON."
+    name = error.filename if error.filename is not None else "the input"
+    if isinstance(error, FileNotFoundError):
+        return f"no such file: {name}; check the path (or pass - to read standard input)."
+    if isinstance(error, IsADirectoryError):
+        return f"{name} is a folder; pass a JSON file (e.g. {Path(str(name)) / 'conversation.json'})."
+    if isinstance(error, PermissionError):
+        return f"cannot read {name}: permission denied."
+    return f"{name}: {error.strerror or error}."
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(args.data_dir)
 
@@ -83,7 +101,7 @@ def _read_messages(path: str | None) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SystemExit(f"error: the input is not JSON ({error}); pass a JSON list of messages.") from None
+        raise CommandError(f"the input is not JSON ({error}); pass a JSON list of messages.") from None
     if isinstance(data, dict) and "messages" in data:
         data = data["messages"]
     return data
@@ -159,16 +177,14 @@ def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 err.write(f"no skills for user {args.user!r} yet\n")
         elif args.action == "show":
             if not args.skill_id:
-                raise SystemExit(
-                    "error: `skills show` needs a SKILL_ID (see `memskill skills list --user U`)."
-                )
+                raise CommandError("`skills show` needs a SKILL_ID (see `memskill skills list --user U`).")
             document = memory.skill_document(args.skill_id, args.version)
             from memskill.skillfile import render
 
             out.write(render(document))
         else:
             if not args.to:
-                raise SystemExit("error: `skills export` needs --to DIR (e.g. ~/.claude/skills).")
+                raise CommandError("`skills export` needs --to DIR (e.g. ~/.claude/skills).")
             for folder in memory.export_skills(args.user, args.to):
                 out.write(f"{folder}\n")
     return 0
@@ -233,9 +249,7 @@ def _jsonl(stream: TextIO, what: str) -> list[Any]:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as error:
-            raise SystemExit(
-                f"error: line {number} is not JSON ({error}); each line must be {what}."
-            ) from None
+            raise CommandError(f"line {number} is not JSON ({error}); each line must be {what}.") from None
     return rows
 
 
@@ -252,7 +266,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from memskill.segment import segment
 
     if not args.jsonl:
-        raise SystemExit("error: pass --jsonl and one JSON list of messages per stdin line.")
+        raise CommandError("pass --jsonl and one JSON list of messages per stdin line.")
     embedder = _embedder(args)
     rows = _jsonl(sys.stdin, "a JSON list of {role, content} messages")
     limits = Limits(max_messages_per_call=1_000_000, max_message_chars=10_000_000)
@@ -260,7 +274,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             messages = normalise_messages(row, "segment", "cli", limits)
         except MemskillError as error:
-            raise SystemExit(f"error: line {index}: {error}") from None
+            raise CommandError(f"line {index}: {error}") from None
         segments = segment(messages, embedder)
         out.write(
             json.dumps(
@@ -276,14 +290,14 @@ def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from memskill.cluster import cluster_texts
 
     if not args.jsonl:
-        raise SystemExit("error: pass --jsonl and one JSON list of texts per stdin line.")
+        raise CommandError("pass --jsonl and one JSON list of texts per stdin line.")
     embedder = _embedder(args)
     rows = _jsonl(sys.stdin, "a JSON list of strings")
     for index, row in enumerate(rows, start=1):
         if not isinstance(row, list) or not all(isinstance(t, str) for t in row):
-            raise SystemExit(f"error: line {index} must be a JSON list of strings.")
+            raise CommandError(f"line {index} must be a JSON list of strings.")
         if args.k is not None and not 1 <= args.k <= max(1, len(row)):
-            raise SystemExit(f"error: line {index}: --k {args.k} is more than its {len(row)} texts.")
+            raise CommandError(f"line {index}: --k {args.k} is more than its {len(row)} texts.")
         labels = cluster_texts(row, embedder, k=args.k) if row else []
         out.write(json.dumps([int(label) for label in labels]) + "\n")
         _progress(index, len(rows), "clustered", err)
@@ -397,11 +411,9 @@ def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"{row.id}  {row.prefix}…  app={row.app_id or '*'}  {state}  {row.note}\n")
         else:
             if not args.key_id:
-                raise SystemExit(
-                    "error: `keys revoke` needs the key's id or prefix (see `memskill keys list`)."
-                )
+                raise CommandError("`keys revoke` needs the key's id or prefix (see `memskill keys list`).")
             if not store.revoke_api_key(args.key_id, int(time.time() * 1000)):
-                raise SystemExit(f"error: no active key {args.key_id!r} (see `memskill keys list`).")
+                raise CommandError(f"no active key {args.key_id!r} (see `memskill keys list`).")
             err.write(f"revoked {args.key_id}\n")
     finally:
         store.close()
@@ -588,8 +600,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     started = time.monotonic()
     try:
         return COMMANDS[args.command](args, out, err)
-    except MemskillError as error:
+    except (MemskillError, CommandError) as error:
         err.write(f"error: {error}\n")
+        return 2
+    except (OSError, UnicodeDecodeError) as error:
+        err.write(f"error: {_explain(error)}\n")
         return 2
     finally:
         if args.command == "demo":
