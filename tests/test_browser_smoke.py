@@ -56,3 +56,21 @@ def test_chinese_text_is_drawn_with_a_cjk_font(browser_page: Page) -> None:
 
     screenshot(page, "cjk-font")
     assert not page_errors(page), "\n".join(page_errors(page))
+
+
+def test_the_api_docs_render_offline(demo_server: DemoServer, browser_page: Page) -> None:
+    """/docs draws every endpoint with the package's own Swagger UI: no request leaves the server."""
+    page = browser_page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    timed_goto(page, demo_server.root + "/docs")
+    assert navigation_status(page) == 200
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 10
+    assert "search/memory" in page.locator(".swagger-ui").inner_text()
+    outside = [
+        url for url in requested if not url.startswith(demo_server.root) and not url.startswith("data:")
+    ]
+    assert not outside, outside
+    screenshot(page, "api-docs")
+    assert not page_errors(page), "\n".join(page_errors(page))

@@ -13,8 +13,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -30,6 +31,8 @@ from memskill.server.routes import build_downloads, build_router
 
 log = logging.getLogger("memskill.server")
 PREFIXES = ("/api/openmem/v1", "/v1")
+SWAGGER_UI = "/ui/static/swagger-ui"
+"""Where the vendored Swagger UI (swagger-ui-dist 5, Apache-2.0, see its VERSION file) is served."""
 OPEN_PATHS = ("/", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/healthz", "/favicon.ico")
 
 
@@ -147,6 +150,7 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
         version=__version__,
         description="MemOS Cloud v1 compatible memory API. Authenticate with `Authorization: Token <key>`.",
         redoc_url=None,
+        docs_url=None,  # served below from the package's own copy of Swagger UI: no CDN, works offline
     )
     api = build_router(memory, signer, settings.public_url)
     downloads = build_downloads(memory, signer)
@@ -155,6 +159,21 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
         app.include_router(downloads, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
     app.include_router(build_console(memory, keys, signer, settings.public_url))
     app.mount("/ui/static", StaticFiles(packages=[("memskill.server", "static")]), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=SWAGGER_UI + "/swagger-ui-bundle.js",
+            swagger_css_url=SWAGGER_UI + "/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
