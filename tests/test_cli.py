@@ -204,3 +204,23 @@ def test_demo_prints_both_users_skills(tmp_path: Path) -> None:
         assert wish in first
     assert "起得晚" in second.split("search_memory(")[0]
     assert "search_memory(user_id='demo-traveller-fast'" in out
+
+
+def test_a_long_add_says_what_it_is_doing(tmp_path: Path) -> None:
+    """A conversation of many tasks shows each stage's progress on stderr (17 s of silence before)."""
+    turn = [
+        {"role": "user", "content": "帮我规划成都5天的行程，我喜欢博物馆"},
+        {"role": "assistant", "content": "第一天：四川博物院、杜甫草堂……"},
+        {"role": "user", "content": "另外，帮我写一封请假邮件给经理，下周一请一天假"},
+        {"role": "assistant", "content": "经理您好：我下周一需要请假一天……"},
+        {"role": "user", "content": "换个话题，推荐一个适合新手的跑步计划"},
+        {"role": "assistant", "content": "第一周：每次慢跑1分钟、走2分钟，重复8次……"},
+    ]
+    conversation = tmp_path / "long.json"
+    conversation.write_text(json.dumps(turn * 4, ensure_ascii=False), encoding="utf-8")
+    code, out, err = run(
+        ["add", "--user", "u", "--conversation", "c", str(conversation), "--data-dir", str(tmp_path)]
+    )
+    assert code == 0 and json.loads(out)["status"] == "completed"
+    assert "adding 24 messages" in err
+    assert re.search(r"extracting tasks (\d+)/\1\n", err) and "storing memories and skills" in err, err

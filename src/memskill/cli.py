@@ -71,6 +71,10 @@ def _memory_from(settings: Settings) -> Any:
     return Memory(settings=settings)
 
 
+ADD_NOTICE_MESSAGES = 20
+"""`memskill add` says what it is doing from this many messages on (they take a second or more)."""
+
+
 def _print_json(data: object, out: TextIO) -> None:
     out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
@@ -108,11 +112,15 @@ def _read_messages(path: str | None) -> Any:
 
 
 def cmd_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    messages = _read_messages(args.file)
     with _memory(args) as memory:
+        if isinstance(messages, list) and len(messages) >= ADD_NOTICE_MESSAGES:
+            err.write(f"adding {len(messages)} messages: segmenting, then extracting each task\n")
+        memory.pipeline.progress = lambda what, done, total: _progress(done, total, what, err)
         reply = memory.add_message(
             user_id=args.user,
             conversation_id=args.conversation,
-            messages=_read_messages(args.file),
+            messages=messages,
             agent_id=args.agent,
             app_id=args.app,
             tags=args.tag or [],

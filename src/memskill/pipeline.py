@@ -72,6 +72,8 @@ class Pipeline:
         self.stages = Stages(embedder, llm, profile)
         self.clusters = Chooser(store, embedder)
         self.memories = Consolidator(store, embedder)
+        self.progress: Callable[[str, int, int], None] | None = None
+        """Called as (what, done, total) while a job runs; the CLI shows it."""
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
         vectors = self.embedder.embed([*left, *right])
@@ -131,18 +133,26 @@ class Pipeline:
             for chunk in parts
             if any(m.id in fresh for m in chunk.messages) or self._moved(job, chunk) is not None
         ]
-        extractions = [(chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)) for chunk in chunks]
+        extractions = []
+        for number, chunk in enumerate(chunks, start=1):
+            extractions.append((chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)))
+            self._report("extracting tasks", number, len(chunks))
         # Model calls happen here, before the transaction, so the write lock is never held while waiting.
         proposals = {
             self._record_id(job, chunk): self._propose(scope, job, chunk, extraction, ledger)
             for chunk, extraction in extractions
         }
         with self.store.transaction():
-            for chunk, extraction in extractions:
+            for number, (chunk, extraction) in enumerate(extractions, start=1):
                 proposal = proposals.get(self._record_id(job, chunk))
                 self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal)
+                self._report("storing memories and skills", number, len(extractions))
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
+
+    def _report(self, what: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(what, done, total)
 
     def _finish(self, job: Job, outcome: Outcome, ledger: Ledger) -> None:
         report = ledger.report()
