@@ -166,6 +166,11 @@ def test_add_search_skills_and_export(tmp_path: Path) -> None:
     assert out.startswith("---\nname: travel-itinerary-planning")
     code, out, _ = run(["skills", "export", "--user", "u1", "--to", str(tmp_path / "skills"), *data])
     assert (tmp_path / "skills" / "travel-itinerary-planning" / "SKILL.md").exists()
+    assert code == 0 and out.startswith("written ") and "travel-itinerary-planning" in out
+    code, out, _ = run(["skills", "sync", "--user", "u1", "--to", str(tmp_path / "skills"), *data])
+    assert code == 0 and out.startswith("unchanged ")
+    code, out, err = run(["skills", "export", "--user", "nobody", "--to", str(tmp_path / "skills"), *data])
+    assert code == 1 and out == "" and "has no skills" in err
 
 
 def test_errors_are_reported_not_raised(tmp_path: Path) -> None:

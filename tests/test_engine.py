@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,11 +161,58 @@ def test_versions_are_kept_and_immutable(demo_memory: Memory) -> None:
 
 
 def test_export_writes_valid_skill_folders(demo_memory: Memory, tmp_path: Path) -> None:
-    folders = demo_memory.export_skills(FAST, tmp_path / ".claude" / "skills")
-    assert folders
-    for folder in folders:
+    done = demo_memory.export_skills(FAST, tmp_path / ".claude" / "skills")
+    assert done and {e.action for e in done} == {"written"}
+    for folder in (e.folder for e in done):
         assert validate_folder(folder) == []
         assert (folder / "SKILL.md").read_text(encoding="utf-8").startswith("---\nname: " + folder.name)
+
+
+def test_export_never_overwrites_what_it_did_not_write(demo_memory: Memory, tmp_path: Path) -> None:
+    """Two users with a skill of the same name into one folder, a folder written by hand, a second run."""
+    target = tmp_path / "skills"
+    travel = "travel-itinerary-planning"
+    first = {e.name: e.action for e in demo_memory.export_skills(FAST, target)}
+    assert first[travel] == "written"
+    fast_text = (target / travel / "SKILL.md").read_text(encoding="utf-8")
+    again = {e.name: e.action for e in demo_memory.export_skills(FAST, target)}
+    assert again == dict.fromkeys(first, "unchanged")
+
+    slow = {e.name: e for e in demo_memory.export_skills(SLOW, target)}
+    assert slow[travel].action == "skipped" and "--prefix" in slow[travel].reason
+    assert (target / travel / "SKILL.md").read_text(encoding="utf-8") == fast_text  # the first user's stays
+    prefixed = {e.name: e.action for e in demo_memory.export_skills(SLOW, target, prefix="slow")}
+    assert prefixed["slow-" + travel] == "written"
+    assert validate_folder(target / ("slow-" + travel)) == []
+    manifest = json.loads((target / ".memskill.json").read_text(encoding="utf-8"))
+    written = {name for name, e in slow.items() if e.action == "written"}  # names FAST had not taken
+    assert set(manifest["folders"]) == {*first, *written, *prefixed}
+
+    by_hand = tmp_path / "by-hand"
+    (by_hand / travel).mkdir(parents=True)
+    (by_hand / travel / "SKILL.md").write_text("mine", encoding="utf-8")
+    [kept] = [e for e in demo_memory.export_skills(FAST, by_hand) if e.name == travel]
+    assert kept.action == "skipped" and "--force" in kept.reason
+    assert (by_hand / travel / "SKILL.md").read_text(encoding="utf-8") == "mine"
+    [forced] = [e for e in demo_memory.export_skills(FAST, by_hand, force=True) if e.name == travel]
+    assert forced.action == "written" and validate_folder(by_hand / travel) == []
+
+
+def test_sync_removes_only_the_folders_of_deleted_skills_it_wrote(
+    demo_memory: Memory, tmp_path: Path
+) -> None:
+    target = tmp_path / "skills"
+    demo_memory.export_skills(FAST, target)
+    manifest = json.loads((target / ".memskill.json").read_text(encoding="utf-8"))
+    gone = next(iter(manifest["folders"]))
+    manifest["folders"][gone]["user_id"] = FAST
+    manifest["folders"]["an-old-skill"] = {"skill_id": "skill_old", "user_id": FAST, "sha256": ""}
+    (target / "an-old-skill").mkdir()
+    (target / ".memskill.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (target / "by-hand").mkdir()
+    done = {e.name: e.action for e in demo_memory.export_skills(FAST, target, sync=True)}
+    assert done["an-old-skill"] == "removed" and not (target / "an-old-skill").exists()
+    assert (target / "by-hand").is_dir() and done[gone] == "unchanged"
 
 
 def test_async_add_is_searchable_at_once_and_finishes_after_a_restart(

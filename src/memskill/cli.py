@@ -3,7 +3,7 @@
     memskill demo                                   the product scenario, offline, in under a minute
     memskill add --user U --conversation C [FILE]   store a conversation (JSON list of messages)
     memskill search QUERY --user U [--skills]       what an agent would receive
-    memskill skills list|show|export                the user's skills as SKILL.md
+    memskill skills list|show|export|sync           the user's skills as SKILL.md
     memskill segment --jsonl                        conversations (one JSON list per line) → task chunks
     memskill cluster --jsonl [--k N]                texts (one JSON list per line) → cluster labels
     memskill status [TASK_ID]                       a background job's state; vectors left to re-embed
@@ -192,9 +192,16 @@ def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(render(document))
         else:
             if not args.to:
-                raise CommandError("`skills export` needs --to DIR (e.g. ~/.claude/skills).")
-            for folder in memory.export_skills(args.user, args.to):
-                out.write(f"{folder}\n")
+                raise CommandError(f"`skills {args.action}` needs --to DIR (e.g. ~/.claude/skills).")
+            done = memory.export_skills(
+                args.user, args.to, args.prefix or "", args.force, sync=args.action == "sync"
+            )
+            for entry in done:
+                reason = f"  ({entry.reason})" if entry.reason else ""
+                out.write(f"{entry.action:9s} {entry.folder}{reason}\n")
+            if not any(entry.action != "removed" for entry in done):
+                err.write(f"user {args.user!r} has no skills: nothing to export\n")
+                return 1
     return 0
 
 
@@ -506,11 +513,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the raw reply")
 
     skills = commands.add_parser("skills", parents=[common], help="list, show or export skills")
-    skills.add_argument("action", choices=["list", "show", "export"])
+    skills.add_argument("action", choices=["list", "show", "export", "sync"])
     skills.add_argument("skill_id", nargs="?")
     skills.add_argument("--user")
     skills.add_argument("--version", type=int)
     skills.add_argument("--to", help="export target, e.g. ~/.claude/skills or .agents/skills")
+    skills.add_argument("--prefix", help="export/sync: name the folders <prefix>-<skill name> (one per user)")
+    skills.add_argument(
+        "--force", action="store_true", help="export/sync: replace folders memskill did not write"
+    )
     skills.add_argument("--json", action="store_true")
 
     status = commands.add_parser("status", parents=[common], help="a job's status; vectors to re-embed")
@@ -603,7 +614,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     args = parser.parse_args(argv)
     out = out or sys.stdout
     err = err or sys.stderr
-    if args.command == "skills" and args.action in ("list", "export") and not args.user:
+    if args.command == "skills" and args.action in ("list", "export", "sync") and not args.user:
         parser.error(f"`skills {args.action}` needs --user")
     started = time.monotonic()
     try:

@@ -22,6 +22,8 @@ from typing import Any
 from memskill import wire
 from memskill.config import Endpoint, Limits, Settings
 from memskill.errors import InvalidRequest, MissingField, NotFound
+from memskill.export import Exported, export
+from memskill.export import Skill as ExportedSkill
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import Workers, run_job
@@ -41,7 +43,7 @@ from memskill.retrieve import (
     relativity,
     words_of_tokens,
 )
-from memskill.skillfile import SkillDocument, package_zip, parse, write_folder
+from memskill.skillfile import SkillDocument, package_zip, parse
 from memskill.stores.base import Store
 from memskill.stores.sqlite import SQLiteStore
 
@@ -669,12 +671,17 @@ class Memory:
         """A zip holding `<name>/SKILL.md`, ready for an agent's skills folder."""
         return package_zip(self.skill_document(skill_id, version))
 
-    def export_skills(self, user_id: str, directory: str | Path) -> list[Path]:
-        """Write each of a user's skills as `<directory>/<name>/SKILL.md`; returns the folders."""
+    def export_skills(
+        self, user_id: str, directory: str | Path, prefix: str = "", force: bool = False, sync: bool = False
+    ) -> list[Exported]:
+        """Write each of a user's skills as `<directory>/<name>/SKILL.md`, keeping a manifest of what was
+        written there (`memskill.export`): folders memskill did not write are left alone unless `force`;
+        `prefix` names folders per user; `sync` also removes the folders of this user's deleted skills."""
         scope = self._scope(user_id)
-        target = Path(directory).expanduser()
-        target.mkdir(parents=True, exist_ok=True)
-        return [write_folder(parse(s.current.markdown), target) for s in self.store.list_skills(scope)]
+        skills = [
+            ExportedSkill(s.id, s.user_id, parse(s.current.markdown)) for s in self.store.list_skills(scope)
+        ]
+        return export(skills, scope.user_id, Path(directory), prefix, force, sync)
 
     def users(self) -> list[str]:
         return self.store.user_ids()
