@@ -154,6 +154,8 @@ def instructions(
             complained = complained or tag.label == "complaint"
             if asked and tag.label not in PREFERENCE_LABELS and answers_question(tag.text, asked):
                 continue
+            if _turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
+                continue  # "回到行程，" / "By the way," only announces where the talk goes
             one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
