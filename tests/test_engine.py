@@ -248,6 +248,19 @@ def test_the_same_call_twice_is_stored_once(memory: Memory) -> None:
     assert [p["preference"] for p in preferences].count(preferences[0]["preference"]) == 1
 
 
+def test_a_sync_call_runs_its_queued_duplicate_when_no_worker_would(memory: Memory) -> None:
+    """Without worker threads, a synchronous call whose job an earlier asynchronous one queued runs it
+    (it waited 120 s for a worker that did not exist)."""
+    messages = [{"role": "user", "content": "I prefer window seats on short flights."}]
+    queued = memory.add_message(user_id="u1", conversation_id="c1", messages=messages)
+    assert queued["status"] == "running"
+    again = memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
+    assert again["task_id"] == queued["task_id"] and again["status"] == "completed"
+    feedback = {"user_id": "u1", "conversation_id": "c1", "feedback_content": "Aisle seats, actually."}
+    memory.add_feedback(**feedback)
+    assert memory.add_feedback(**feedback, async_mode=False)["status"] == "completed"
+
+
 def test_feedback_updates_preferences_and_the_matching_skill(memory: Memory) -> None:
     conversation = [
         {"role": "user", "content": "帮我写一封请假邮件给王经理，下周三请一天假，回答控制在500字以内"},

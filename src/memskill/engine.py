@@ -268,7 +268,11 @@ class Memory:
         )
 
     def wait(self, task_id: str, timeout: float = 120.0) -> dict[str, Any]:
-        """Block until a task is no longer running (or `timeout` passes); returns its status."""
+        """Block until a task is no longer running (or `timeout` passes); returns its status.
+
+        Without worker threads in this process, the wait runs queued jobs itself (claimed like a worker
+        would, oldest first): a synchronous call that finds its job queued by an earlier asynchronous
+        one would otherwise wait for a worker that may not exist."""
         import time
 
         deadline = time.monotonic() + timeout
@@ -276,6 +280,18 @@ class Memory:
             status = self.get_status(task_id=task_id)
             if status["status"] != "running" or time.monotonic() > deadline:
                 return status
+            if self.workers.count == 0:
+                claimed = self.store.claim_job("inline", self.settings.lease_ms)
+                if claimed is not None:
+                    self._reembedding.wait()
+                    run_job(
+                        self.store,
+                        self.pipeline,
+                        claimed,
+                        lease_ms=self.settings.lease_ms,
+                        leases=self.workers.leases,
+                    )
+                    continue
             self.workers.wake()
             time.sleep(0.02)
 
