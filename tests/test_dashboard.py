@@ -258,3 +258,12 @@ def test_signing_out_needs_the_token_and_ends_the_session(client: TestClient) ->
     assert token is not None
     client.post("/ui/logout", data={"csrf": token.group(1)})
     assert client.get("/ui/users", follow_redirects=False).status_code == 303
+
+
+def test_commands_in_the_console_words_show_as_code_not_backticks(client: TestClient, memory: Memory) -> None:
+    for language in ("en", "zh"):
+        page = client.get("/ui/login", params={"lang": language}).text
+        assert "<code>memskill keys create</code>" in page and "`" not in page
+    app_key, _ = create_key(memory.store, app_id="<b>shop</b>")
+    bound = client.post("/ui/login", data={"key": app_key}).text
+    assert "<code>memskill keys create</code>" in bound and "&lt;b&gt;shop&lt;/b&gt;" in bound

@@ -216,8 +216,7 @@ def merge(
     for candidate in candidates(evidence):
         if candidate.section == "example":
             updated = with_example(current, evidence)
-            if updated != current:
-                # The task went on and the answer it kept changed: a new version shows the new one.
+            if updated != current:  # a new accepted answer is a change: a new version shows it
                 log.append(f"example: {candidate.text.splitlines()[0][:80]}")
             current = updated
             continue

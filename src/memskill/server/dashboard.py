@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from memskill import __version__
 from memskill.engine import Memory
@@ -44,6 +46,11 @@ SECURITY_HEADERS = {
 }
 
 
+def _ticks(text: str) -> Markup:
+    """Text with its `backticked` parts as <code> (the rest escaped): the console's words name commands."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("memskill.server", "templates"),
@@ -53,6 +60,7 @@ def _environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2)
+    env.filters["ticks"] = _ticks
     env.globals["quote"] = lambda value: quote(str(value), safe="")
     return env
 
