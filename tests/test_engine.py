@@ -413,3 +413,15 @@ def test_a_job_taken_over_by_another_worker_commits_nothing_from_the_first(fast_
     run_job(store, fast_memory.pipeline, second, "worker-b")
     job = store.get_job(first.id)
     assert job is not None and job.status == "completed" and job.added
+
+
+def test_a_chinese_preference_is_explained_in_chinese(memory: Memory) -> None:
+    """Even feedback the tagger finds no wish in ("这个不行") is stored with a reason in its language."""
+    messages = [
+        {"role": "user", "content": "帮我写一封请假邮件给经理"},
+        {"role": "assistant", "content": "经理您好：……"},
+    ]
+    memory.add_message(user_id="u1", conversation_id="c1", messages=messages, async_mode=False)
+    memory.add_feedback(user_id="u1", conversation_id="c1", feedback_content="这个不行", async_mode=False)
+    [stored] = memory.get_memory(user_id="u1")["preference_detail_list"]
+    assert stored["preference"] == "这个不行" and "用户" in stored["reasoning"], stored

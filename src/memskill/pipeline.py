@@ -341,7 +341,7 @@ class Pipeline:
                 PreferenceDraft(
                     text=text,
                     preference_type="explicit_preference",
-                    reasoning="stated as feedback",
+                    reasoning="用户在反馈中说明" if detect_language(text) == "zh" else "stated as feedback",
                     topic="feedback",
                     polarity=0,
                     sources=tuple(message_ids),

@@ -32,7 +32,7 @@ TOPICS = (
     ("accommodation", "住 酒店 民宿 宾馆 房间 hotel hostel airbnb room accommodation stay"),
     ("transport", "飞机 航班 机票 高铁 火车 地铁 打车 开车 自驾 座位 靠窗 过道 交通 flight seat "
                   "train drive driving taxi bus transport transportation airline"),
-    ("sightseeing", "景点 博物馆 古迹 商场 购物 小众 人少 网红 打卡 文化 自然 爬山 公园 museum "
+    ("sightseeing", "景点 博物馆 古迹 商场 购物 逛街 小众 人少 网红 打卡 文化 自然 爬山 公园 museum "
                     "sightseeing sights attraction mall shopping hiking tourist crowd crowded "
                     "landmark off_the_beaten"),
     ("weather", "天气 温度 气温 下雨 weather temperature rain forecast"),
@@ -61,11 +61,15 @@ _EN_STOP = frozenset(
 
 
 def topic_of(text: str) -> str:
-    """A coarse subject for `text`: the first matching keyword row, else its main noun."""
+    """A coarse subject for `text`: the keyword row it names most often (the earlier row on a tie:
+    "每次规划行程前先查天气和温度" is `weather`, not `pace`), else its main noun."""
     lowered = text.lower()
-    for topic, pattern in _TOPIC_PATTERNS:
-        if pattern.search(lowered):
-            return topic
+    hits = [
+        (len(pattern.findall(lowered)), -row, topic) for row, (topic, pattern) in enumerate(_TOPIC_PATTERNS)
+    ]
+    count, _, topic = max(hits)
+    if count:
+        return topic
     if _CJK.search(text):
         import jieba
         import jieba.posseg
