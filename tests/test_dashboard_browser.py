@@ -176,3 +176,46 @@ def test_every_filter_form_submitted_in_the_browser_keeps_its_context(
     page.wait_for_selector("#reply")
     assert json.loads(page.locator("#reply").inner_text())["skill_detail_list"]
     assert not page_errors(page), page_errors(page)
+
+
+def test_pages_fit_a_laptop_and_a_phone_and_draw_emoji(demo_server: DemoServer, browser_page: Page) -> None:
+    """At 1280 px the jobs page does not scroll sideways; at 390 px the header's links keep their words on
+    one line; 👍 in a message is drawn with an emoji font, not as a box."""
+    page = browser_page
+    sign_in(page, demo_server)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    timed_goto(page, demo_server.root + "/ui/jobs")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    screenshot(page, "jobs-1280")
+    assert overflow <= 0, f"the jobs page is {overflow} px wider than a 1280 px window"
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    timed_goto(page, demo_server.root + "/ui/users")
+    screenshot(page, "users-390")
+    heights = page.evaluate(
+        "() => [...document.querySelectorAll('header.top a, header.top button')].map(e => "
+        "[e.textContent.trim(), e.getBoundingClientRect().height, "
+        "parseFloat(getComputedStyle(e).lineHeight)])"
+    )
+    wrapped = [text for text, height, line in heights if height > 1.5 * line]
+    assert not wrapped, f"header links wrap on a phone: {wrapped}"
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the users page is {overflow} px wider than a phone (its table scrolls inside)"
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    timed_goto(page, demo_server.root + f"/ui/conversation?user={USER}&id=fast-chengdu-5days")
+    thumb = page.locator(".message", has_text="👍").first
+    assert thumb.is_visible()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    nodes = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": ".message"})["nodeIds"]
+    families: dict[str, int] = {}
+    for node in nodes:
+        for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:
+            families[font["familyName"]] = families.get(font["familyName"], 0) + font["glyphCount"]
+    assert any("Emoji" in family for family in families), (
+        f"👍 drawn with {families}; install fonts-noto-color-emoji"
+    )
+    assert not page_errors(page), page_errors(page)
