@@ -90,30 +90,31 @@ def test_bad_jsonl_input_says_which_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert code == 2 and err.startswith("error: line 1")
 
 
+ADD = ["add", "--user", "u", "--conversation", "c"]
 MISTAKES = {
     "a file that is not there": (
-        ["add", "--user", "u", "--conversation", "c", "{tmp}/nope.json"],
+        [*ADD, "{tmp}/nope.json"],
         "",
         "no such file: ",
     ),
-    "a folder for a file": (["add", "--user", "u", "--conversation", "c", "{tmp}"], "", "is a folder"),
+    "a folder for a file": ([*ADD, "{tmp}"], "", "is a folder"),
     "a file that is not JSON": (
-        ["add", "--user", "u", "--conversation", "c", "{tmp}/notes.txt"],
+        [*ADD, "{tmp}/notes.txt"],
         "",
         "not JSON",
     ),
     "a file that is not UTF-8": (
-        ["add", "--user", "u", "--conversation", "c", "{tmp}/latin1.json"],
+        [*ADD, "{tmp}/latin1.json"],
         "",
         "not UTF-8",
     ),
     "standard input that is not JSON": (
-        ["add", "--user", "u", "--conversation", "c", "-"],
+        [*ADD, "-"],
         "hello",
         "not JSON",
     ),
     "a JSON object without messages": (
-        ["add", "--user", "u", "--conversation", "c", "-"],
+        [*ADD, "-"],
         '{"role": "user"}',
         "error: ",
     ),
@@ -223,9 +224,7 @@ def test_a_long_add_says_what_it_is_doing(tmp_path: Path) -> None:
     ]
     conversation = tmp_path / "long.json"
     conversation.write_text(json.dumps(turn * 4, ensure_ascii=False), encoding="utf-8")
-    code, out, err = run(
-        ["add", "--user", "u", "--conversation", "c", str(conversation), "--data-dir", str(tmp_path)]
-    )
+    code, out, err = run([*ADD, str(conversation), "--data-dir", str(tmp_path)])
     assert code == 0 and json.loads(out)["status"] == "completed"
     assert "adding 24 messages" in err
     assert re.search(r"extracting tasks (\d+)/\1\n", err) and "storing memories and skills" in err, err

@@ -23,7 +23,6 @@ from memskill import wire
 from memskill.config import Endpoint, Limits, Settings
 from memskill.errors import InvalidRequest, MissingField, NotFound
 from memskill.export import Exported, export
-from memskill.export import Skill as ExportedSkill
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import Workers, run_job
@@ -694,10 +693,7 @@ class Memory:
         written there (`memskill.export`): folders memskill did not write are left alone unless `force`;
         `prefix` names folders per user; `sync` also removes the folders of this user's deleted skills."""
         scope = self._scope(user_id)
-        skills = [
-            ExportedSkill(s.id, s.user_id, parse(s.current.markdown)) for s in self.store.list_skills(scope)
-        ]
-        return export(skills, scope.user_id, Path(directory), prefix, force, sync)
+        return export(self.store.list_skills(scope), scope.user_id, Path(directory), prefix, force, sync)
 
     def users(self) -> list[str]:
         return self.store.user_ids()

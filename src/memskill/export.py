@@ -10,7 +10,7 @@ skill's id, its user and a hash of what was written. An export then
   several users fit in one target;
 - with `sync`, also removes the folders it wrote for this user whose skill is gone (`removed`).
 
-Nothing here reads the store: the engine passes the skills in.
+Nothing here reads the store: the engine passes the user's skills in.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from memskill.errors import InvalidRequest
-from memskill.skillfile import SkillDocument, render, write_folder
+from memskill.models import Skill
+from memskill.skillfile import parse, render, write_folder
 
 MANIFEST = ".memskill.json"
 """The manifest's file name inside the target folder."""
@@ -44,15 +45,6 @@ class Exported:
     """Why a folder was skipped."""
 
 
-@dataclass(frozen=True)
-class Skill:
-    """A skill to export: its id, its user and its current document."""
-
-    skill_id: str
-    user_id: str
-    document: SkillDocument
-
-
 def export(
     skills: Sequence[Skill],
     user_id: str,
@@ -68,14 +60,14 @@ def export(
     folders: dict[str, Any] = manifest["folders"]
     done: list[Exported] = []
     for skill in skills:
-        document = skill.document
+        document = parse(skill.current.markdown)
         if prefix:
             document = replace(document, name=_prefixed(prefix, document.name))
         name, folder = document.name, target / document.name
         text = render(document)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         entry = folders.get(name)
-        owner = entry is not None and (entry["skill_id"], entry["user_id"]) == (skill.skill_id, skill.user_id)
+        owner = entry is not None and (entry["skill_id"], entry["user_id"]) == (skill.id, skill.user_id)
         if not force and folder.exists() and entry is None:
             reason = "a folder memskill did not write; pass --force to replace it"
             done.append(Exported(name, "skipped", folder, reason))
@@ -89,7 +81,7 @@ def export(
             done.append(Exported(name, "unchanged", folder))
             continue
         write_folder(document, target)
-        folders[name] = {"skill_id": skill.skill_id, "user_id": skill.user_id, "sha256": digest}
+        folders[name] = {"skill_id": skill.id, "user_id": skill.user_id, "sha256": digest}
         done.append(Exported(name, "updated" if owner else "written", folder))
     if sync:
         kept = {e.name for e in done}

@@ -131,7 +131,8 @@ class Pipeline:
         chunks = [
             chunk
             for chunk in parts
-            if any(m.id in fresh for m in chunk.messages) or self._moved(job, chunk) is not None
+            if any(m.id in fresh for m in chunk.messages)
+            or _reaches_past(self.store.get_task_record(self._record_id(job, chunk)), chunk)
         ]
         extractions = []
         for number, chunk in enumerate(chunks, start=1):
@@ -165,14 +166,6 @@ class Pipeline:
     @staticmethod
     def _record_id(job: Job, chunk: TaskChunk) -> str:
         return stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
-
-    def _moved(self, job: Job, chunk: TaskChunk) -> TaskRecordRow | None:
-        """The chunk's stored record when it holds messages the chunk no longer has (else None)."""
-        stored = self.store.get_task_record(self._record_id(job, chunk))
-        if stored is None:
-            return None
-        held = {m.id for m in chunk.messages}
-        return stored if any(source not in held for source in stored.record.get("sources", [])) else None
 
     def _propose(
         self, scope: Scope, job: Job, chunk: TaskChunk, extraction: Extraction, ledger: Ledger
@@ -216,7 +209,7 @@ class Pipeline:
     ) -> None:
         record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
-        revised = self._moved(job, chunk) is not None
+        revised = _reaches_past(existing_record, chunk)
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
         self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
         for fact in extraction.facts:
@@ -284,7 +277,7 @@ class Pipeline:
         texts = [record_text(record_from_dict(row.record)) for row in self.store.task_records(cluster.id)]
         if not texts:
             return cluster
-        recentred = replace(cluster, centroid=centroid(texts, self.embedder))
+        recentred = replace(cluster, centroid=centroid(self.embedder.embed(texts)))
         self.store.save_cluster(recentred)
         return recentred
 
@@ -393,6 +386,13 @@ class Pipeline:
         if hits and hits[0].score >= 0.3:
             return next((s for s in skills if s.id == hits[0].id), None)
         return None
+
+
+def _reaches_past(stored: TaskRecordRow | None, chunk: TaskChunk) -> bool:
+    """Whether a chunk's stored record holds messages the chunk no longer has (a later turn moved the
+    boundary): the record is then written again, shorter."""
+    held = {m.id for m in chunk.messages}
+    return stored is not None and any(source not in held for source in stored.record.get("sources", []))
 
 
 def _teaches(lesson: ToolLessonDraft) -> bool:

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from memskill.models import Scope, Skill
-from memskill.providers.embedders import Embedder, normalise_rows
+from memskill.providers.embedders import Embedder
 from memskill.skillfile import SkillFormatError, parse
 from memskill.stores.base import Store
-from memskill.vectors import item_text, record_from_dict, record_text, skill_vectors
+from memskill.vectors import centroid, item_text, record_from_dict, record_text, skill_vectors
 
 log = logging.getLogger("memskill.reembed")
 
@@ -64,7 +64,7 @@ def _cluster_vectors(store: Store, embedder: Embedder, ids: Sequence[str]) -> di
     for cluster_id in ids:
         count = len(records[cluster_id])
         if count:
-            out[cluster_id] = normalise_rows(vectors[start : start + count].mean(axis=0, keepdims=True))[0]
+            out[cluster_id] = centroid(vectors[start : start + count])
         else:  # no record to rebuild it from: a centroid that nothing joins
             out[cluster_id] = np.zeros(embedder.dim, dtype=np.float32)
         start += count

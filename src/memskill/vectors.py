@@ -24,10 +24,9 @@ def record_text(record: TaskRecord) -> str:
     return " ".join([record.title, record.goal, *record.requests[:3], *record.steps[:6]])
 
 
-def centroid(texts: Sequence[str], embedder: Embedder) -> np.ndarray:
-    """The unit-length mean of the embeddings of `texts` (records' texts → their cluster's centroid)."""
-    mean = normalise_rows(np.asarray(embedder.embed(list(texts)), dtype=np.float32)).mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+def centroid(vectors: np.ndarray) -> np.ndarray:
+    """A cluster's centroid from its records' vectors: their mean direction, unit length."""
+    return normalise_rows(np.asarray(vectors, dtype=np.float32).mean(axis=0, keepdims=True))[0]
 
 
 def skill_vectors(

@@ -47,6 +47,15 @@ _HEADING = re.compile(
     r"(?P<label>[^\s:：|，,。.0-9*#-][^:：|，,。.*]{0,3})[:：](?!//))"
 )
 _TABLE = re.compile(r"^\s*\|.*\|\s*$")
+_LAYOUTS = (
+    (_DAY, "按天分段（D1、D2…）", "one part per day (Day 1, Day 2…)"),
+    (_WEEK, "按周分阶段（第1周、第2周…）", "one stage per week (Week 1, Week 2…)"),
+    (_WEEKDAY, "按星期分段（周一、周二…）", "one part per weekday (Monday, Tuesday…)"),
+    (_SECTION, "分节（一、二、…）", "numbered sections"),
+    (_NUMBERED, "编号列出要点", "numbered points"),
+    (_BULLET, "分点列出", "bulleted points"),
+)
+"""How an answer's lines are laid out, as (line pattern, name in Chinese, name in English)."""
 _QUESTION = re.compile(r"[^。！？?!\n]*[？?]")
 
 
@@ -111,18 +120,11 @@ def structure(text: str) -> list[str]:
         and len(lines) >= MIN_STRUCTURED_LINES
     ):
         parts.insert(0, "先用一行总述" if chinese else "a one-line summary first")
-    if sum(bool(_DAY.match(line)) for line in lines) >= 2:
-        parts.append("按天分段（D1、D2…）" if chinese else "one part per day (Day 1, Day 2…)")
-    elif sum(bool(_WEEK.match(line)) for line in lines) >= 2:
-        parts.append("按周分阶段（第1周、第2周…）" if chinese else "one stage per week (Week 1, Week 2…)")
-    elif sum(bool(_WEEKDAY.match(line)) for line in lines) >= 2:
-        parts.append("按星期分段（周一、周二…）" if chinese else "one part per weekday (Monday, Tuesday…)")
-    elif sum(bool(_SECTION.match(line)) for line in lines) >= 2:
-        parts.append("分节（一、二、…）" if chinese else "numbered sections")
-    elif sum(bool(_NUMBERED.match(line)) for line in lines) >= 2:
-        parts.append("编号列出要点" if chinese else "numbered points")
-    elif sum(bool(_BULLET.match(line)) for line in lines) >= 2:
-        parts.append("分点列出" if chinese else "bulleted points")
+    # The first layout that two or more lines follow (days before weeks before plain bullets).
+    for pattern, zh, en in _LAYOUTS:
+        if sum(bool(pattern.match(line)) for line in lines) >= 2:
+            parts.append(zh if chinese else en)
+            break
     if CODE_BLOCK.search(text):
         parts.append("代码放在代码块里" if chinese else "code in a code block")
     if sum(bool(_TABLE.match(line)) for line in lines) >= 2:

@@ -100,10 +100,9 @@ def directive(tag: Tag, label: str | None = None) -> str:
     return generalise(text, keep_amounts=True)
 
 
-def answers_to_questions(messages: Sequence[Message]) -> dict[str, set[str]]:
-    """For the user message that answers the assistant's clarifying questions, the content words of
-    those questions (by message id); empty when the assistant asked nothing first."""
-    asked = clarifying_questions(messages)
+def answers_to_questions(messages: Sequence[Message], asked: Sequence[str]) -> dict[str, set[str]]:
+    """For the user message that answers the assistant's clarifying questions (`asked`, from
+    `clarifying_questions`), the content words of those questions (by message id)."""
     if not asked:
         return {}
     for index, message in enumerate(messages):
@@ -279,8 +278,9 @@ def build_task_record(
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
+    questions = clarifying_questions(chunk.messages)
     requests, steps, requirements = instructions(
-        turns, tool_steps(chunk.messages, language == "zh"), answers_to_questions(chunk.messages)
+        turns, tool_steps(chunk.messages, language == "zh"), answers_to_questions(chunk.messages, questions)
     )
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
@@ -309,7 +309,7 @@ def build_task_record(
         requirements=tuple(dict.fromkeys(text for text, _ in requirements)),
         requests=tuple(requests),
         shape=tuple(structure(answer)),
-        asked=tuple(generalise(question) for question in clarifying_questions(chunk.messages)),
+        asked=tuple(generalise(question) for question in questions),
         example=example_text(answer),
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
     )
