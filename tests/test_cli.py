@@ -161,6 +161,9 @@ def test_add_search_skills_and_export(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["status"] == "completed"
     code, out, _ = run(["search", "帮我规划苏州的行程", "--user", "u1", "--skills", *data])
     assert code == 0 and "travel-itinerary-planning" in out and "博物馆" in out
+    assert "Tool memories" not in out  # printed only when asked for (--tools)
+    code, out, _ = run(["search", "帮我规划苏州的行程", "--user", "u1", "--tools", *data])
+    assert code == 0 and "Tool memories (0):" in out and "Skills" not in out
     code, out, _ = run(["skills", "list", "--user", "u1", *data])
     skill_id = out.split()[0]
     code, out, _ = run(["skills", "show", skill_id, *data])

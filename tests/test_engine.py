@@ -13,6 +13,7 @@ from memskill.config import Settings
 from memskill.demo import demo_data, send
 from memskill.engine import Memory
 from memskill.errors import InvalidRequest, MissingField, NotFound
+from memskill.models import Scope
 from memskill.providers.embedders import OfflineEmbedder
 from memskill.skillfile import parse, validate, validate_folder
 
@@ -146,6 +147,22 @@ def test_tool_lessons_say_what_failed_and_what_fixed_it(demo_memory: Memory) -> 
     ]
     assert "city not found" in tool["experience"] and "Chengdu" in tool["experience"]
     assert 0 < tool["tool_used_status"][0]["success_rate"] < 1
+
+
+def test_a_tool_lesson_is_found_by_a_request_of_its_kind_at_the_default_floor(demo_memory: Memory) -> None:
+    """Indexed with the requests it served, the get_weather lesson answers a new city's weather request
+    and a new trip; before, only the tool's name found it (its text is the last call's log)."""
+
+    def tools(query: str) -> list[str]:
+        reply = demo_memory.search_memory(query=query, user_id=FAST, include_tool_memory=True)
+        return [t["tool_used_status"][0]["used_tool"] for t in reply["tool_memory_detail_list"]]
+
+    assert tools("查一下昆明的天气") == ["get_weather"]
+    assert tools("帮我规划一下去昆明的行程") == ["get_weather"]
+    assert tools("写一条朋友圈文案") == []
+    assert tools("推荐一本小说") == []
+    [lesson] = demo_memory.store.list_items(Scope(FAST), ["tool"])
+    assert any("先查天气" in request for request in lesson.payload["requests"])
 
 
 def test_versions_are_kept_and_immutable(demo_memory: Memory) -> None:

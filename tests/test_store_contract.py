@@ -592,6 +592,26 @@ def test_item_tokens_are_those_of_the_key_and_text(any_store: Store) -> None:
     assert any_store.item_tokens([]) == {}
 
 
+def test_a_tool_lesson_is_indexed_with_the_requests_it_served(any_store: Store) -> None:
+    lesson = replace(
+        item("t1", "get_weather(city='Chengdu') → sunny", kind="tool", key="get_weather"),
+        payload={"requests": ["每次规划前先查一下天气"], "experiences": ["city 用英文名"]},
+    )
+    any_store.insert_item(lesson, None, None)
+    assert keyword(any_store, "查天气", kind="tool") == ["t1"]
+    assert any_store.item_tokens(["t1"]) == {"t1": tokens(lesson.search_text)}
+    assert "每次规划前先查一下天气" in lesson.search_text and "city 用英文名" in lesson.search_text
+    # A new request changes only the payload: the index follows it.
+    served = replace(
+        lesson, payload={**lesson.payload, "requests": ["下周去西安，帮我看看温度"]}, update_time=5
+    )
+    any_store.update_item(served)
+    assert (
+        keyword(any_store, "温度", kind="tool") == ["t1"] and keyword(any_store, "查天气", kind="tool") == []
+    )
+    assert any_store.item_tokens(["t1"]) == {"t1": tokens(served.search_text)}
+
+
 def test_delete_items(any_store: Store) -> None:
     for item_id in ("i1", "i2", "i3"):
         any_store.insert_item(item(item_id, "likes museums"), unit(8, 1), E1)

@@ -145,28 +145,32 @@ def cmd_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         _print_json(data, out)
     else:
-        out.write(format_search(data))
+        out.write(format_search(data, tools=args.tools, skills=args.skills))
     return 0
 
 
-def format_search(data: dict[str, Any]) -> str:
-    """A readable rendering of a search reply."""
+def format_search(data: dict[str, Any], tools: bool = True, skills: bool = True) -> str:
+    """A readable rendering of a search reply: memories and preferences, and the tool memories and
+    skills when they were asked for (an empty list that was never asked for says nothing)."""
     lines: list[str] = []
     for title, key, field in (
         ("Memories", "memory_detail_list", "memory_value"),
         ("Preferences", "preference_detail_list", "preference"),
         ("Tool memories", "tool_memory_detail_list", "experience"),
     ):
+        if key == "tool_memory_detail_list" and not tools:
+            continue
         entries = data.get(key) or []
         lines.append(f"{title} ({len(entries)}):")
         lines += [f"  [{e['relativity']:.2f}] {e[field]}" for e in entries]
-    skills = data.get("skill_detail_list") or []
-    lines.append(f"Skills ({len(skills)}):")
-    for skill in skills:
-        value = skill["skill_value"]
-        lines.append(
-            f"  [{skill['relativity']:.2f}] {value['name']} v{skill['version']}: {value['description']}"
-        )
+    found = data.get("skill_detail_list") or [] if skills else None
+    if found is not None:
+        lines.append(f"Skills ({len(found)}):")
+        for skill in found:
+            value = skill["skill_value"]
+            lines.append(
+                f"  [{skill['relativity']:.2f}] {value['name']} v{skill['version']}: {value['description']}"
+            )
     if data.get("preference_note"):
         lines += ["", data["preference_note"]]
     return "\n".join(lines) + "\n"
@@ -448,6 +452,12 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from memskill.bench.perf import run_from_cli
 
         return run_from_cli(args, out, err)
+    if args.kind == "calibrate":
+        from memskill.bench.calibrate import run_from_cli as run_calibrate_from_cli
+
+        return run_calibrate_from_cli(
+            args, out, err, lambda label, done, total: _progress(done, total, label, err)
+        )
     only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
     report = run_quality(
         Path(args.data).expanduser(),
@@ -551,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
-    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash"])
+    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash", "calibrate"])
     bench.add_argument("--kills", type=int, default=100, help="crash: SIGKILLs of the API or worker process")
     bench.add_argument("--seed", type=int, help="crash: random seed (default: a new one, printed)")
     bench.add_argument("--seconds", type=float, default=0.0, help="crash: the shortest time under load")
@@ -561,7 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--repeats", type=int, default=3, help="llm: runs to average over")
     bench.add_argument(
-        "--memories", default="1000,10000,100000", help="perf: the user's memories at each step (comma list)"
+        "--memories",
+        help="perf: the user's memories at each step (comma list, default 1000,10000,100000); "
+        "calibrate: the synthetic memories beside the paraphrase set (default 10000)",
     )
     bench.add_argument("--workdir", help="perf: build the stores here and keep them (default: a temp dir)")
     bench.add_argument("--skip-install-size", action="store_true", help="perf: do not build a virtualenv")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from memskill.models import (
+    TOOL_REQUESTS_KEPT,
     FactDraft,
     Job,
     MemoryItem,
@@ -36,6 +37,7 @@ from memskill.models import (
 )
 from memskill.providers.embedders import Embedder
 from memskill.stores.base import Store
+from memskill.vectors import item_text
 
 DUPLICATE_COSINE = 0.93
 """A new fact or preference this close to a stored one merges into it."""
@@ -48,6 +50,8 @@ EPISODE_CHARS = 600
 
 EPISODE_MESSAGES = 3
 """User messages an episode memory holds before it closes (it stays open while its last one asks)."""
+REQUEST_CHARS = 200
+"""A request kept on a tool memory is cut to this many characters."""
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -316,9 +320,18 @@ class Consolidator:
         return out
 
     def tool_lesson(
-        self, job: Job, scope: Scope, lesson: ToolLessonDraft, tags: tuple[str, ...], outcome: Outcome
+        self,
+        job: Job,
+        scope: Scope,
+        lesson: ToolLessonDraft,
+        tags: tuple[str, ...],
+        outcome: Outcome,
+        requests: Sequence[str] = (),
     ) -> str:
-        """Merge a lesson into the tool's memory (one per tool); return the experience text."""
+        """Merge a lesson into the tool's memory (one per tool); return the experience text.
+
+        `requests` are what the user asked in the task that called the tool: the memory keeps the last
+        few, and is indexed and embedded with them (`MemoryItem.search_text`)."""
         moment = now_ms()
         existing = next((t for t in self.store.list_items(scope, ["tool"]) if t.key == lesson.tool), None)
         usage = lesson.usage
@@ -343,11 +356,10 @@ class Consolidator:
                     "success_rate": rate,
                     "experiences": experiences,
                     "errors": errors,
+                    "requests": _served(stats.get("requests", []), requests),
                 },
             )
-            self.store.update_item(
-                merged, self.embedder.embed([lesson.tool + " " + text])[0], self.embedder.id
-            )
+            self.store.update_item(merged, self.embedder.embed([item_text(merged)])[0], self.embedder.id)
             outcome.updated.append(existing.id)
             return lesson.experience
         item = self._new_item(
@@ -364,11 +376,16 @@ class Consolidator:
                 "success_rate": usage.success_rate,
                 "experiences": list(lesson.rules or (lesson.experience,)),
                 "errors": [usage.error_type] if usage.error_type else [],
+                "requests": _served([], requests),
             },
         )
         if self.store.get_item(item.id) is None:
-            self.store.insert_item(
-                item, self.embedder.embed([lesson.tool + " " + lesson.value])[0], self.embedder.id
-            )
+            self.store.insert_item(item, self.embedder.embed([item_text(item)])[0], self.embedder.id)
             outcome.added.append(item.id)
         return lesson.experience
+
+
+def _served(kept: Sequence[str], requests: Sequence[str]) -> list[str]:
+    """The requests a tool memory keeps: the last `TOOL_REQUESTS_KEPT` distinct ones, newest last."""
+    new = [cut for cut in (" ".join(r.split())[:REQUEST_CHARS] for r in requests) if cut]
+    return [*(r for r in kept if r not in new), *dict.fromkeys(new)][-TOOL_REQUESTS_KEPT:]

@@ -34,6 +34,7 @@ from memskill.providers.chat import ChatModel, OpenAIChat
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 from memskill.reembed import Reembedding, ReembedState
 from memskill.retrieve import (
+    KEYWORD_BLEND,
     Hit,
     Query,
     content_words,
@@ -362,7 +363,7 @@ class Memory:
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
             hits = hybrid_search(
-                self.store, scope, "items", kind, prepared, self._item_words, limit * 3, floor
+                self.store, scope, "items", kind, prepared, self.item_words, limit * 3, floor
             )
             items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
             out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
@@ -388,7 +389,8 @@ class Memory:
             ]
         return data
 
-    def _item_words(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    def item_words(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The content words of each item's searchable text, as search compares them with a query."""
         return {item_id: words_of_tokens(found) for item_id, found in self.store.item_tokens(ids).items()}
 
     def _memories(
@@ -403,7 +405,7 @@ class Memory:
         if query.match and len(found) < limit:
             # Messages whose extraction has not finished yet are searchable by keyword at once.
             for message, conversation, _ in self.store.pending_message_hits(scope, query.match, limit):
-                score = relativity(0.0, coverage(query.words, message.content)) + 0.3
+                score = relativity(0.0, coverage(query.words, message.content), KEYWORD_BLEND) + 0.3
                 if message.role in ("user", "assistant") and min(score, 1.0) >= floor:
                     found.append(wire.pending_message(message, conversation, min(score, 1.0)))
         return found[:limit]

@@ -208,6 +208,25 @@ class MemoryItem:
     create_time: int = 0
     update_time: int = 0
 
+    @property
+    def search_text(self) -> str:
+        """What keyword search indexes (and, for a tool lesson, what its vector is made from)."""
+        return search_text(self.kind, self.key, self.text, self.payload)
+
+
+TOOL_REQUESTS_KEPT = 5
+"""A tool lesson is indexed with the requests of the last this many tasks it served."""
+
+
+def search_text(kind: str, key: str, text: str, payload: dict[str, Any]) -> str:
+    """An item's searchable text: its key and text; a tool lesson leads with the requests of the tasks
+    it served and its rules, so that a new request of that kind finds it, not only the tool's name."""
+    if kind != "tool":
+        return key + " " + text
+    requests = [str(r) for r in payload.get("requests", [])][-TOOL_REQUESTS_KEPT:]
+    rules = [str(r) for r in payload.get("experiences", [])][-3:]
+    return " ".join([key, *requests, *rules, text])
+
 
 @dataclass(frozen=True)
 class SkillItem:

@@ -220,7 +220,10 @@ class Pipeline:
         lessons = [
             rule
             for lesson in extraction.tool_lessons
-            if self.memories.tool_lesson(job, scope, lesson, tags, outcome) and _teaches(lesson)
+            if self.memories.tool_lesson(
+                job, scope, lesson, tags, outcome, _served(chunk, lesson, extraction.record)
+            )
+            and _teaches(lesson)
             for rule in _learned(lesson)
         ]
         record = extraction.record
@@ -424,3 +427,11 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
         preferences=tuple(p for p in extraction.preferences if new(p.sources)),
         tool_lessons=tuple(t for t in extraction.tool_lessons if new(t.sources)),
     )
+
+
+def _served(chunk: TaskChunk, lesson: ToolLessonDraft, record: TaskRecord) -> list[str]:
+    """What the user asked for when the lesson's tool was called: the task's title and the last user
+    message before the call ("…先查天气…" says what `get_weather` is for better than its arguments)."""
+    first = next((n for n, m in enumerate(chunk.messages) if m.id in lesson.sources), len(chunk.messages))
+    before = [m.content for m in chunk.messages[:first] if m.role == "user" and m.content.strip()]
+    return [record.title, *before[-1:]]

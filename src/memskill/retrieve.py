@@ -3,20 +3,30 @@
 For each list, candidates come from two searches — exact vector similarity and BM25 over the
 jieba-segmented full-text index — and are fused into one score, `relativity` in [0, 1]:
 
-    relativity = clip(blend.vector * calibrated_cosine + blend.lexical * query_coverage, 0, 1)
+`query_coverage` is the share of the query's content words found in the candidate, English words
+compared by a light stem (painted, paints → paint). How the cosine and the coverage become one score
+differs by list:
 
-`calibrated_cosine` maps the embedder's cosine onto [0, 1] (unrelated texts sit near 0.1 for the
-offline embedder, paraphrases above 0.6). `query_coverage` is the share of the query's content words
-found in the candidate, English words compared by a light stem (painted, paints → paint).
+- **Memories** (facts, preferences, tool lessons): a logistic model,
 
-The blend differs by list. Memories quote what the user said, so the words they share with the query
-are the strongest evidence: coverage weighs each query word by its inverse document frequency among
-the candidates found by meaning (a name said in every message counts less than the one word that
-pins the event down), and it carries more weight than the cosine. Skills are generalised text that a
-new request resembles in meaning rather than in wording: plain coverage, and the cosine leads. Both
-scores depend only on the query, the item and (for memories) the items near the query, never on how
-the searches ranked them. Candidates below the floor are dropped; the rest are ordered by relativity,
-with reciprocal-rank fusion of the two searches breaking ties.
+      relativity = sigmoid(a * cosine + b * coverage + c * cosine * coverage + d)
+
+  where coverage weighs each query word by its inverse document frequency among the candidates found
+  by meaning (a name said in every message counts less than the one word that pins the event down).
+  The score is calibrated: its weights were fitted (`memskill bench calibrate`, numpy's logistic
+  regression) on the tuning parts of LoCoMo, MADial-Bench and the paraphrase set that ships in
+  `memskill/bench/paraphrases.json`, and `d` was then set so that the default floor 0.45 keeps out the
+  memories found for 90% of the set's unrelated questions, searched among 10,000 memories. A
+  question that asks for a stored memory in other words then clears the floor more often than with
+  word overlap alone; the held-out numbers are in `docs/benchmarks.md`.
+- **Skills** are generalised text that a new request resembles in meaning rather than in wording:
+  `clip(0.75 * calibrated_cosine + 0.35 * coverage, 0, 1)` with plain coverage, where
+  `calibrated_cosine` maps the embedder's cosine from [0.15, 0.75] onto [0, 1].
+
+Both scores depend only on the query, the item and (for memories) the items near the query, never on
+how the searches ranked them. Candidates below the floor are dropped; the rest are ordered by
+relativity, with reciprocal-rank fusion of the two searches breaking ties. The weights are fitted for
+the offline embedder; another embedder's cosines sit elsewhere, so its floor means less.
 """
 
 from __future__ import annotations
@@ -40,22 +50,53 @@ RRF_K = 60
 
 
 @dataclass(frozen=True)
+class Logistic:
+    """A calibrated relevance: the probability-like score of a fitted logistic model."""
+
+    cosine: float
+    coverage: float
+    both: float
+    """Weight of cosine × coverage: shared words count more when the meaning is close too."""
+    bias: float
+
+    def __call__(self, cosine: float, coverage: float) -> float:
+        z = self.cosine * cosine + self.coverage * coverage + self.both * cosine * coverage + self.bias
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+MEMORY_MODEL = Logistic(cosine=7.248, coverage=3.818, both=3.248, bias=-3.397)
+"""Fitted by `memskill bench calibrate` (tuning parts only; see the module's docstring)."""
+
+
+@dataclass(frozen=True)
 class Blend:
     """How one list turns the cosine and the query coverage into relativity."""
 
     vector: float
-    """Weight of the calibrated cosine."""
+    """Weight of the calibrated cosine (when there is no `model`)."""
     lexical: float
-    """Weight of the query coverage."""
+    """Weight of the query coverage (when there is no `model`)."""
     weighted_words: bool
     """Whether coverage weighs query words by their rarity among the candidates (else all count 1)."""
+    model: Logistic | None = None
+    """A calibrated model of the raw cosine and the coverage, used instead of the linear blend."""
 
 
-MEMORY_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=True)
-"""Memories (facts, preferences, tool lessons): what was said, so its words weigh most."""
+MEMORY_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=True, model=MEMORY_MODEL)
+"""Memories (facts, preferences, tool lessons): the calibrated model over rarity-weighted coverage."""
 SKILL_BLEND = Blend(vector=0.75, lexical=0.35, weighted_words=False)
 """Skills: generalised procedures, matched by meaning first."""
-BLENDS = {"items": MEMORY_BLEND, "skills": SKILL_BLEND}
+KEYWORD_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=False)
+"""Texts found by keyword alone (messages whose extraction is still running): coverage leads."""
+TOOL_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=False, model=MEMORY_MODEL)
+"""Tool lessons: the memory model over plain coverage. A user has one lesson per tool, so rarity among
+them says nothing, and the place a request names ("查一下昆明的天气") must not outweigh what it asks for."""
+BLENDS = {("items", "tool"): TOOL_BLEND, ("skills", ""): SKILL_BLEND}
+
+
+def blend_for(table: str, kind: str) -> Blend:
+    """The blend of one list: skills, tool lessons, or the other memories."""
+    return BLENDS.get((table, kind), SKILL_BLEND if table == "skills" else MEMORY_BLEND)
 
 
 @dataclass(frozen=True)
@@ -169,6 +210,8 @@ def word_coverage(
 
 
 def relativity(cosine: float, lexical: float, blend: Blend = MEMORY_BLEND) -> float:
+    if blend.model is not None:
+        return blend.model(float(cosine), float(lexical))
     return _clip(blend.vector * calibrate_cosine(cosine) + blend.lexical * float(lexical))
 
 
@@ -187,12 +230,28 @@ def hybrid_search(
     """Top `limit` hits at or above `floor` for one list (`table` items of `kind`, or skills).
 
     `words` returns the content words (`content_words` of the searchable text) of candidate ids, used
-    for the lexical coverage; `blend` defaults to the table's (`BLENDS`).
+    for the lexical coverage; `blend` defaults to the list's (`blend_for`).
     """
-    blend = blend or BLENDS.get(table, MEMORY_BLEND)
     if limit <= 0:
         return []
-    size = max(pool, limit * 3)
+    scored = candidates(store, scope, table, kind, query, words, max(pool, limit * 3), blend)
+    hits = [hit for hit in scored if hit.relativity >= floor]
+    return hits[:limit]
+
+
+def candidates(
+    store: Store,
+    scope: Scope,
+    table: str,
+    kind: str,
+    query: Query,
+    words: Callable[[Sequence[str]], dict[str, frozenset[str]]],
+    size: int,
+    blend: Blend | None = None,
+) -> list[Hit]:
+    """Every candidate of the two searches (`size` each), scored and ordered, with no floor; the
+    cosine and coverage are kept on each hit (`memskill bench calibrate` fits the model from them)."""
+    blend = blend or blend_for(table, kind)
     by_vector = store.vector_search(scope, table, kind, query.vector, size, query.embedder_id)
     by_keyword = store.keyword_search(scope, table, kind, query.match, size) if query.match else []
     rrf: dict[str, float] = {}
@@ -219,8 +278,6 @@ def hybrid_search(
     for item_id in rrf:
         cosine = cosines.get(item_id, 0.0)
         lexical = word_coverage(query.words, candidate_words.get(item_id, nothing), weights)
-        score = relativity(cosine, lexical, blend)
-        if score >= floor:
-            hits.append(Hit(item_id, score, cosine, lexical))
+        hits.append(Hit(item_id, relativity(cosine, lexical, blend), cosine, lexical))
     hits.sort(key=lambda hit: (-round(hit.relativity, 6), -rrf[hit.id]))
-    return hits[:limit]
+    return hits

@@ -41,11 +41,12 @@ def skill_vectors(
 def item_text(item: MemoryItem) -> str:
     """The text an item's vector is made from, as `consolidate` embeds it.
 
-    A tool memory is embedded with its tool's name, an episode with its task's title (the part of its
-    key before the date); other memories by their text alone.
+    A tool memory is embedded as it is indexed (`MemoryItem.search_text`: its tool's name, the requests
+    it served, its rules, its last call), an episode with its task's title (the part of its key before
+    the date); other memories by their text alone.
     """
     if item.kind == "tool":
-        return item.key + " " + item.text
+        return item.search_text
     if item.payload.get("episode"):
         return item.key.rpartition(" · ")[0] + " " + item.text
     return item.text

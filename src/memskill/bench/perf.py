@@ -46,6 +46,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from memskill import __version__
+from memskill.bench import paraphrase
 from memskill.bench.perf_http import (
     elapsed_ms,
     measure_add_http,
@@ -78,6 +79,8 @@ EMBED_BATCH = 256
 HTTP_CLIENTS = 4
 API = "/api/openmem/v1"
 FULL_SIZES = (1_000, 10_000, 100_000)
+PARAPHRASE_AT = 10_000
+"""The size whose paraphrase numbers (held-out split) are the headline and the targets."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def measure_add_in_process(options: Options, folder: Path) -> dict[str, Any]:
 class UserBuilder:
     """Grows one user's store: skills through the pipeline, then memories straight through the store."""
 
-    def __init__(self, memory: Memory, options: Options, log: _Log) -> None:
+    def __init__(self, memory: Memory, options: Options, log: Callable[[str], None]) -> None:
         self.memory = memory
         self.store = memory.store
         self.options = options
@@ -587,6 +590,7 @@ def _measure_user(
         builder = UserBuilder(writer, options, say)
         say(f"skills: adding conversations through the pipeline until the user has {options.skills}…")
         skills = builder.add_skills()
+        owner: dict[str, str] | None = None
         for size in sizes:
             say(f"memories: growing the user to {size}…")
             builder.grow(size, bulk)
@@ -605,6 +609,11 @@ def _measure_user(
                 row["search_over_floor"] = round(search["p50_ms"] / row["floor"]["p50_ms"], 2)
             row["bm25"] = measure_bm25(searcher, floor_texts)
             row["after_write"] = measure_after_write(searcher, builder, bulk, texts[WARM_UP + 2 * count :])
+            if owner is None:
+                say("paraphrase workload: planting its memories through the pipeline…")
+                owner = paraphrase.plant(writer, USER, paraphrase.load()[0])
+            say(f"paraphrase workload at {size} memories: questions at the default floor…")
+            row["paraphrase"] = paraphrase.measure_splits(searcher, USER, owner)
             per_size[str(size)] = row
     stats = builder.stats
     return {
@@ -629,6 +638,8 @@ def _measure_user(
 
 def _headline(report: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
     largest = report["sizes"][str(sizes[-1])]
+    at = PARAPHRASE_AT if str(PARAPHRASE_AT) in report["sizes"] else sizes[-1]
+    held_out = report["sizes"][str(at)]["paraphrase"]["test"]
     add = report["add"].get("http_workers_0") or report["add"]["in_process"]
     return {
         "add_p50_ms": add["p50_ms"],
@@ -642,6 +653,9 @@ def _headline(report: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
         "bm25_search_p50_ms": largest["bm25"]["p50_ms"],
         "search_over_floor": largest["search_over_floor"],
         "extract_conversations_per_s": report["extraction"]["conversations_per_s"],
+        "paraphrase_memories": at,
+        "paraphrase_recall_at_floor": held_out["recall_at_floor"],
+        "unrelated_empty_rate": held_out["unrelated_empty_rate"],
     }
 
 
@@ -714,6 +728,20 @@ def targets(report: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]
             lambda r: _size(r, largest, "search_over_floor"),
         ),
         Target(
+            "paraphrased questions: recall@10 at the floor",
+            0.95,
+            "",
+            False,
+            lambda r: _path(r, "paraphrase_recall_at_floor"),
+        ),
+        Target(
+            "unrelated questions answered with nothing",
+            0.9,
+            "",
+            False,
+            lambda r: _path(r, "unrelated_empty_rate"),
+        ),
+        Target(
             "extraction, 20-message conversations",
             20,
             "/s/core",
@@ -757,7 +785,8 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for row in report["targets"]:
         sign = "≤" if row["at_most"] else "≥"
-        value = "—" if row["value"] is None else f"{row['value']:.1f} {row['unit']}"
+        shown = f"{row['value']:.3f}" if not row["unit"] and row["value"] is not None else None
+        value = "—" if row["value"] is None else shown or f"{row['value']:.1f} {row['unit']}"
         result = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
         bound = f"{sign} {row['target']:g} {row['unit']}"
         lines.append(f"{row['name']:<44}{value:>12}{bound:>14}   {result}")
@@ -786,6 +815,7 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{row['memories']:>10,}{row['search']['p50_ms']:>9.1f}{row['search']['p99_ms']:>9.1f}"
                 f"{row['bm25']['p50_ms']:>10.2f}{row['after_write']['p50_ms']:>17.1f}{sqlite_p50:>12.1f}"
             )
+    lines += ["", paraphrase_table(report)]
     lines.append("")
     for name, row in report["add"].items():
         lines.append(
@@ -832,6 +862,28 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def paraphrase_table(report: dict[str, Any]) -> str:
+    """Recall@10 at the default floor and the unrelated empty rate, per store, size and split."""
+    lines = [
+        "paraphrase workload at the default floor (recall@10 of paraphrased questions / share of "
+        "unrelated questions with no memory; test = topics not used to calibrate)",
+        f"{'store':>10}{'memories':>10}{'test recall':>13}{'test empty':>12}"
+        f"{'tune recall':>13}{'tune empty':>12}",
+    ]
+    stores = [("SQLite", report["sizes"])]
+    if "postgres" in report:
+        stores.append(("PostgreSQL", report["postgres"]["sizes"]))
+    for name, sizes in stores:
+        for row in sizes.values():
+            test, tune = row["paraphrase"]["test"], row["paraphrase"]["tune"]
+            lines.append(
+                f"{name:>10}{row['memories']:>10,}{test['recall_at_floor']:>13.3f}"
+                f"{test['unrelated_empty_rate']:>12.3f}{tune['recall_at_floor']:>13.3f}"
+                f"{tune['unrelated_empty_rate']:>12.3f}"
+            )
+    return "\n".join(lines)
+
+
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -841,6 +893,10 @@ def options_from_cli(args: Any) -> Options:
     """`Options` from the `memskill bench perf` flags (`--quick` wins over `--memories`)."""
     if args.quick:
         return QUICK
+    if args.memories is None:
+        return Options(
+            install_size=not args.skip_install_size, database_url=getattr(args, "database_url", None)
+        )
     try:
         sizes = tuple(int(part.replace("_", "")) for part in str(args.memories).split(",") if part.strip())
     except ValueError:

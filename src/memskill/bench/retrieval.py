@@ -294,32 +294,35 @@ def load_locomo(path: Path) -> list[Conversation]:
     return conversations
 
 
+def store_locomo(memory: Memory, conversation: Conversation) -> tuple[str, dict[str, str]]:
+    """Add `conversation` to `memory` as the bench does; returns its user and message id → dia_id."""
+    user = f"locomo-{conversation.sample_id}"
+    source_ids: dict[str, str] = {}
+    for session in conversation.sessions:
+        if not session.turns:
+            continue
+        messages = [
+            {"role": "user", "content": turn_text(turn), "chat_time": session.time_ms + 1000 * n}
+            for n, turn in enumerate(session.turns)
+        ]
+        step = memory.limits.max_messages_per_call
+        for start in range(0, len(messages), step):
+            batch = messages[start : start + step]
+            sent = normalise_messages(batch, session.conversation_id, user, memory.limits)
+            turns = session.turns[start : start + step]
+            source_ids.update({m.id: turn.dia_id for m, turn in zip(sent, turns)})
+            memory.add_message(
+                user_id=user, conversation_id=session.conversation_id, messages=batch, async_mode=False
+            )
+    return user, source_ids
+
+
 def _memskill_locomo(conversation: Conversation, embedder: Embedder) -> list[list[str]]:
     """Ranked evidence-turn lists of memskill for each question of `conversation`."""
-    user = f"locomo-{conversation.sample_id}"
     with tempfile.TemporaryDirectory(prefix="memskill-locomo-") as folder:
         memory = Memory(settings=Settings(data_dir=Path(folder), workers=0), embedder=embedder)
         try:
-            source_ids: dict[str, str] = {}
-            for session in conversation.sessions:
-                if not session.turns:
-                    continue
-                messages = [
-                    {"role": "user", "content": turn_text(turn), "chat_time": session.time_ms + 1000 * n}
-                    for n, turn in enumerate(session.turns)
-                ]
-                step = memory.limits.max_messages_per_call
-                for start in range(0, len(messages), step):
-                    batch = messages[start : start + step]
-                    sent = normalise_messages(batch, session.conversation_id, user, memory.limits)
-                    turns = session.turns[start : start + step]
-                    source_ids.update({m.id: turn.dia_id for m, turn in zip(sent, turns)})
-                    memory.add_message(
-                        user_id=user,
-                        conversation_id=session.conversation_id,
-                        messages=batch,
-                        async_mode=False,
-                    )
+            user, source_ids = store_locomo(memory, conversation)
             ranked = []
             for question in conversation.questions:
                 ranked.append(ranked_sources(search_all(memory, question.text, user), source_ids))
@@ -484,20 +487,7 @@ def _memskill_madial(
     with tempfile.TemporaryDirectory(prefix="memskill-madial-") as folder:
         memory = Memory(settings=Settings(data_dir=Path(folder), workers=0), embedder=embedder)
         try:
-            source_ids: dict[str, str] = {}
-            for done, item in enumerate(memories):
-                if done % 20 == 0:
-                    progress(f"retrieval: {label} storing", done, len(memories))
-                user = f"madial-{item.user}"
-                conversation = f"memory-{item.id}"
-                message: dict[str, Any] = {"role": "user", "content": item.text}
-                if item.time_ms is not None:
-                    message["chat_time"] = item.time_ms
-                sent = normalise_messages([message], conversation, user, memory.limits)
-                source_ids[sent[0].id] = item.id
-                memory.add_message(
-                    user_id=user, conversation_id=conversation, messages=[message], async_mode=False
-                )
+            source_ids = store_madial(memory, memories, progress, f"retrieval: {label}")
             ranked = []
             for done, dialogue in enumerate(dialogues):
                 if done % 20 == 0:
@@ -507,6 +497,25 @@ def _memskill_madial(
             return ranked
         finally:
             memory.close()
+
+
+def store_madial(
+    memory: Memory, memories: Sequence[ArchivedMemory], progress: Progress, label: str
+) -> dict[str, str]:
+    """Add each archived memory to `memory` as its own conversation; returns message id → archive id."""
+    source_ids: dict[str, str] = {}
+    for done, item in enumerate(memories):
+        if done % 20 == 0:
+            progress(f"{label} storing", done, len(memories))
+        user = f"madial-{item.user}"
+        conversation = f"memory-{item.id}"
+        message: dict[str, Any] = {"role": "user", "content": item.text}
+        if item.time_ms is not None:
+            message["chat_time"] = item.time_ms
+        sent = normalise_messages([message], conversation, user, memory.limits)
+        source_ids[sent[0].id] = item.id
+        memory.add_message(user_id=user, conversation_id=conversation, messages=[message], async_mode=False)
+    return source_ids
 
 
 def _memory_baselines(

@@ -195,7 +195,7 @@ class Store(Protocol):
     ) -> dict[str, np.ndarray]: ...
 
     def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
-        """The tokens (`text.tokens`) of each item's searchable text (`key + " " + text`), in order;
+        """The tokens (`text.tokens`) of each item's searchable text (`MemoryItem.search_text`), in order;
         unknown ids are left out. Search reads these instead of segmenting every candidate again."""
         ...
 

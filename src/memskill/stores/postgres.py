@@ -40,7 +40,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from memskill.errors import InternalError, InvalidRequest
-from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillVersion, Usage, now_ms
+from memskill.models import (
+    Job,
+    MemoryItem,
+    Message,
+    Scope,
+    Skill,
+    SkillVersion,
+    Usage,
+    now_ms,
+    search_text,
+)
 from memskill.stores.base import ClusterRow, IngestResult, TaskRecordRow
 from memskill.stores.pg_migrations import apply_migrations
 from memskill.stores.pg_pool import ConnectionPool, connect, load_driver
@@ -491,7 +501,7 @@ class PostgresStore(SearchQueries, AdminQueries):
     # -- memory items -----------------------------------------------------------------------------
 
     def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None:
-        tokens = tsvector(item.key + " " + item.text, owner_token(item.user_id))
+        tokens = tsvector(item.search_text, owner_token(item.user_id))
 
         def work(db: Db) -> None:
             db.execute(
@@ -530,7 +540,7 @@ class PostgresStore(SearchQueries, AdminQueries):
 
         def work(db: Db) -> None:
             row = db.execute(
-                "SELECT text, key, user_id FROM items WHERE id = %s FOR UPDATE", (item.id,)
+                "SELECT kind, key, text, payload, user_id FROM items WHERE id = %s FOR UPDATE", (item.id,)
             ).fetchone()
             if row is None:
                 return
@@ -551,9 +561,9 @@ class PostgresStore(SearchQueries, AdminQueries):
             if vector is not None:
                 sets += ", vector = %s, embedder = %s"
                 params += [as_vector(vector), embedder_id]
-            if (row[0], row[1]) != (item.text, item.key):
+            if search_text(row[0], row[1], row[2], json.loads(row[3] or "{}")) != item.search_text:
                 sets += ", tokens = %s::tsvector"
-                params.append(tsvector(item.key + " " + item.text, owner_token(row[2])))
+                params.append(tsvector(item.search_text, owner_token(row[4])))
             db.execute(f"UPDATE items SET {sets} WHERE id = %s", [*params, item.id])
             self._touch(item.user_id)
 
@@ -574,8 +584,13 @@ class PostgresStore(SearchQueries, AdminQueries):
         """Each item's tokens, segmented from its key and text (the tsvector keeps folded lexemes only)."""
         if not item_ids:
             return {}
-        rows = self._rows("SELECT id, key, text FROM items WHERE id = ANY(%s::text[])", (list(item_ids),))
-        return {item_id: tokens(key + " " + text) for item_id, key, text in rows}
+        rows = self._rows(
+            "SELECT id, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])", (list(item_ids),)
+        )
+        return {
+            item_id: tokens(search_text(kind, key, text, json.loads(payload or "{}")))
+            for item_id, kind, key, text, payload in rows
+        }
 
     def list_items(
         self,

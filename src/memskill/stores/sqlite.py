@@ -34,6 +34,7 @@ from memskill.models import (
     SkillVersion,
     Usage,
     now_ms,
+    search_text,
 )
 from memskill.stores.base import ClusterRow, IngestResult, TaskRecordRow
 from memskill.stores.migrations import apply_migrations
@@ -387,7 +388,7 @@ class SQLiteStore(SearchQueries, AdminQueries):
                     item.update_time,
                 ),
             )
-            self._index("items", int(cursor.lastrowid or 0), item.user_id, item.key + " " + item.text)
+            self._index("items", int(cursor.lastrowid or 0), item.user_id, item.search_text)
             self._touch(item.user_id)
 
     def update_item(
@@ -396,7 +397,9 @@ class SQLiteStore(SearchQueries, AdminQueries):
         """Rewrite an item's mutable fields (text, key, status, confidence, tags, sources, payload)."""
         db = self._db()
         with self.transaction():
-            row = db.execute("SELECT seq, text, key FROM items WHERE id = ?", (item.id,)).fetchone()
+            row = db.execute(
+                "SELECT seq, kind, key, text, payload FROM items WHERE id = ?", (item.id,)
+            ).fetchone()
             if row is None:
                 return
             db.execute(
@@ -419,9 +422,9 @@ class SQLiteStore(SearchQueries, AdminQueries):
                     "UPDATE items SET vector = ?, embedder = ? WHERE id = ?",
                     (blob(vector), embedder_id, item.id),
                 )
-            if (row[1], row[2]) != (item.text, item.key):
+            if search_text(row[1], row[2], row[3], json.loads(row[4] or "{}")) != item.search_text:
                 self._unindex("items", row[0])
-                self._index("items", row[0], item.user_id, item.key + " " + item.text)
+                self._index("items", row[0], item.user_id, item.search_text)
             self._touch(item.user_id)
 
     def get_item(self, item_id: str) -> MemoryItem | None:
