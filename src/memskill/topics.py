@@ -3,8 +3,10 @@
 A preference's topic decides which stored preferences it may reverse or correct (`consolidate.py`):
 "回答控制在500字以内" and a later "以后控制在200字以内" are both `length`, so the newer archives the
 older. The set is the rows of `TOPICS` (each a name and the words that place a preference in it, in
-Chinese and English); a preference that fits no row gets its main noun (a Chinese noun from jieba, else
-its last long English word), so two preferences about the same thing still meet.
+Chinese and English). A preference that fits no row is grouped by its main noun (a Chinese noun from
+jieba, else its last long English word), so two preferences about the same thing still meet; that
+noun stays inside the store, and what callers see (`public_topic`, the `topic` of a preference in API
+replies) is always one of `TOPIC_NAMES` or `other`.
 
 This is a vocabulary for grouping what the turn tagger already found, not for finding preferences.
 """
@@ -42,6 +44,16 @@ TOPICS = (
                       "podcast"),
     ("fitness", "健身 运动 锻炼 跑步 workout exercise gym fitness running"),
 )  # fmt: skip
+
+
+TOPIC_NAMES = tuple(name for name, _ in TOPICS)
+OTHER = "other"
+"""The topic callers see for a preference that fits no row of `TOPICS`."""
+
+
+def public_topic(key: str) -> str:
+    """The documented topic of a preference stored under `key` (a row of `TOPICS`, else `other`)."""
+    return key if key in TOPIC_NAMES else OTHER
 
 
 def _keyword_pattern(keywords: str) -> re.Pattern[str]:

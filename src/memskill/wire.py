@@ -11,6 +11,7 @@ from typing import Any
 from memskill.ingest import message_to_dict
 from memskill.models import MemoryItem, Message, Skill, SkillVersion
 from memskill.skillfile import SkillDocument, parse
+from memskill.topics import public_topic
 
 
 def memory(item: MemoryItem, relativity: float | None = None) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def preference(item: MemoryItem, relativity: float | None = None) -> dict[str, A
         "status": item.status,
         "relativity": round(relativity, 4) if relativity is not None else None,
         "sources": list(item.sources),
-        "topic": item.key,
+        "topic": public_topic(item.key),
         "tags": list(item.tags),
         "superseded_by": item.payload.get("superseded_by"),
     }

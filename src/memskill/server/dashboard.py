@@ -32,6 +32,7 @@ from memskill.server.keys import KeyRing
 from memskill.server.links import Signer
 from memskill.server.sessions import COOKIE, Session, Sessions
 from memskill.skillfile import parse
+from memskill.topics import public_topic
 
 LANG_COOKIE = "msk_lang"
 PAGE_SIZE = 200
@@ -289,7 +290,7 @@ def _item_row(item: MemoryItem) -> dict[str, Any]:
     return {
         "id": item.id,
         "kind": item.kind,
-        "key": item.key,
+        "key": public_topic(item.key) if item.kind == "preference" else item.key,
         "text": item.text,
         "status": item.status,
         "conversation_id": item.conversation_id,
