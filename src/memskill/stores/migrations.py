@@ -189,11 +189,40 @@ def m004_items_by_cluster(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_vector_log(db: sqlite3.Connection) -> None:
+    """Which searchable rows changed, in order, so a process's in-memory vector index can be patched
+    after a write instead of reloaded. Triggers write it, so no write path can forget to;
+    `revisions.log_floor` is the last entry pruned for the user (an index older than that reloads)."""
+    statements = [
+        "CREATE TABLE vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, "
+        "tbl TEXT NOT NULL, id TEXT NOT NULL)",
+        "CREATE INDEX vector_log_by_user ON vector_log (user_id, seq)",
+        "ALTER TABLE revisions ADD COLUMN log_floor INTEGER NOT NULL DEFAULT 0",
+    ]
+    for table in ("items", "skills"):
+        changed = "vector, embedder, status, agent_id, app_id, user_id" + (
+            ", kind" if table == "items" else ""
+        )
+        for event, row in ((f"INSERT ON {table}", "NEW"), (f"UPDATE OF {changed} ON {table}", "NEW")):
+            name = f"{table}_logged_{event.split()[0].lower()}"
+            statements.append(
+                f"CREATE TRIGGER {name} AFTER {event} BEGIN INSERT INTO vector_log (user_id, tbl, id) "
+                f"VALUES ({row}.user_id, '{table}', {row}.id); END"
+            )
+        statements.append(
+            f"CREATE TRIGGER {table}_logged_delete AFTER DELETE ON {table} BEGIN INSERT INTO vector_log "
+            f"(user_id, tbl, id) VALUES (OLD.user_id, '{table}', OLD.id); END"
+        )
+    for statement in statements:
+        db.execute(statement)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_api_keys", m002_api_keys),
     ("003_job_usage", m003_job_usage),
     ("004_items_by_cluster", m004_items_by_cluster),
+    ("005_vector_log", m005_vector_log),
 ]
 
 

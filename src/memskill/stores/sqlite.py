@@ -53,8 +53,14 @@ from memskill.stores.rows import (
     version_from_row,
 )
 from memskill.stores.sqlite_admin import AdminQueries
-from memskill.stores.sqlite_search import FTS_TABLES, SearchQueries, _VectorIndex
+from memskill.stores.sqlite_search import FTS_TABLES, SearchQueries
+from memskill.stores.sqlite_vectors import VectorIndex
 from memskill.text import index_text
+
+LOG_KEEP = 20_000
+"""Entries of a user's `vector_log` kept when it is pruned (an index further behind reloads)."""
+LOG_PRUNE_EVERY = 1_000
+"""The log is pruned on every this many revisions of a user."""
 
 
 class SQLiteStore(SearchQueries, AdminQueries):
@@ -67,7 +73,7 @@ class SQLiteStore(SearchQueries, AdminQueries):
         self._connections: list[sqlite3.Connection] = []
         self._write_lock = threading.RLock()
         self._cache_lock = threading.Lock()
-        self._vectors: dict[tuple[str, str, str, int, str | None], _VectorIndex] = {}
+        self._vectors: dict[tuple[str, str, str, int, str | None], VectorIndex] = {}
         self.applied_migrations = apply_migrations(self._db())
 
     # -- connections and transactions -------------------------------------------------------------
@@ -119,11 +125,23 @@ class SQLiteStore(SearchQueries, AdminQueries):
         self._local = threading.local()
 
     def _touch(self, user_id: str) -> None:
-        self._db().execute(
+        """Move the user's revision (searches notice it); now and then prune the user's `vector_log`."""
+        db = self._db()
+        revision = db.execute(
             "INSERT INTO revisions (user_id, revision) VALUES (?, 1) "
-            "ON CONFLICT (user_id) DO UPDATE SET revision = revision + 1",
+            "ON CONFLICT (user_id) DO UPDATE SET revision = revision + 1 RETURNING revision",
             (user_id,),
-        )
+        ).fetchone()[0]
+        if revision % LOG_PRUNE_EVERY == 0:
+            cut = db.execute(
+                "SELECT seq FROM vector_log WHERE user_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                (user_id, LOG_KEEP),
+            ).fetchone()
+            if cut is not None:
+                db.execute("DELETE FROM vector_log WHERE user_id = ? AND seq <= ?", (user_id, cut[0]))
+                db.execute(
+                    "UPDATE revisions SET log_floor = max(log_floor, ?) WHERE user_id = ?", (cut[0], user_id)
+                )
 
     def _index(self, table: str, seq: int, user_id: str, text: str) -> None:
         self._db().execute(

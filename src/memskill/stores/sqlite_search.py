@@ -11,7 +11,6 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,24 +18,16 @@ import numpy as np
 from memskill.models import Message, Scope
 from memskill.stores.base import ScoredId
 from memskill.stores.rows import blob, message_from_row, owner_token
+from memskill.stores.sqlite_vectors import Row, VectorIndex
 
 FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
-
-
-@dataclass
-class _VectorIndex:
-    revision: int
-    ids: list[str]
-    agent_ids: list[str | None]
-    app_ids: list[str | None]
-    matrix: np.ndarray
 
 
 class SearchQueries:
     """Keyword and vector search over one SQLite file; the host class supplies the connection."""
 
     _cache_lock: threading.Lock
-    _vectors: dict[tuple[str, str, str, int, str | None], _VectorIndex]
+    _vectors: dict[tuple[str, str, str, int, str | None], VectorIndex]
 
     def _db(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -90,52 +81,71 @@ class SearchQueries:
         )
         return {item_id: indexed.split(" ")[1:] for item_id, indexed in rows}
 
-    def _revision(self, user_id: str) -> int:
-        row = self._db().execute("SELECT revision FROM revisions WHERE user_id = ?", (user_id,)).fetchone()
-        return 0 if row is None else int(row[0])
-
     def _vector_index(
         self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None = None
-    ) -> _VectorIndex:
-        revision = self._revision(user_id)
+    ) -> VectorIndex:
+        """The user's index, patched from `vector_log` when the user's revision moved (or rebuilt)."""
+        db = self._db()
+        found = db.execute(
+            "SELECT revision, log_floor FROM revisions WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        revision, floor = (0, 0) if found is None else (int(found[0]), int(found[1]))
         key = (user_id, table, kind, dim, embedder_id)
         with self._cache_lock:
-            cached = self._vectors.get(key)
-        if cached is not None and cached.revision == revision:
-            return cached
-        if table == "items":
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT id, agent_id, app_id, vector FROM items WHERE user_id = ? AND kind = ? "
-                    "AND status = 'activated' AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
-                    (user_id, kind, embedder_id, embedder_id),
-                )
-                .fetchall()
+            index = self._vectors.get(key)
+            if index is not None and index.revision == revision:
+                return index
+            if index is not None and index.log_seq >= floor and not index.needs_rebuild():
+                entries = db.execute(
+                    "SELECT seq, id FROM vector_log WHERE user_id = ? AND tbl = ? AND seq > ? ORDER BY seq",
+                    (user_id, table, index.log_seq),
+                ).fetchall()
+                if len(entries) * 4 <= max(index.live, 64):
+                    changed = [row_id for _, row_id in entries]
+                    current = dict.fromkeys(changed, None) | {
+                        row.id: row
+                        for row in self._searchable(user_id, table, kind, dim, embedder_id, changed)
+                    }
+                    index.apply(changed, current, revision, max((seq for seq, _ in entries), default=0))
+                    return index
+            latest = db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
+            index = VectorIndex.build(
+                dim, self._searchable(user_id, table, kind, dim, embedder_id), revision, latest
             )
-        else:
-            rows = (
-                self._db()
-                .execute(
-                    "SELECT id, agent_id, app_id, vector FROM skills WHERE user_id = ? AND status = "
-                    "'activated' "
-                    "AND vector IS NOT NULL AND (? IS NULL OR embedder = ?)",
-                    (user_id, embedder_id, embedder_id),
-                )
-                .fetchall()
-            )
-        rows = [row for row in rows if len(row[3]) == dim * 4]
-        matrix = (
-            np.frombuffer(b"".join(row[3] for row in rows), dtype=np.float32).reshape(len(rows), dim)
-            if rows
-            else np.zeros((0, dim), dtype=np.float32)
-        )
-        index = _VectorIndex(
-            revision, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], matrix
-        )
-        with self._cache_lock:
             self._vectors[key] = index
-        return index
+            return index
+
+    def _searchable(
+        self,
+        user_id: str,
+        table: str,
+        kind: str,
+        dim: int,
+        embedder_id: str | None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Row]:
+        """The user's activated rows of `kind` with a `dim`-long vector (of `embedder_id`), or only `ids`."""
+        kind_clause = "AND kind = ? " if table == "items" else ""
+        params: list[Any] = [user_id, *([kind] if table == "items" else []), embedder_id, embedder_id]
+        id_clause = ""
+        if ids is not None:
+            id_clause = f"AND id IN ({','.join('?' * len(ids))}) "
+            params += list(ids)
+        rows = (
+            self._db()
+            .execute(
+                f"SELECT id, agent_id, app_id, vector FROM {table} WHERE user_id = ? {kind_clause}"
+                "AND status = 'activated' AND vector IS NOT NULL AND (? IS NULL OR embedder = ?) "
+                f"{id_clause}ORDER BY seq",
+                params,
+            )
+            .fetchall()
+        )
+        return [
+            Row(row[0], row[1], row[2], np.frombuffer(row[3], dtype=np.float32))
+            for row in rows
+            if len(row[3]) == dim * 4
+        ]
 
     def vector_search(
         self,
@@ -151,23 +161,7 @@ class SearchQueries:
         Only vectors of the query's length are compared, and with `embedder_id` only those that embedder
         made, so vectors left by an earlier embedder are skipped until they are re-embedded."""
         index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]), embedder_id)
-        if not index.ids:
-            return []
-        scores = index.matrix @ query.astype(np.float32)
-        if scope.agent_id is not None or scope.app_id is not None:
-            mask = np.array(
-                [
-                    (scope.agent_id is None or a == scope.agent_id)
-                    and (scope.app_id is None or p == scope.app_id)
-                    for a, p in zip(index.agent_ids, index.app_ids)
-                ],
-                dtype=bool,
-            )
-            scores = np.where(mask, scores, -np.inf)
-        count = min(limit, len(index.ids))
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top])]
-        return [ScoredId(index.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return [ScoredId(row_id, score) for row_id, score in index.search(scope, query, limit)]
 
     def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]:
         """BM25 hits (score = -bm25, higher is better) among a user's activated rows."""

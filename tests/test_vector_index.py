@@ -1,0 +1,112 @@
+"""The SQLite store's in-memory vector index is patched after writes, never reloaded for them, and stays
+coherent with writes made through another connection (another process on the same file)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memskill.models import MemoryItem, Scope
+from memskill.stores import sqlite as sqlite_module
+from memskill.stores.sqlite import SQLiteStore
+from memskill.stores.sqlite_vectors import VectorIndex
+
+DIM = 8
+E = "test-embedder"
+U = Scope("u1")
+
+
+def unit(i: int) -> np.ndarray:
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[i % DIM] = 1.0
+    vector[(i + 1) % DIM] = 0.1 * (i // DIM + 1)
+    return vector / np.linalg.norm(vector)
+
+
+def item(item_id: str, kind: str = "fact") -> MemoryItem:
+    return MemoryItem(id=item_id, user_id="u1", kind=kind, key="k", text=item_id, conversation_id="c")
+
+
+def nearest(store: SQLiteStore, i: int, limit: int = 3) -> list[str]:
+    return [hit.id for hit in store.vector_search(U, "items", "fact", unit(i), limit, E)]
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts full index builds."""
+    calls: list[int] = []
+    original = VectorIndex.build.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[VectorIndex], *args: object, **kwargs: object) -> VectorIndex:
+        calls.append(1)
+        return original(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(VectorIndex, "build", classmethod(counted))
+    return calls
+
+
+def test_writes_patch_the_index_instead_of_reloading_it(tmp_path: Path, builds: list[int]) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    for i in range(20):
+        store.insert_item(item(f"i{i}"), unit(i), E)
+    assert nearest(store, 3)[0] == "i3" and len(builds) == 1
+    store.insert_item(item("new"), unit(3) * 0.999 + unit(4) * 0.001, E)
+    assert nearest(store, 3)[:2] in (["i3", "new"], ["new", "i3"])
+    store.delete_items(["i3"])
+    assert "i3" not in nearest(store, 3)
+    store.update_item(replace(item("new"), status="archived"))
+    assert "new" not in nearest(store, 3, limit=20)
+    store.update_item(replace(item("i5")), unit(3), E)  # a new vector for an existing memory
+    assert nearest(store, 3)[0] == "i5" and nearest(store, 5)[0] != "i5"
+    store.insert_item(item("p1", kind="preference"), unit(3), E)  # another kind: not in the fact index
+    assert "p1" not in nearest(store, 3, limit=30)
+    assert len(builds) == 1, "no write reloaded the index"
+    store.close()
+
+
+def test_another_connection_s_writes_are_seen(tmp_path: Path, builds: list[int]) -> None:
+    searcher, writer = SQLiteStore(tmp_path / "m.db"), SQLiteStore(tmp_path / "m.db")
+    for i in range(10):
+        writer.insert_item(item(f"i{i}"), unit(i), E)
+    assert nearest(searcher, 2)[0] == "i2"
+    writer.insert_item(item("far"), unit(2), E)
+    writer.delete_items(["i2"])
+    assert nearest(searcher, 2)[0] == "far" and "i2" not in nearest(searcher, 2, limit=20)
+    assert len(builds) == 1
+    searcher.close()
+    writer.close()
+
+
+def test_an_index_behind_a_pruned_log_reloads(
+    tmp_path: Path, builds: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "LOG_KEEP", 2)
+    monkeypatch.setattr(sqlite_module, "LOG_PRUNE_EVERY", 5)
+    store = SQLiteStore(tmp_path / "m.db")
+    store.insert_item(item("first"), unit(0), E)
+    assert nearest(store, 0) == ["first"] and len(builds) == 1
+    for i in range(1, 12):
+        store.insert_item(item(f"i{i}"), unit(i), E)
+    floor = store._db().execute("SELECT log_floor FROM revisions WHERE user_id = 'u1'").fetchone()[0]
+    assert floor > 0
+    assert store._db().execute("SELECT count(*) FROM vector_log WHERE user_id = 'u1'").fetchone()[0] <= 7
+    assert nearest(store, 7)[0] == "i7" and len(builds) == 2  # reloaded: the entries it needed are gone
+    store.close()
+
+
+def test_many_dead_rows_are_compacted_by_a_rebuild(tmp_path: Path, builds: list[int]) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    with store.transaction():
+        for i in range(1200):
+            store.insert_item(item(f"i{i}"), unit(i), E)
+    assert len(nearest(store, 1)) == 3 and len(builds) == 1
+    for start in range(0, 400, 40):  # small batches: each is patched, the dead rows add up
+        store.delete_items([f"i{i}" for i in range(start, start + 40)])
+        nearest(store, 1)
+    assert len(builds) == 2  # past a quarter dead, the next patch rebuilt instead
+    index = next(iter(store._vectors.values()))
+    assert index.live == 800 and index.count == 840  # rebuilt with 840 live rows, then one more batch patched
+    store.close()
