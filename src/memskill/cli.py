@@ -12,6 +12,7 @@
     memskill worker [--concurrency N]               process jobs from the shared queue (no HTTP)
     memskill keys create [--app-id A] | list | revoke KEY_ID
     memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
+    memskill bench fetch [--to DIR] [--only NAMES]  download those data sets from their publishers
     memskill bench llm [--json OUT]                 prompt sizes and added latency against the fake model
     memskill bench crash [--kills N] [--json OUT]   kill -9 the server and worker under load, then check
     memskill bench perf [--memories N,…] [--database-url URL] [--json OUT]   latency at scale, the floor
@@ -452,15 +453,21 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from memskill.bench.perf import run_from_cli
 
         return run_from_cli(args, out, err)
+    if args.kind == "fetch":
+        from memskill.bench.fetch import run_from_cli as run_fetch_from_cli
+
+        return run_fetch_from_cli(args, out, err)
     if args.kind == "calibrate":
         from memskill.bench.calibrate import run_from_cli as run_calibrate_from_cli
 
         return run_calibrate_from_cli(
             args, out, err, lambda label, done, total: _progress(done, total, label, err)
         )
+    from memskill.bench.fetch import find_data
+
     only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
     report = run_quality(
-        Path(args.data).expanduser(),
+        find_data(args.data),
         args.quick,
         lambda label, done, total: _progress(done, total, label, err),
         only,
@@ -561,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
-    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash", "calibrate"])
+    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash", "calibrate", "fetch"])
     bench.add_argument("--kills", type=int, default=100, help="crash: SIGKILLs of the API or worker process")
     bench.add_argument("--seed", type=int, help="crash: random seed (default: a new one, printed)")
     bench.add_argument("--seconds", type=float, default=0.0, help="crash: the shortest time under load")
@@ -577,11 +584,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--workdir", help="perf: build the stores here and keep them (default: a temp dir)")
     bench.add_argument("--skip-install-size", action="store_true", help="perf: do not build a virtualenv")
-    bench.add_argument("--data", default="../shared/data", help="folder holding the public data sets")
+    bench.add_argument(
+        "--data", help="folder holding the public data sets (default ../shared/data, else the fetched copy)"
+    )
+    bench.add_argument("--to", help="fetch: where to put the data sets (default $MEMSKILL_HOME/data)")
     bench.add_argument("--json", help="also write the raw results to this file")
     bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
     bench.add_argument(
-        "--only", help="comma-separated stages: turns,segmentation,clustering,retrieval,preferences,skills"
+        "--only",
+        help="quality: comma-separated stages (turns,segmentation,clustering,retrieval,preferences,skills); "
+        "fetch: comma-separated data sets (tiage,locomo,…)",
     )
 
     trainer = commands.add_parser(

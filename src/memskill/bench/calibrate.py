@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from memskill.bench import paraphrase, retrieval
+from memskill.bench.fetch import find_data
 from memskill.bench.report import Progress
 from memskill.config import Settings
 from memskill.engine import DEFAULT_RELATIVITY, Memory
@@ -244,7 +245,7 @@ def run_from_cli(args: Any, out: TextIO, err: TextIO, progress: Progress) -> int
         err.flush()
 
     memories = int((args.memories or str(MEMORIES)).split(",")[-1])
-    report = run_calibration(Path(args.data).expanduser(), memories, progress, say)
+    report = run_calibration(find_data(args.data), memories, progress, say)
     out.write(format_calibration(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

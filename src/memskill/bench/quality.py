@@ -39,7 +39,8 @@ def run_quality(
     """Run the stages (all, or `only`) and return the JSON report: results, timings, machine."""
     if not data.is_dir():
         raise InvalidRequest(
-            f"no data sets at {data}: pass --data pointing at the folder with tiage/, dialseg711/, …"
+            f"no data sets at {data}: run `memskill bench fetch` to download them, "
+            "or pass --data pointing at the folder with tiage/, dialseg711/, …"
         )
     results: list[Result] = []
     seconds: dict[str, float] = {}
