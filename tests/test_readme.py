@@ -30,7 +30,8 @@ NOT_RUN = {
     "pip install . && memskill demo": "the install and test commands: `.ci/run` runs exactly these",
     "pip install 'memskill[postgres]'": "needs PostgreSQL; tests/test_scale_out.py runs those processes",
     "export MEMSKILL_LLM_BASE_URL": "needs a model; tests/test_chat_adapter.py runs the demo on a fake one",
-    "memskill bench quality --data": "needs the public data sets; CI runs `memskill bench quality --quick`",
+    "memskill bench fetch": "downloads the public data sets (tests/test_bench_fetch.py runs it against a "
+    "local server); CI runs `memskill bench quality --quick`",
     "memskill train tagger": "rewrites the shipped weights (a minute); tests/test_tagger.py checks them",
 }
 """The opening of each block that is not run here → why."""
