@@ -110,3 +110,25 @@ def test_many_dead_rows_are_compacted_by_a_rebuild(tmp_path: Path, builds: list[
     index = next(iter(store._vectors.values()))
     assert index.live == 800 and index.count == 840  # rebuilt with 840 live rows, then one more batch patched
     store.close()
+
+
+def test_a_long_request_keeps_its_rarest_terms_for_the_keyword_query(tmp_path: Path) -> None:
+    from memskill.text import match_query
+
+    store = SQLiteStore(tmp_path / "m.db")
+    for i in range(30):
+        store.insert_item(replace(item(f"c{i}"), text=f"please plan the trip number {i}"), None, None)
+    store.insert_item(replace(item("rare"), text="please plan the trip to Kyoto with Hiroshi"), None, None)
+    counts = store.term_counts(["please", "plan", "kyoto", "hiroshi", "unknown"])
+    assert counts["please"] == 31 and counts["kyoto"] == 1 and "unknown" not in counts
+    match = match_query("please plan the trip to Kyoto with Hiroshi", 2, store.term_counts)
+    assert match == '"kyoto" OR "hiroshi"'
+    # Terms no memory holds find nothing: the rarest terms that exist are kept instead.
+    assert match_query("Osaka Nara Kobe Kyoto Hiroshi", 2, store.term_counts) == '"kyoto" OR "hiroshi"'
+    assert keyword_ids(store, match) == ["rare"]
+    assert match_query("plan Kyoto", 2, store.term_counts) == '"plan" OR "kyoto"'  # short: as written
+    store.close()
+
+
+def keyword_ids(store: SQLiteStore, match: str) -> list[str]:
+    return [hit.id for hit in store.keyword_search(U, "items", "fact", match, 10)]

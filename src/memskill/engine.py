@@ -359,7 +359,7 @@ class Memory:
         if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
             raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
         accept = compile_filter(filter)
-        prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id)
+        prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id, self.store.term_counts)
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
             hits = hybrid_search(

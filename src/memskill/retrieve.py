@@ -47,6 +47,10 @@ COSINE_ZERO = 0.15
 COSINE_ONE = 0.75
 """Cosine at which calibrated similarity reaches 1 (close paraphrases)."""
 RRF_K = 60
+MATCH_TERMS = 6
+"""A keyword query ORs at most this many of the request's terms, the rarest ones (coverage still counts
+every word). Chosen for speed on long requests; retrieval and paraphrase numbers are unchanged by it
+(docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)
@@ -122,12 +126,17 @@ class Query:
 
     @classmethod
     def build(
-        cls, text: str, embed: Callable[[Sequence[str]], np.ndarray], embedder_id: str | None = None
+        cls,
+        text: str,
+        embed: Callable[[Sequence[str]], np.ndarray],
+        embedder_id: str | None = None,
+        counts: Callable[[Sequence[str]], dict[str, int]] | None = None,
     ) -> Query:
+        """`counts` (the store's `term_counts`) lets the keyword query keep the rarest `MATCH_TERMS`."""
         return cls(
             text=text,
             vector=embed([text])[0],
-            match=match_query(text),
+            match=match_query(text, MATCH_TERMS, counts) if counts else match_query(text),
             words=content_words(text),
             embedder_id=embedder_id,
         )
@@ -173,7 +182,15 @@ def content_words(text: str) -> frozenset[str]:
 
 
 def words_of_tokens(tokens: Sequence[str]) -> frozenset[str]:
-    """`content_words` of a text from its tokens (`text.tokens`), e.g. those a keyword index holds."""
+    """`content_words` of a text from its tokens (`text.tokens`), e.g. those a keyword index holds.
+
+    Cached by the tokens: a search reads the words of every candidate, and the same memories come back
+    as candidates of many searches."""
+    return _words_of(tuple(tokens))
+
+
+@lru_cache(maxsize=65536)
+def _words_of(tokens: tuple[str, ...]) -> frozenset[str]:
     return frozenset(stem(token) for token in content_filter(tokens))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -96,14 +96,21 @@ def index_text(text: str) -> str:
     return " ".join(tokens(text))
 
 
-def match_query(text: str, max_terms: int = 32) -> str | None:
-    """An FTS5 MATCH expression that ORs the quoted content tokens of `text`, or None if it has none."""
-    seen: list[str] = []
-    for token in content_tokens(text):
-        if token not in seen:
-            seen.append(token)
-        if len(seen) >= max_terms:
-            break
+def match_query(
+    text: str, max_terms: int = 32, counts: Callable[[Sequence[str]], dict[str, int]] | None = None
+) -> str | None:
+    """An FTS5 MATCH expression that ORs the quoted content tokens of `text`, or None if it has none.
+
+    With `counts` (how many documents hold each term), only the `max_terms` rarest terms that some
+    document holds are kept: a term that half the documents hold finds nothing a rare one does not, and
+    makes the query slow; a term no document holds finds nothing at all. Terms `counts` cannot tell
+    about (it returns nothing) keep their written order."""
+    seen = list(dict.fromkeys(content_tokens(text)))
+    if counts is not None and len(seen) > max_terms:
+        held = counts(seen)
+        if held:
+            seen = sorted(seen, key=lambda token: (token not in held, held.get(token, 0)))
+    seen = seen[:max_terms]
     if not seen:
         return None
     return " OR ".join('"' + token.replace('"', '""') + '"' for token in seen)

@@ -194,6 +194,11 @@ class Store(Protocol):
         self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
     ) -> dict[str, np.ndarray]: ...
 
+    def term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many stored memories (of every user) hold each of `terms`, as far as the store can tell
+        cheaply; terms it cannot count are left out (a keyword query then keeps them in written order)."""
+        ...
+
     def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
         """The tokens (`text.tokens`) of each item's searchable text (`MemoryItem.search_text`), in order;
         unknown ids are left out. Search reads these instead of segmenting every candidate again."""

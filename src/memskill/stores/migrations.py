@@ -217,12 +217,18 @@ def m005_vector_log(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def m006_items_vocabulary(db: sqlite3.Connection) -> None:
+    """How many memories hold each indexed term: a keyword query keeps the rarest terms of a long request."""
+    db.execute("CREATE VIRTUAL TABLE items_vocabulary USING fts5vocab(items_fts, 'row')")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_api_keys", m002_api_keys),
     ("003_job_usage", m003_job_usage),
     ("004_items_by_cluster", m004_items_by_cluster),
     ("005_vector_log", m005_vector_log),
+    ("006_items_vocabulary", m006_items_vocabulary),
 ]
 
 

@@ -289,6 +289,11 @@ class SearchQueries:
         owner = owner_token(scope.user_id)
         return {**scope_params(scope), "query": query, "filter": f"'{owner}' & {query}"}
 
+    def term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """Nothing: PostgreSQL keeps no cheap count of the documents holding a lexeme (`ts_stat` reads
+        every row), so a keyword query keeps the request's terms in written order."""
+        return {}
+
     def vectors_of(
         self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
     ) -> dict[str, np.ndarray]:

@@ -163,6 +163,16 @@ class SearchQueries:
         index = self._vector_index(scope.user_id, table, kind, int(query.shape[0]), embedder_id)
         return [ScoredId(row_id, score) for row_id, score in index.search(scope, query, limit)]
 
+    def term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """Memories holding each term, read from the full-text index's vocabulary (one indexed lookup)."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        rows = self._db().execute(
+            f"SELECT term, doc FROM items_vocabulary WHERE term IN ({marks})", list(terms)
+        )
+        return {term: int(count) for term, count in rows}
+
     def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]:
         """BM25 hits (score = -bm25, higher is better) among a user's activated rows."""
         fts = FTS_TABLES[table]
