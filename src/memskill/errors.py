@@ -88,7 +88,8 @@ class InternalError(MemskillError):
 
 
 class UpstreamError(MemskillError):
-    """A configured model endpoint (chat or embeddings) failed, timed out or answered nonsense (50300).
+    """A service memskill depends on failed, timed out or answered nonsense (50300): a configured model
+    endpoint (chat or embeddings), or a data set's publisher during `memskill bench fetch`.
 
     `retryable` says whether trying again later may help (timeouts, 429, 5xx, connection refused) or not
     (401, 404 model not found, 400 request rejected).
