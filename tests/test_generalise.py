@@ -98,3 +98,11 @@ def test_month_parts_and_day_ranges_are_dates() -> None:
     assert generalise("下个月初想去成都玩5天，4月1号到5号") == "出行日期想去目的地玩N天，出行日期"
     assert generalise("想四月中旬去大理待5天") == "想出行日期去目的地待N天"
     assert "周" not in generalise("打算下周五到周日去西安玩3天")
+
+
+def test_a_place_inside_a_name_is_not_replaced() -> None:
+    """金茂北京威斯汀大饭店 is a hotel: its 北京 is part of the name, not a destination to generalise
+    (it came out as "金茂目的地威斯汀大饭店"); a place that starts a name is still replaced, as before."""
+    text = "我知道两家，金茂北京威斯汀大饭店和北京昆仑饭店都还可以"
+    assert generalise(text) == "我知道两家，金茂北京威斯汀大饭店和目的地都还可以"
+    assert generalise("和小王去北京玩") == "和对方去目的地玩"

@@ -264,6 +264,10 @@ _RARE_PLACE = 10
 ("波比跳" cut as 波比/跳), is probably part of another word: it stays as written."""
 
 
+_PROPER = re.compile(r"nr|nz|nt")
+"""jieba's tags of people's, other proper and organisations' names."""
+
+
 def _is_person(word: str) -> bool:
     if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not _CJK.match(word):
         return False
@@ -295,9 +299,16 @@ def _chinese_names(text: str) -> str:
     """Replace place (`ns`) and person (`nr`) words found by jieba, then gazetteer leftovers."""
     pairs = [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
     pieces: list[str] = []
+    kept: list[str] = []
     for index, (word, flag) in enumerate(pairs):
         next_word = pairs[index + 1][0] if index + 1 < len(pairs) else ""
-        if flag == "ns" and _is_place(word, next_word):
+        next_flag = pairs[index + 1][1] if index + 1 < len(pairs) else ""
+        if flag == "ns" and index and _PROPER.match(pairs[index - 1][1]) and _PROPER.match(next_flag):
+            # A place between two other proper nouns is part of their name (金茂北京威斯汀大饭店 is a
+            # hotel, not a trip to 北京): the name stays whole, and the gazetteer pass must not split it.
+            kept.append(word)
+            pieces.append(f"\x00{len(kept) - 1}\x00")
+        elif flag == "ns" and _is_place(word, next_word):
             pieces.append("目的地")
         elif flag.startswith("nr"):
             lead = word[0] if word[0] in "和跟与同给" and len(word) > 2 else ""
@@ -317,7 +328,8 @@ def _chinese_names(text: str) -> str:
     text = _ZH_GAZETTEER.sub("目的地", text)
     text = re.sub(r"目的地(?:[和、与及跟或]|以及)?目的地", "目的地", text)
     text = re.sub(r"目的地(?:[和、与及跟或]|以及)?目的地", "目的地", text)
-    return re.sub(r"从目的地(出发|飞|坐|开车|到|去)", r"从出发地\1", text)
+    text = re.sub(r"从目的地(出发|飞|坐|开车|到|去)", r"从出发地\1", text)
+    return re.sub(r"\x00(\d+)\x00", lambda match: kept[int(match.group(1))], text)
 
 
 _ZH_GAZETTEER = re.compile(
