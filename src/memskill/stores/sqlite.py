@@ -74,6 +74,7 @@ class SQLiteStore(SearchQueries, AdminQueries):
         self._write_lock = threading.RLock()
         self._cache_lock = threading.Lock()
         self._vectors: dict[tuple[str, str, str, int, str | None], VectorIndex] = {}
+        self._vector_locks: dict[tuple[str, str, str, int, str | None], threading.Lock] = {}
         self.applied_migrations = apply_migrations(self._db())
 
     # -- connections and transactions -------------------------------------------------------------

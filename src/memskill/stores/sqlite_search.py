@@ -28,6 +28,7 @@ class SearchQueries:
 
     _cache_lock: threading.Lock
     _vectors: dict[tuple[str, str, str, int, str | None], VectorIndex]
+    _vector_locks: dict[tuple[str, str, str, int, str | None], threading.Lock]
 
     def _db(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -84,36 +85,49 @@ class SearchQueries:
     def _vector_index(
         self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None = None
     ) -> VectorIndex:
-        """The user's index, patched from `vector_log` when the user's revision moved (or rebuilt)."""
-        db = self._db()
-        found = db.execute(
-            "SELECT revision, log_floor FROM revisions WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        revision, floor = (0, 0) if found is None else (int(found[0]), int(found[1]))
+        """The user's index, patched from `vector_log` when the user's revision moved (or rebuilt).
+
+        One lock per index: a search of another user never waits for this one's load or patch."""
         key = (user_id, table, kind, dim, embedder_id)
         with self._cache_lock:
+            lock = self._vector_locks.setdefault(key, threading.Lock())
+        with lock:
+            db = self._db()
+            found = db.execute(
+                "SELECT revision, log_floor FROM revisions WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            revision, floor = (0, 0) if found is None else (int(found[0]), int(found[1]))
             index = self._vectors.get(key)
             if index is not None and index.revision == revision:
                 return index
-            if index is not None and index.log_seq >= floor and not index.needs_rebuild():
-                entries = db.execute(
-                    "SELECT seq, id FROM vector_log WHERE user_id = ? AND tbl = ? AND seq > ? ORDER BY seq",
-                    (user_id, table, index.log_seq),
-                ).fetchall()
-                if len(entries) * 4 <= max(index.live, 64):
-                    changed = [row_id for _, row_id in entries]
-                    current = dict.fromkeys(changed, None) | {
-                        row.id: row
-                        for row in self._searchable(user_id, table, kind, dim, embedder_id, changed)
-                    }
-                    index.apply(changed, current, revision, max((seq for seq, _ in entries), default=0))
-                    return index
+            patchable = index is not None and index.log_seq >= floor and not index.needs_rebuild()
+            if index is not None and patchable and self._patch(index, key, revision):
+                return index
             latest = db.execute("SELECT coalesce(max(seq), 0) FROM vector_log").fetchone()[0]
             index = VectorIndex.build(
                 dim, self._searchable(user_id, table, kind, dim, embedder_id), revision, latest
             )
             self._vectors[key] = index
             return index
+
+    def _patch(self, index: VectorIndex, key: tuple[str, str, str, int, str | None], revision: int) -> bool:
+        """Apply the log entries after the index's last one; False when they are too many to be worth it."""
+        user_id, table, kind, dim, embedder_id = key
+        entries = (
+            self._db()
+            .execute(
+                "SELECT seq, id FROM vector_log WHERE user_id = ? AND tbl = ? AND seq > ? ORDER BY seq",
+                (user_id, table, index.log_seq),
+            )
+            .fetchall()
+        )
+        if len(entries) * 4 > max(index.live, 64):
+            return False
+        changed = [row_id for _, row_id in entries]
+        rows = self._searchable(user_id, table, kind, dim, embedder_id, changed)
+        current: dict[str, Row | None] = dict.fromkeys(changed, None) | {row.id: row for row in rows}
+        index.apply(changed, current, revision, max((seq for seq, _ in entries), default=0))
+        return True
 
     def _searchable(
         self,
