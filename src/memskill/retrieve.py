@@ -76,31 +76,32 @@ MEMORY_MODEL = Logistic(cosine=7.248, coverage=3.818, both=3.248, bias=-3.397)
 class Blend:
     """How one list turns the cosine and the query coverage into relativity."""
 
-    vector: float
-    """Weight of the calibrated cosine (when there is no `model`)."""
-    lexical: float
-    """Weight of the query coverage (when there is no `model`)."""
     weighted_words: bool
     """Whether coverage weighs query words by their rarity among the candidates (else all count 1)."""
     model: Logistic | None = None
-    """A calibrated model of the raw cosine and the coverage, used instead of the linear blend."""
+    """A calibrated model of the raw cosine and the coverage; without one, the linear blend below."""
+    vector: float = 0.0
+    """Weight of the calibrated cosine in the linear blend."""
+    lexical: float = 0.0
+    """Weight of the query coverage in the linear blend."""
 
 
-MEMORY_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=True, model=MEMORY_MODEL)
+MEMORY_BLEND = Blend(weighted_words=True, model=MEMORY_MODEL)
 """Memories (facts, preferences, tool lessons): the calibrated model over rarity-weighted coverage."""
-SKILL_BLEND = Blend(vector=0.75, lexical=0.35, weighted_words=False)
+SKILL_BLEND = Blend(weighted_words=False, vector=0.75, lexical=0.35)
 """Skills: generalised procedures, matched by meaning first."""
-KEYWORD_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=False)
+KEYWORD_BLEND = Blend(weighted_words=False, vector=0.3, lexical=0.7)
 """Texts found by keyword alone (messages whose extraction is still running): coverage leads."""
-TOOL_BLEND = Blend(vector=0.3, lexical=0.7, weighted_words=False, model=MEMORY_MODEL)
+TOOL_BLEND = Blend(weighted_words=False, model=MEMORY_MODEL)
 """Tool lessons: the memory model over plain coverage. A user has one lesson per tool, so rarity among
 them says nothing, and the place a request names ("查一下昆明的天气") must not outweigh what it asks for."""
-BLENDS = {("items", "tool"): TOOL_BLEND, ("skills", ""): SKILL_BLEND}
 
 
 def blend_for(table: str, kind: str) -> Blend:
     """The blend of one list: skills, tool lessons, or the other memories."""
-    return BLENDS.get((table, kind), SKILL_BLEND if table == "skills" else MEMORY_BLEND)
+    if table == "skills":
+        return SKILL_BLEND
+    return TOOL_BLEND if kind == "tool" else MEMORY_BLEND
 
 
 @dataclass(frozen=True)
