@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from memskill.bench import madial as madial_bench
+from memskill.bench import ranking
 from memskill.bench import retrieval as bench
 from memskill.bench.report import Result, table
 from memskill.config import Settings
@@ -23,31 +25,31 @@ from memskill.retrieve import content_words, coverage, stem, term_weights
 
 def test_recall_counts_gold_items_among_the_first_k() -> None:
     ranked = ["a", "x", "b", "y", "c"]
-    assert bench.recall_at_k(["a", "b", "c"], ranked, 1) == pytest.approx(1 / 3)
-    assert bench.recall_at_k(["a", "b", "c"], ranked, 3) == pytest.approx(2 / 3)
-    assert bench.recall_at_k(["a", "b", "c"], ranked, 5) == 1.0
-    assert bench.recall_at_k(["z"], ranked, 5) == 0.0
-    assert bench.recall_at_k([], ranked, 5) == 0.0
-    assert bench.recall_at_k(["a"], [], 5) == 0.0
+    assert ranking.recall_at_k(["a", "b", "c"], ranked, 1) == pytest.approx(1 / 3)
+    assert ranking.recall_at_k(["a", "b", "c"], ranked, 3) == pytest.approx(2 / 3)
+    assert ranking.recall_at_k(["a", "b", "c"], ranked, 5) == 1.0
+    assert ranking.recall_at_k(["z"], ranked, 5) == 0.0
+    assert ranking.recall_at_k([], ranked, 5) == 0.0
+    assert ranking.recall_at_k(["a"], [], 5) == 0.0
 
 
 def test_ndcg_is_one_for_an_ideal_ranking_and_discounts_late_hits() -> None:
-    assert bench.ndcg_at_k(["a", "b"], ["a", "b", "x"], 10) == 1.0
-    assert bench.ndcg_at_k(["a", "b"], ["b", "a"], 10) == 1.0
+    assert ranking.ndcg_at_k(["a", "b"], ["a", "b", "x"], 10) == 1.0
+    assert ranking.ndcg_at_k(["a", "b"], ["b", "a"], 10) == 1.0
     # one hit at rank 2 of two gold items: (1/log2 3) / (1 + 1/log2 3)
     expected = (1 / math.log2(3)) / (1 + 1 / math.log2(3))
-    assert bench.ndcg_at_k(["a", "b"], ["x", "a", "y"], 10) == pytest.approx(expected)
+    assert ranking.ndcg_at_k(["a", "b"], ["x", "a", "y"], 10) == pytest.approx(expected)
     # the ideal ranking is cut at k: five gold items, k = 2, both first two are hits
-    assert bench.ndcg_at_k(list("abcde"), ["a", "b", "x"], 2) == 1.0
-    assert bench.ndcg_at_k(["a"], ["x", "y", "a"], 2) == 0.0
-    assert bench.ndcg_at_k([], ["a"], 5) == 0.0
+    assert ranking.ndcg_at_k(list("abcde"), ["a", "b", "x"], 2) == 1.0
+    assert ranking.ndcg_at_k(["a"], ["x", "y", "a"], 2) == 0.0
+    assert ranking.ndcg_at_k([], ["a"], 5) == 0.0
 
 
 def test_ndcg_reproduces_the_published_definition_on_a_madial_row() -> None:
     relevant = [1, 78, 105, 113, 108]
     ranked = [1, 51, 46, 60, 67]  # one hit, first
     ideal = sum(1 / math.log2(r + 2) for r in range(5))
-    got = bench.ndcg_at_k([str(i) for i in relevant], [str(i) for i in ranked], 5)
+    got = ranking.ndcg_at_k([str(i) for i in relevant], [str(i) for i in ranked], 5)
     assert got == pytest.approx(1 / ideal)
 
 
@@ -60,16 +62,16 @@ def test_bm25_ranks_the_matching_document_first() -> None:
         "my sister adopted a puppy from the shelter",
         "the weather was rainy all week",
     ]
-    index = bench.BM25([bench.bm25_tokens(d) for d in documents])
-    assert index.rank(bench.bm25_tokens("who adopted a puppy?"))[0] == 1
-    assert index.rank(bench.bm25_tokens("mountains hiking"))[0] == 0
-    scores = index.scores(bench.bm25_tokens("unknownword"))
+    index = ranking.BM25([ranking.bm25_tokens(d) for d in documents])
+    assert index.rank(ranking.bm25_tokens("who adopted a puppy?"))[0] == 1
+    assert index.rank(ranking.bm25_tokens("mountains hiking"))[0] == 0
+    scores = index.scores(ranking.bm25_tokens("unknownword"))
     assert list(scores) == [0.0, 0.0, 0.0]
 
 
 def test_bm25_prefers_rare_terms_and_short_documents() -> None:
     documents = [["cat", "dog"], ["cat", "zebra"], ["cat", "dog", "cat", "dog", "cat", "dog", "zebra"]]
-    index = bench.BM25(documents)
+    index = ranking.BM25(documents)
     assert index.rank(["zebra"])[0] == 1  # same term count, shorter document
     scores = index.scores(["cat", "zebra"])
     assert scores[1] > scores[0]  # the rare term decides
@@ -84,7 +86,7 @@ def test_found_memories_become_turns_in_relativity_order_without_repeats() -> No
         "preference_detail_list": [{"relativity": 0.7, "sources": ["m4"]}],
     }
     mapping = {"m1": "D1:1", "m2": "D1:2", "m3": "D1:3", "m4": "D2:1"}
-    assert bench.ranked_sources(found, mapping) == ["D1:1", "D1:2", "D2:1", "D1:3"]
+    assert ranking.ranked_sources(found, mapping) == ["D1:1", "D1:2", "D2:1", "D1:3"]
 
 
 def test_malformed_evidence_ids_are_repaired_and_unknown_ones_dropped() -> None:
@@ -96,7 +98,7 @@ def test_malformed_evidence_ids_are_repaired_and_unknown_ones_dropped() -> None:
 
 def test_a_madial_query_is_the_dialogue_before_the_test_turn() -> None:
     lines = ["<BOD>\n", '<Bart>: "Hi!"\n', '<Assistant>: "Hello."\n', '<Bart>: "Guess what?"\n', "<EOD>\n"]
-    assert bench.dialogue_query(lines, 3) == "Bart: Hi!\nAssistant: Hello."
+    assert madial_bench.dialogue_query(lines, 3) == "Bart: Hi!\nAssistant: Hello."
 
 
 # ---------------------------------------------------------------- memskill's word matching and episodes
@@ -293,7 +295,7 @@ def test_run_on_a_tiny_folder_reports_memskill_baselines_anchors_and_targets(tmp
         madial = by_method(results, f"MADial-Bench {language}")
         assert {"memskill", "BM25 over memories", "dense over memories"} <= set(madial)
         assert anchors(results, f"MADial-Bench {language}") == {"OpenAI embeddings", "BGE-M3"}
-        assert madial["memskill"].metrics[f"R@{bench.MADIAL_K}"] == 1.0  # two memories, both within 5
+        assert madial["memskill"].metrics[f"R@{madial_bench.MADIAL_K}"] == 1.0  # two memories, both within 5
         assert madial["memskill"].extra["dev (every 5th dialogue)"]["dialogues"] == 1
     assert "target" in by_method(results, "MADial-Bench ZH")
     assert calls and all(done <= total for _, done, total in calls)

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from memskill.bench import paraphrase, retrieval
+from memskill.bench import madial, paraphrase, retrieval
 from memskill.bench.fetch import find_data
 from memskill.bench.report import Progress
 from memskill.config import Settings
@@ -153,9 +153,9 @@ def collect_paraphrases(memory: Memory, user: str) -> list[Search]:
 
 def collect_public(data: Path, embedder: Embedder, progress: Progress) -> list[Search]:
     """LoCoMo's conversations 0–3 and MADial-Bench's development dialogues."""
-    locomo_file, madial = data / "locomo" / "locomo10.json", data / "madial-bench"
-    if not locomo_file.is_file() or not (madial / "data").is_dir():
-        raise InvalidRequest(f"calibration needs {locomo_file} and {madial}/data: pass --data.")
+    locomo_file, archive = data / "locomo" / "locomo10.json", data / "madial-bench"
+    if not locomo_file.is_file() or not (archive / "data").is_dir():
+        raise InvalidRequest(f"calibration needs {locomo_file} and {archive}/data: pass --data.")
     out: list[Search] = []
     conversations = [c for n, c in enumerate(retrieval.load_locomo(locomo_file)) if n in retrieval.LOCOMO_DEV]
     for done, conversation in enumerate(conversations):
@@ -169,14 +169,14 @@ def collect_public(data: Path, embedder: Embedder, progress: Progress) -> list[S
                 answers = answered_by(turn_of, set(question.evidence))
                 out.append(search(memory, user, question.text, answers, "locomo"))
     for language in ("en", "zh"):
-        memories, dialogues = retrieval.load_madial(madial, language)
+        memories, dialogues = madial.load_madial(archive, language)
         with (
             tempfile.TemporaryDirectory(prefix="memskill-calibrate-") as folder,
             Memory(settings=Settings(data_dir=Path(folder), workers=0), embedder=embedder) as memory,
         ):
-            archive_of = retrieval.store_madial(memory, memories, progress, f"calibrate: MADial {language}")
+            archive_of = madial.store_madial(memory, memories, progress, f"calibrate: MADial {language}")
             for dialogue in dialogues:
-                if dialogue.index % retrieval.MADIAL_DEV_EVERY == 0:
+                if dialogue.index % madial.MADIAL_DEV_EVERY == 0:
                     answers = answered_by(archive_of, set(dialogue.relevant))
                     out.append(search(memory, f"madial-{dialogue.user}", dialogue.query, answers, "madial"))
     return out
