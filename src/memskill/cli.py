@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from memskill.bench.command import add_arguments as add_bench_arguments
 from memskill.config import Settings
 from memskill.errors import MemskillError
 
@@ -441,56 +442,9 @@ def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.bench.quality import run_quality, write_json
+    from memskill.bench.command import run
 
-    if args.kind == "llm":
-        return _bench_llm(args, out, err)
-    if args.kind == "crash":
-        from memskill.bench.crash import run_from_cli as run_crash_from_cli
-
-        return run_crash_from_cli(args, out, err)
-    if args.kind == "perf":
-        from memskill.bench.perf import run_from_cli
-
-        return run_from_cli(args, out, err)
-    if args.kind == "fetch":
-        from memskill.bench.fetch import run_from_cli as run_fetch_from_cli
-
-        return run_fetch_from_cli(args, out, err)
-    if args.kind == "calibrate":
-        from memskill.bench.calibrate import run_from_cli as run_calibrate_from_cli
-
-        return run_calibrate_from_cli(
-            args, out, err, lambda label, done, total: _progress(done, total, label, err)
-        )
-    from memskill.bench.fetch import find_data
-
-    only = [name.strip() for name in (args.only or "").split(",") if name.strip()]
-    report = run_quality(
-        find_data(args.data),
-        args.quick,
-        lambda label, done, total: _progress(done, total, label, err),
-        only,
-        err,
-    )
-    out.write(report["table"] + "\n")
-    if args.json:
-        write_json(report, Path(args.json))
-        err.write(f"raw results written to {args.json}\n")
-    return 0
-
-
-def _bench_llm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.bench.llm import format_cost, run_llm_bench
-    from memskill.bench.quality import write_json
-
-    err.write("ingesting the demo conversations algorithmically and through the fake model…\n")
-    cost = run_llm_bench(repeats=args.repeats)
-    out.write(format_cost(cost) + "\n")
-    if args.json:
-        write_json(cost.as_dict(), Path(args.json))
-        err.write(f"raw results written to {args.json}\n")
-    return 0
+    return run(args, out, err, lambda label, done, total: _progress(done, total, label, err))
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -568,33 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench = commands.add_parser("bench", parents=[common], help="measure quality on public data sets")
-    bench.add_argument("kind", choices=["quality", "llm", "perf", "crash", "calibrate", "fetch"])
-    bench.add_argument("--kills", type=int, default=100, help="crash: SIGKILLs of the API or worker process")
-    bench.add_argument("--seed", type=int, help="crash: random seed (default: a new one, printed)")
-    bench.add_argument("--seconds", type=float, default=0.0, help="crash: the shortest time under load")
-    bench.add_argument(
-        "--database-url",
-        help="crash: an empty PostgreSQL database instead of SQLite; perf: one to measure beside SQLite",
-    )
-    bench.add_argument("--repeats", type=int, default=3, help="llm: runs to average over")
-    bench.add_argument(
-        "--memories",
-        help="perf: the user's memories at each step (comma list, default 1000,10000,100000); "
-        "calibrate: the synthetic memories beside the paraphrase set (default 10000)",
-    )
-    bench.add_argument("--workdir", help="perf: build the stores here and keep them (default: a temp dir)")
-    bench.add_argument("--skip-install-size", action="store_true", help="perf: do not build a virtualenv")
-    bench.add_argument(
-        "--data", help="folder holding the public data sets (default ../shared/data, else the fetched copy)"
-    )
-    bench.add_argument("--to", help="fetch: where to put the data sets (default $MEMSKILL_HOME/data)")
-    bench.add_argument("--json", help="also write the raw results to this file")
-    bench.add_argument("--quick", action="store_true", help="a small subset (for CI)")
-    bench.add_argument(
-        "--only",
-        help="quality: comma-separated stages (turns,segmentation,clustering,retrieval,preferences,skills); "
-        "fetch: comma-separated data sets (tiage,locomo,…)",
-    )
+    add_bench_arguments(bench)
 
     trainer = commands.add_parser(
         "train", parents=[common], help="rebuild a shipped model from its training data"
