@@ -17,6 +17,7 @@ import numpy as np
 
 from memskill.bench.ranking import (
     BM25,
+    STAGE,
     bm25_tokens,
     dense_rank,
     mean,
@@ -31,7 +32,6 @@ from memskill.engine import Memory
 from memskill.ingest import normalise_messages
 from memskill.providers.embedders import Embedder
 
-STAGE = "retrieval"
 MADIAL_K = 5
 MADIAL_DEV_EVERY = 5
 """MADial dialogues at positions divisible by this are the development set."""

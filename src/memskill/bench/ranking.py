@@ -14,6 +14,8 @@ import numpy as np
 from memskill.engine import Memory
 from memskill.text import content_tokens
 
+STAGE = "retrieval"
+"""The stage both data sets report under."""
 K1 = 1.2
 B = 0.75
 MEMORY_LIMIT = 25

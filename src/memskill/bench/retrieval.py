@@ -56,6 +56,7 @@ import numpy as np
 from memskill.bench.madial import load_madial, run_madial
 from memskill.bench.ranking import (
     BM25,
+    STAGE,
     bm25_tokens,
     dense_rank,
     mean,
@@ -71,7 +72,6 @@ from memskill.errors import InvalidRequest
 from memskill.ingest import normalise_messages
 from memskill.providers.embedders import Embedder, OfflineEmbedder
 
-STAGE = "retrieval"
 LOCOMO_KS = (5, 10, 25)
 LOCOMO_DEV = frozenset(range(4))
 """LoCoMo conversations of the development set; 4–9 are held out."""
