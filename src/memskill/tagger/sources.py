@@ -12,7 +12,7 @@ The dialogue-act mapping (`docs/data/turns.md`, "Public sets"):
 | INFORM_INTENT (the dialogue's first intent) | Inform+Request, a new domain, first turn | task_request |
 | INFORM_INTENT (a new intent later) | Inform+Request, a new domain, later turn | side_request |
 | NEGATE with INFORM, or REQUEST_ALTS | — | correction |
-| REQUEST | Request | question |
+| REQUEST | Request, or Request of a thing named (Inform of its name or its route only) | question |
 | INFORM (alone or with AFFIRM/SELECT) | Inform, Inform+Select (same domain) | constraint |
 | NEGATE alone | — | complaint |
 | AFFIRM, AFFIRM_INTENT, SELECT, NEGATE_INTENT, THANK_YOU (also NEGATE+THANK_YOU) | General/thank | approval |
@@ -34,6 +34,8 @@ from pathlib import Path
 from memskill.tagger.corpus import Clause
 from memskill.tagger.features import Context
 
+NAMING_SLOTS = frozenset({"名称", "出发地", "目的地"})
+"""CrossWOZ slots that name the thing a turn asks about (a place, a taxi's route), not a wish."""
 CHAT_LABELS = frozenset(
     {"small_talk", "personal_fact", "question", "like", "dislike", "approval", "complaint"}
 )
@@ -135,7 +137,11 @@ def crosswoz(path: Path) -> Iterator[Example]:
             informed = {act[1] for act in acts if act[0] == "Inform"}
             seen = domains.setdefault(row["dialogue_id"], set())
             new = informed - seen
-            if new and "Request" in intents:
+            # "北京天伦王朝酒店电话是多少" informs the name of the thing it asks about: a question.
+            names_only = {act[2] for act in acts if act[0] == "Inform"} <= NAMING_SLOTS
+            if "Request" in intents and names_only:
+                label = "question"
+            elif new and "Request" in intents:
                 label = "task_request" if not seen else "side_request"
             elif "Inform" in intents:
                 label = "constraint"
