@@ -157,12 +157,40 @@ def names_a_date(text: str) -> bool:
     return bool(_ZH_DATE.search(text) or _EN_DATE.search(text))
 
 
+_EN_CLOCK_WORDS = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half past \w+|noon|midnight)"
+    r"(?:\s+(?:thirty|fifteen|forty[- ]five|o'clock))?\s+(?:in the (?:morning|afternoon|evening)|at night|"
+    r"o'clock|am|pm)\b|\b(?:noon|midnight)\b",
+    re.IGNORECASE,
+)
+
+
+def names_a_value(text: str) -> bool:
+    """Whether `text` names a value a user picks for one occasion: a number, a calendar day, a place,
+    an organisation or a person ("for 4 people", "at 12:45", "in San Jose", "北京天伦王朝酒店")."""
+    return bool(re.search(r"\d", text) or names_a_date(text) or _EN_CLOCK_WORDS.search(text)) or names_a_name(
+        text
+    )
+
+
+def names_a_name(text: str) -> bool:
+    """Whether `text` names a place, an organisation or a person ("Villa Romano", "天伦王朝酒店")."""
+    if not _CJK.search(text):
+        return bool(re.search(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b", text.strip()))
+    return any(
+        (flag in ("ns", "nt") or (flag.startswith("nr") and _is_person(word) and _frequency(word) < 100))
+        and not _is_generic(word)
+        for word, flag in ((pair.word, pair.flag) for pair in _posseg_module().cut(text))
+        if len(word) >= 2
+    )
+
+
 _EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
 
 _ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
 _ZH_MONEY = re.compile(
     r"[¥￥]\s*\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?(?:元|块)?"
-    rf"|\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
+    rf"|(?:\d[\d,]*(?:\.\d+)?\s*(?:[-~～—]|到|至)\s*)?\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
     rf"|[{_ZH_NUMERAL}百千万]+(?:块钱|块|元)"
 )
 _ZH_BUDGET_COLLAPSE = re.compile(
@@ -170,8 +198,8 @@ _ZH_BUDGET_COLLAPSE = re.compile(
     r"|预算(?:左右|上下)"
 )
 _EN_MONEY = re.compile(
-    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?\s?(?:k|K|thousand|million)?\b"
-    r"|\b\d[\d,]*(?:\.\d+)?\s?(?:k|thousand)?\s?"
+    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:-|to)\s?[$€£¥]?\s?\d[\d,]*(?:\.\d+)?)?\s?(?:k|K|thousand|million)?\b"
+    r"|\b(?:\d[\d,]*(?:\.\d+)?\s?(?:-|to)\s?)?\d[\d,]*(?:\.\d+)?\s?(?:k|thousand)?\s?"
     r"(?:dollars|usd|eur|euros|yuan|rmb|bucks|pounds|gbp|yen)\b",
     re.IGNORECASE,
 )

@@ -1,18 +1,19 @@
 """Names and descriptions for skills: a spec-valid ASCII `name`, a human title and a description.
 
 Common kinds of task are recognised from keywords (Chinese and English) and get a fixed English name such
-as `travel-itinerary-planning`; anything else is named from the English words of its titles, or from a
-hash when the titles are Chinese only.
+as `travel-itinerary-planning`; anything else is named from the English words of its titles (proper
+names left out), or, when the titles are Chinese only, from what their verb asks for
+(`recommendation-task`, `lookup-task`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from memskill.generalise import names_a_name
 from memskill.skillfile import slugify
 from memskill.text import STOPWORDS, has_cjk
 
@@ -170,6 +171,114 @@ KINDS: tuple[TaskKind, ...] = (
         "writes reports, status updates and summaries",
     ),
     TaskKind(
+        "restaurant-booking",
+        (
+            "餐馆",
+            "餐厅",
+            "饭店",
+            "饭馆",
+            "订座",
+            "订位",
+            "restaurant",
+            "reservation",
+            "book a table",
+            "table for",
+            "dine",
+            "dining",
+        ),
+        "餐厅推荐与订座",
+        "Restaurant finding and booking",
+        "按用户的口味和要求找餐厅、订座",
+        "finds restaurants and books tables the way this user wants",
+    ),
+    TaskKind(
+        "ride-booking",
+        ("出租车", "打车", "叫车", "网约车", "专车", "taxi", "cab", "ride to", "ride from", "uber", "lyft"),
+        "叫车",
+        "Ride booking",
+        "按用户的要求叫车，说明车型和车牌",
+        "books taxis and rides and reports the car",
+    ),
+    TaskKind(
+        "public-transport-directions",
+        ("地铁", "公交", "地铁站", "换乘", "metro", "subway", "bus route", "which line"),
+        "公共交通路线",
+        "Public transport directions",
+        "查地铁、公交路线和换乘",
+        "finds metro and bus routes and transfers",
+    ),
+    TaskKind(
+        "ticket-booking",
+        (
+            "火车票",
+            "高铁",
+            "动车",
+            "大巴",
+            "演唱会",
+            "话剧",
+            "电影票",
+            "train ticket",
+            "bus ticket",
+            "concert",
+            "event tickets",
+            "tickets to",
+            "tickets for",
+            "movie tickets",
+        ),
+        "订票",
+        "Ticket booking",
+        "查询并预订车票、演出和电影票",
+        "finds and books train, bus, event and movie tickets",
+    ),
+    TaskKind(
+        "appointment-booking",
+        ("预约", "挂号", "理发", "appointment", "dentist", "doctor", "salon", "haircut", "stylist"),
+        "预约服务",
+        "Appointment booking",
+        "按用户的时间预约医生、理发等服务",
+        "books appointments with doctors, dentists, salons and other services",
+    ),
+    TaskKind(
+        "car-rental",
+        ("租车", "rental car", "rent a car", "car rental", "hire a car"),
+        "租车",
+        "Car rental",
+        "按用户的要求租车",
+        "rents cars for the dates and places this user needs",
+    ),
+    TaskKind(
+        "money-transfer",
+        ("转账", "汇款", "付款", "transfer money", "send money", "make a payment", "money transfer"),
+        "转账付款",
+        "Money transfers",
+        "按用户的指示转账付款并确认",
+        "sends payments and transfers and confirms them",
+    ),
+    TaskKind(
+        "home-search",
+        ("租房", "买房", "看房", "公寓", "apartment", "house to rent", "place to rent", "property"),
+        "找房",
+        "Home search",
+        "按用户的条件找房、约看房",
+        "finds homes to rent or buy and schedules visits",
+    ),
+    TaskKind(
+        "media-playback",
+        ("播放", "放首歌", "听歌", "play a song", "play the song", "play some music", "playlist"),
+        "播放音乐与视频",
+        "Music and media playback",
+        "按用户的喜好找并播放音乐、视频",
+        "finds and plays music and videos",
+    ),
+    TaskKind(
+        "alarm-reminder",
+        ("闹钟", "提醒我", "alarm", "remind me", "reminder"),
+        "闹钟与提醒",
+        "Alarms and reminders",
+        "设置闹钟和提醒",
+        "sets alarms and reminders",
+    ),
+    TaskKind(
         "meal-planning",
         ("菜谱", "食谱", "做饭", "晚餐", "recipe", "meal", "cook", "dinner"),
         "餐食规划",
@@ -250,12 +359,44 @@ def recognise(texts: Sequence[str]) -> TaskKind | None:
 
 
 def _english_words(texts: Sequence[str]) -> list[str]:
+    """The most frequent content words of `texts`, proper names left out (a capitalised word after the
+    first of its text: "Villa Romano" names a restaurant, not the kind of task)."""
     counts: Counter[str] = Counter()
     for text in texts:
-        for word in re.findall(r"[a-z][a-z0-9]+", text.lower()):
+        for index, match in enumerate(re.finditer(r"[A-Za-z][A-Za-z0-9]+", text)):
+            word = match.group(0)
+            if index and word[0].isupper():
+                continue
+            word = word.lower()
             if word not in STOPWORDS and len(word) > 2:
                 counts[word] += 1
     return [word for word, _ in counts.most_common(4)]
+
+
+_ZH_ACTIONS = (
+    ("翻译", "translation"),
+    ("预订", "booking"),
+    ("预约", "booking"),
+    ("订", "booking"),
+    ("推荐", "recommendation"),
+    ("找", "search"),
+    ("查", "lookup"),
+    ("规划", "planning"),
+    ("计划", "planning"),
+    ("安排", "planning"),
+    ("写", "writing"),
+    ("改", "editing"),
+    ("算", "calculation"),
+    ("解释", "explanation"),
+)
+"""What a Chinese request of no known kind asks for, by its verb, in the English of a skill name: the
+name says what the skill does when no word of the request can be kept (a hash says nothing)."""
+
+
+def _chinese_action(texts: Sequence[str]) -> str:
+    joined = "".join(texts)
+    found = [(joined.find(verb), english) for verb, english in _ZH_ACTIONS if verb in joined]
+    return min(found)[1] if found else "request"
 
 
 @dataclass(frozen=True)
@@ -281,17 +422,20 @@ def name_skill(
     if kind is not None:
         name = kind.name
         title = kind.title_zh if chinese else kind.title_en
+        # The request quoted as an example names no one occasion's values (a restaurant, a time):
+        # the description must fit the next request of the kind.
+        example = next((t for t in titles if t.strip() and not names_a_name(t)), "")
         if chinese:
-            description = f"{kind.purpose_zh}。当用户提出类似任务（如「{_short(goals)}」）时使用。"
+            when = f"（如「{_short([example])}」）" if example else ""
+            description = f"{kind.purpose_zh}。当用户提出类似任务{when}时使用。"
         else:
-            description = (
-                f'Use when the user asks for a similar task (e.g. "{_short(goals)}"); {kind.purpose_en}.'
-            )
+            when = f' (e.g. "{_short([example])}")' if example else ""
+            description = f"Use when the user asks for a similar task{when}; {kind.purpose_en}."
     else:
         words = _english_words(texts)
-        digest = hashlib.sha1("\n".join(titles[:1]).encode()).hexdigest()[:6]
-        name = slugify("-".join(words[:3]), fallback=f"task-{digest}") if words else f"task-{digest}"
-        title = titles[0] if titles else name
+        fallback = f"{_chinese_action(titles or goals)}-task"
+        name = slugify("-".join(words[:3]), fallback=fallback) if words else fallback
+        title = next((t for t in titles if t.strip() and not names_a_name(t)), titles[0] if titles else name)
         if chinese:
             description = f"完成「{_short(titles)}」这类任务的个人化做法。当用户提出类似请求时使用。"
         else:

@@ -5,8 +5,9 @@ items say the same when their embeddings are close (`MERGE_COSINE`) or their cha
 (`MERGE_OVERLAP`); `retract` removes preferences the user has since contradicted, `corrected_items`
 finds the ones a correction replaces, `apply_operations` applies a model's operations on numbered
 bullets (feedback: add / agree / edit / remove), `apply_verdict` a model's verdict on one candidate
-(same / refines / contradicts / new / drop), and `trim` keeps each section within its limit.
-`synthesize` decides what a task adds.
+(same / refines / contradicts / new / drop), `merge_once` merges the two steps a skill holds once (the
+answer's shape, what to give unasked), and `trim` keeps each section within its limit. `synthesize`
+decides what a task adds.
 """
 
 from __future__ import annotations
@@ -261,3 +262,61 @@ def apply_verdict(
         log.append(f"remove {existing.section}: {existing.text}")
         log.append(f"add {candidate.section}: {candidate.text}")
     return True
+
+
+SHAPE_OPENING = {"zh": "按用户认可的结构作答：", "en": "Answer in the shape the user accepted: "}
+"""The one step per skill that says how the accepted answers were built."""
+FOLLOW_UP_OPENING = {
+    "zh": "回答时一并给出用户追问过的信息：",
+    "en": "Give unasked what the user asked about before: ",
+}
+"""The one step per skill that lists what the user asked about answers (`TaskRecord.follow_ups`)."""
+LIST_SEPARATOR = {True: "、", False: "; "}
+"""How the follow-up step lists things, by whether it is Chinese."""
+
+
+def merge_once(current: list[SkillItem], candidate: SkillItem, record_id: str, log: list[str]) -> bool:
+    """Merge a candidate of a step a skill holds once (the answer's shape, what to give unasked) into
+    its existing step, in place; return whether `candidate` was one. Every record supports the step;
+    the shape keeps the fuller description (a record seen again, its conversation gone on, updates what
+    it said before), the follow-up step lists what every task's user asked about, once."""
+    for opening, combine in ((SHAPE_OPENING, _fuller), (FOLLOW_UP_OPENING, _listed)):
+        if candidate.section != "procedure" or not candidate.text.startswith(tuple(opening.values())):
+            continue
+        index = next(
+            (
+                i
+                for i, item in enumerate(current)
+                if item.section == "procedure" and item.text.startswith(tuple(opening.values()))
+            ),
+            None,
+        )
+        if index is None:
+            return False
+        existing = current[index]
+        again = record_id in existing.sources
+        text = combine(existing, candidate.text, again)
+        if text != existing.text or not again:
+            sources = existing.sources if again else (*existing.sources, record_id)
+            support = existing.support if again else existing.support + 1
+            current[index] = replace(existing, text=text, support=support, sources=sources)
+            log.append(f"agree procedure: {text}")
+        return True
+    return False
+
+
+def _fuller(existing: SkillItem, text: str, again: bool) -> str:
+    return text if again and existing.support == 1 else max(existing.text, text, key=len)
+
+
+def _listed(existing: SkillItem, text: str, again: bool) -> str:
+    del again
+    opening = next(o for o in FOLLOW_UP_OPENING.values() if existing.text.startswith(o))
+    separator = LIST_SEPARATOR[opening == FOLLOW_UP_OPENING["zh"]]
+    parts = [
+        part
+        for said in (existing.text, text)
+        for part in said.removeprefix(opening).removeprefix(FOLLOW_UP_OPENING["en"]).split(separator)
+        if part.strip()
+    ]
+    return opening + separator.join(dict.fromkeys(parts))

@@ -29,10 +29,14 @@ from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
+    FOLLOW_UP_OPENING,
+    LIST_SEPARATOR,
+    SHAPE_OPENING,
     Similarity,
     apply_operations,
     apply_verdict,
     best_match,
+    merge_once,
     nearest_item,
     overlap,
     retract,
@@ -115,15 +119,11 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     if record.shape:
         opening = SHAPE_OPENING["zh" if zh else "en"]
         found.append((opening + ("，" if zh else ", ").join(record.shape), 0.9))
+    if record.follow_ups:
+        found.append(
+            (FOLLOW_UP_OPENING["zh" if zh else "en"] + LIST_SEPARATOR[zh].join(record.follow_ups), 0.85)
+        )
     return found
-
-
-SHAPE_OPENING = {"zh": "按用户认可的结构作答：", "en": "Answer in the shape the user accepted: "}
-"""The one step per skill that says how the accepted answers were built."""
-
-
-def _is_shape(text: str) -> bool:
-    return text.startswith(tuple(SHAPE_OPENING.values()))
 
 
 def candidates(evidence: Evidence) -> list[SkillItem]:
@@ -230,22 +230,7 @@ def merge(
         ):
             continue
         same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
-        shapes = [i for i in same_section if _is_shape(current[i].text)] if _is_shape(candidate.text) else []
-        if shapes:
-            # One shape step per skill: the fuller description wins, and every record supports it.
-            # A record seen again (its conversation went on) updates what it said before.
-            existing = current[shapes[0]]
-            again = evidence.record_id in existing.sources
-            text = (
-                candidate.text
-                if again and existing.support == 1
-                else max(existing.text, candidate.text, key=len)
-            )
-            if text != existing.text or not again:
-                sources = existing.sources if again else (*existing.sources, evidence.record_id)
-                support = existing.support if again else existing.support + 1
-                current[shapes[0]] = replace(existing, text=text, support=support, sources=sources)
-                log.append(f"agree procedure: {text}")
+        if merge_once(current, candidate, evidence.record_id, log):
             continue
         match = best_match(candidate.text, [current[i].text for i in same_section], similarity)
         if match is None:

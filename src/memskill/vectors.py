@@ -70,6 +70,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "language": record.language,
         "sources": list(record.sources),
         "asks": record.asks,
+        "follow_ups": list(record.follow_ups),
     }
 
 
@@ -96,4 +97,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         asked=strings("asked"),
         example=str(fields.get("example", "")),
         asks=float(fields.get("asks", 1.0)),  # type: ignore[arg-type]
+        follow_ups=strings("follow_ups"),
     )

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from memskill.extract.prose import CJK, CODE_BLOCK
 from memskill.extract.turns import Turn
@@ -64,13 +64,19 @@ def answers(messages: Sequence[Message]) -> list[tuple[int, Message]]:
     return [(i, m) for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip()]
 
 
-def accepted_answer(messages: Sequence[Message], turns: Sequence[Turn]) -> str:
+def accepted_answer(
+    messages: Sequence[Message], turns: Sequence[Turn], follow_ups: Collection[str] = ()
+) -> str:
     """The reply the user kept: the last one not followed by a correction or complaint, the most
-    structured of those that qualify ("" when the task has no reply)."""
+    structured of those that qualify ("" when the task has no reply). A reply to a message in
+    `follow_ups` (ids of messages that only ask about the answer before) answers that question, not
+    the task, and is kept only when there is no other."""
     replies = answers(messages)
     if not replies:
         return ""
     reaction = {turn.message.id: turn for turn in turns}
+    answering = [reply for reply in replies if not _answers_follow_up(messages, reply[0], follow_ups)]
+    replies = answering or replies
     kept = []
     for index, reply in replies:
         following = next((m for m in messages[index + 1 :] if m.role == "user"), None)
@@ -83,6 +89,12 @@ def accepted_answer(messages: Sequence[Message], turns: Sequence[Turn]) -> str:
     kept = [text for text in kept if not _only_asks(text)] or kept
     # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
     return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
+
+
+def _answers_follow_up(messages: Sequence[Message], index: int, follow_ups: Collection[str]) -> bool:
+    """Whether the user message the reply at `index` answers is one of `follow_ups`."""
+    asking = next((m for m in reversed(messages[:index]) if m.role == "user"), None)
+    return asking is not None and asking.id in follow_ups
 
 
 def _only_asks(text: str) -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
 from memskill.extract.facts import extract_facts
+from memskill.extract.followups import follow_ups, follows_up
 from memskill.extract.preferences import PREFERENCE_LABELS, extract_preferences, turn_preferences
 from memskill.extract.prose import (
     CJK,
@@ -25,7 +27,7 @@ from memskill.extract.prose import (
 )
 from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, read_turns, substantive
-from memskill.generalise import generalise, names_a_date
+from memskill.generalise import generalise, names_a_date, names_a_value
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
 from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
@@ -121,10 +123,31 @@ def answers_question(text: str, asked: set[str]) -> bool:
     return len(shared) >= 2 or (bool(own) and shared == own)
 
 
+SHORT_REPLY = 200
+"""An assistant reply shorter than this many characters, in one paragraph, delivers nothing: it asks
+("What time?"), offers ("推荐您去故宫餐厅用餐。") or confirms ("please confirm: a table for 2 at 12:45")."""
+
+
+def after_short_reply(messages: Sequence[Message]) -> set[str]:
+    """Ids of the user messages that answer a short assistant reply (`SHORT_REPLY`)."""
+    found: set[str] = set()
+    previous: Message | None = None
+    for message in messages:
+        if message.role == "assistant" and message.content.strip():
+            previous = message
+        elif message.role == "user":
+            text = previous.content.strip() if previous is not None else ""
+            if text and len(text) < SHORT_REPLY and "\n" not in text and message.id:
+                found.add(message.id)
+            previous = None
+    return found
+
+
 def instructions(
     turns: Sequence[Turn],
     tools_after: dict[str, list[str]] | None = None,
     answering: dict[str, set[str]] | None = None,
+    picking: set[str] | None = None,
 ) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
     """What the user asked for (the words of each request), the steps of the task in order (later
     requests and instructions on how to do it, as directives, and the tools called after each turn,
@@ -134,7 +157,10 @@ def instructions(
     Two kinds of clause say how this one answer should be, not how such tasks are done, and are left
     out: answers to the assistant's clarifying questions (`answering`: the answering message's id → the
     questions' content words; the skill asks those questions first instead), and a later request or step
-    about one day of the plan just shown ("第二天能不能把小雁塔也加上", `ONE_DAY`)."""
+    about one day of the plan just shown ("第二天能不能把小雁塔也加上", `ONE_DAY`). A third kind picks a
+    value for this occasion: a clause that names a number, a day, a place or a name (`names_a_value`)
+    in a message answering a short reply (`picking`: the ids from `after_short_reply`), such as "Try
+    for 12:45" to "What time?" or "Make it for 4 people" to a booking to confirm."""
     requests: list[str] = []
     steps: list[str] = []
     requirements: dict[str, tuple[str, bool]] = {}
@@ -155,6 +181,14 @@ def instructions(
                 continue
             if _turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
                 continue  # "回到行程，" / "By the way," only announces where the talk goes
+            if (
+                turn.message.id in (picking or set())
+                and not complained  # "太长了，以后控制在200字以内" corrects the result
+                and tag.label not in PREFERENCE_LABELS
+                and tag.label != "task_request"
+                and names_a_value(tag.text)
+            ):
+                continue
             one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
@@ -211,6 +245,10 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
     counts as asking: "回到行程，住宿你建议住哪？" is read as a step, and it returns to another task."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
     asked = ("task_request", "side_request", "question", "step")
+    # A question about the answer just given ("它的地址是哪") asks for more of it, not for a new task.
+    turns = [
+        replace(turn, tags=tuple(tag for tag in turn.tags if not follows_up(turn, tag))) for turn in turns
+    ]
     first = turns[0].tags if turns else ()
     if (
         chunk.after_answer
@@ -280,7 +318,10 @@ def build_task_record(
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
     questions = clarifying_questions(chunk.messages)
     requests, steps, requirements = instructions(
-        turns, tool_steps(chunk.messages, language == "zh"), answers_to_questions(chunk.messages, questions)
+        turns,
+        tool_steps(chunk.messages, language == "zh"),
+        answers_to_questions(chunk.messages, questions),
+        after_short_reply(chunk.messages),
     )
     # A chunk that asks for nothing (thanks, corrections, limits, preferences) has no steps: it answers
     # the conversation's previous task, which the pipeline continues with it. A question stands for
@@ -291,7 +332,8 @@ def build_task_record(
         requests = [generalise(step_text(asking[0].text))]
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
-    answer = accepted_answer(chunk.messages, turns)
+    followed, only_follow = follow_ups(turns, requests, chunk.messages)
+    answer = accepted_answer(chunk.messages, turns, only_follow)
     tools = dict.fromkeys(
         call.name for message in chunk.messages if message.role == "assistant" for call in message.tool_calls
     )
@@ -312,6 +354,7 @@ def build_task_record(
         asked=tuple(generalise(question) for question in questions),
         example=example_text(answer),
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
+        follow_ups=tuple(generalise(text) for text in followed),
     )
 
 

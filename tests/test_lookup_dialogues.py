@@ -1,0 +1,131 @@
+"""Skills from lookup and booking dialogues: the user picks values for one occasion, asks follow-up
+questions about the answer and names places and restaurants. Written for these tests in the style of
+CrossWOZ and SGD (not taken from either); each runs through a real `Memory` turn by turn."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from memskill.config import Settings
+from memskill.demo import send
+from memskill.engine import Memory
+from memskill.extract.followups import asked_about
+from memskill.generalise import generalise, names_a_name, names_a_value
+from memskill.naming import name_skill
+from memskill.providers.embedders import OfflineEmbedder
+from memskill.skillfile import SkillDocument, parse
+from memskill.tagger.sources import crosswoz
+
+HOTEL = [
+    {"role": "user", "content": "你好，帮我推荐一家评分4.5分以上的舒适型酒店吧。"},
+    {"role": "assistant", "content": "推荐您入住北京云天酒店。"},
+    {"role": "user", "content": "好的，它的地址是哪？"},
+    {"role": "assistant", "content": "地址是北京西城区白广路二条甲3号。"},
+    {"role": "user", "content": "这家酒店的电话是多少？"},
+    {"role": "assistant", "content": "电话是010-63553377。"},
+    {"role": "user", "content": "谢谢，再见！"},
+]
+TABLE = [
+    {"role": "user", "content": "I want to book a table at a restaurant."},
+    {"role": "assistant", "content": "Sure. Which city and which restaurant?"},
+    {"role": "user", "content": "Sino in San Jose."},
+    {"role": "assistant", "content": "What time would you like the table for?"},
+    {"role": "user", "content": "Try for 12:45 please."},
+    {"role": "assistant", "content": "Please confirm: a table for 2 at Sino in San Jose today at 12:45 pm."},
+    {"role": "user", "content": "Make it for 4 people."},
+    {"role": "assistant", "content": "Please confirm: a table for 4 at Sino in San Jose today at 12:45 pm."},
+    {"role": "user", "content": "Yes, that works."},
+    {"role": "assistant", "content": "Your table has been booked."},
+    {"role": "user", "content": "What is their phone number?"},
+    {"role": "assistant", "content": "Their phone number is 408-555-0134."},
+    {"role": "user", "content": "Thanks, that's all."},
+]
+
+
+def only_skill(tmp_path: Path, embedder: OfflineEmbedder, messages: list[dict[str, str]]) -> SkillDocument:
+    with Memory(tmp_path, settings=Settings(workers=0), embedder=embedder) as memory:
+        for _ in send(memory, "u", "c", messages):
+            pass
+        [skill] = memory.get_skill(user_id="u")["skill_detail_list"]
+    return parse(skill["skill_markdown"])
+
+
+def test_follow_up_questions_stay_in_the_task_and_become_one_step(
+    offline_embedder: OfflineEmbedder, tmp_path: Path
+) -> None:
+    """ "它的地址是哪" and "电话是多少" ask for more of the answer: one skill, whose procedure says to give
+    both unasked, and whose example is the recommendation, not the phone number."""
+    document = only_skill(tmp_path, offline_embedder, HOTEL)
+    assert not document.name.startswith("task-")
+    [step] = [s for s in document.procedure if s.startswith("回答时一并给出")]
+    assert "地址" in step and "电话" in step
+    assert document.examples and "云天酒店" in document.examples[0]
+    assert not any("010" in example for example in document.examples)
+    assert not any("地址" in p or "电话" in p for p in document.preferences), document.preferences
+
+
+def test_values_picked_for_one_booking_are_not_preferences(
+    offline_embedder: OfflineEmbedder, tmp_path: Path
+) -> None:
+    """The time, the party size and the restaurant answer the assistant's questions and confirmations:
+    this occasion's values, not how the user wants tables booked; the name says the kind, not Sino."""
+    document = only_skill(tmp_path, offline_embedder, TABLE)
+    assert document.name == "restaurant-booking"
+    assert "Sino" not in document.description and "San Jose" not in document.description
+    items = [*document.preferences, *document.experience]
+    assert not any("12:45" in i or "4 people" in i or "Sino" in i for i in items), items
+    assert any("phone number" in step for step in document.procedure), document.procedure
+    assert document.examples and "booked" in document.examples[0]
+
+
+def test_occasion_values_and_names() -> None:
+    assert names_a_value("Try for 12:45") and names_a_value("Please do it for one in the afternoon")
+    assert names_a_value("Find Bourbon Steak in San Jose") and names_a_value("从北京天伦王朝酒店出发")
+    assert not names_a_value("力量训练在家做，不去健身房") and not names_a_value("不用胡萝卜")
+    assert not names_a_value("Use CTEs, not nested subqueries")
+    assert names_a_name("Look at Villa Romano in Napa") and not names_a_name("Review pull request #482")
+    assert generalise("找一家人均消费100-150元的餐馆") == "找一家人均消费预算的餐馆"
+    assert generalise("a budget of $100-200") == "a budget"
+
+
+def test_what_a_follow_up_asks_about() -> None:
+    assert asked_about("这家酒店是什么类型，电话多少啊", ["推荐一家酒店"]) == ["类型", "电话"]
+    assert asked_about("那餐馆周边有酒店吗", ["推荐一家餐馆"]) == ["周边酒店"]
+    assert asked_about("What type of food do they serve and what's the address?", []) == [
+        "type of food",
+        "address",
+    ]
+
+
+def test_a_skill_of_no_known_kind_is_never_named_by_a_hash() -> None:
+    chinese = name_skill(["帮我给这盆绿萝想个名字"], [], "zh")
+    assert not chinese.name.startswith("task-") and chinese.name.endswith("-task")
+    english = name_skill(["Look at Villa Romano in Napa"], [], "en")
+    assert "villa" not in english.name and "romano" not in english.name
+
+
+def test_a_question_about_a_named_place_is_a_question(tmp_path: Path) -> None:
+    """CrossWOZ marks "北京天伦王朝酒店电话是多少" as informing the hotel's name and requesting its
+    phone: the tagger learns it as a question, not as a limit of the task."""
+    rows = [
+        {
+            "dialogue_id": "1",
+            "turn": 0,
+            "system_before": "",
+            "utterance": "推荐一家评分4.5分以上的酒店。",
+            "dialog_act": [["Inform", "酒店", "评分", "4.5分以上"], ["Request", "酒店", "名称", ""]],
+        },
+        {
+            "dialogue_id": "1",
+            "turn": 2,
+            "system_before": "推荐北京天伦王朝酒店。",
+            "utterance": "北京天伦王朝酒店电话是多少？",
+            "dialog_act": [["Inform", "酒店", "名称", "北京天伦王朝酒店"], ["Request", "酒店", "电话", ""]],
+        },
+    ]
+    path = tmp_path / "acts.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    assert [example.label for example in crosswoz(path)] == ["task_request", "question"]
