@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small subset (for CI)")
     parser.add_argument(
         "--only",
-        help="quality: comma-separated stages (turns,segmentation,clustering,retrieval,preferences,skills); "
+        help="quality: comma-separated stages "
+        "(turns,segmentation,clustering,retrieval,preferences,skills,unseen); "
         "fetch: comma-separated data sets (tiage,locomo,…)",
     )
 

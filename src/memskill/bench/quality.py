@@ -17,7 +17,7 @@ Stage = Callable[[Path, bool, Progress], list[Result]]
 
 
 def stages() -> dict[str, Stage]:
-    from memskill.bench import clustering, preferences, retrieval, segmentation, skills, turns
+    from memskill.bench import clustering, preferences, retrieval, segmentation, skills, turns, unseen
 
     return {
         "turns": turns.run,
@@ -26,6 +26,7 @@ def stages() -> dict[str, Stage]:
         "retrieval": retrieval.run,
         "preferences": preferences.run,
         "skills": skills.run,
+        "unseen": unseen.run,
     }
 
 
