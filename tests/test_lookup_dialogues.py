@@ -11,6 +11,7 @@ from pathlib import Path
 from memskill.config import Settings
 from memskill.demo import send
 from memskill.engine import Memory
+from memskill.extract.answers import reads_back
 from memskill.extract.followups import asked_about
 from memskill.generalise import generalise, names_a_name, names_a_value
 from memskill.naming import name_skill
@@ -78,6 +79,12 @@ def test_values_picked_for_one_booking_are_not_preferences(
     assert not any("12:45" in i or "4 people" in i or "Sino" in i for i in items), items
     assert any("phone number" in step for step in document.procedure), document.procedure
     assert document.examples and "booked" in document.examples[0]
+    # Every round of questions is asked first, without its "Sure."; the read-back becomes a step.
+    assert document.procedure[0] == (
+        "First confirm with the user: Which city and which restaurant?; "
+        "What time would you like the table for?"
+    )
+    assert "Read the details back and get the user's confirmation before acting" in document.procedure
 
 
 def test_occasion_values_and_names() -> None:
@@ -129,3 +136,10 @@ def test_a_question_about_a_named_place_is_a_question(tmp_path: Path) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     assert [example.label for example in crosswoz(path)] == ["task_request", "question"]
+
+
+def test_a_read_back_is_told_from_questions_that_confirm_things() -> None:
+    assert reads_back("Please confirm: a table for 2 at Sino in San Jose today at 12:45 pm.")
+    assert reads_back("帮您确认一下：明天下午三点，两位，对吗？")
+    assert not reads_back("我先确认几件事：住宿订好了吗？还是按路线来定住哪一片？市内主要坐地铁还是打车？")
+    assert not reads_back("What time would you like the table for?")

@@ -264,6 +264,8 @@ def apply_verdict(
     return True
 
 
+ASK_OPENING = {"zh": "先向用户确认：", "en": "First confirm with the user: "}
+"""The one step per skill that lists the questions to ask before answering."""
 SHAPE_OPENING = {"zh": "按用户认可的结构作答：", "en": "Answer in the shape the user accepted: "}
 """The one step per skill that says how the accepted answers were built."""
 FOLLOW_UP_OPENING = {
@@ -276,11 +278,13 @@ LIST_SEPARATOR = {True: "、", False: "; "}
 
 
 def merge_once(current: list[SkillItem], candidate: SkillItem, record_id: str, log: list[str]) -> bool:
-    """Merge a candidate of a step a skill holds once (the answer's shape, what to give unasked) into
-    its existing step, in place; return whether `candidate` was one. Every record supports the step;
-    the shape keeps the fuller description (a record seen again, its conversation gone on, updates what
-    it said before), the follow-up step lists what every task's user asked about, once."""
-    for opening, combine in ((SHAPE_OPENING, _fuller), (FOLLOW_UP_OPENING, _listed)):
+    """Merge a candidate of a step a skill holds once (the questions to ask first, the answer's shape,
+    what to give unasked) into its existing step, in place; return whether `candidate` was one. Every
+    record supports the step; the shape keeps the fuller description (a record seen again, its
+    conversation gone on, updates what it said before); the other two list what every task's
+    assistant asked or user asked about, once."""
+    steps = ((ASK_OPENING, _asked), (SHAPE_OPENING, _fuller), (FOLLOW_UP_OPENING, _listed))
+    for opening, combine in steps:
         if candidate.section != "procedure" or not candidate.text.startswith(tuple(opening.values())):
             continue
         index = next(
@@ -311,12 +315,26 @@ def _fuller(existing: SkillItem, text: str, again: bool) -> str:
 
 def _listed(existing: SkillItem, text: str, again: bool) -> str:
     del again
-    opening = next(o for o in FOLLOW_UP_OPENING.values() if existing.text.startswith(o))
-    separator = LIST_SEPARATOR[opening == FOLLOW_UP_OPENING["zh"]]
+    return _union(existing.text, text, FOLLOW_UP_OPENING, LIST_SEPARATOR)
+
+
+def _asked(existing: SkillItem, text: str, again: bool) -> str:
+    del again
+    return _union(existing.text, text, ASK_OPENING, {True: "；", False: "; "})
+
+
+def _union(existing: str, text: str, openings: dict[str, str], separators: dict[bool, str]) -> str:
+    """One listing step with the parts of both, in the order first said (at most `MAX_LISTED`)."""
+    opening = next(o for o in openings.values() if existing.startswith(o))
+    separator = separators[opening == openings["zh"]]
     parts = [
-        part
-        for said in (existing.text, text)
-        for part in said.removeprefix(opening).removeprefix(FOLLOW_UP_OPENING["en"]).split(separator)
+        part.strip()
+        for said in (existing, text)
+        for part in said.removeprefix(opening).removeprefix(openings["en"]).split(separator)
         if part.strip()
     ]
-    return opening + separator.join(dict.fromkeys(parts))
+    return opening + separator.join(list(dict.fromkeys(parts))[:MAX_LISTED])
+
+
+MAX_LISTED = 6
+"""Questions or things asked about kept in one listing step."""

@@ -29,6 +29,7 @@ from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
+    ASK_OPENING,
     FOLLOW_UP_OPENING,
     LIST_SEPARATOR,
     SHAPE_OPENING,
@@ -107,7 +108,7 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
     found: list[tuple[str, float]] = []
     if record.asked:
         asked = separator.join(shorten(q, 30 if zh else 80) for q in record.asked)
-        found.append((("先向用户确认：" if zh else "First confirm with the user: ") + asked, 0.0))
+        found.append((ASK_OPENING["zh" if zh else "en"] + asked, 0.0))
     own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
     # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
     # step as well as a preference.

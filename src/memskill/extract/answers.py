@@ -87,6 +87,8 @@ def accepted_answer(
     kept = kept or [replies[-1][1].content.strip()]
     # A reply that only asks ("Which restaurant?", "Anything else?") is not an answer to show.
     kept = [text for text in kept if not _only_asks(text)] or kept
+    # Nor is a read-back of the details to confirm ("Please confirm: a table for 4 at 12:45.").
+    kept = [text for text in kept if not (reads_back(text) and len(_lines(text)) <= 2)] or kept
     # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
     return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
 
@@ -144,9 +146,30 @@ def structure(text: str) -> list[str]:
     return parts
 
 
+_CONFIRM = re.compile(
+    r"\bconfirm|\bjust to be clear\b|\bto make sure\b|确认|核对一下|对吗|是吗|没问题吧", re.I
+)
+"""A reply that reads the details back for the user to confirm ("Please confirm: a table for 2 …")."""
+_LEAD_IN = re.compile(
+    r"^(?:(?:yes|sure|okay|ok|alright|of course|certainly|no problem|great|got it"
+    r"|好的|好|可以|没问题|当然|嗯)[,.!，。！、\s]+)+",
+    re.IGNORECASE,
+)
+"""An acknowledgement before a question ("Sure, which city?"): not part of what is asked."""
+
+
+def reads_back(reply: str) -> bool:
+    """Whether a reply reads the details back to be confirmed ("Please confirm: a table for 2 at
+    12:45.", "帮您确认一下：…，对吗？"): it asks to confirm, and at most one question ("我先确认几件事：
+    住宿订好了吗？…坐地铁还是打车？" asks questions)."""
+    return bool(_CONFIRM.search(reply)) and len(re.findall(r"[?？]", reply)) <= 1
+
+
 def clarifying_questions(messages: Sequence[Message]) -> list[str]:
-    """Questions the assistant asked before its first answer (that the user then answered): a reply that
-    asks nothing is an answer, and what is asked after it ("Anything else?") is not asked first."""
+    """Questions the assistant asked before its first answer (that the user then answered), from every
+    reply that asks until the first that does not: a reply that asks nothing is an answer, and what is
+    asked after it ("Anything else?") is not asked first. A read-back to confirm is no question to ask
+    first (`confirmed_before_acting`); an acknowledgement before a question is left out."""
     asked: list[str] = []
     for index, reply in answers(messages):
         if not _QUESTION.search(reply.content):
@@ -154,13 +177,27 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
         answered = any(m.role == "user" for m in messages[index + 1 :])
         if not answered:
             break
+        if reads_back(reply.content):
+            continue
         for found in _QUESTION.findall(reply.content):
             question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
+            question = _LEAD_IN.sub("", re.sub(r"^.*(?<=[a-z])[.!]\s+(?=[A-Z])", "", question))
             if 2 <= len(question) <= (60 if CJK.search(question) else 100):
-                asked.append(question)
-        if asked:
-            break
-    return asked[:4]
+                asked.append(question[:1].upper() + question[1:])
+    return list(dict.fromkeys(asked))[:4]
+
+
+def confirmed_before_acting(messages: Sequence[Message], turns: Sequence[Turn]) -> bool:
+    """Whether the assistant read the details back for confirmation ("Please confirm: …", "帮您确认一下…")
+    and the user approved them before the answer."""
+    approving = {turn.message.id for turn in turns if any(tag.label == "approval" for tag in turn.tags)}
+    for index, reply in answers(messages):
+        if not reads_back(reply.content):
+            continue
+        following = next((m for m in messages[index + 1 :] if m.role == "user"), None)
+        if following is not None and following.id in approving:
+            return True
+    return False
 
 
 def example_text(answer: str) -> str:

@@ -12,7 +12,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
+from memskill.extract.answers import (
+    accepted_answer,
+    clarifying_questions,
+    confirmed_before_acting,
+    example_text,
+    structure,
+)
 from memskill.extract.facts import extract_facts
 from memskill.extract.followups import follow_ups, follows_up
 from memskill.extract.preferences import PREFERENCE_LABELS, extract_preferences, turn_preferences
@@ -45,6 +51,11 @@ MIN_LIMIT = 0.3
 """An instruction is also a requirement of the result when the tagger gives limit and correction
 together at least this much: "周报要写成完整的段落" is both how to write and what the result must be."""
 MAX_STEPS = 12
+CONFIRM_STEP = {
+    "zh": "执行前向用户复述细节并确认",
+    "en": "Read the details back and get the user's confirmation before acting",
+}
+"""The step of a task in which the assistant read the details back and the user approved them."""
 ASKING = ("task_request", "step", "side_request")
 """Labels of a clause that asks for something to be done (a record's `asks` is their highest mass)."""
 ASK_FLOOR = 0.7
@@ -330,6 +341,8 @@ def build_task_record(
     if not requests and asking:
         # The clause that asks, not the turn's first sentence: "行。还有…车是不是都很早？" asks the question.
         requests = [generalise(step_text(asking[0].text))]
+    if confirmed_before_acting(chunk.messages, turns):
+        steps.append(CONFIRM_STEP[language])
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
