@@ -88,7 +88,7 @@ def accepted_answer(
     # A reply that only asks ("Which restaurant?", "Anything else?") is not an answer to show.
     kept = [text for text in kept if not _only_asks(text)] or kept
     # Nor is a read-back of the details to confirm ("Please confirm: a table for 4 at 12:45.").
-    kept = [text for text in kept if not (reads_back(text) and len(_lines(text)) <= 2)] or kept
+    kept = [text for text in kept if not reads_back(text)] or kept
     # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
     return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
 
@@ -158,11 +158,16 @@ _LEAD_IN = re.compile(
 """An acknowledgement before a question ("Sure, which city?"): not part of what is asked."""
 
 
+READ_BACK_CHARS = 300
+"""A read-back is short: a longer reply that mentions confirming delivers something."""
+
+
 def reads_back(reply: str) -> bool:
     """Whether a reply reads the details back to be confirmed ("Please confirm: a table for 2 at
     12:45.", "帮您确认一下：…，对吗？"): it asks to confirm, and at most one question ("我先确认几件事：
     住宿订好了吗？…坐地铁还是打车？" asks questions)."""
-    return bool(_CONFIRM.search(reply)) and len(re.findall(r"[?？]", reply)) <= 1
+    short = len(_lines(reply)) <= 2 and len(reply) <= READ_BACK_CHARS  # not a report that "确认" a need
+    return short and bool(_CONFIRM.search(reply)) and len(re.findall(r"[?？]", reply)) <= 1
 
 
 def clarifying_questions(messages: Sequence[Message]) -> list[str]:
