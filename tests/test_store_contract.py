@@ -981,6 +981,9 @@ def test_saving_a_skill_appends_immutable_versions(any_store: Store) -> None:
     assert stored.current == second.current  # a stored version is never rewritten
     assert any_store.skill_versions("s1") == [first.current, second.current]
     assert any_store.get_skill("missing") is None and any_store.skill_versions("missing") == []
+    any_store.save_skill(skill("s2"), "other", None, None)
+    batch = any_store.get_skills(["s1", "missing", "s2"])
+    assert batch == {"s1": any_store.get_skill("s1"), "s2": skill("s2")} and any_store.get_skills([]) == {}
 
 
 def test_list_skills_by_scope_and_status(any_store: Store) -> None:

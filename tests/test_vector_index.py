@@ -12,7 +12,7 @@ import pytest
 from memskill.models import MemoryItem, Scope
 from memskill.stores import sqlite as sqlite_module
 from memskill.stores.sqlite import SQLiteStore
-from memskill.stores.sqlite_vectors import VectorIndex
+from memskill.stores.vector_index import VectorIndex
 
 DIM = 8
 E = "test-embedder"

@@ -421,6 +421,9 @@ class Memory:
             return fetched[skill_id]
 
         def words(ids: Sequence[str]) -> dict[str, frozenset[str]]:
+            missing = [skill_id for skill_id in ids if skill_id not in fetched]
+            found = self.store.get_skills(missing)
+            fetched.update({skill_id: found.get(skill_id) for skill_id in missing})
             out = {}
             for skill_id in ids:
                 skill = skill_of(skill_id)

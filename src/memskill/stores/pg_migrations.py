@@ -194,9 +194,54 @@ def m002_items_by_cluster(db: Connection[tuple[Any, ...]]) -> None:
     )
 
 
+def m003_vector_log(db: Connection[tuple[Any, ...]]) -> None:
+    """Which searchable rows changed, so a process's in-memory vector index can be patched after a
+    write instead of read again. Triggers write an entry per changed row with the transaction's id;
+    the commit stamps the transaction's entries with the user's new revision, taken under the revision
+    row's lock, so revisions order entries as their transactions committed (a sequence would not: a
+    transaction that took a lower number may commit later). `revisions.log_floor` is the newest
+    revision pruned for the user: an index older than that reads everything again."""
+    db.execute(
+        """
+        CREATE TABLE vector_log (
+            seq BIGSERIAL PRIMARY KEY,
+            user_id TEXT COLLATE "C" NOT NULL,
+            tbl TEXT NOT NULL,
+            id TEXT COLLATE "C" NOT NULL,
+            xact xid8 NOT NULL DEFAULT pg_current_xact_id(),
+            revision BIGINT
+        );
+        CREATE INDEX vector_log_by_user ON vector_log (user_id, tbl, revision);
+        CREATE INDEX vector_log_unstamped ON vector_log (xact) WHERE revision IS NULL;
+        ALTER TABLE revisions ADD COLUMN log_floor BIGINT NOT NULL DEFAULT 0;
+
+        CREATE FUNCTION memskill_log_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                INSERT INTO vector_log (user_id, tbl, id) VALUES (OLD.user_id, TG_TABLE_NAME, OLD.id);
+                RETURN OLD;
+            END IF;
+            INSERT INTO vector_log (user_id, tbl, id) VALUES (NEW.user_id, TG_TABLE_NAME, NEW.id);
+            IF TG_OP = 'UPDATE' AND OLD.user_id IS DISTINCT FROM NEW.user_id THEN
+                INSERT INTO vector_log (user_id, tbl, id) VALUES (OLD.user_id, TG_TABLE_NAME, OLD.id);
+            END IF;
+            RETURN NEW;
+        END
+        $$;
+        CREATE TRIGGER items_logged AFTER INSERT OR DELETE OR UPDATE OF
+            vector, embedder, status, agent_id, app_id, user_id, kind ON items
+            FOR EACH ROW EXECUTE FUNCTION memskill_log_vector();
+        CREATE TRIGGER skills_logged AFTER INSERT OR DELETE OR UPDATE OF
+            vector, embedder, status, agent_id, app_id, user_id ON skills
+            FOR EACH ROW EXECUTE FUNCTION memskill_log_vector();
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_items_by_cluster", m002_items_by_cluster),
+    ("003_vector_log", m003_vector_log),
 ]
 
 

@@ -39,6 +39,7 @@ from memskill.stores.base import ScoredId
 from memskill.stores.pg_pool import connect
 from memskill.stores.pg_text import tsquery
 from memskill.stores.rows import message_from_row, owner_token
+from memskill.stores.vector_index import VectorIndex
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -102,6 +103,11 @@ class SearchQueries:
     def _write(self, work: Callable[[Db], T]) -> T:
         raise NotImplementedError
 
+    def _local_index(
+        self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None
+    ) -> VectorIndex | None:
+        raise NotImplementedError
+
     def _touch(self, user_id: str) -> None:
         raise NotImplementedError
 
@@ -124,6 +130,9 @@ class SearchQueries:
         if limit <= 0:
             return []
         dim = int(query.shape[0])
+        local = self._local_index(scope.user_id, table, kind, dim, embedder_id)
+        if local is not None:
+            return [ScoredId(row_id, score) for row_id, score in local.search(scope, query, limit)]
         params = {**scope_params(scope), "kind": kind, "embedder": embedder_id, "limit": limit}
         params["query"] = np.asarray(query, dtype=np.float32)
         owned = "user_id = %(user)s AND status = 'activated'" + (

@@ -32,6 +32,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -56,6 +57,7 @@ from memskill.stores.pg_migrations import apply_migrations
 from memskill.stores.pg_pool import ConnectionPool, connect, load_driver
 from memskill.stores.pg_search import EXACT_SEARCH_BELOW, SearchQueries, as_vector, scope_params, sql_limit
 from memskill.stores.pg_text import tsvector
+from memskill.stores.pg_vectors import COMMIT_REVISIONS, LOG_PRUNE_EVERY, Key, LocalIndexes, prune_vector_log
 from memskill.stores.postgres_admin import AdminQueries
 from memskill.stores.rows import (
     ITEM_COLUMNS,
@@ -70,6 +72,7 @@ from memskill.stores.rows import (
     skill_from_row,
     version_from_row,
 )
+from memskill.stores.vector_index import VectorIndex
 from memskill.text import tokens
 
 if TYPE_CHECKING:
@@ -98,7 +101,11 @@ class _ThreadState(threading.local):
     touched: set[str] | None = None
 
 
-class PostgresStore(SearchQueries, AdminQueries):
+TOKENS_CACHED = 100_000
+"""Items whose tokens a process keeps (the oldest computed dropped first)."""
+
+
+class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
     """PostgreSQL + pgvector implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, url: str, pool_size: int = 8, exact_search_below: int = EXACT_SEARCH_BELOW) -> None:
@@ -121,6 +128,13 @@ class PostgresStore(SearchQueries, AdminQueries):
         self._local = _ThreadState()
         self._index_lock = threading.Lock()
         self._index_attempts: dict[tuple[str, int], threading.Thread] = {}
+        self._held: OrderedDict[Key, VectorIndex] = OrderedDict()
+        self._too_large: dict[Key, int] = {}
+        self._held_locks: dict[Key, threading.Lock] = {}
+        self._held_lock = threading.Lock()
+        self._tokens: dict[str, tuple[tuple[str, str, str, str], list[str]]] = {}
+        """Each item's tokens as last computed, with what they were computed from (segmenting is the
+        costly part of reading them)."""
 
     # -- connections and transactions -------------------------------------------------------------
 
@@ -203,11 +217,10 @@ class PostgresStore(SearchQueries, AdminQueries):
         try:
             yield
             if local.touched:
-                db.execute(
-                    "INSERT INTO revisions (user_id, revision) SELECT u, 1 FROM unnest(%s::text[]) AS u "
-                    "ON CONFLICT (user_id) DO UPDATE SET revision = revisions.revision + 1",
-                    (sorted(local.touched),),
-                )
+                bumped = db.execute(COMMIT_REVISIONS, (sorted(local.touched),)).fetchall()
+                for user_id, revision in bumped:
+                    if revision % LOG_PRUNE_EVERY == 0:
+                        prune_vector_log(db, user_id, revision)
             db.execute("COMMIT")
         except BaseException:
             if not db.closed and not db.broken:
@@ -587,10 +600,18 @@ class PostgresStore(SearchQueries, AdminQueries):
         rows = self._rows(
             "SELECT id, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])", (list(item_ids),)
         )
-        return {
-            item_id: tokens(search_text(kind, key, text, json.loads(payload or "{}")))
-            for item_id, kind, key, text, payload in rows
-        }
+        found: dict[str, list[str]] = {}
+        for item_id, kind, key, text, payload in rows:
+            source = (kind, key, text, payload)
+            cached = self._tokens.get(item_id)
+            if cached is None or cached[0] != source:
+                cached = (source, tokens(search_text(kind, key, text, json.loads(payload or "{}"))))
+                with self._held_lock:
+                    self._tokens[item_id] = cached
+                    if len(self._tokens) > TOKENS_CACHED:
+                        self._tokens.pop(next(iter(self._tokens)))
+            found[item_id] = cached[1]
+        return found
 
     def list_items(
         self,
@@ -811,6 +832,16 @@ class PostgresStore(SearchQueries, AdminQueries):
             (skill_id,),
         )
         return None if row is None else skill_from_row(row)
+
+    def get_skills(self, skill_ids: Sequence[str]) -> dict[str, Skill]:
+        if not skill_ids:
+            return {}
+        rows = self._rows(
+            f"SELECT {SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+            "ON v.skill_id = s.id AND v.version = s.version WHERE s.id = ANY(%s::text[])",
+            (list(skill_ids),),
+        )
+        return {skill.id: skill for skill in map(skill_from_row, rows)}
 
     def list_skills(self, scope: Scope, statuses: Sequence[str] = ("activated",)) -> list[Skill]:
         rows = self._rows(

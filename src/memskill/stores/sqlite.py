@@ -54,7 +54,7 @@ from memskill.stores.rows import (
 )
 from memskill.stores.sqlite_admin import AdminQueries
 from memskill.stores.sqlite_search import FTS_TABLES, SearchQueries
-from memskill.stores.sqlite_vectors import VectorIndex
+from memskill.stores.vector_index import VectorIndex
 from memskill.text import index_text
 
 LOG_KEEP = 20_000
@@ -707,6 +707,17 @@ class SQLiteStore(SearchQueries, AdminQueries):
             .fetchone()
         )
         return None if row is None else skill_from_row(row)
+
+    def get_skills(self, skill_ids: Sequence[str]) -> dict[str, Skill]:
+        if not skill_ids:
+            return {}
+        marks = ",".join("?" * len(skill_ids))
+        rows = self._db().execute(
+            f"SELECT {SKILL_COLUMNS} FROM skills s JOIN skill_versions v "
+            f"ON v.skill_id = s.id AND v.version = s.version WHERE s.id IN ({marks})",
+            list(skill_ids),
+        )
+        return {skill.id: skill for skill in map(skill_from_row, rows)}
 
     def list_skills(self, scope: Scope, statuses: Sequence[str] = ("activated",)) -> list[Skill]:
         marks = ",".join("?" * len(statuses))

@@ -18,7 +18,7 @@ import numpy as np
 from memskill.models import Message, Scope
 from memskill.stores.base import ScoredId
 from memskill.stores.rows import blob, message_from_row, owner_token
-from memskill.stores.sqlite_vectors import Row, VectorIndex
+from memskill.stores.vector_index import Row, VectorIndex
 
 FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
 

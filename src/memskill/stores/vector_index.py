@@ -1,5 +1,6 @@
-"""The SQLite store's in-memory vector index: one per (user, table, kind, dim, embedder), patched after a
-write instead of reloaded.
+"""A process's in-memory vector index: one per (user, table, kind, dim, embedder), patched after a
+write instead of reloaded. Both stores keep one (SQLite always, PostgreSQL for users below its HNSW
+threshold).
 
 An index holds the user's activated vectors as rows of a float32 buffer with room to grow. Rows below
 `count` never change once written, except that a row can be marked dead (its memory was deleted,
@@ -7,11 +8,12 @@ archived or given a new vector, which is appended as a new row). So a search rea
 of the buffer while another thread patches the index, and a patch costs what changed, not the user's
 whole matrix: at 100,000 memories a reload reads and decodes ~200 MB, an append copies one row.
 
-Which rows changed comes from `vector_log` (written by triggers, so no write path can skip it, and read
-by every process on the file): an index remembers the last entry it applied (`log_seq`) and, when the
-user's revision moves, reads the entries after it, re-reads those rows and applies their current state.
-Applying a row twice is harmless, so entries read twice after a concurrent write do no harm. An index
-reloads instead when the log was pruned past it or when more than a quarter of its rows are dead.
+Which rows changed comes from the store's `vector_log` (written by triggers, so no write path can skip
+it, and read by every process): an index remembers how far into the log it is (`log_seq`: the last
+entry on SQLite, the last revision on PostgreSQL) and, when the user's revision moves, re-reads the rows
+of the entries after it and applies their current state. Applying a row twice is harmless, so entries
+read twice after a concurrent write do no harm. An index reloads instead when the log was pruned past
+it or when more than a quarter of its rows are dead.
 """
 
 from __future__ import annotations
