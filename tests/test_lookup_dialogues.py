@@ -143,6 +143,9 @@ def test_a_read_back_is_told_from_questions_that_confirm_things() -> None:
     assert reads_back("帮您确认一下：明天下午三点，两位，对吗？")
     assert not reads_back("我先确认几件事：住宿订好了吗？还是按路线来定住哪一片？市内主要坐地铁还是打车？")
     assert not reads_back("What time would you like the table for?")
+    assert reads_back("Confirming: I'm booking a table for 2 at 7 pm.")
+    assert not reads_back("I have confirmed those reservations for you and you should be all set.")
+    assert not reads_back("Your reservation is confirmed.")
     assert not reads_back(
         "本周周报（林）：\n- 登录模块重构完成，已提测\n- 与产品确认下期会员需求\n下周：跟进测试反馈"
     )

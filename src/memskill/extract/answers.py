@@ -86,9 +86,12 @@ def accepted_answer(
             kept.append(reply.content.strip())
     kept = kept or [replies[-1][1].content.strip()]
     # A reply that only asks ("Which restaurant?", "Anything else?") is not an answer to show.
-    kept = [text for text in kept if not _only_asks(text)] or kept
-    # Nor is a read-back of the details to confirm ("Please confirm: a table for 4 at 12:45.").
-    kept = [text for text in kept if not reads_back(text)] or kept
+    kept = [text for text in kept if not _only_asks(text)]
+    # Nor is a read-back of the details to confirm ("Please confirm: a table for 4 at 12:45."): a task
+    # that ended there (the booking failed) has no answer to show.
+    kept = [text for text in kept if not reads_back(text)]
+    if not kept:
+        return ""
     # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
     return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
 
@@ -147,7 +150,9 @@ def structure(text: str) -> list[str]:
 
 
 _CONFIRM = re.compile(
-    r"\bconfirm|\bjust to be clear\b|\bto make sure\b|确认|核对一下|对吗|是吗|没问题吧", re.I
+    r"\bconfirm(?:ing)?\b|\b(?:for|give|need) confirmation\b|\bjust to be clear\b|\bto make sure\b"
+    r"|请确认|确认一下|帮您确认|跟您确认|对吗|是吗|没问题吧",
+    re.IGNORECASE,
 )
 """A reply that reads the details back for the user to confirm ("Please confirm: a table for 2 …")."""
 _LEAD_IN = re.compile(

@@ -227,6 +227,7 @@ class SearchQueries:
             raise InvalidRequest(f"HNSW indexes hold 1 to {HNSW_MAX_DIM} dimensions, not {dim}.")
         name = f"{table}_hnsw_{dim}"
         db = connect(self.url)
+        locked: tuple[Any, ...] | None = None
         try:
             locked = db.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()
             if not (locked and locked[0]):
@@ -252,6 +253,10 @@ class SearchQueries:
             log.info("built the HNSW index %s", name)
             return True
         finally:
+            # Unlocked before closing: a closed session's locks go only when its server process ends,
+            # a moment later, and a call right after this one would find the index "being built".
+            if locked and locked[0] and not db.closed and not db.broken:
+                db.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
             db.close()
 
     def keyword_search(self, scope: Scope, table: str, kind: str, match: str, limit: int) -> list[ScoredId]:
