@@ -11,9 +11,10 @@ from pathlib import Path
 from memskill.config import Settings
 from memskill.demo import send
 from memskill.engine import Memory
-from memskill.extract.answers import reads_back
+from memskill.extract.answers import clarifying_questions, reads_back
 from memskill.extract.followups import asked_about
 from memskill.generalise import generalise, names_a_name, names_a_value
+from memskill.models import Message
 from memskill.naming import name_skill
 from memskill.providers.embedders import OfflineEmbedder
 from memskill.skillfile import SkillDocument, parse
@@ -149,3 +150,16 @@ def test_a_read_back_is_told_from_questions_that_confirm_things() -> None:
     assert not reads_back(
         "本周周报（林）：\n- 登录模块重构完成，已提测\n- 与产品确认下期会员需求\n下周：跟进测试反馈"
     )
+
+
+def test_a_question_to_ask_first_keeps_no_names_of_the_options_offered() -> None:
+    messages = [
+        Message(id="1", role="user", content="帮我找一家评分4.5分以上的酒店。"),
+        Message(
+            id="2",
+            role="assistant",
+            content="我知道两家，金茂北京威斯汀大饭店和北京昆仑饭店都还可以，你看选择哪个呢？",
+        ),
+        Message(id="3", role="user", content="那就第一家吧。"),
+    ]
+    assert clarifying_questions(messages) == ["我知道两家，你看选择哪个呢？"]

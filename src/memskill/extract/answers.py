@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 
 from memskill.extract.prose import CJK, CODE_BLOCK
 from memskill.extract.turns import Turn
-from memskill.generalise import mask_personal
+from memskill.generalise import mask_personal, names_a_name
 from memskill.models import Message
 
 REJECTING = ("correction", "complaint")
@@ -192,9 +192,21 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
         for found in _QUESTION.findall(reply.content):
             question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
             question = _LEAD_IN.sub("", re.sub(r"^.*(?<=[a-z])[.!]\s+(?=[A-Z])", "", question))
+            question = _without_named_clauses(question)
             if 2 <= len(question) <= (60 if CJK.search(question) else 100):
                 asked.append(question[:1].upper() + question[1:])
     return list(dict.fromkeys(asked))[:4]
+
+
+def _without_named_clauses(question: str) -> str:
+    """A Chinese question without the clauses before its last that name a place or a person: "我知道两家，
+    金茂北京威斯汀大饭店和北京昆仑饭店都还可以，你看选择哪个呢？" asks "我知道两家，你看选择哪个呢？" (the
+    options were this occasion's)."""
+    if not CJK.search(question):
+        return question
+    clauses = re.split(r"(?<=[，,；;])", question)
+    kept = [c for c in clauses[:-1] if not names_a_name(c)] + clauses[-1:]
+    return "".join(kept)
 
 
 def confirmed_before_acting(messages: Sequence[Message], turns: Sequence[Turn]) -> bool:
