@@ -214,7 +214,11 @@ def merge(
         {n: near for n, near in enumerate(_shown_nearest(items, evidence, similarity), 1)} if verdicts else {}
     )
     number = 0
-    for candidate in candidates(evidence):
+    proposed = candidates(evidence)
+    # One embedding call for every text the loop compares (the embedder caches them), not one per
+    # candidate: a batch costs about half as much per text.
+    similarity([*{item.text for item in (*current, *proposed) if item.section != "example"}], [])
+    for candidate in proposed:
         if candidate.section == "example":
             updated = with_example(current, evidence)
             if updated != current:  # a new accepted answer is a change: a new version shows it
