@@ -210,5 +210,9 @@ def test_an_item_s_tokens_follow_its_text(url: str) -> None:
         store.update_item(replace(item("t1"), text="beta plan"))
         tokens = store.item_tokens(["t1"])["t1"]
         assert "beta" in tokens and "alpha" not in tokens
+        # A row written before the `indexed` column is segmented again, and kept until its text changes.
+        with store.transaction(), store._connection() as db:
+            db.execute("UPDATE items SET indexed = NULL, text = 'gamma plan' WHERE id = 't1'")
+        assert "gamma" in store.item_tokens(["t1"])["t1"] and "t1" in store._tokens
     finally:
         store.close()

@@ -238,10 +238,18 @@ def m003_vector_log(db: Connection[tuple[Any, ...]]) -> None:
     )
 
 
+def m004_items_indexed(db: Connection[tuple[Any, ...]]) -> None:
+    """Each item's tokens as written (the tsvector keeps folded lexemes only), so a search scores a
+    candidate's words without segmenting its text again; rows written before stay NULL and are read
+    the old way."""
+    db.execute("ALTER TABLE items ADD COLUMN indexed TEXT")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_items_by_cluster", m002_items_by_cluster),
     ("003_vector_log", m003_vector_log),
+    ("004_items_indexed", m004_items_indexed),
 ]
 
 

@@ -514,13 +514,14 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
     # -- memory items -----------------------------------------------------------------------------
 
     def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None:
-        tokens = tsvector(item.search_text, owner_token(item.user_id))
+        indexed = tsvector(item.search_text, owner_token(item.user_id))
 
         def work(db: Db) -> None:
             db.execute(
                 "INSERT INTO items (id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, "
-                "confidence, tags, sources, payload, vector, embedder, create_time, update_time, tokens) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector)",
+                "confidence, tags, sources, payload, vector, embedder, create_time, update_time, tokens, "
+                "indexed) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)",
                 (
                     item.id,
                     item.user_id,
@@ -539,7 +540,8 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
                     embedder_id,
                     item.create_time,
                     item.update_time,
-                    tokens,
+                    indexed,
+                    " ".join(tokens(item.search_text)),
                 ),
             )
             self._touch(item.user_id)
@@ -575,8 +577,11 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
                 sets += ", vector = %s, embedder = %s"
                 params += [as_vector(vector), embedder_id]
             if search_text(row[0], row[1], row[2], json.loads(row[3] or "{}")) != item.search_text:
-                sets += ", tokens = %s::tsvector"
-                params.append(tsvector(item.search_text, owner_token(row[4])))
+                sets += ", tokens = %s::tsvector, indexed = %s"
+                params += [
+                    tsvector(item.search_text, owner_token(row[4])),
+                    " ".join(tokens(item.search_text)),
+                ]
             db.execute(f"UPDATE items SET {sets} WHERE id = %s", [*params, item.id])
             self._touch(item.user_id)
 
@@ -594,14 +599,19 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
         return [by_id[i] for i in item_ids if i in by_id]
 
     def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Each item's tokens, segmented from its key and text (the tsvector keeps folded lexemes only)."""
+        """Each item's tokens as written (`indexed`); for a row written before that column, segmented
+        from its key and text again, kept per process until the text changes."""
         if not item_ids:
             return {}
         rows = self._rows(
-            "SELECT id, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])", (list(item_ids),)
+            "SELECT id, indexed, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])",
+            (list(item_ids),),
         )
         found: dict[str, list[str]] = {}
-        for item_id, kind, key, text, payload in rows:
+        for item_id, indexed, kind, key, text, payload in rows:
+            if indexed is not None:
+                found[item_id] = indexed.split(" ") if indexed else []
+                continue
             source = (kind, key, text, payload)
             cached = self._tokens.get(item_id)
             if cached is None or cached[0] != source:
