@@ -101,10 +101,6 @@ class _ThreadState(threading.local):
     touched: set[str] | None = None
 
 
-TOKENS_CACHED = 100_000
-"""Items whose tokens a process keeps (the oldest computed dropped first)."""
-
-
 class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
     """PostgreSQL + pgvector implementation of the store protocol (`memskill.stores.base.Store`)."""
 
@@ -133,8 +129,7 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
         self._held_locks: dict[Key, threading.Lock] = {}
         self._held_lock = threading.Lock()
         self._tokens: dict[str, tuple[tuple[str, str, str, str], list[str]]] = {}
-        """Each item's tokens as last computed, with what they were computed from (segmenting is the
-        costly part of reading them)."""
+        self._tokens_lock = threading.Lock()
 
     # -- connections and transactions -------------------------------------------------------------
 
@@ -597,31 +592,6 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
         rows = self._rows(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ANY(%s::text[])", (list(item_ids),))
         by_id = {row[0]: item_from_row(row) for row in rows}
         return [by_id[i] for i in item_ids if i in by_id]
-
-    def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Each item's tokens as written (`indexed`); for a row written before that column, segmented
-        from its key and text again, kept per process until the text changes."""
-        if not item_ids:
-            return {}
-        rows = self._rows(
-            "SELECT id, indexed, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])",
-            (list(item_ids),),
-        )
-        found: dict[str, list[str]] = {}
-        for item_id, indexed, kind, key, text, payload in rows:
-            if indexed is not None:
-                found[item_id] = indexed.split(" ") if indexed else []
-                continue
-            source = (kind, key, text, payload)
-            cached = self._tokens.get(item_id)
-            if cached is None or cached[0] != source:
-                cached = (source, tokens(search_text(kind, key, text, json.loads(payload or "{}"))))
-                with self._held_lock:
-                    self._tokens[item_id] = cached
-                    if len(self._tokens) > TOKENS_CACHED:
-                        self._tokens.pop(next(iter(self._tokens)))
-            found[item_id] = cached[1]
-        return found
 
     def list_items(
         self,
