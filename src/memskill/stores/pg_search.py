@@ -39,8 +39,8 @@ from memskill.models import Message, Scope, search_text
 from memskill.stores.base import ScoredId
 from memskill.stores.pg_pool import connect
 from memskill.stores.pg_text import tsquery
+from memskill.stores.pg_vectors import LocalIndexes
 from memskill.stores.rows import message_from_row, owner_token
-from memskill.stores.vector_index import VectorIndex
 from memskill.text import tokens
 
 if TYPE_CHECKING:
@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("memskill.stores.postgres")
 T = TypeVar("T")
 
-TOKENS_CACHED = 100_000
-"""Items of rows from before `items.indexed` whose tokens a process keeps (oldest computed dropped first)."""
 EXACT_SEARCH_BELOW = 10_000
 """Users with fewer candidate rows are searched exactly (~3 µs a row of 512 dimensions; HNSW ~20 ms)."""
 VISITS = 20_000
@@ -86,17 +84,13 @@ def _searchable(table: str) -> str:
     return table
 
 
-class SearchQueries:
+class SearchQueries(LocalIndexes):
     """Vector and keyword search; see the module docstring."""
 
     url: str
     exact_search_below: int
     iterative_scan: bool
     _index_lock: threading.Lock
-    _tokens: dict[str, tuple[tuple[str, str, str, str], list[str]]]
-    """Each item's tokens as last computed, with what they were computed from (segmenting is the costly
-    part of reading them)."""
-    _tokens_lock: threading.Lock
     _index_attempts: dict[tuple[str, int], threading.Thread]
 
     def _read(self, fetch: Callable[[Db], T]) -> T:
@@ -109,11 +103,6 @@ class SearchQueries:
         raise NotImplementedError
 
     def _write(self, work: Callable[[Db], T]) -> T:
-        raise NotImplementedError
-
-    def _local_index(
-        self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None
-    ) -> VectorIndex | None:
         raise NotImplementedError
 
     def _touch(self, user_id: str) -> None:
@@ -312,29 +301,20 @@ class SearchQueries:
         return {**scope_params(scope), "query": query, "filter": f"'{owner}' & {query}"}
 
     def item_tokens(self, item_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Each item's tokens as written (`indexed`); for a row written before that column, segmented
-        from its key and text again, kept per process until the text changes."""
+        """Each item's tokens as written (`indexed`); a row written before that column (migration 004)
+        is segmented from its key and text again."""
         if not item_ids:
             return {}
         rows = self._rows(
             "SELECT id, indexed, kind, key, text, payload FROM items WHERE id = ANY(%s::text[])",
             (list(item_ids),),
         )
-        found: dict[str, list[str]] = {}
-        for item_id, indexed, kind, key, text, payload in rows:
-            if indexed is not None:
-                found[item_id] = indexed.split(" ") if indexed else []
-                continue
-            source = (kind, key, text, payload)
-            cached = self._tokens.get(item_id)
-            if cached is None or cached[0] != source:
-                cached = (source, tokens(search_text(kind, key, text, json.loads(payload or "{}"))))
-                with self._tokens_lock:
-                    self._tokens[item_id] = cached
-                    if len(self._tokens) > TOKENS_CACHED:
-                        self._tokens.pop(next(iter(self._tokens)))
-            found[item_id] = cached[1]
-        return found
+        return {
+            item_id: (indexed.split(" ") if indexed else [])
+            if indexed is not None
+            else tokens(search_text(kind, key, text, json.loads(payload or "{}")))
+            for item_id, indexed, kind, key, text, payload in rows
+        }
 
     def term_counts(self, terms: Sequence[str]) -> dict[str, int]:
         """Nothing: PostgreSQL keeps no cheap count of the documents holding a lexeme (`ts_stat` reads

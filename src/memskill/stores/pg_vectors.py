@@ -2,22 +2,22 @@
 as SQLite searches every user, instead of by an exact scan in the database per query (at 10,000
 memories of 512 dimensions, 18 ms a query, four per search).
 
-A mixin of `PostgresStore`, needing its `_row` and `_rows`. The index (`vector_index.VectorIndex`) is
-kept coherent by `vector_log` (migration 003): triggers log every change of a searchable row with its
-transaction, and the commit (`COMMIT_REVISIONS`) stamps the transaction's entries with the user's new
-revision while it holds the revision row's lock, so a user's revisions number entries in commit order.
-A search reads the user's revision (one indexed lookup); when it moved, it reads the entries after the
-index's revision up to it, re-reads those rows and patches the index. An index behind the log's floor
-(entries pruned: `LOG_KEEP` revisions are kept), with a quarter of its rows dead, or of a user who grew
-past `exact_search_below` rows is dropped; indexes of all users together hold at most `MAX_ROWS` rows,
-the least recently searched dropped first.
+A mixin of `PostgresStore` (through `SearchQueries`), needing its `_row` and `_rows`. The index
+(`vector_index.VectorIndex`) is kept coherent by `vector_log` (migration 003): triggers log every change
+of a searchable row with its transaction, and the commit (`COMMIT_REVISIONS`) stamps the transaction's
+entries with the user's new revision while it holds the revision row's lock, so a user's revisions number
+entries in commit order. A search reads the user's revision (one indexed lookup); when it moved, it reads
+the entries after the index's revision up to it, re-reads those rows and patches the index. An index
+behind the log's floor (entries pruned: `LOG_KEEP` revisions are kept), with a quarter of its rows dead,
+or of a user who grew past `exact_search_below` rows is dropped; indexes of all users together hold at
+most `MAX_ROWS` rows, the least recently searched dropped first.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,11 +76,9 @@ class LocalIndexes:
     _held_locks: dict[Key, threading.Lock]
     _held_lock: threading.Lock
 
-    def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
-        raise NotImplementedError
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    # The host class's queries (`PostgresStore`).
+    _row: Callable[..., tuple[Any, ...] | None]
+    _rows: Callable[..., list[tuple[Any, ...]]]
 
     def _local_index(
         self, user_id: str, table: str, kind: str, dim: int, embedder_id: str | None

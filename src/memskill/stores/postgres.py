@@ -57,7 +57,7 @@ from memskill.stores.pg_migrations import apply_migrations
 from memskill.stores.pg_pool import ConnectionPool, connect, load_driver
 from memskill.stores.pg_search import EXACT_SEARCH_BELOW, SearchQueries, as_vector, scope_params, sql_limit
 from memskill.stores.pg_text import tsvector
-from memskill.stores.pg_vectors import COMMIT_REVISIONS, LOG_PRUNE_EVERY, Key, LocalIndexes, prune_vector_log
+from memskill.stores.pg_vectors import COMMIT_REVISIONS, LOG_PRUNE_EVERY, Key, prune_vector_log
 from memskill.stores.postgres_admin import AdminQueries
 from memskill.stores.rows import (
     ITEM_COLUMNS,
@@ -101,7 +101,7 @@ class _ThreadState(threading.local):
     touched: set[str] | None = None
 
 
-class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
+class PostgresStore(SearchQueries, AdminQueries):
     """PostgreSQL + pgvector implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, url: str, pool_size: int = 8, exact_search_below: int = EXACT_SEARCH_BELOW) -> None:
@@ -128,8 +128,6 @@ class PostgresStore(LocalIndexes, SearchQueries, AdminQueries):
         self._too_large: dict[Key, int] = {}
         self._held_locks: dict[Key, threading.Lock] = {}
         self._held_lock = threading.Lock()
-        self._tokens: dict[str, tuple[tuple[str, str, str, str], list[str]]] = {}
-        self._tokens_lock = threading.Lock()
 
     # -- connections and transactions -------------------------------------------------------------
 
