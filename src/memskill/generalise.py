@@ -173,6 +173,7 @@ def names_a_value(text: str) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def names_a_name(text: str) -> bool:
     """Whether `text` names a place, an organisation or a person ("Villa Romano", "天伦王朝酒店")."""
     if not _CJK.search(text):
@@ -180,9 +181,14 @@ def names_a_name(text: str) -> bool:
     return any(
         (flag in ("ns", "nt") or (flag.startswith("nr") and _is_person(word) and _frequency(word) < 100))
         and not _is_generic(word)
-        for word, flag in ((pair.word, pair.flag) for pair in _posseg_module().cut(text))
+        for word, flag in parts_of_speech(text)
         if len(word) >= 2
     )
+
+
+def parts_of_speech(text: str) -> list[tuple[str, str]]:
+    """`text` cut into words with jieba's part-of-speech tags ("ns" place, "n" noun, …)."""
+    return [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
 
 
 _EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)

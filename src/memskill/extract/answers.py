@@ -59,6 +59,21 @@ _LAYOUTS = (
 _QUESTION = re.compile(r"[^。！？?!\n]*[？?]")
 
 
+def reply_before(messages: Sequence[Message]) -> dict[str, str]:
+    """The assistant reply each user message answers, by message id ("" when the user spoke again or
+    first; tool traffic and empty replies are skipped)."""
+    found: dict[str, str] = {}
+    previous = ""
+    for message in messages:
+        if message.role == "assistant" and message.content.strip():
+            previous = message.content.strip()
+        elif message.role == "user":
+            if message.id:
+                found[message.id] = previous
+            previous = ""
+    return found
+
+
 def answers(messages: Sequence[Message]) -> list[tuple[int, Message]]:
     """The assistant replies with text, with their index in `messages`."""
     return [(i, m) for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip()]
@@ -173,6 +188,11 @@ def reads_back(reply: str) -> bool:
     住宿订好了吗？…坐地铁还是打车？" asks questions)."""
     short = len(_lines(reply)) <= 2 and len(reply) <= READ_BACK_CHARS  # not a report that "确认" a need
     return short and bool(_CONFIRM.search(reply)) and len(re.findall(r"[?？]", reply)) <= 1
+
+
+def asks_or_reads_back(reply: str) -> bool:
+    """Whether a reply asks the user something: a question, or details read back to confirm."""
+    return bool(_QUESTION.search(reply)) or reads_back(reply)
 
 
 def clarifying_questions(messages: Sequence[Message]) -> list[str]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from memskill.extract.answers import asks_or_reads_back, reply_before
 from memskill.extract.prose import CJK
 from memskill.extract.turns import Turn
-from memskill.generalise import names_a_value
+from memskill.generalise import parts_of_speech
 from memskill.models import Message
 from memskill.tagger import Tag
 from memskill.text import STOPWORDS, content_tokens
@@ -61,22 +62,21 @@ def asked_about(question: str, requests: Sequence[str]) -> list[str]:
     the hotel)."""
     requested = {word for request in requests for word in content_tokens(request)}
     if CJK.search(question):
-        from memskill.generalise import _posseg_module
-
-        pairs = list(_posseg_module().cut(question))
-        around = next((i for i, pair in enumerate(pairs) if pair.word in _ZH_AROUND), None)
+        pairs = parts_of_speech(question)
+        around = next((i for i, (word, _) in enumerate(pairs) if word in _ZH_AROUND), None)
         if around is not None:
             # "那餐馆周边有酒店吗": what is around the place just given, not the place itself.
-            nouns = [p.word for p in pairs[around + 1 :] if p.flag in _ZH_KEPT_FLAGS and len(p.word) >= 2]
-            return [pairs[around].word + (nouns[0] if nouns else "")]
+            nouns = [w for w, flag in pairs[around + 1 :] if flag in _ZH_KEPT_FLAGS and len(w) >= 2]
+            return [pairs[around][0] + (nouns[0] if nouns else "")]
+        # Nouns only: jieba tags places and people otherwise, so no name is kept.
         found = [
-            pair.word
-            for pair in pairs
-            if pair.flag in _ZH_KEPT_FLAGS
-            and len(pair.word) >= 2
-            and pair.word not in _ZH_NOT_ASKED
-            and not any(pair.word in r or r in pair.word for r in requested if len(r) >= 2)
-            and not names_a_value(pair.word)
+            word
+            for word, flag in pairs
+            if flag in _ZH_KEPT_FLAGS
+            and len(word) >= 2
+            and word not in _ZH_NOT_ASKED
+            and not re.search(r"\d", word)
+            and not any(word in r or r in word for r in requested if len(r) >= 2)
         ]
     else:
         found = []
@@ -104,7 +104,8 @@ def follow_ups(
     only follow up (their replies answer a question, not the task)."""
     asked: list[str] = []
     only: set[str] = set()
-    confirming = _confirming(messages)
+    # Messages answering a reply that asks something ("Please confirm: …", "Which city?").
+    confirming = {i for i, reply in reply_before(messages).items() if asks_or_reads_back(reply)}
     for turn in turns:
         questions = [tag for tag in turn.tags if follows_up(turn, tag)]
         for tag in questions:
@@ -116,20 +117,3 @@ def follow_ups(
         if questions and not rest and turn.message.id:
             only.add(turn.message.id)
     return list(dict.fromkeys(asked)), only
-
-
-_ASKS_TO_CONFIRM = re.compile(r"[?？]|\bconfirm|确认|对吗|可以吗|行吗", re.IGNORECASE)
-
-
-def _confirming(messages: Sequence[Message]) -> set[str]:
-    """Ids of user messages that answer an assistant reply asking something ("Please confirm: …")."""
-    found: set[str] = set()
-    previous = ""
-    for message in messages:
-        if message.role == "assistant" and message.content.strip():
-            previous = message.content
-        elif message.role == "user":
-            if _ASKS_TO_CONFIRM.search(previous) and message.id:
-                found.add(message.id)
-            previous = ""
-    return found

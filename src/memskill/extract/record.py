@@ -17,6 +17,7 @@ from memskill.extract.answers import (
     clarifying_questions,
     confirmed_before_acting,
     example_text,
+    reply_before,
     structure,
 )
 from memskill.extract.facts import extract_facts
@@ -141,17 +142,11 @@ SHORT_REPLY = 200
 
 def after_short_reply(messages: Sequence[Message]) -> set[str]:
     """Ids of the user messages that answer a short assistant reply (`SHORT_REPLY`)."""
-    found: set[str] = set()
-    previous: Message | None = None
-    for message in messages:
-        if message.role == "assistant" and message.content.strip():
-            previous = message
-        elif message.role == "user":
-            text = previous.content.strip() if previous is not None else ""
-            if text and len(text) < SHORT_REPLY and "\n" not in text and message.id:
-                found.add(message.id)
-            previous = None
-    return found
+    return {
+        message_id
+        for message_id, reply in reply_before(messages).items()
+        if reply and len(reply) < SHORT_REPLY and "\n" not in reply
+    }
 
 
 def instructions(
