@@ -462,3 +462,43 @@ def test_arbitrary_text_never_breaks_extraction(text: str) -> None:
     assert all(set(preference.sources) <= user_ids for preference in extraction.preferences)
     assert all(set(fact.sources) <= user_ids for fact in extraction.facts)
     assert extraction.record.sources == ("m0", "m1", "m2")
+
+
+def test_material_the_answer_repeats_is_not_a_step() -> None:
+    """What the user hands over for the answer (a week's work items, facts for a letter) is listed by the
+    answer; the skill keeps how to write it, not this week's items."""
+    report = chunk(
+        (
+            "user",
+            "帮我写一下这周的工作周报。这周做了这些：搜索接口的分页改造已经上线；数据库慢查询从12秒降到了2秒；"
+            "和运营确认了活动页的埋点方案。每条写成一句话。",
+        ),
+        (
+            "assistant",
+            "本周周报：\n- 搜索接口分页改造已上线\n- 数据库慢查询从12秒降到2秒\n- 与运营确认活动页埋点方案",
+        ),
+        ("user", "好的"),
+    )
+    note = chunk(
+        (
+            "user",
+            "Write a thank-you note to my landlord. She fixed the broken boiler within a day and replaced "
+            "the leaking kitchen tap last month. Keep it under 80 words.",
+        ),
+        (
+            "assistant",
+            "Dear Ms Patel,\nThank you for fixing the broken boiler within a day, and for replacing the "
+            "leaking kitchen tap last month.\nIt made the flat comfortable again.\nBest wishes",
+        ),
+        ("user", "Thanks!"),
+    )
+    for task, material, kept in (
+        (report, ("埋点", "分页", "慢查询"), "每条写成一句话"),
+        (note, ("tap", "boiler"), "80"),
+    ):
+        record = extract(task).record
+        said = " ".join((*record.steps, *record.requirements, *record.preferences))
+        assert not [word for word in material if word in said], record
+        assert kept in " ".join(record.requirements), record
+    # "这周" is the period every weekly report is written for, not a date to generalise away.
+    assert "这周" in extract(report).record.requests[0]

@@ -130,7 +130,9 @@ _ZH_DATE = re.compile(
     r"|(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:份|初|中旬|上旬|下旬|中|底)"
     rf"|{_ZH_HOLIDAYS}(?:假期|小长假|长假|黄金周|期间)?"
     r"|十一(?:假期|小长假|长假|黄金周|期间)|大后天|后天|明天|下个?月(?:初|中|底)?"
-    r"|(?:下|这|本)(?:周|星期|礼拜)[一二三四五六日天末]?(?:[到至~\-–—](?:周|星期|礼拜)?[一二三四五六日天末])?"
+    r"|下(?:周|星期|礼拜)[一二三四五六日天末]?(?:[到至~\-–—](?:周|星期|礼拜)?[一二三四五六日天末])?"
+    # "这周" alone is the period a task is done in, whenever it is ("这周的周报"); a day of it is a date.
+    r"|(?:这|本)(?:周|星期|礼拜)[一二三四五六日天末](?:[到至~\-–—](?:周|星期|礼拜)?[一二三四五六日天末])?"
 )
 _ZH_TIME = re.compile(
     r"(?:凌晨|早上|上午|中午|下午|傍晚|晚上)\s*"
@@ -143,7 +145,7 @@ _EN_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _EN_DATE = re.compile(
     rf"\b{_EN_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?(?: of)? {_EN_MONTH}\b(?:,? \d{{4}})?"
-    rf"|\b(?:next|this|last|on|coming) (?:{_EN_WEEKDAY}|weekend|week|month)\b"
+    rf"|\b(?:next|this|last|on|coming) (?:{_EN_WEEKDAY}|weekend)\b|\b(?:next|last|coming) (?:week|month)\b"
     r"|\b(?:tomorrow|the day after tomorrow)\b"
     r"|\b(?:Christmas(?: Eve)?|Easter|Thanksgiving|New Year's(?: Eve| Day)?|Labor Day"
     r"|Memorial Day|Spring Festival|Golden Week|Chinese New Year)\b"
