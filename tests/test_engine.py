@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from memskill.config import Settings
@@ -442,3 +444,48 @@ def test_a_chinese_preference_is_explained_in_chinese(memory: Memory) -> None:
     memory.add_feedback(user_id="u1", conversation_id="c1", feedback_content="这个不行", async_mode=False)
     [stored] = memory.get_memory(user_id="u1")["preference_detail_list"]
     assert stored["preference"] == "这个不行" and "用户" in stored["reasoning"], stored
+
+
+class SpyEmbedder:
+    """A caching embedder that records the texts it had to embed while a write transaction was open."""
+
+    def __init__(self, inner: OfflineEmbedder) -> None:
+        self.inner, self.id, self.dim = inner, inner.id, inner.dim
+        self.seen: set[str] = set()
+        self.in_transaction: list[str] = []
+        self.writing = False
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.writing:
+            self.in_transaction += [text for text in texts if text not in self.seen]
+        self.seen.update(texts)
+        return self.inner.embed(texts)
+
+
+def test_memories_are_embedded_before_the_write_transaction(
+    tmp_path: Path, offline_embedder: OfflineEmbedder
+) -> None:
+    """A job embeds its memories' texts in one call before it takes the write lock; inside, the
+    embedder's cache answers (only skill texts, known after the transaction reads the skill, are new)."""
+    spy = SpyEmbedder(offline_embedder)
+    with Memory(settings=Settings(data_dir=tmp_path, workers=0), embedder=spy) as memory:
+        opened = memory.store.transaction
+
+        @contextmanager
+        def watched() -> Iterator[None]:
+            spy.writing = True
+            try:
+                with opened():
+                    yield
+            finally:
+                spy.writing = False
+
+        memory.store.transaction = watched  # type: ignore[method-assign]
+        user = demo_data()["users"][0]
+        conversation = user["conversations"][0]
+        replies = list(send(memory, "spy-user", conversation["conversation_id"], conversation["messages"]))
+        assert all(reply["status"] == "completed" for reply in replies)
+        items = memory.store.list_items(Scope("spy-user"), ("fact", "preference"))
+        assert items
+        late = [item.text for item in items if any(item.text in text for text in spy.in_transaction)]
+        assert late == []

@@ -25,9 +25,11 @@ import numpy as np
 
 from memskill.models import (
     TOOL_REQUESTS_KEPT,
+    Extraction,
     FactDraft,
     Job,
     MemoryItem,
+    Message,
     PreferenceDraft,
     Scope,
     TaskChunk,
@@ -102,6 +104,43 @@ def episode_parts(texts: Sequence[str], joiner_chars: int) -> list[list[int]]:
     return parts
 
 
+def _episodes(chunk: TaskChunk, record: TaskRecord) -> list[tuple[str, list[Message]]]:
+    """The chunk's user messages in episode parts (`episode_parts`), each as (its text, its messages)."""
+    said = [m for m in chunk.messages if m.role == "user" and m.content.strip()]
+    joiner = "；" if record.language == "zh" else " / "
+    parts = episode_parts([" ".join(m.content.split()) for m in said], len(joiner))
+    return [
+        (
+            joiner.join(_clip(" ".join(said[i].content.split()), EPISODE_CHARS) for i in indexes),
+            [said[i] for i in indexes],
+        )
+        for indexes in parts
+    ]
+
+
+def _episode_text(record: TaskRecord, value: str) -> str:
+    return record.title + " " + value
+
+
+def fact_text(fact: FactDraft) -> str:
+    return fact.value
+
+
+def preference_text(draft: PreferenceDraft) -> str:
+    return draft.text
+
+
+def memory_texts(chunk: TaskChunk, extraction: Extraction) -> list[str]:
+    """The texts `Consolidator` embeds for a chunk's episodes, facts and preferences, so that a job can
+    embed them all in one call before its write transaction (the embedder's cache serves them after)."""
+    record = extraction.record
+    return [
+        *(_episode_text(record, value) for value, _ in _episodes(chunk, record)),
+        *map(fact_text, extraction.facts),
+        *map(preference_text, extraction.preferences),
+    ]
+
+
 @dataclass
 class Outcome:
     """Ids touched by a job (the `memory_views` of get/status)."""
@@ -163,17 +202,14 @@ class Consolidator:
         Its key is the task's title and the day it was said (the first message's `chat_time`, else the
         day it was stored), so a search that names a date finds what was said that day.
         """
-        said = [m for m in chunk.messages if m.role == "user" and m.content.strip()]
-        joiner = "；" if record.language == "zh" else " / "
-        parts = episode_parts([" ".join(m.content.split()) for m in said], len(joiner))
         base = "mem_" + record_id.removeprefix("rec_")
         moment = now_ms()
-        for number, indexes in enumerate(parts):
-            value = joiner.join(_clip(" ".join(said[i].content.split()), EPISODE_CHARS) for i in indexes)
-            sources = tuple(said[i].id for i in indexes)
+        parts = _episodes(chunk, record)
+        for number, (value, said) in enumerate(parts):
+            sources = tuple(message.id for message in said)
             item_id = base if number == 0 else f"{base}-{number}"
             existing = self.store.get_item(item_id)
-            said_at = said[indexes[0]].chat_time or (existing.create_time if existing else moment)
+            said_at = said[0].chat_time or (existing.create_time if existing else moment)
             key = dated_key(record.title, said_at, record.language)
             if existing is not None and (existing.text, existing.sources, existing.key) == (
                 value,
@@ -181,7 +217,7 @@ class Consolidator:
                 key,
             ):
                 continue
-            vector = self.embedder.embed([record.title + " " + value])[0]
+            vector = self.embedder.embed([_episode_text(record, value)])[0]
             if existing is not None:
                 self.store.update_item(
                     replace(existing, key=key, text=value, sources=sources, update_time=moment),
@@ -228,7 +264,7 @@ class Consolidator:
         outcome.updated.append(duplicate.id)
 
     def fact(self, job: Job, scope: Scope, fact: FactDraft, tags: tuple[str, ...], outcome: Outcome) -> None:
-        vector = self.embedder.embed([fact.value])[0]
+        vector = self.embedder.embed([fact_text(fact)])[0]
         duplicate = self._similar(scope, "fact", vector, fact.value)
         if duplicate is not None:
             self._reinforce(duplicate, fact.sources, outcome)
@@ -259,7 +295,7 @@ class Consolidator:
         outcome: Outcome,
     ) -> list[str]:
         """Store a preference; return the texts of the preferences it replaced."""
-        vector = self.embedder.embed([draft.text])[0]
+        vector = self.embedder.embed([preference_text(draft)])[0]
         moment = now_ms()
         duplicate = self._similar(scope, "preference", vector, draft.text)
         if duplicate is not None:

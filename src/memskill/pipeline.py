@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from memskill.cluster import Chooser
-from memskill.consolidate import Consolidator, Outcome, stable_id
+from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
 from memskill.llm import Ledger, StageRun, StructuredLLM
@@ -138,7 +138,17 @@ class Pipeline:
         for number, chunk in enumerate(chunks, start=1):
             extractions.append((chunk, _only_fresh(self.stages.extract(chunk, ledger), fresh)))
             self._report("extracting tasks", number, len(chunks))
-        # Model calls happen here, before the transaction, so the write lock is never held while waiting.
+        # Model calls happen here, before the transaction, so the write lock is never held while waiting:
+        # the texts the memories and clusters are embedded by go in one call (the embedder caches them).
+        self.embedder.embed(
+            list(
+                dict.fromkeys(
+                    text
+                    for chunk, extraction in extractions
+                    for text in (record_text(extraction.record), *memory_texts(chunk, extraction))
+                )
+            )
+        )
         proposals = {
             self._record_id(job, chunk): self._propose(scope, job, chunk, extraction, ledger)
             for chunk, extraction in extractions
