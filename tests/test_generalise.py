@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memskill.generalise import generalise, is_travel_context
+from memskill.generalise import generalise, is_travel_context, mask_personal
 
 
 @pytest.mark.parametrize(
@@ -106,3 +106,10 @@ def test_a_place_inside_a_name_is_not_replaced() -> None:
     text = "我知道两家，金茂北京威斯汀大饭店和北京昆仑饭店都还可以"
     assert generalise(text) == "我知道两家，金茂北京威斯汀大饭店和目的地都还可以"
     assert generalise("和小王去北京玩") == "和对方去目的地玩"
+
+
+def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
+    assert (
+        mask_personal("4. Total: $300\nNote: ask each parent") == "4. Total: [amount]\nNote: ask each parent"
+    )
+    assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"

@@ -197,7 +197,7 @@ _EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re
 
 _ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
 _ZH_MONEY = re.compile(
-    r"[¥￥]\s*\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?(?:元|块)?"
+    r"[¥￥]\s*\d[\d,]*(?:\.\d+)?[ \t]*(?:万|千|[kK])?(?:元|块)?"
     rf"|(?:\d[\d,]*(?:\.\d+)?\s*(?:[-~～—]|到|至)\s*)?\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
     rf"|[{_ZH_NUMERAL}百千万]+(?:块钱|块|元)"
 )
@@ -206,7 +206,8 @@ _ZH_BUDGET_COLLAPSE = re.compile(
     r"|预算(?:左右|上下)"
 )
 _EN_MONEY = re.compile(
-    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:-|to)\s?[$€£¥]?\s?\d[\d,]*(?:\.\d+)?)?\s?(?:k|K|thousand|million)?\b"
+    r"[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:-|to)\s?[$€£¥]?\s?\d[\d,]*(?:\.\d+)?)?"
+    r"(?:[ \t]?(?:k|K|thousand|million))?\b"
     r"|\b(?:\d[\d,]*(?:\.\d+)?\s?(?:-|to)\s?)?\d[\d,]*(?:\.\d+)?\s?(?:k|thousand)?\s?"
     r"(?:dollars|usd|eur|euros|yuan|rmb|bucks|pounds|gbp|yen)\b",
     re.IGNORECASE,
