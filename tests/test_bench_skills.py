@@ -34,6 +34,18 @@ def test_matching_and_copying_are_what_the_documentation_says() -> None:
     assert not skills.copied("规划行程", said), "a few words of a sentence are not a copy of it"
 
 
+def test_an_item_is_traced_to_the_task_whose_messages_say_it() -> None:
+    said = [
+        ("trip", "user", "老寨山要爬挺久的吧？我不想爬山，太累了，换个轻松点的。"),
+        ("email", "user", "别用这么正式的语气，轻松一点，像平时聊天那样。"),
+        ("email", "assistant", "小刘，下周一的需求评审我请假去不了啦。"),
+    ]
+    # Said about the trip: not the e-mails' even though it shares their key word 轻松.
+    assert skills.traced("换个轻松点的", said, "trip") > skills.traced("换个轻松点的", said, "email")
+    assert skills.traced("语气像平时聊天", said, "email") > skills.traced("语气像平时聊天", said, "trip")
+    assert skills.traced("", said, "trip") == 0.0
+
+
 @pytest.mark.slow
 def test_the_stage_reports_both_splits(tmp_path: Path) -> None:
     results = skills.run(tmp_path, True, no_progress)

@@ -11,7 +11,10 @@ that read most of its task's messages, and that skill's SKILL.md is scored as an
   occurs in it (case-insensitive), or when their embeddings' cosine is at least `MATCH_COSINE`.
 - **Precision**: the share of the skill's procedure, preference and experience items that match some
   gold item of the same skill (any section).
-- **Noise**: items that match a gold item of another of the user's skills and none of their own.
+- **Noise**: items that match a gold item of another of the user's skills and none of their own, and
+  that come from that other task: more of their content words occur in the other task's messages than
+  in their own skill's task's (a correction "换个轻松点的" of a trip plan shares the key 轻松 with a gold
+  item of the same user's e-mails, but it was said about the trip).
 - **Copy rate**: steps that repeat a user's sentence: the step, punctuation aside, occurs in a user
   message and covers at least `COPY_SHARE` of the sentence it occurs in.
 - **Examples**: how many lines each example has; structured when it has at least three.
@@ -83,9 +86,13 @@ def _served(memory: Any, user: dict[str, Any], gold_of: dict[str, str]) -> dict[
     return {task: max(by_skill, key=by_skill.__getitem__) for task, by_skill in votes.items()}
 
 
-def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], dict[str, list[str]]]:
+Said = dict[str, list[tuple[str, str, str]]]
+"""Each user's messages as (task kind, role, text)."""
+
+
+def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], Said]:
     """Run the dev set through a fresh memory; return it, task kind → skill id per user, and each
-    user's messages."""
+    user's messages with their task."""
     from memskill.config import Settings
     from memskill.demo import turns
     from memskill.engine import Memory
@@ -94,7 +101,7 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], dict[str,
     devset = load("devset.json")
     memory = Memory(Path(tempfile.mkdtemp(prefix="memskill-bench-skills-")), settings=Settings(workers=0))
     served: dict[str, dict[str, str]] = {}
-    said: dict[str, list[str]] = {}
+    said: Said = {}
     for done, user in enumerate(devset["users"]):
         gold_of: dict[str, str] = {}
         said[user["user_id"]] = []
@@ -111,8 +118,7 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], dict[str,
                 for message in ids:
                     gold_of[message.id] = tasks[position]
                     position += 1
-                    if message.role == "user":
-                        said[user["user_id"]].append(message.content)
+                    said[user["user_id"]].append((tasks[position - 1], message.role, message.content))
                 memory.add_message(
                     user_id=user["user_id"],
                     conversation_id=conversation["conversation_id"],
@@ -124,7 +130,18 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], dict[str,
     return memory, served, said
 
 
-def score(memory: Any, served: dict[str, dict[str, str]], said: dict[str, list[str]]) -> list[dict[str, Any]]:
+def traced(item: str, said: Sequence[tuple[str, str, str]], task: str) -> float:
+    """The share of the item's content words that occur in the messages of `task`."""
+    from memskill.text import content_tokens
+
+    words = set(content_tokens(item))
+    if not words:
+        return 0.0
+    text = set(content_tokens(" ".join(content for kind, _, content in said if kind == task)))
+    return len(words & text) / len(words)
+
+
+def score(memory: Any, served: dict[str, dict[str, str]], said: Said) -> list[dict[str, Any]]:
     """One row per gold skill: recall per section, precision, noise, copies, example lines."""
     gold = load("devset_skills.json")["skills"]
     embed = memory.embedder.embed
@@ -143,7 +160,7 @@ def score(memory: Any, served: dict[str, dict[str, str]], said: dict[str, list[s
         items = [text for texts in sections.values() for text in texts]
         own = [g for key in SECTIONS for g in entry[key]]
         others = [
-            g
+            {**g, "task": other["task"]}
             for other in gold
             if other["user_id"] == user_id and other["task"] != task
             for key in SECTIONS
@@ -162,13 +179,19 @@ def score(memory: Any, served: dict[str, dict[str, str]], said: dict[str, list[s
         other_cos = _cosines(embed, items, [g["text"] for g in others])
         mine = [any(matches(t, g, own_cos[i, j]) for j, g in enumerate(own)) for i, t in enumerate(items)]
         foreign = [
-            not mine[i] and any(matches(t, g, other_cos[i, j]) for j, g in enumerate(others))
+            not mine[i]
+            and any(
+                matches(t, g, other_cos[i, j])
+                and traced(t, said[user_id], g["task"]) > traced(t, said[user_id], task)
+                for j, g in enumerate(others)
+            )
             for i, t in enumerate(items)
         ]
         row["precision"] = sum(mine) / len(items) if items else 0.0
         row["noise"] = [t for t, bad in zip(items, foreign) if bad]
         steps = sections["steps"]
-        row["copied"] = [s for s in steps if copied(s, said[user_id])]
+        user_texts = [content for _, role, content in said[user_id] if role == "user"]
+        row["copied"] = [s for s in steps if copied(s, user_texts)]
         row["copy_rate"] = len(row["copied"]) / len(steps) if steps else 0.0
         row["example_lines"] = [len([x for x in e.split("\n") if x.strip()]) for e in document.examples]
         row["structured"] = bool(row["example_lines"]) and all(n >= 3 for n in row["example_lines"])
