@@ -1164,3 +1164,26 @@ def test_concurrent_claims_hand_out_each_job_once_and_one_per_user(any_store: St
         assert [j for j in order if j.startswith(user + "-")] == [f"{user}-j1", f"{user}-j2"]
     assert any_store.count_jobs("completed") == 30
     assert all(job.attempts == 1 for job in any_store.list_jobs(limit=100))
+
+
+def test_keyword_searches_of_several_lists_equal_one_search_each(any_store: Store) -> None:
+    for n, text in enumerate(["museum hiking weekly", "visits museum", "museum", "likes tea"]):
+        any_store.insert_item(item(f"f{n}", text), None, None)
+    any_store.insert_item(item("p", "prefers the museum", kind="preference"), None, None)
+    any_store.insert_item(item("other", "museum hiking", user="u2"), None, None)
+    any_store.save_skill(skill("s1"), "museum trip", unit(8, 2), E1)
+    match = match_query("museum hiking") or ""
+    lists = [("items", "fact"), ("items", "preference"), ("items", "tool"), ("skills", "")]
+    for limit in (2, 10):
+        together = any_store.keyword_searches(Scope("u1"), lists, match, limit)
+        assert set(together) == set(lists)
+        for table, kind in lists:
+            alone = any_store.keyword_search(Scope("u1"), table, kind, match, limit)
+            assert [h.id for h in together[table, kind]] == [h.id for h in alone], (table, kind, limit)
+    together = any_store.keyword_searches(Scope("u1"), lists, match, 10)
+    assert together["items", "fact"][0].id == "f0"  # both words first
+    assert {h.id for h in together["items", "fact"]} == {"f0", "f1", "f2"}
+    assert [h.id for h in together["items", "preference"]] == ["p"]
+    assert [h.id for h in together["skills", ""]] == ["s1"]
+    assert together["items", "tool"] == []
+    assert any_store.keyword_searches(Scope("u1"), [], match, 10) == {}

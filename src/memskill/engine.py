@@ -37,6 +37,7 @@ from memskill.retrieve import (
     KEYWORD_BLEND,
     Hit,
     Query,
+    candidate_pool,
     content_words,
     coverage,
     hybrid_search,
@@ -360,6 +361,14 @@ class Memory:
             raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
         accept = compile_filter(filter)
         prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id, self.store.term_counts)
+        # The keyword hits of every list this search reads, in one call (one round trip on PostgreSQL).
+        lists = {("items", "fact"): memory_limit * 3, ("skills", ""): max(skill_limit, 3, 25)}
+        if want_preferences and preference_limit:
+            lists[("items", "preference")] = preference_limit * 3
+        if want_tools and tool_limit:
+            lists[("items", "tool")] = tool_limit * 3
+        pool = max(candidate_pool(limit) for limit in lists.values())
+        prepared = prepared.with_keyword_hits(self.store, scope, list(lists), pool)
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
             hits = hybrid_search(

@@ -32,14 +32,14 @@ the offline embedder; another embedder's cosines sit elsewhere, so its floor mea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from memskill.models import Scope
-from memskill.stores.base import Store
+from memskill.stores.base import ScoredId, Store
 from memskill.text import content_filter, match_query, tokens
 
 COSINE_ZERO = 0.15
@@ -124,6 +124,20 @@ class Query:
     words: frozenset[str]
     embedder_id: str | None = None
     """The embedder that made `vector`; when set, only stored vectors it made are compared."""
+    keyword: Mapping[tuple[str, str], Sequence[ScoredId]] | None = None
+    """Keyword hits of the lists a search will read, fetched together (`with_keyword_hits`) so a store
+    with round trips pays one; a list not in it, or wanting more than `keyword_limit`, is searched alone."""
+    keyword_limit: int = 0
+
+    def with_keyword_hits(
+        self, store: Store, scope: Scope, lists: Sequence[tuple[str, str]], limit: int
+    ) -> Query:
+        """This query with the keyword hits of `lists` (each list's top `limit`) fetched in one call."""
+        if not self.match:
+            return self
+        return replace(
+            self, keyword=store.keyword_searches(scope, lists, self.match, limit), keyword_limit=limit
+        )
 
     @classmethod
     def build(
@@ -252,9 +266,14 @@ def hybrid_search(
     """
     if limit <= 0:
         return []
-    scored = candidates(store, scope, table, kind, query, words, max(pool, limit * 3), blend)
+    scored = candidates(store, scope, table, kind, query, words, candidate_pool(limit, pool), blend)
     hits = [hit for hit in scored if hit.relativity >= floor]
     return hits[:limit]
+
+
+def candidate_pool(limit: int, pool: int = 50) -> int:
+    """How many candidates each of the two searches of `hybrid_search` brings for `limit` hits."""
+    return max(pool, limit * 3)
 
 
 def candidates(
@@ -271,7 +290,11 @@ def candidates(
     cosine and coverage are kept on each hit (`memskill bench calibrate` fits the model from them)."""
     blend = blend or blend_for(table, kind)
     by_vector = store.vector_search(scope, table, kind, query.vector, size, query.embedder_id)
-    by_keyword = store.keyword_search(scope, table, kind, query.match, size) if query.match else []
+    fetched = query.keyword.get((table, kind)) if query.keyword is not None else None
+    if fetched is not None and size <= query.keyword_limit:
+        by_keyword = list(fetched[:size])
+    else:
+        by_keyword = store.keyword_search(scope, table, kind, query.match, size) if query.match else []
     rrf: dict[str, float] = {}
     for ranked in (by_vector, by_keyword):
         for rank, hit in enumerate(ranked):

@@ -190,6 +190,13 @@ class Store(Protocol):
         self, scope: Scope, table: str, kind: str, match: str, limit: int
     ) -> list[ScoredId]: ...
 
+    def keyword_searches(
+        self, scope: Scope, lists: Sequence[tuple[str, str]], match: str, limit: int
+    ) -> dict[tuple[str, str], list[ScoredId]]:
+        """`keyword_search` for several (table, kind) lists of one query at once (one round trip where
+        the store has them), each list's top `limit`."""
+        ...
+
     def vectors_of(
         self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
     ) -> dict[str, np.ndarray]: ...

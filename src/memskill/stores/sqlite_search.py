@@ -208,6 +208,12 @@ class SearchQueries:
         )
         return [ScoredId(row[0], -float(row[1])) for row in rows]
 
+    def keyword_searches(
+        self, scope: Scope, lists: Sequence[tuple[str, str]], match: str, limit: int
+    ) -> dict[tuple[str, str], list[ScoredId]]:
+        """One `keyword_search` per list: in process, a query costs no round trip."""
+        return {(table, kind): self.keyword_search(scope, table, kind, match, limit) for table, kind in lists}
+
     def vectors_of(
         self, table: str, ids: Sequence[str], dim: int, embedder_id: str | None = None
     ) -> dict[str, np.ndarray]:
