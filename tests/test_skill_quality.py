@@ -159,6 +159,14 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     assert structure(weeks) == ["先用一行总述", "包含：注意", "按周分阶段（第1周、第2周…）"]
     dinners = "Monday pasta\nTuesday curry\nWednesday soup"
     assert structure(dinners) == ["one part per weekday (Monday, Tuesday…)"]
+    # Section titles are named in order, asides in brackets left out; a flat list's points are items.
+    report = "一、本月进展\n- 完成接口迁移\n二、风险（附影响范围）\n- 延期一周\n三、下月计划\n- 压测"
+    assert structure(report) == ["包含：本月进展、风险、下月计划", "分节（一、二、…）"]
+    party = "1. Theme: pirates\n2. Games:\n- treasure hunt\n- tug of war\n3. Food: sandwiches"
+    assert structure(party) == ["sections: Theme, Games, Food", "numbered points"]
+    options = "1. 清蒸鲈鱼（25分钟）：刺少\n2. 番茄龙利鱼（20分钟）：无刺\n3. 鳕鱼豆腐羹：软嫩"
+    assert structure(options) == ["编号列出要点"]
+    assert "包含：力量、注意" in structure(weeks.replace("注意", "力量（每周2次）：静蹲\n注意"))
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

@@ -127,6 +127,39 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip().split("\n") if line.strip()]
 
 
+MAX_SECTIONS = 6
+_POINT = re.compile(r"^\s*(?:\d+[.、)）]|[-*•]|[一二三四五六七八九十]+、)\s*")
+_POINT_LABEL = re.compile(
+    r"^(?:\*\*)?(?P<label>[^:：*\n]{1,24}?)(?:\*\*)?\s*[:：]|^(?P<whole>[^:：，,。.!?！？\n]{1,12})$"
+)
+_ASIDE = re.compile(r"\s*[(（][^)）]*[)）]\s*")
+
+
+def _section_name(line: str, chinese: bool, nested: bool) -> str:
+    """The name of the part of an answer a line opens, or "": a heading ("## Risks", "**Bug**", "主题："),
+    a Chinese section numeral's title ("二、问题（附影响范围）"), and in an answer whose numbered points hold
+    bulleted ones (`nested`), a point that opens with a label ("1. Theme: science lab", "2. Schedule:");
+    the points of a flat list are its items ("1. 清蒸鲈鱼（25分钟）：…" names a dish, not a part). Asides in
+    brackets are left out ("力量（每周2次）" is 力量); days and weeks are the answer's layout."""
+    if any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY)):
+        return ""
+    if match := _HEADING.match(_ASIDE.sub("", line)):
+        return _ASIDE.sub("", match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
+    point = _POINT.match(line)
+    if point is None or not (nested or _SECTION.match(line)):
+        return ""
+    rest = _ASIDE.sub("", line[point.end() :]).strip()
+    found = _POINT_LABEL.match(rest)
+    if found is None:
+        return ""
+    whole = found.group("whole")
+    if whole is not None and not _SECTION.match(line):
+        return ""  # a short point ("- 上线两个新功能") is content; a numbered section's title names a part
+    name = (found.group("label") or whole or "").strip(" *")
+    words = len(name.split())
+    return name if (len(name) <= 8 if chinese else 1 <= words <= 3) else ""
+
+
 def structure(text: str) -> list[str]:
     """The parts an answer is built from, as short names in its language ("按天分段（D1、D2…）")."""
     lines = _lines(text)
@@ -134,15 +167,12 @@ def structure(text: str) -> list[str]:
     parts: list[str] = []
     # A first line that is only a label ("改好了：", "Here you go:") introduces the answer; it heads nothing.
     body = lines[1:] if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else lines
-    headings = [
-        (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
-        for line in body
-        if (match := _HEADING.match(line)) and not any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY))
-    ]
+    nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
+    headings = [heading for line in body if (heading := _section_name(line, chinese, nested))]
     # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.
     headings = [
         h for h in dict.fromkeys(headings) if h and not re.search(r"\d", h) and mask_personal(h) == h
-    ][:4]
+    ][:MAX_SECTIONS]
     if headings:
         parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
     if (
