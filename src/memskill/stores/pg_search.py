@@ -5,10 +5,12 @@ A mixin of `PostgresStore` (the data path is in `postgres.py`), needing its `_re
 
 - **Vector search.** Scores are cosine similarity (`1 - (a <=> b)`), which equals SQLite's `matrix @
   query` on unit vectors (a zero vector scores 0 in both). A user with fewer than `exact_search_below`
-  (20,000) candidate rows is searched exactly: the query orders by `vector <=> q`, which no index
-  matches, so the planner reads the user's rows through the `(user_id, kind, status)` index and sorts
-  them (checked with EXPLAIN; 100,000 rows × 512 dimensions of one user take ~0.5 s, which is why
-  larger users go through the index). A larger user is searched through a partial HNSW index per
+  (200,000) rows of a kind is searched exactly in process (`pg_vectors.py`, as SQLite searches every
+  user: at 100,000 memories a search's p50 went 303 → ~80 ms against HNSW in the database, and its
+  recall is exact). In the database an exact search orders by `vector <=> q`, which no index matches,
+  so the planner reads the user's rows through the `(user_id, kind, status)` index and sorts them
+  (checked with EXPLAIN; 100,000 rows × 512 dimensions of one user take ~0.5 s, which is why larger
+  users go through the index). A larger user is searched through a partial HNSW index per
   dimension (`vector_cosine_ops`, m 16, ef_construction 64, over `vector::vector(d)` `WHERE
   vector_dims(vector) = d`), built in the background the first time such a search needs it (`CREATE
   INDEX CONCURRENTLY`; `create_vector_index` builds one up front), with pgvector 0.8's iterative scan
@@ -51,8 +53,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("memskill.stores.postgres")
 T = TypeVar("T")
 
-EXACT_SEARCH_BELOW = 10_000
-"""Users with fewer candidate rows are searched exactly (~3 µs a row of 512 dimensions; HNSW ~20 ms)."""
+EXACT_SEARCH_BELOW = 200_000
+"""Users with fewer rows of a kind are searched exactly, in process (a scan of 100,000 rows of 512
+dimensions takes ~10 ms once loaded; 200,000 rows hold ~400 MB, and `pg_vectors.MAX_ROWS` bounds all
+users' together); larger ones through HNSW in the database (~80 ms a query at 100,000 rows here)."""
 VISITS = 20_000
 """Index tuples an HNSW scan may expect to visit to fill a page (pgvector's default `max_scan_tuples`)."""
 HNSW_MAX_DIM = 2000
