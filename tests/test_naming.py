@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from memskill.naming import kind_of_name, recognise, record_kind
+from memskill.naming import (
+    NEAREST_KIND,
+    Similarity,
+    kind_of_name,
+    name_skill,
+    recognise,
+    record_kind,
+    task_kinds,
+)
 
 
 @pytest.mark.parametrize(
@@ -38,3 +51,34 @@ def test_the_title_decides_before_the_goal() -> None:
 def test_skill_names_map_back_to_kinds() -> None:
     assert kind_of_name("email-writing-2") is not None
     assert kind_of_name("task-1a2b3c") is None
+
+
+def test_the_shipped_kinds_are_the_corpus_kinds() -> None:
+    path = Path(__file__).resolve().parents[1] / "corpus/kinds.json"
+    corpus = json.loads(path.read_text(encoding="utf-8"))
+    expected = {k["kind"]: k["about"] for k in corpus["kinds"] if k["kind"] != "casual-chat"}
+    assert {name: text.split(": ", 1)[1] for name, text in task_kinds()} == expected
+
+
+def test_a_chinese_task_of_no_known_kind_is_named_after_the_nearest_kind_when_near_enough() -> None:
+    names = [name for name, _ in task_kinds()]
+
+    def near(to: str, cosine: float) -> Similarity:
+        def similarity(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+            scores = np.zeros((len(left), len(right)), dtype=np.float32)
+            scores[:, names.index(to)] = cosine
+            return scores
+
+        return similarity
+
+    titles = ["准备部门季度复盘会的材料"]
+    assert recognise(titles) is None
+    assert name_skill(titles, titles, "zh", (), near("quarterly-review-slides", 0.5)).name == (
+        "quarterly-review-slides"
+    )
+    below = name_skill(titles, titles, "zh", (), near("quarterly-review-slides", NEAREST_KIND - 0.01))
+    assert below.name == "request-task"  # by its verb, as without an embedder
+    assert name_skill(titles, titles, "zh").name == "request-task"
+    # English titles keep their own words.
+    english = ["Plan a birthday party"]
+    assert name_skill(english, english, "en", (), near("pet-care", 0.9)).name != "pet-care"

@@ -303,7 +303,7 @@ def synthesize(
     ]
     log = [line for line in log if not line.startswith("skip ")] + more
     language = evidence.record.language
-    naming = name_skill(titles, goals, language, () if previous is not None else taken_names)
+    naming = name_skill(titles, goals, language, () if previous is not None else taken_names, similarity)
     name = previous.name if previous is not None else naming.name
     described = description_of(update) if update is not None else None
     return SkillDraft(name, naming.title, described or naming.description, tuple(items), tuple(log), language)
