@@ -167,6 +167,9 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     options = "1. 清蒸鲈鱼（25分钟）：刺少\n2. 番茄龙利鱼（20分钟）：无刺\n3. 鳕鱼豆腐羹：软嫩"
     assert structure(options) == ["编号列出要点"]
     assert "包含：力量、注意" in structure(weeks.replace("注意", "力量（每周2次）：静蹲\n注意"))
+    # A first line that only hands the answer over is no summary of it.
+    assert structure("改好了：\n" + report) == ["包含：本月进展、风险、下月计划", "分节（一、二、…）"]
+    assert structure("Here you go:\n" + party)[0] == "sections: Theme, Games, Food"
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

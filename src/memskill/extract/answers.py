@@ -22,6 +22,7 @@ from memskill.extract.prose import CJK, CODE_BLOCK
 from memskill.extract.turns import Turn
 from memskill.generalise import mask_personal, names_a_name
 from memskill.models import Message
+from memskill.text import content_tokens
 
 REJECTING = ("correction", "complaint")
 """User clauses that send an answer back."""
@@ -29,6 +30,9 @@ EXAMPLE_LINES = 12
 """An example keeps at most this many lines of the answer (then "…")."""
 EXAMPLE_CHARS = 700
 MIN_STRUCTURED_LINES = 3
+LEAD_IN_WORDS = 2
+"""A first line of at most this many content words hands the answer over ("改好了：", "调整为：", "Here
+is the revised draft:"); a longer one sums it up ("本周周报（林）：", "8周跑步入门计划（每周3次）：")."""
 
 _DAY = re.compile(r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:D\d+|Day\s*\d+|第[一二三四五六七八九十\d]+天)", re.I)
 _WEEKDAY = re.compile(
@@ -180,6 +184,8 @@ def structure(text: str) -> list[str]:
         and re.search(r"[:：]$", lines[0])
         and len(lines[0]) <= 30
         and len(lines) >= MIN_STRUCTURED_LINES
+        # "改好了：", "Here you go:" hand the answer over; a summary says what it holds ("本周周报（林）：").
+        and len(content_tokens(lines[0])) > LEAD_IN_WORDS
     ):
         parts.insert(0, "先用一行总述" if chinese else "a one-line summary first")
     # The first layout that two or more lines follow (days before weeks before plain bullets).
