@@ -113,3 +113,16 @@ def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
         mask_personal("4. Total: $300\nNote: ask each parent") == "4. Total: [amount]\nNote: ask each parent"
     )
     assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Plan next week's dinners", "Plan the dinners"),
+        ("Prepare tomorrow's standup notes", "Prepare the standup notes"),
+        ("Book a table for next Friday", "Book a table for the date"),
+        ("We leave next Friday", "We leave on the date"),
+    ],
+)
+def test_a_day_that_only_says_which_occasion_reads_as_english(text: str, expected: str) -> None:
+    assert generalise(text) == expected

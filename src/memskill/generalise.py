@@ -153,6 +153,12 @@ _EN_DATE = re.compile(
 )
 
 
+_EN_DATE_OWNER = re.compile(rf"(?:{_EN_DATE.pattern})'s\s+", re.IGNORECASE)
+_EN_PREPOSITIONS = frozenset(
+    {"for", "on", "by", "until", "till", "before", "after", "from", "to", "of", "at", "in"}
+)
+
+
 def names_a_date(text: str) -> bool:
     """Whether `text` names a calendar day (a date, a holiday, "next Wednesday", "下周一"), which ties it
     to one occasion; clock times ("7点出门", "before 10am") and durations can be habits and do not."""
@@ -266,9 +272,15 @@ def _dates(text: str, chinese: bool, travel: bool) -> str:
 
     def english(match: re.Match[str]) -> str:
         relative = match.group(0).lower().split()[0] in {"on", "next", "this", "last", "coming"}
-        return ("on " if relative else "") + en_date
+        before = match.string[: match.start()].split()[-1:]
+        # "for next Friday" → "for the date", not "for on the date".
+        return (
+            "on " if relative and before[0:1] != [] and before[0].lower() not in _EN_PREPOSITIONS else ""
+        ) + en_date
 
     text = _EN_TIME.sub("the time", text)
+    # "next week's dinners" → "the dinners": the day only says which occasion.
+    text = _EN_DATE_OWNER.sub("the ", text)
     return _EN_DATE.sub(english, text)
 
 
