@@ -98,6 +98,13 @@ def test_the_note_about_generalised_values_appears_only_when_something_was_repla
     assert len(additional("先列问题再给修改建议", "zh")) == 1
     assert len(additional("List the bugs before the style issues", "en")) == 1
     assert len(additional("Book a hotel in the destination", "en")) == 2
+    assert additional("List the bugs", "en")[0].startswith("Learned from 1 task in 1 conversation;")
+    draft = SkillDraft("x", "X", "Does x.", (SkillItem("procedure", "List the bugs", 1, ("r",)),), (), "en")
+    assert (
+        document(draft, {"updated_at_ms": "0"}, 3, 2)
+        .additional[0]
+        .startswith("Learned from 3 tasks in 2 conversations;")
+    )
 
 
 def test_a_models_verdicts_refine_drop_and_replace_candidates_within_guards() -> None:

@@ -341,10 +341,9 @@ def document(
                 "具体的地点、日期和数字已换成通用说法（如“目的地”），使用时请代入本次任务的实际情况。",
             )
     else:
-        additional = (
-            f"Learned from {record_count} tasks in {conversation_count} conversations; last updated "
-            f"{updated}.",
-        )
+        tasks = f"{record_count} task" + ("" if record_count == 1 else "s")
+        conversations = f"{conversation_count} conversation" + ("" if conversation_count == 1 else "s")
+        additional = (f"Learned from {tasks} in {conversations}; last updated {updated}.",)
         if generalised:
             additional += (
                 'Concrete places, dates and amounts are generalised (e.g. "the destination"); '
