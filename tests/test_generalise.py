@@ -62,6 +62,11 @@ def test_english_places_dates_and_durations() -> None:
     assert generalise("We fly from Boston to Tokyo next Friday") == (
         "We fly from the origin to the destination on the travel date"
     )
+    # A day that only says which occasion reads as English.
+    assert generalise("Plan next week's dinners") == "Plan the dinners"
+    assert generalise("Prepare tomorrow's standup notes") == "Prepare the standup notes"
+    assert generalise("Book a table for next Friday") == "Book a table for the date"
+    assert generalise("We leave next Friday") == "We leave on the date"
 
 
 def test_capitalised_words_are_places_only_in_a_travel_context() -> None:
@@ -113,16 +118,3 @@ def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
         mask_personal("4. Total: $300\nNote: ask each parent") == "4. Total: [amount]\nNote: ask each parent"
     )
     assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Plan next week's dinners", "Plan the dinners"),
-        ("Prepare tomorrow's standup notes", "Prepare the standup notes"),
-        ("Book a table for next Friday", "Book a table for the date"),
-        ("We leave next Friday", "We leave on the date"),
-    ],
-)
-def test_a_day_that_only_says_which_occasion_reads_as_english(text: str, expected: str) -> None:
-    assert generalise(text) == expected
