@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memskill.generalise import generalise, is_travel_context, mask_personal
+from memskill.generalise import as_title, generalise, is_travel_context, mask_personal
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,11 @@ def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
         mask_personal("4. Total: $300\nNote: ask each parent") == "4. Total: [amount]\nNote: ask each parent"
     )
     assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"
+
+
+def test_a_title_drops_the_day_that_only_said_which_occasion() -> None:
+    assert as_title(generalise("准备下周二部门季度复盘会的材料")) == "准备部门季度复盘会的材料"
+    assert as_title(generalise("帮我规划五一的行程")) == "帮我规划行程"
+    assert as_title(generalise("Book a table for next Friday")) == "Book a table"
+    # Where the date is what the request is about, it stays.
+    assert as_title(generalise("确认出行日期和天数")) == "确认出行日期和天数"

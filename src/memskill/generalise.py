@@ -428,6 +428,19 @@ def generalise(text: str, *, keep_amounts: bool = False) -> str:
     return _english_names(text, travel or "目的地" in text)
 
 
+_OCCASION_DAY = re.compile(
+    r"(?:出行)?日期(?:的)?(?=[\u4e00-\u9fff])(?![和与及或跟、是了吗呢])"  # a day before what it qualifies
+    r"|\s+(?:on|for) the (?:travel )?date\b|^(?:on )?the (?:travel )?date\s+"
+)
+
+
+def as_title(generalised: str) -> str:
+    """A generalised request as a skill's title: the day placeholder that only said which occasion goes
+    ("准备日期部门季度复盘会的材料" → "准备部门季度复盘会的材料", "Book a table for the date" → "Book a
+    table"); "确认出行日期", where the date is what is asked about, keeps it."""
+    return _OCCASION_DAY.sub("", generalised).strip() or generalised
+
+
 def _masked_names(text: str) -> str:
     """Person names (jieba's `nr` that read as people) as "某某" (title kept: 王经理 → 某经理)."""
     pieces: list[str] = []

@@ -24,7 +24,7 @@ from typing import Any
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
 from memskill.extract.record import ASK_FLOOR
-from memskill.generalise import ROLES, generalise
+from memskill.generalise import ROLES, as_title, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import name_skill
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
@@ -404,7 +404,7 @@ def is_substantive(record: TaskRecord, user_turns: int) -> bool:
 def _request(fields: dict[str, Any]) -> str:
     """What a stored task record asked for: its first request's words, else its title, generalised."""
     requests = fields.get("requests") or []
-    return generalise(str(requests[0] if requests else fields.get("title", "")))
+    return as_title(generalise(str(requests[0] if requests else fields.get("title", ""))))
 
 
 def next_version(
@@ -426,8 +426,9 @@ def next_version(
     # first task's request leads. Records of one job share a time, so ties go by id (from content): the
     # same tasks give the same title however their jobs were timed or retried.
     ordered = sorted(records, key=lambda r: (r.create_time, r.id))
+    first = evidence.record.requests[0] if evidence.record.requests else ""
     titles = [_request(r.record) for r in ordered] or [
-        generalise(evidence.record.requests[0]) if evidence.record.requests else evidence.record.title
+        as_title(generalise(first)) if first else evidence.record.title
     ]
     goals = [generalise(str(r.record.get("goal", ""))) for r in ordered] or [generalise(evidence.record.goal)]
     draft = synthesize(
