@@ -78,6 +78,20 @@ def reply_before(messages: Sequence[Message]) -> dict[str, str]:
     return found
 
 
+def reply_after(messages: Sequence[Message]) -> dict[str, str]:
+    """The assistant reply that answers each user message, by message id (tool traffic skipped; absent
+    when the user spoke again first or the chunk ends)."""
+    found: dict[str, str] = {}
+    waiting = ""
+    for message in messages:
+        if message.role == "user":
+            waiting = message.id
+        elif message.role == "assistant" and message.content.strip() and waiting:
+            found[waiting] = message.content
+            waiting = ""
+    return found
+
+
 def answers(messages: Sequence[Message]) -> list[tuple[int, Message]]:
     """The assistant replies with text, with their index in `messages`."""
     return [(i, m) for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip()]
@@ -148,7 +162,7 @@ def _section_name(line: str, chinese: bool, nested: bool) -> str:
     if any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY)):
         return ""
     if match := _HEADING.match(_ASIDE.sub("", line)):
-        return _ASIDE.sub("", match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
+        return (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
     point = _POINT.match(line)
     if point is None or not (nested or _SECTION.match(line)):
         return ""

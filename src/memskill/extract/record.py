@@ -17,6 +17,7 @@ from memskill.extract.answers import (
     clarifying_questions,
     confirmed_before_acting,
     example_text,
+    reply_after,
     reply_before,
     structure,
 )
@@ -149,20 +150,6 @@ def after_short_reply(messages: Sequence[Message]) -> set[str]:
     }
 
 
-def reply_after(messages: Sequence[Message]) -> dict[str, str]:
-    """The assistant reply that answers each user message, by message id (tool traffic skipped; absent
-    when the user spoke again first or the chunk ends)."""
-    found: dict[str, str] = {}
-    waiting = ""
-    for message in messages:
-        if message.role == "user":
-            waiting = message.id
-        elif message.role == "assistant" and message.content.strip() and waiting:
-            found[waiting] = message.content
-            waiting = ""
-    return found
-
-
 ECHOED = 0.7
 """A clause most of whose content words the reply to it repeats supplies material for the answer ("本周：
 支付对接第一期上线；…" in a request for a weekly report, which the report then lists): not a step.
@@ -171,12 +158,12 @@ copies .143 → .071 with step recall unchanged; of their clauses above .7, all 
 like, never a step) were report or letter material."""
 
 
-def echoed(text: str, reply: str) -> bool:
-    """Whether the reply repeats most of the clause's content words (at least three of them)."""
+def echoed(text: str, reply_words: set[str]) -> bool:
+    """Whether a reply with these content words repeats most of the clause's (at least three of them)."""
     own = set(content_tokens(text))
-    if len(own) < 3 or not reply:
+    if len(own) < 3 or not reply_words:
         return False
-    return len(own & set(content_tokens(reply))) >= ECHOED * len(own)
+    return len(own & reply_words) >= ECHOED * len(own)
 
 
 def instructions(
@@ -214,6 +201,7 @@ def instructions(
     for turn in turns:
         complained = False
         asked = (answering or {}).get(turn.message.id, set())
+        reply_words = set(content_tokens((replies or {}).get(turn.message.id, "")))
         for tag in turn.tags:
             complained = complained or tag.label == "complaint"
             if asked and tag.label not in PREFERENCE_LABELS and answers_question(tag.text, asked):
@@ -229,7 +217,7 @@ def instructions(
             ):
                 continue
             one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
-            material = echoed(tag.text, (replies or {}).get(turn.message.id, ""))
+            material = echoed(tag.text, reply_words)
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
             how = share["step"] + share["standing_rule"]
