@@ -272,11 +272,10 @@ def _dates(text: str, chinese: bool, travel: bool) -> str:
 
     def english(match: re.Match[str]) -> str:
         relative = match.group(0).lower().split()[0] in {"on", "next", "this", "last", "coming"}
-        before = match.string[: match.start()].split()[-1:]
+        before = match.string[: match.start()].split()
         # "for next Friday" → "for the date", not "for on the date".
-        return (
-            "on " if relative and before[0:1] != [] and before[0].lower() not in _EN_PREPOSITIONS else ""
-        ) + en_date
+        needs_on = relative and bool(before) and before[-1].lower() not in _EN_PREPOSITIONS
+        return ("on " if needs_on else "") + en_date
 
     text = _EN_TIME.sub("the time", text)
     # "next week's dinners" → "the dinners": the day only says which occasion.
