@@ -40,10 +40,11 @@ def test_an_item_is_traced_to_the_task_whose_messages_say_it() -> None:
         ("email", "user", "别用这么正式的语气，轻松一点，像平时聊天那样。"),
         ("email", "assistant", "小刘，下周一的需求评审我请假去不了啦。"),
     ]
+    words = skills.task_words(said)
     # Said about the trip: not the e-mails' even though it shares their key word 轻松.
-    assert skills.traced("换个轻松点的", said, "trip") > skills.traced("换个轻松点的", said, "email")
-    assert skills.traced("语气像平时聊天", said, "email") > skills.traced("语气像平时聊天", said, "trip")
-    assert skills.traced("", said, "trip") == 0.0
+    assert skills.traced("换个轻松点的", words, "trip") > skills.traced("换个轻松点的", words, "email")
+    assert skills.traced("语气像平时聊天", words, "email") > skills.traced("语气像平时聊天", words, "trip")
+    assert skills.traced("", words, "trip") == 0.0
 
 
 @pytest.mark.slow

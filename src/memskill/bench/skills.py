@@ -130,15 +130,22 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], Said]:
     return memory, served, said
 
 
-def traced(item: str, said: Sequence[tuple[str, str, str]], task: str) -> float:
-    """The share of the item's content words that occur in the messages of `task`."""
+def task_words(said: Sequence[tuple[str, str, str]]) -> dict[str, set[str]]:
+    """The content words of each task's messages."""
+    from memskill.text import content_tokens
+
+    texts: dict[str, list[str]] = {}
+    for task, _, content in said:
+        texts.setdefault(task, []).append(content)
+    return {task: set(content_tokens(" ".join(parts))) for task, parts in texts.items()}
+
+
+def traced(item: str, words_of: dict[str, set[str]], task: str) -> float:
+    """The share of the item's content words that occur in the messages of `task` (`task_words`)."""
     from memskill.text import content_tokens
 
     words = set(content_tokens(item))
-    if not words:
-        return 0.0
-    text = set(content_tokens(" ".join(content for kind, _, content in said if kind == task)))
-    return len(words & text) / len(words)
+    return len(words & words_of.get(task, set())) / len(words) if words else 0.0
 
 
 def score(memory: Any, served: dict[str, dict[str, str]], said: Said) -> list[dict[str, Any]]:
@@ -178,11 +185,11 @@ def score(memory: Any, served: dict[str, dict[str, str]], said: Said) -> list[di
         own_cos = _cosines(embed, items, [g["text"] for g in own])
         other_cos = _cosines(embed, items, [g["text"] for g in others])
         mine = [any(matches(t, g, own_cos[i, j]) for j, g in enumerate(own)) for i, t in enumerate(items)]
+        words_of = task_words(said[user_id])
         foreign = [
             not mine[i]
             and any(
-                matches(t, g, other_cos[i, j])
-                and traced(t, said[user_id], g["task"]) > traced(t, said[user_id], task)
+                matches(t, g, other_cos[i, j]) and traced(t, words_of, g["task"]) > traced(t, words_of, task)
                 for j, g in enumerate(others)
             )
             for i, t in enumerate(items)
