@@ -101,6 +101,13 @@ def _flag(name: str, value: object, default: bool) -> bool:
     return value
 
 
+def _hits_wanted(table: str, limit: int) -> int:
+    """How many hits a search asks `hybrid_search` for to return `limit` of a list: three times as many
+    memories (the filter and the preference links choose among them), at least 25 skills (the kind
+    boost reorders them)."""
+    return max(limit, 25) if table == "skills" else limit * 3
+
+
 class Memory:
     """The memory engine over one store, with in-process workers.
 
@@ -362,18 +369,17 @@ class Memory:
         accept = compile_filter(filter)
         prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id, self.store.term_counts)
         # The keyword hits of every list this search reads, in one call (one round trip on PostgreSQL).
-        lists = {("items", "fact"): memory_limit * 3, ("skills", ""): max(skill_limit, 3, 25)}
+        lists = {("items", "fact"): memory_limit, ("skills", ""): skill_limit}
         if want_preferences and preference_limit:
-            lists[("items", "preference")] = preference_limit * 3
+            lists[("items", "preference")] = preference_limit
         if want_tools and tool_limit:
-            lists[("items", "tool")] = tool_limit * 3
-        pool = max(candidate_pool(limit) for limit in lists.values())
+            lists[("items", "tool")] = tool_limit
+        pool = max(candidate_pool(_hits_wanted(table, limit)) for (table, _), limit in lists.items())
         prepared = prepared.with_keyword_hits(self.store, scope, list(lists), pool)
 
         def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
-            hits = hybrid_search(
-                self.store, scope, "items", kind, prepared, self.item_words, limit * 3, floor
-            )
+            wanted = _hits_wanted("items", limit)
+            hits = hybrid_search(self.store, scope, "items", kind, prepared, self.item_words, wanted, floor)
             items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
             out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
             return out[:limit]
@@ -447,7 +453,8 @@ class Memory:
                     out[skill_id] = content_words(text)
             return out
 
-        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, words, max(limit, 25), 0.0)
+        wanted = _hits_wanted("skills", limit)
+        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, words, wanted, 0.0)
         asked = recognise([query.text])
         out = []
         for hit in hits:
