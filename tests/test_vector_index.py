@@ -5,7 +5,7 @@ a pruned log on both."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,15 +92,26 @@ def test_an_index_behind_a_pruned_log_reloads(
     monkeypatch.setattr(sqlite_module, "LOG_KEEP", 2)
     monkeypatch.setattr(sqlite_module, "LOG_PRUNE_EVERY", 5)
     store = SQLiteStore(tmp_path / "m.db")
+    db = store._db()
+    outrun_the_log(store, builds, lambda: db.execute(LOG_FLOOR).fetchone()[0])
+    assert db.execute("SELECT count(*) FROM vector_log WHERE user_id = 'u1'").fetchone()[0] <= 7
+    store.close()
+
+
+LOG_FLOOR = "SELECT log_floor FROM revisions WHERE user_id = 'u1'"
+
+
+def outrun_the_log(
+    store: SQLiteStore | PostgresStore, builds: list[int], log_floor: Callable[[], int]
+) -> None:
+    """Build a user's index, write past what the (shortened) log keeps, and search again: the index
+    cannot be patched and is read again."""
     store.insert_item(item("first"), unit(0), E)
     assert nearest(store, 0) == ["first"] and len(builds) == 1
     for i in range(1, 12):
         store.insert_item(item(f"i{i}"), unit(i), E)
-    floor = store._db().execute("SELECT log_floor FROM revisions WHERE user_id = 'u1'").fetchone()[0]
-    assert floor > 0
-    assert store._db().execute("SELECT count(*) FROM vector_log WHERE user_id = 'u1'").fetchone()[0] <= 7
+    assert log_floor() > 0
     assert nearest(store, 7)[0] == "i7" and len(builds) == 2  # reloaded: the entries it needed are gone
-    store.close()
 
 
 def test_many_dead_rows_are_compacted_by_a_rebuild(tmp_path: Path, builds: list[int]) -> None:
@@ -180,12 +191,7 @@ def test_an_index_behind_a_pruned_log_reads_the_rows_again(
     monkeypatch.setattr("memskill.stores.postgres.LOG_PRUNE_EVERY", 5)
     store = PostgresStore(url)
     try:
-        store.insert_item(item("first"), unit(0), E)
-        assert nearest(store, 0) == ["first"] and len(builds) == 1
-        for i in range(1, 12):
-            store.insert_item(item(f"i{i}"), unit(i), E)
-        assert store._rows("SELECT log_floor FROM revisions WHERE user_id = 'u1'")[0][0] > 0
-        assert nearest(store, 7)[0] == "i7" and len(builds) == 2  # the entries it needed are gone
+        outrun_the_log(store, builds, lambda: store._rows(LOG_FLOOR)[0][0])
     finally:
         store.close()
 
