@@ -163,3 +163,12 @@ def test_a_question_to_ask_first_keeps_no_names_of_the_options_offered() -> None
         Message(id="3", role="user", content="那就第一家吧。"),
     ]
     assert clarifying_questions(messages) == ["我知道两家，你看选择哪个呢？"]
+
+
+def test_an_acknowledgement_before_a_question_is_left_out_whole() -> None:
+    messages = [
+        Message(id="1", role="user", content="I want to book a table."),
+        Message(id="2", role="assistant", content="Sure thing, what are the specifics?"),
+        Message(id="3", role="user", content="Four people at 7 pm."),
+    ]
+    assert clarifying_questions(messages) == ["What are the specifics?"]

@@ -221,7 +221,7 @@ _CONFIRM = re.compile(
 )
 """A reply that reads the details back for the user to confirm ("Please confirm: a table for 2 …")."""
 _LEAD_IN = re.compile(
-    r"^(?:(?:yes|sure|okay|ok|alright|of course|certainly|no problem|great|got it"
+    r"^(?:(?:yes|sure thing|sure|okay|ok|alright|of course|certainly|no problem|great|got it"
     r"|好的|好|可以|没问题|当然|嗯)[,.!，。！、\s]+)+",
     re.IGNORECASE,
 )
