@@ -7,17 +7,21 @@ No timing thresholds: only that every number was measured, is positive and agree
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from memskill.bench import peer
 from memskill.bench.perf import QUICK, USER, Options, options_from_cli, run_perf, summary
 from memskill.bench.synthetic import FAMILY_NAMES, conversation, memory_items, queries
 from memskill.cli import build_parser
 from memskill.config import Settings
 from memskill.engine import Memory
+from memskill.providers.embedders import HashingEmbedder
 
 LATENCY_KEYS = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms")
 
@@ -31,8 +35,17 @@ def check_latency(row: dict[str, Any], count: int) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    options = replace(QUICK, embedder="hashing")
+    options = replace(QUICK, embedder="hashing", peer="mem0")
     return run_perf(options, tmp_path_factory.mktemp("perf"))
+
+
+def needs_mem0() -> None:
+    """mem0 comes with the dev extra; CI fails without it, a hand-made environment skips."""
+    reason = peer.missing("mem0")
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 def test_quick_run_reports_the_headline_numbers(report: dict[str, Any]) -> None:
@@ -68,6 +81,41 @@ def test_quick_run_measures_one_size_against_its_floor(report: dict[str, Any]) -
     assert report["search_p50_ms"] == row["search"]["p50_ms"]
     assert report["floor_search_p50_ms"] == row["floor"]["p50_ms"]
     assert row["search"]["hits_per_search"] > 0
+
+
+def test_quick_run_puts_mem0_beside_memskill(report: dict[str, Any]) -> None:
+    needs_mem0()
+    row = report["sizes"]["1000"]
+    assert set(row["peer"]) == set(peer.VECTOR_STORES)
+    for measured in row["peer"].values():
+        assert measured["memories"] == row["memories"]
+        check_latency(measured["search"], QUICK.queries)
+        assert measured["search"]["hits_per_search"] == peer.TOP_K  # its default threshold keeps ten
+        for split in ("tune", "test"):
+            ours, theirs = row["paraphrase"][split], measured["paraphrase"][split]
+            assert theirs["paraphrased"] == ours["paraphrased"] > 0
+            assert theirs["unrelated"] == ours["unrelated"] > 0
+            assert 0 < theirs["recall_at_floor"] <= 1
+            assert theirs["unrelated_empty_rate"] == 0
+    table = report["table"]
+    assert "mem0+Qdrant" in table and "mem0+FAISS" in table and "×memskill" in table
+    assert "floor p50" in table.split("side by side")[1].split("\n")[1]
+
+
+def test_the_peer_holds_the_memories_and_vectors_it_is_given(tmp_path: Path) -> None:
+    needs_mem0()
+    texts = [f"memory number {n}: the user keeps {n} plants on the balcony" for n in range(40)]
+    embedder = HashingEmbedder()
+    memories = list(zip(texts, embedder.embed(texts)))
+    run = peer.PeerRun("mem0", tmp_path, HashingEmbedder, "someone", lambda line: None)
+    row = run.measure_at(memories[:30], [texts[3]], warm_up=[])
+    for store, mem0 in run.peers.items():
+        assert row[store]["memories"] == 30
+        assert mem0.search(texts[7])[0]["memory"] == texts[7]
+    run.measure_at(memories, [texts[35]], warm_up=[])
+    for mem0 in run.peers.values():
+        assert mem0.inserted == 40
+        assert mem0.search(texts[35])[0]["memory"] == texts[35]
 
 
 def test_quick_run_builds_the_user_it_says(report: dict[str, Any]) -> None:
@@ -167,16 +215,25 @@ def test_command_line_options() -> None:
     options = options_from_cli(args)
     assert options == Options(sizes=(500, 2_000), install_size=False)
     assert options_from_cli(parser.parse_args(["bench", "perf", "--quick"])) == QUICK
+    peered = options_from_cli(parser.parse_args(["bench", "perf", "--quick", "--peer", "mem0"]))
+    assert peered == replace(QUICK, peer="mem0")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "perf", "--peer", "nobody"])
     for bad in ("many", "0", ""):
         with pytest.raises(SystemExit):
             options_from_cli(parser.parse_args(["bench", "perf", "--memories", bad]))
 
 
-def test_small_run_without_http_copies_skills_the_pipeline_did_not_make(tmp_path: Path) -> None:
+def test_small_run_without_http_copies_skills_the_pipeline_did_not_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "mem0", None)  # as if mem0 were not installed
     options = replace(
-        QUICK, embedder="hashing", http=False, queries=3, adds=3, conversations=1, after_write=1
+        QUICK, embedder="hashing", http=False, queries=3, adds=3, conversations=1, after_write=1, peer="mem0"
     )
     report = run_perf(replace(options, sizes=(150,), skills=6, skill_conversations=1), tmp_path)
+    assert "pip install 'memskill[peer]'" in report["peer_skipped"]
+    assert "peer not measured: " in report["table"] and "peer" not in report["sizes"]["150"]
     assert report["add_measured"] == "in_process"
     assert report["add_p50_ms"] == report["add"]["in_process"]["p50_ms"]
     assert "search_http" not in report

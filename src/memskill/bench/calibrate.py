@@ -206,7 +206,7 @@ def run_calibration(
     embedder: Embedder | None = None,
 ) -> dict[str, Any]:
     """Build the paraphrase user (`memories` synthetic memories), collect every source, fit."""
-    from memskill.bench.perf import QUICK, USER, UserBuilder
+    from memskill.bench.perf_workload import QUICK, USER, UserBuilder
 
     embedder = embedder or OfflineEmbedder()
     searches: list[Search] = []

@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="perf: the user's memories at each step (comma list, default 1000,10000,100000); "
         "calibrate: the synthetic memories beside the paraphrase set (default 10000)",
     )
+    parser.add_argument(
+        "--peer",
+        choices=["mem0"],
+        help="perf: the same memories and queries through mem0 OSS too (pip install 'memskill[peer]')",
+    )
     parser.add_argument("--workdir", help="perf: build the stores here and keep them (default: a temp dir)")
     parser.add_argument("--skip-install-size", action="store_true", help="perf: do not build a virtualenv")
     parser.add_argument(

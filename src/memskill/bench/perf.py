@@ -18,13 +18,10 @@ work folder:
 - cold start of `memskill serve` (process start → /healthz 200 → first search answered), the server's
   resident memory after the large search run, and the install size of a fresh `pip install .`.
 
-How the user is built (`memskill.bench.synthetic` makes the conversations): skills come from the real
-pipeline, conversations added with `async_mode=False` until the user has the wanted number of skills
-(extra ones are deleted, newest first). The memories are then inserted through `Store.insert_item`, as
-the pipeline would store them (episode facts, preferences linked to the user's clusters, tool lessons),
-every vector embedded for real in batches; the conversations they come from are stored as messages of
-completed jobs, so keyword search over messages also has the user's full history. Queries are new
-requests of the same kinds, half Chinese, half English, each used once (no embedder cache hits).
+The user, its options and its requests are `memskill.bench.perf_workload`'s; with `--peer mem0` the same
+memories and queries also go through a peer system at each size (`memskill.bench.peer`); the report and
+its targets are `memskill.bench.perf_report`'s; the measurements that need a real server are
+`memskill.bench.perf_http`'s.
 """
 
 from __future__ import annotations
@@ -35,9 +32,9 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,7 +42,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from memskill import __version__
-from memskill.bench import paraphrase
+from memskill.bench import paraphrase, peer
 from memskill.bench.perf_http import (
     elapsed_ms,
     measure_add_http,
@@ -55,105 +52,28 @@ from memskill.bench.perf_http import (
     summary,
 )
 from memskill.bench.perf_report import format_report, headline, targets, write_json
-from memskill.bench.synthetic import (
-    FAMILY_NAMES,
-    Conversation,
-    conversation,
-    item_vector_text,
-    memory_items,
-    query_stream,
+from memskill.bench.perf_workload import (
+    EMBED_BATCH,
+    QUICK,
+    USER,
+    WARM_UP,
+    Log,
+    Options,
+    TimedEmbedder,
+    UserBuilder,
+    add_turns,
+    embedder_for,
+    search_request,
+    settings_for,
 )
-from memskill.config import Limits, Settings
-from memskill.demo import turns
+from memskill.bench.synthetic import conversation, query_stream
 from memskill.engine import Memory, make_embedder
-from memskill.ingest import normalise_messages
-from memskill.models import Job, MemoryItem, Scope, Skill
-from memskill.providers.embedders import Embedder, OfflineEmbedder
-from memskill.skillfile import parse, render
+from memskill.models import Scope
+from memskill.providers.embedders import Embedder
 from memskill.stores.rows import owner_token
 from memskill.text import match_query
 
-USER = "perf-user"
-WARM_UP = 10
-EMBED_BATCH = 256
-HTTP_CLIENTS = 4
-API = "/api/openmem/v1"
-FULL_SIZES = (1_000, 10_000, 100_000)
-
-
-@dataclass(frozen=True)
-class Options:
-    """What one run measures and how much."""
-
-    sizes: tuple[int, ...] = FULL_SIZES
-    """Memories of the user at each measured step (ascending)."""
-    queries: int = 100
-    """Searches per measurement, after `WARM_UP` unmeasured ones."""
-    skills: int = 100
-    skill_conversations: int = 0
-    """Most conversations sent through the pipeline to make skills (0 = three per wanted skill)."""
-    adds: int = 300
-    """add/message calls per measurement."""
-    conversations: int = 40
-    """Conversations for the extraction throughput."""
-    after_write: int = 10
-    """Searches measured right after a write, per size."""
-    embedder: str = "offline"
-    """`offline` or `hashing` (a test's choice); the HTTP servers are started with the same."""
-    http: bool = True
-    cold_start: bool = True
-    install_size: bool = True
-    seed: int = 7
-    database_url: str | None = None
-    """An empty PostgreSQL database: the same user is built there too and searched at each size."""
-
-
-QUICK = Options(
-    sizes=(1_000,),
-    queries=20,
-    skills=20,
-    adds=30,
-    conversations=5,
-    after_write=3,
-    cold_start=False,
-    install_size=False,
-)
-
-
-class _Log:
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream
-        self.started = time.monotonic()
-
-    def __call__(self, text: str) -> None:
-        if self.stream is not None:
-            self.stream.write(f"[perf {time.monotonic() - self.started:6.0f} s] {text}\n")
-            self.stream.flush()
-
-
-def _embedder(name: str, threads: int) -> Embedder:
-    return OfflineEmbedder(threads=threads) if name == "offline" else make_embedder(name)
-
-
-class TimedEmbedder:
-    """Wraps an embedder and adds up the time its `embed` calls take."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.id = inner.id
-        self.dim = inner.dim
-        self.seconds = 0.0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            return self.inner.embed(texts)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-
-def _settings(folder: Path, options: Options, database_url: str | None = None) -> Settings:
-    return Settings(data_dir=folder, workers=0, embedder=options.embedder, database_url=database_url)
+__all__ = ["QUICK", "USER", "Options", "UserBuilder", "options_from_cli", "run_perf", "summary"]
 
 
 # -- extraction and add/message in process ------------------------------------------------------------
@@ -163,10 +83,10 @@ def measure_extraction(options: Options, folder: Path) -> dict[str, Any]:
     """Whole conversations through the pipeline (`async_mode=False`), one thread, fresh store."""
     from threadpoolctl import threadpool_limits
 
-    timed = TimedEmbedder(_embedder(options.embedder, threads=1))
+    timed = TimedEmbedder(embedder_for(options.embedder, threads=1))
     with (
         threadpool_limits(limits=1),
-        Memory(settings=_settings(folder, options), embedder=timed, start_workers=False) as memory,
+        Memory(settings=settings_for(folder, options), embedder=timed, start_workers=False) as memory,
     ):
         for language in ("zh", "en"):
             warm = conversation(options.seed + 1, 0, language=language)
@@ -200,24 +120,9 @@ def measure_extraction(options: Options, folder: Path) -> dict[str, Any]:
     }
 
 
-def add_turns(seed: int, count: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """`count` (conversation id, turn) pairs: the turns of generated conversations, in order, the
-    conversations alternately Chinese and English (the first Chinese, so that a warm-up of one
-    conversation's turns has loaded the Chinese tokeniser)."""
-    produced, index = 0, 0
-    while True:
-        conv = conversation(seed, index, language="zh" if index % 2 == 0 else "en")
-        index += 1
-        for turn in turns(conv.messages):
-            if produced == count:
-                return
-            produced += 1
-            yield conv.id, turn
-
-
 def measure_add_in_process(options: Options, folder: Path) -> dict[str, Any]:
     """`Memory.add_message` with no workers: what storing and acknowledging a turn costs."""
-    with Memory(settings=_settings(folder, options), start_workers=False) as memory:
+    with Memory(settings=settings_for(folder, options), start_workers=False) as memory:
         samples = []
         started = 0.0
         for number, (conversation_id, turn) in enumerate(add_turns(options.seed + 2, WARM_UP + options.adds)):
@@ -234,155 +139,7 @@ def measure_add_in_process(options: Options, folder: Path) -> dict[str, Any]:
 # -- building the user ---------------------------------------------------------------------------------
 
 
-class UserBuilder:
-    """Grows one user's store: skills through the pipeline, then memories straight through the store."""
-
-    def __init__(self, memory: Memory, options: Options, log: Callable[[str], None]) -> None:
-        self.memory = memory
-        self.store = memory.store
-        self.options = options
-        self.log = log
-        self.scope = Scope(USER)
-        self.limits = Limits(max_messages_per_call=1000)
-        self.next_conversation = 1_000_000
-        self.clusters: dict[str, list[str]] = {}
-        self.count = 0
-        self.stats: dict[str, float] = {
-            "embedded_texts": 0,
-            "embedding_s": 0.0,
-            "inserting_s": 0.0,
-            "messages": 0,
-            "messages_s": 0.0,
-        }
-
-    def add_skills(self) -> dict[str, Any]:
-        """Add generated conversations through the pipeline until the user has the wanted skills.
-
-        New kinds of task grow rare after a few hundred conversations; past `skill_conversations` (three
-        per wanted skill) the rest are copies of the pipeline's skills under new names, saved through the
-        store with their cluster, vector and a re-rendered SKILL.md (counted as `copied_skills`)."""
-        target = self.options.skills
-        started = time.perf_counter()
-        family_of: dict[str, str] = {}
-        index = 0
-        most = self.options.skill_conversations or 3 * target
-        while len(self.store.list_skills(self.scope)) < target and index < most:
-            conv = conversation(self.options.seed, index, family=FAMILY_NAMES[index % len(FAMILY_NAMES)])
-            self.memory.add_message(
-                user_id=USER, conversation_id=conv.id, messages=conv.messages, async_mode=False
-            )
-            family_of[conv.id] = conv.family
-            index += 1
-            if index % 25 == 0:
-                self.log(
-                    f"skills: {len(self.store.list_skills(self.scope))}/{target} after {index} conversations"
-                )
-        skills = sorted(self.store.list_skills(self.scope), key=lambda s: s.create_time)
-        for extra in skills[target:]:
-            self.memory.delete_skill(skill_id=extra.id)
-        made = skills[:target]
-        copied = 0
-        while made and len(made) + copied < target:
-            self._copy_skill(made[copied % len(made)], copied)
-            copied += 1
-        with_skill = {s.cluster_id for s in self.store.list_skills(self.scope)}
-        for conversation_id, family in family_of.items():
-            record = self.store.latest_task_record(USER, conversation_id)
-            if record is not None and record.cluster_id in with_skill:
-                linked = self.clusters.setdefault(family, [])
-                if record.cluster_id not in linked:
-                    linked.append(record.cluster_id)
-        self.count = len(self.store.list_items(self.scope, ["fact", "preference", "tool"]))
-        return {
-            "skills": len(self.store.list_skills(self.scope)),
-            "copied_skills": copied,
-            "pipeline_conversations": index,
-            "pipeline_items": self.count,
-            "pipeline_s": round(time.perf_counter() - started, 1),
-        }
-
-    def _copy_skill(self, skill: Skill, number: int) -> None:
-        taken = {s.current.name for s in self.store.list_skills(self.scope)}
-        stem = skill.current.name[:56]
-        name = next(f"{stem}-{n}" for n in range(2, 10_000) if f"{stem}-{n}" not in taken)
-        skill_id, cluster_id = f"skill_perf_copy_{number}", f"clu_perf_copy_{number}"
-        document = parse(skill.current.markdown)
-        markdown = render(replace(document, name=name, metadata={**document.metadata, "skill_id": skill_id}))
-        version = replace(skill.current, skill_id=skill_id, name=name, markdown=markdown)
-        cluster = next(c for c in self.store.list_clusters(self.scope) if c.id == skill.cluster_id)
-        self.store.save_cluster(replace(cluster, id=cluster_id, skill_id=skill_id))
-        embedder = self.memory.embedder
-        vector = self.store.vectors_of("skills", [skill.id], embedder.dim)[skill.id]
-        search_text = " ".join(
-            [
-                name.replace("-", " "),
-                version.description,
-                *(item.text for item in version.items if item.section in ("procedure", "preference")),
-            ]
-        )
-        copy = replace(skill, id=skill_id, cluster_id=cluster_id, current=version)
-        self.store.save_skill(copy, search_text, vector, embedder.id)
-
-    def grow(self, target: int, embedder: Embedder) -> None:
-        """Insert memories (and their conversations' messages) until the user holds `target`."""
-        while self.count < target:
-            batch: list[MemoryItem] = []
-            texts: list[str] = []
-            conversations: list[Conversation] = []
-            while len(batch) < EMBED_BATCH and self.count + len(batch) < target:
-                index = self.next_conversation
-                self.next_conversation += 1
-                conv = conversation(self.options.seed, index)
-                items = memory_items(
-                    conv, USER, self.clusters, preferences=1 if index % 3 == 0 else 0, tool=index % 2 == 0
-                )
-                items = items[: target - self.count - len(batch)]
-                batch += items
-                texts += [item_vector_text(item, conv.title) for item in items]
-                conversations.append(conv)
-            started = time.perf_counter()
-            vectors = embedder.embed(texts)
-            self.stats["embedding_s"] += time.perf_counter() - started
-            self.stats["embedded_texts"] += len(texts)
-            started = time.perf_counter()
-            with self.store.transaction():
-                for item, vector in zip(batch, vectors):
-                    self.store.insert_item(item, vector, embedder.id)
-            self.stats["inserting_s"] += time.perf_counter() - started
-            started = time.perf_counter()
-            with self.store.transaction():
-                for conv in conversations:
-                    messages = normalise_messages(conv.messages, conv.id, USER, self.limits)
-                    job = Job(
-                        id=f"task_perf_{conv.id}",
-                        user_id=USER,
-                        conversation_id=conv.id,
-                        kind="ingest",
-                        status="completed",
-                    )
-                    self.store.ingest(self.scope, conv.id, messages, job, {})
-                    self.stats["messages"] += len(messages)
-            self.stats["messages_s"] += time.perf_counter() - started
-            before = self.count
-            self.count += len(batch)
-            step = max(1, target // 10)
-            if self.count // step != before // step or self.count == target:
-                self.log(f"memories: {self.count}/{target}")
-
-    def write_one(self, embedder: Embedder) -> None:
-        """One more memory, as an extraction would write it between two searches."""
-        conv = conversation(self.options.seed, self.next_conversation)
-        self.next_conversation += 1
-        item = memory_items(conv, USER, self.clusters, preferences=0, tool=False)[0]
-        self.store.insert_item(item, embedder.embed([item_vector_text(item, conv.title)])[0], embedder.id)
-        self.count += 1
-
-
 # -- search in process, the floor, BM25 -------------------------------------------------------------------
-
-
-def search_request(query: str) -> dict[str, Any]:
-    return {"query": query, "user_id": USER, "include_skill": True, "include_tool_memory": True}
 
 
 def measure_search(memory: Memory, texts: Sequence[str]) -> dict[str, Any]:
@@ -442,7 +199,7 @@ def measure_query_embedding(name: str, texts: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     half = len(texts) // 2
     for threads, share in ((1, texts[:half]), (2, texts[half:])):
-        embedder = _embedder(name, threads)
+        embedder = embedder_for(name, threads)
         embedder.embed(["warm up 预热"])
         samples = []
         for text in share:
@@ -482,10 +239,12 @@ def measure_after_write(
 
 
 def run_perf(
-    options: Options = Options(), workdir: Path | None = None, log: TextIO | None = None
+    options: Options | None = None, workdir: Path | None = None, log: TextIO | None = None
 ) -> dict[str, Any]:
-    """Measure everything `options` asks for; returns the JSON report (its `table` is the printed text)."""
-    say = _Log(log)
+    """Measure everything `options` asks for (default: `Options()`); returns the JSON report (its `table`
+    is the printed text)."""
+    options = options or Options()
+    say = Log(log)
     sizes = tuple(sorted(set(options.sizes)))
     if not sizes or sizes[0] < 1:
         raise ValueError("sizes must be positive numbers of memories")
@@ -498,6 +257,12 @@ def run_perf(
         "machine": _machine(),
     }
     stream = query_stream(options.seed)
+    if options.peer:
+        reason = peer.missing(options.peer)
+        if reason is not None:
+            say(f"peer skipped: {reason}")
+            report["peer_skipped"] = reason
+            options = replace(options, peer=None)
 
     def take(count: int) -> list[str]:
         """The next `count` queries: no text is searched twice in a run."""
@@ -566,7 +331,7 @@ def _measure_user(
     options: Options,
     sizes: Sequence[int],
     base: Path,
-    say: _Log,
+    say: Log,
     take: Callable[[int], list[str]],
     database_url: str | None = None,
 ) -> dict[str, Any]:
@@ -577,10 +342,10 @@ def _measure_user(
     With `database_url` the store is that PostgreSQL database, and the floor (defined over the SQLite
     file: numpy scan + FTS5) is not measured."""
     folder = base / ("user-postgres" if database_url else "user")
-    bulk = _embedder(options.embedder, threads=1)
+    bulk = embedder_for(options.embedder, threads=1)
     query_embedder = make_embedder(options.embedder)
     per_size: dict[str, Any] = {}
-    settings = _settings(folder, options, database_url)
+    settings = settings_for(folder, options, database_url)
     with (
         Memory(settings=settings, embedder=bulk, start_workers=False) as writer,
         Memory(settings=settings, embedder=query_embedder, start_workers=False) as searcher,
@@ -589,6 +354,11 @@ def _measure_user(
         say(f"skills: adding conversations through the pipeline until the user has {options.skills}…")
         skills = builder.add_skills()
         owner: dict[str, str] | None = None
+        peer_run = None
+        if options.peer and database_url is None:
+            peer_run = peer.PeerRun(
+                options.peer, base / "peer", lambda: make_embedder(options.embedder), USER, say
+            )
         for size in sizes:
             say(f"memories: growing the user to {size}…")
             builder.grow(size, bulk)
@@ -612,6 +382,8 @@ def _measure_user(
                 owner = paraphrase.plant(writer, USER, paraphrase.load()[0])
             say(f"paraphrase workload at {size} memories: questions at the default floor…")
             row["paraphrase"] = paraphrase.measure_splits(searcher, USER, owner)
+            if peer_run is not None:
+                row["peer"] = peer_run.measure_at(builder.written[:held], measured, texts[:WARM_UP])
             per_size[str(size)] = row
     stats = builder.stats
     return {
@@ -636,12 +408,16 @@ def _measure_user(
 
 def options_from_cli(args: Any) -> Options:
     """`Options` from the `memskill bench perf` flags (`--quick` wins over `--memories`)."""
+    peer_name = getattr(args, "peer", None)
     if args.quick:
-        return QUICK
+        return replace(QUICK, peer=peer_name)
+    chosen: dict[str, Any] = {
+        "install_size": not args.skip_install_size,
+        "database_url": getattr(args, "database_url", None),
+        "peer": peer_name,
+    }
     if args.memories is None:
-        return Options(
-            install_size=not args.skip_install_size, database_url=getattr(args, "database_url", None)
-        )
+        return Options(**chosen)
     try:
         sizes = tuple(int(part.replace("_", "")) for part in str(args.memories).split(",") if part.strip())
     except ValueError:
@@ -650,9 +426,7 @@ def options_from_cli(args: Any) -> Options:
         ) from None
     if not sizes or min(sizes) < 1:
         raise SystemExit("error: --memories needs at least one positive number, e.g. 1000,10000,100000.")
-    return Options(
-        sizes=sizes, install_size=not args.skip_install_size, database_url=getattr(args, "database_url", None)
-    )
+    return Options(sizes=sizes, **chosen)
 
 
 def run_from_cli(args: Any, out: TextIO, err: TextIO) -> int:

@@ -194,6 +194,10 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{row['memories']:>10,}{row['search']['p50_ms']:>9.1f}{row['search']['p99_ms']:>9.1f}"
                 f"{row['bm25']['p50_ms']:>10.2f}{row['after_write']['p50_ms']:>17.1f}{sqlite_p50:>12.1f}"
             )
+    if any("peer" in row for row in report["sizes"].values()):
+        lines += ["", peer_table(report)]
+    if "peer_skipped" in report:
+        lines += ["", f"peer not measured: {report['peer_skipped']}"]
     lines += ["", paraphrase_table(report)]
     lines.append("")
     for name, row in report["add"].items():
@@ -244,9 +248,10 @@ def format_report(report: dict[str, Any]) -> str:
 def paraphrase_table(report: dict[str, Any]) -> str:
     """Recall@10 at the default floor and the unrelated empty rate, per store, size and split."""
     lines = [
-        "paraphrase workload at the default floor (recall@10 of paraphrased questions / share of "
-        "unrelated questions with no memory; test = topics not used to calibrate)",
-        f"{'store':>10}{'memories':>10}{'test recall':>13}{'test empty':>12}"
+        "paraphrase workload at each system's default floor (memskill: relativity 0.45; mem0: its "
+        "threshold 0.1) — recall@10 of paraphrased questions / share of unrelated questions with no "
+        "memory; test = topics not used to calibrate",
+        f"{'store':>13}{'memories':>10}{'test recall':>13}{'test empty':>12}"
         f"{'tune recall':>13}{'tune empty':>12}",
     ]
     stores = [("SQLite", report["sizes"])]
@@ -254,12 +259,52 @@ def paraphrase_table(report: dict[str, Any]) -> str:
         stores.append(("PostgreSQL", report["postgres"]["sizes"]))
     for name, sizes in stores:
         for row in sizes.values():
-            test, tune = row["paraphrase"]["test"], row["paraphrase"]["tune"]
+            lines.append(_paraphrase_line(name, row["memories"], row["paraphrase"]))
+    for row in report["sizes"].values():
+        for store, measured in row.get("peer", {}).items():
             lines.append(
-                f"{name:>10}{row['memories']:>10,}{test['recall_at_floor']:>13.3f}"
-                f"{test['unrelated_empty_rate']:>12.3f}{tune['recall_at_floor']:>13.3f}"
-                f"{tune['unrelated_empty_rate']:>12.3f}"
+                _paraphrase_line(
+                    f"mem0+{PEER_STORES.get(store, store)}", row["memories"], measured["paraphrase"]
+                )
             )
+    return "\n".join(lines)
+
+
+def _paraphrase_line(name: str, memories: int, splits: dict[str, Any]) -> str:
+    test, tune = splits["test"], splits["tune"]
+    return (
+        f"{name:>13}{memories:>10,}{test['recall_at_floor']:>13.3f}{test['unrelated_empty_rate']:>12.3f}"
+        f"{tune['recall_at_floor']:>13.3f}{tune['unrelated_empty_rate']:>12.3f}"
+    )
+
+
+PEER_STORES = {"qdrant": "Qdrant", "faiss": "FAISS"}
+
+
+def peer_table(report: dict[str, Any]) -> str:
+    """memskill's search beside the peer's on each of its vector stores, with the ratio and the floor."""
+    stores = list(next(row["peer"] for row in report["sizes"].values() if "peer" in row))
+    header = f"{'memories':>10}{'memskill p50':>14}{'p99':>8}"
+    for store in stores:
+        name = f"mem0+{PEER_STORES.get(store, store)}"
+        header += f"{name + ' p50':>19}{'p99':>9}{'×memskill':>11}"
+    lines = [
+        "side by side: the same memories, offline embedder and queries through mem0 OSS (infer=False, "
+        "top_k=10, its default threshold); ms per search, query embedding included; memskill's search "
+        "also returns skills, preferences and tool memories",
+        header + f"{'floor p50':>11}",
+    ]
+    for row in report["sizes"].values():
+        if "peer" not in row:
+            continue
+        ours = row["search"]
+        line = f"{row['memories']:>10,}{ours['p50_ms']:>14.1f}{ours['p99_ms']:>8.1f}"
+        for store in stores:
+            theirs = row["peer"][store]["search"]
+            ratio = theirs["p50_ms"] / max(ours["p50_ms"], 1e-9)
+            line += f"{theirs['p50_ms']:>19.1f}{theirs['p99_ms']:>9.1f}{ratio:>11.2f}"
+        floor = row.get("floor", {}).get("p50_ms")
+        lines.append(line + (f"{floor:>11.1f}" if floor is not None else f"{'—':>11}"))
     return "\n".join(lines)
 
 
