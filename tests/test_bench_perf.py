@@ -17,6 +17,7 @@ import pytest
 
 from memskill.bench import peer
 from memskill.bench.perf import QUICK, USER, Options, options_from_cli, run_perf, summary
+from memskill.bench.perf_report import targets
 from memskill.bench.synthetic import FAMILY_NAMES, conversation, memory_items, queries
 from memskill.cli import build_parser
 from memskill.config import Settings
@@ -59,6 +60,7 @@ def test_quick_run_reports_the_headline_numbers(report: dict[str, Any]) -> None:
         "bm25_search_p50_ms",
         "extract_conversations_per_s",
         "search_over_floor",
+        "search_p99_interleaved_ms",
     ):
         assert report[key] > 0, key
     assert report["add_p99_ms"] >= report["add_p50_ms"]
@@ -163,6 +165,23 @@ def test_quick_run_leaves_out_cold_start_and_install_size(report: dict[str, Any]
     assert measured["met"] == (measured["value"] <= 5)
     for row in report["targets"]:
         assert row["name"] in report["table"]
+
+
+def test_postgres_targets_compare_with_sqlite_at_the_same_size() -> None:
+    def row(p50: float, p99: float) -> dict[str, Any]:
+        return {"search": {"p50_ms": p50, "p99_ms": p99}}
+
+    report = {
+        "sizes": {"10000": row(20, 40), "100000": row(50, 90)},
+        "postgres": {"sizes": {"10000": row(25, 100), "100000": row(90, 120)}},
+    }
+    found = {t["name"]: (t["value"], t["met"]) for t in targets(report, (10_000, 100_000))}
+    assert found["PostgreSQL p50 / SQLite p50 at 10,000"] == (1.25, True)
+    assert found["PostgreSQL p50 / SQLite p50 at 100,000"] == (1.8, False)
+    assert found["PostgreSQL p99 / its p50 at 10,000"] == (4.0, False)
+    assert found["PostgreSQL p99 / its p50 at 100,000"] == (1.33, True)
+    without = {t["name"]: t["met"] for t in targets({"sizes": report["sizes"]}, (10_000, 100_000))}
+    assert without["PostgreSQL p50 / SQLite p50 at 10,000"] is None  # not measured, not met
 
 
 def test_summary_of_no_samples_says_so() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def headline(report: dict[str, Any], sizes: Sequence[int]) -> dict[str, Any]:
         "paraphrase_memories": at,
         "paraphrase_recall_at_floor": held_out["recall_at_floor"],
         "unrelated_empty_rate": held_out["unrelated_empty_rate"],
+        "search_p99_interleaved_ms": report["sizes"][str(at)]["after_write"]["p99_ms"],
+        "interleaved_memories": at,
     }
 
 
@@ -63,6 +66,23 @@ def _path(report: dict[str, Any], *path: str) -> float | None:
             return None
         found = found.get(key)
     return None if found is None else float(found)
+
+
+def _postgres(report: dict[str, Any], size: int, measure: Callable[[dict[str, Any]], float]) -> float | None:
+    """`measure` of PostgreSQL's row at `size` (given that row and SQLite's), when both were measured."""
+    ours = report["sizes"].get(str(size))
+    theirs = report.get("postgres", {}).get("sizes", {}).get(str(size))
+    if ours is None or theirs is None:
+        return None
+    return round(measure({"postgres": theirs["search"], "sqlite": ours["search"]}), 2)
+
+
+def _pg_over_sqlite(report: dict[str, Any], size: int) -> float | None:
+    return _postgres(report, size, lambda s: s["postgres"]["p50_ms"] / s["sqlite"]["p50_ms"])
+
+
+def _pg_spread(report: dict[str, Any], size: int) -> float | None:
+    return _postgres(report, size, lambda s: s["postgres"]["p99_ms"] / s["postgres"]["p50_ms"])
 
 
 def targets(report: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
@@ -97,7 +117,22 @@ def targets(report: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]
             "search p99 at 10,000 memories", 60, "ms", True, lambda r: _size(r, 10_000, "search", "p99_ms")
         ),
         Target(
+            "search p99, a write before each, at 10,000",
+            60,
+            "ms",
+            True,
+            lambda r: _size(r, 10_000, "after_write", "p99_ms"),
+        ),
+        Target(
             "search p50 at 100,000 memories", 60, "ms", True, lambda r: _size(r, 100_000, "search", "p50_ms")
+        ),
+        *(
+            Target(f"PostgreSQL p50 / SQLite p50 at {n:,}", 1.5, "×", True, partial(_pg_over_sqlite, size=n))
+            for n in (10_000, 100_000)
+        ),
+        *(
+            Target(f"PostgreSQL p99 / its p50 at {n:,}", 3, "×", True, partial(_pg_spread, size=n))
+            for n in (10_000, 100_000)
         ),
         Target(
             f"search p50 / floor p50 at {largest:,}",

@@ -48,7 +48,7 @@ class Options:
     """add/message calls per measurement."""
     conversations: int = 40
     """Conversations for the extraction throughput."""
-    after_write: int = 10
+    after_write: int = 30
     """Searches measured right after a write, per size."""
     embedder: str = "offline"
     """`offline` or `hashing` (a test's choice); the HTTP servers are started with the same."""
