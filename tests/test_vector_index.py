@@ -14,11 +14,11 @@ import pytest
 from store_backends import fresh_postgres_url
 
 from memskill.models import MemoryItem, Scope
-from memskill.stores import pg_vectors
+from memskill.stores import pg_vectors, vector_index
 from memskill.stores import sqlite as sqlite_module
 from memskill.stores.postgres import PostgresStore
 from memskill.stores.sqlite import SQLiteStore
-from memskill.stores.vector_index import VectorIndex
+from memskill.stores.vector_index import Row, VectorIndex
 
 DIM = 8
 E = "test-embedder"
@@ -127,6 +127,26 @@ def test_many_dead_rows_are_compacted_by_a_rebuild(tmp_path: Path, builds: list[
     index = next(iter(store._vectors.values()))
     assert index.live == 800 and index.count == 840  # rebuilt with 840 live rows, then one more batch patched
     store.close()
+
+
+def test_the_writes_after_a_load_append_in_place() -> None:
+    """A loaded index has headroom: the first writes do not copy the whole matrix into a bigger one."""
+    rng = np.random.default_rng(3)
+
+    def row(n: int) -> Row:
+        vector = rng.standard_normal(8).astype(np.float32)
+        return Row(f"m{n}", None, None, vector / np.linalg.norm(vector))
+
+    index = VectorIndex.build(8, [row(n) for n in range(4_000)], revision=1, log_seq=1)
+    buffer = index.matrix
+    for n in range(4_000, 4_000 + 4_000 // vector_index.HEADROOM):
+        new = row(n)
+        index.apply([new.id], {new.id: new}, revision=n, log_seq=n)
+    assert index.matrix is buffer and index.live == 4_500
+    assert index.search(Scope("u"), new.vector, 1)[0][0] == new.id
+    newer = row(9_999)
+    index.apply([newer.id], {newer.id: newer}, revision=10_000, log_seq=10_000)
+    assert index.matrix is not buffer and index.search(Scope("u"), newer.vector, 1)[0][0] == newer.id
 
 
 def test_a_long_request_keeps_its_rarest_terms_for_the_keyword_query(tmp_path: Path) -> None:

@@ -26,6 +26,10 @@ import numpy as np
 from memskill.models import Scope
 
 MIN_CAPACITY = 256
+HEADROOM = 8
+"""A built index has room for an eighth more rows (at least `MIN_CAPACITY`), so the writes after a load
+append in place: a full buffer is copied into one twice its size, ~200 MB at 100,000 memories, which the
+first search after the first write would wait for."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class VectorIndex:
     @classmethod
     def build(cls, dim: int, rows: Sequence[Row], revision: int, log_seq: int) -> VectorIndex:
         index = cls(dim=dim, revision=revision, log_seq=log_seq)
-        index._reserve(len(rows))
+        index._reserve(len(rows) + max(MIN_CAPACITY, len(rows) // HEADROOM))
         for row in rows:
             index._append(row)
         return index
