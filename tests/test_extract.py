@@ -388,6 +388,64 @@ def test_failed_then_fixed_tool_call_yields_a_lesson() -> None:
     assert record.tools == ("get_weather",)
 
 
+def sql_session(request: str, failed: str, error: str, worked: str) -> tuple[Message, ...]:
+    """A user's request, a query that failed with `error`, and the query that worked."""
+
+    def call(call_id: str, sql: str) -> ToolCall:
+        return ToolCall(call_id, "run_sql", json.dumps({"database": "warehouse", "sql": sql}))
+
+    return (
+        Message("user", request, id="u1"),
+        Message("assistant", "", tool_calls=(call("c1", failed),), id="a1"),
+        Message("tool", json.dumps({"error": error}), tool_call_id="c1", id="t1"),
+        Message("assistant", "", tool_calls=(call("c2", worked),), id="a2"),
+        Message("tool", '[{"month": "2025-10", "users": 1200}]', tool_call_id="c2", id="t2"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("failed", "error", "worked", "rule"),
+    [
+        (
+            "SELECT DATE_TRUNC('month', signup_at) AS month, count(*) FROM users GROUP BY 1",
+            "no such function: DATE_TRUNC",
+            "SELECT strftime('%Y-%m', signup_at) AS month, count(*) FROM users GROUP BY 1",
+            "use `strftime` instead of `DATE_TRUNC`",
+        ),
+        (
+            "SELECT country, avg(total) AS aov FROM orders WHERE created_at >= '2025-11-01' GROUP BY 1",
+            "permission denied for table orders",
+            "SELECT country, avg(total) AS aov FROM analytics.orders_v WHERE created_at >= '2025-11-01' "
+            "GROUP BY 1",
+            "use `analytics.orders_v` instead of `orders`",
+        ),
+        (  # rewritten, not patched: what replaced the column is not a swap
+            "SELECT date_trunc('month', signup_date) AS month, count(*) FROM subscriptions GROUP BY 1",
+            'column "signup_date" does not exist',
+            "WITH months AS (SELECT generate_series(date '2025-01-01', date '2025-12-01', interval "
+            "'1 month') AS m) SELECT m, count(s.id) FROM months "
+            "LEFT JOIN subscriptions s ON s.started_at < m GROUP BY m",
+            "do not use `signup_date`",
+        ),
+    ],
+)
+def test_a_long_argument_s_lesson_names_what_the_fix_changed(
+    failed: str, error: str, worked: str, rule: str
+) -> None:
+    [lesson] = extract_tool_lessons(sql_session("Monthly signups for 2025, please", failed, error, worked))
+    assert lesson.experience == f"run_sql: in sql, {rule} (that failed: '{error}')"
+    assert "SELECT" not in lesson.experience  # the query itself is not quoted
+    [chinese] = extract_tool_lessons(sql_session("帮我统计一下2025年每月的注册人数", failed, error, worked))
+    assert chinese.experience.startswith("run_sql 的 sql 里") and f"（报错：{error}）" in chinese.experience
+
+
+def test_a_long_argument_whose_error_names_nothing_is_shown_as_before() -> None:
+    failed = "SELECT country, avg(total) FROM analytics.orders_v WHERE created_at >= '2025-11-01' GROUP BY 1"
+    worked = failed.replace("'2025-11-01'", "'2025-11-01' AND total > 0")
+    [lesson] = extract_tool_lessons(sql_session("AOV per country", failed, "query timed out", worked))
+    assert lesson.experience.startswith("run_sql: pass sql='SELECT country")
+
+
 @pytest.mark.parametrize(
     ("result", "failed"),
     [

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from memskill.extract.prose import any_of, detect_language, shorten
 from memskill.models import (
@@ -113,12 +114,76 @@ def _calls(messages: Sequence[Message]) -> list[_Call]:
     return calls
 
 
+_TOKEN = re.compile(r"[A-Za-z_][\w.$]*|[\u4e00-\u9fff]+|\d[\w.:-]*")
+"""Identifiers (dotted names kept whole), runs of Chinese characters and numbers: the units a long
+argument (a query, code, a path list) is compared in."""
+LONG_VALUE = 40
+"""An argument longer than this is not quoted whole in a lesson; what the fix changed in it is."""
+MAX_SWAP = 2
+"""At most this many new tokens in the place of the one the error named, for "use B instead of A"."""
+SAME_CALL = 0.6
+"""Below this token similarity the working call was rewritten, not patched: no replacement is named."""
+
+
+def _value_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _names(token: str, error: str) -> bool:
+    return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w.])", error, re.IGNORECASE) is not None
+
+
+def _swap(before: str, after: str, error: str) -> tuple[str, str] | None:
+    """In a long argument, the token the error names and what the working call put in its place
+    ("DATE_TRUNC" → "strftime"; "" when nothing clearly did, e.g. the call was rewritten), or None when
+    the error names no token the fix dropped."""
+    first, second = _TOKEN.findall(before), _TOKEN.findall(after)
+    kept, had = set(second), set(first)
+    named = [token for token in dict.fromkeys(first) if token not in kept and _names(token, error)]
+    if not named:
+        return None
+    matcher = SequenceMatcher(None, first, second, autojunk=False)
+    if matcher.ratio() < SAME_CALL:
+        return named[0], ""
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace" and named[0] in first[i1:i2]:
+            new = [token for token in dict.fromkeys(second[j1:j2]) if token not in had and len(token) > 1]
+            if 0 < len(new) <= MAX_SWAP:
+                return named[0], " ".join(new)
+            break
+    return named[0], ""
+
+
+def _long_change(failed: _Call, fix: _Call, key: str, tool: str, chinese: bool) -> str | None:
+    """A rule for one long argument the fix changed: the token the error named and its replacement."""
+    first, second = _arguments(failed.arguments), _arguments(fix.arguments)
+    if first is None or second is None:
+        return None
+    before, after = _value_text(first.get(key, "")), _value_text(second.get(key, ""))
+    if max(len(before), len(after)) <= LONG_VALUE:
+        return None
+    swap = _swap(before, after, failed.error or "")
+    if swap is None:
+        return None
+    dropped, added = swap
+    if chinese:
+        use = f"用 `{added}`，不要用 `{dropped}`" if added else f"不要用 `{dropped}`"
+        return f"{tool} 的 {key} 里{use}（报错：{failed.error}）"
+    use = f"use `{added}` instead of `{dropped}`" if added else f"do not use `{dropped}`"
+    return f"{tool}: in {key}, {use} (that failed: '{failed.error}')"
+
+
 def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
     """A failure and the later call that worked as a rule (what to pass, not what), None when the
-    arguments did not change."""
+    arguments did not change. A long argument (a query, code) is not quoted: the rule names the token
+    the error named and what replaced it, when one changed argument says it."""
     changed = _changed_keys(failed.arguments, fix.arguments)
     if not changed:
         return None
+    if len(changed) == 1:
+        rule = _long_change(failed, fix, changed[0], tool, chinese)
+        if rule is not None:
+            return rule
     before = _render_arguments(failed.arguments, changed)
     after = _render_arguments(fix.arguments, changed)
     if chinese:
