@@ -141,3 +141,19 @@ def test_a_models_verdicts_refine_drop_and_replace_candidates_within_guards() ->
     )
     texts = [item.text for item in refined]
     assert "分点列出，每条一句话" in texts and "分点列出要点" not in texts
+
+
+def test_the_check_step_shortens_a_preference_between_words() -> None:
+    from memskill.synthesize import _first_clause
+
+    assert _first_clause("Round the percentages to one decimal place") == (
+        "Round the percentages to one decimal place"
+    )  # short enough for text with spaces
+    assert _first_clause("Use the `users` and `events` tables in the product SQLite database") == (
+        "Use the `users` and `events` tables…"  # not "…tables in the" nor "…in the prod…"
+    )
+    assert _first_clause("Order the issues by severity, bugs first, style last, and nits never") == (
+        "Order the issues by severity"
+    )
+    long_rule = "行程里千万别走回头路，每天按一个方向推进就好，别来回折腾，住宿也尽量别换来换去，酒店最好都订在地铁站旁边"
+    assert _first_clause(long_rule) == "行程里千万别走回头路"

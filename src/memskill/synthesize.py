@@ -47,6 +47,7 @@ from memskill.skill_items import (
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
+from memskill.text import STOPWORDS
 
 
 @dataclass(frozen=True)
@@ -380,13 +381,21 @@ def _check_step(draft: SkillDraft) -> tuple[str, ...]:
 
 def _first_clause(text: str, limit: int = 40) -> str:
     """A preference shortened at a clause's end, never inside a word ("Order the issues by severity,
-    bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`."""
+    bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`
+    (`limit` + 8 for text written with spaces, whose words are longer)."""
+    spaced = " " in text.strip()
+    limit += 8 if spaced else 0
     if len(text) <= limit:
         return text
     cut = re.search(r"[，,；;：:（(]", text[8:])
     if cut and 8 + cut.start() <= limit:
         return text[: 8 + cut.start()]
-    return shorten(text, limit)
+    if not spaced:
+        return shorten(text, limit)
+    words = text[: limit + 1].split(" ")[:-1]  # the last piece may be a cut word
+    while len(words) > 1 and words[-1].lower().strip(".,") in STOPWORDS:
+        words.pop()  # "…tables in the" → "…tables"
+    return " ".join(words).rstrip(",;:") + "…"
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
