@@ -155,5 +155,8 @@ def test_the_check_step_shortens_a_preference_between_words() -> None:
     assert _first_clause("Order the issues by severity, bugs first, style last, and nits never") == (
         "Order the issues by severity"
     )
-    long_rule = "行程里千万别走回头路，每天按一个方向推进就好，别来回折腾，住宿也尽量别换来换去，酒店最好都订在地铁站旁边"
+    long_rule = (
+        "行程里千万别走回头路，每天按一个方向推进就好，别来回折腾，"
+        "住宿也尽量别换来换去，酒店最好都订在地铁站旁边"
+    )
     assert _first_clause(long_rule) == "行程里千万别走回头路"
