@@ -149,6 +149,42 @@ def test_the_accepted_answer_is_the_one_the_user_did_not_send_back() -> None:
     assert "Missing tests" in answer and "nice work" not in answer
 
 
+def test_the_accepted_answer_is_the_revision_the_user_asked_for() -> None:
+    """A revision as whole as the first answer is what the user got, even one line shorter (the line
+    they asked to drop); a revision that repeats one changed part is not (the whole plan is kept)."""
+    first = "\n".join(
+        [
+            "上个月各门店退货率：",
+            "| 门店 | 退货率 |",
+            "|---|---|",
+            "| S12 | 8.3% |",
+            "| S03 | 6.1% |",
+            "S12 偏高，建议看一下。",
+        ]
+    )
+    revised = "\n".join(
+        [
+            "上个月各门店退货率：",
+            "| 门店 | 名称 | 退货率 |",
+            "|---|---|---|",
+            "| S12 | 万达店 | 8.3% |",
+            "| S03 | 西湖店 | 6.1% |",
+        ]
+    )
+    plan = "三天行程：\nD1 武侯祠 → 锦里\nD2 金沙遗址 → 杜甫草堂\nD3 文殊院 → 人民公园\n注意：带伞"
+    one_day = "调整后：\nD2 青城山"
+    for answer, revision, kept in ((first, revised, revised), (plan, one_day, plan)):
+        raw = [
+            {"role": "user", "content": "帮我查一下上个月各门店的退货率，按退货率从高到低排。"},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": "门店编号后面把门店名称也带上。另外不用给建议，只要数据。"},
+            {"role": "assistant", "content": revision},
+            {"role": "user", "content": "好的，就这样。"},
+        ]
+        messages = normalise_messages(raw, "c", "u", Settings().limits)
+        assert accepted_answer(messages, read_turns(messages)) == kept
+
+
 def test_structure_names_the_parts_of_an_answer() -> None:
     plan = "天气：多云\nD1 武侯祠 → 锦里\nD2 金沙遗址 → 杜甫草堂\nD3 文殊院"
     assert structure(plan) == ["包含：天气", "按天分段（D1、D2…）"]

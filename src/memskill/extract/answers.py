@@ -33,6 +33,8 @@ MIN_STRUCTURED_LINES = 3
 LEAD_IN_WORDS = 2
 """A first line of at most this many content words hands the answer over ("改好了：", "调整为：", "Here
 is the revised draft:"); a longer one sums it up ("本周周报（林）：", "8周跑步入门计划（每周3次）：")."""
+WHOLE = 0.75
+"""A kept reply with at least this share of the fullest one's lines is a whole answer, not a fragment."""
 
 _DAY = re.compile(r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:D\d+|Day\s*\d+|第[一二三四五六七八九十\d]+天)", re.I)
 _WEEKDAY = re.compile(
@@ -125,8 +127,11 @@ def accepted_answer(
     kept = [text for text in kept if not reads_back(text)]
     if not kept:
         return ""
-    # The fullest of them: a revision that repeats one changed day is less of an example than the plan.
-    return max(reversed(kept), key=lambda text: min(len(_lines(text)), EXAMPLE_LINES))
+    # The last of them that is whole: a revision that repeats one changed day is less of an example than
+    # the plan, but a revision as full as the first answer is what the user finally got (the first may
+    # hold what they asked to drop).
+    size = [min(len(_lines(text)), EXAMPLE_LINES) for text in kept]
+    return next(text for text, lines in zip(reversed(kept), reversed(size)) if lines >= WHOLE * max(size))
 
 
 def _answers_follow_up(messages: Sequence[Message], index: int, follow_ups: Collection[str]) -> bool:
