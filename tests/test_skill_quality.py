@@ -172,7 +172,7 @@ def test_the_accepted_answer_is_the_revision_the_user_asked_for() -> None:
         ]
     )
     plan = "三天行程：\nD1 武侯祠 → 锦里\nD2 金沙遗址 → 杜甫草堂\nD3 文殊院 → 人民公园\n注意：带伞"
-    one_day = "调整后：\nD2 青城山"
+    one_day = "熊猫基地要提前预约。\n青城山顺路，调整为：\nD2 金沙遗址 → 青城山\n当晚住都江堰。"
     for answer, revision, kept in ((first, revised, revised), (plan, one_day, plan)):
         raw = [
             {"role": "user", "content": "帮我查一下上个月各门店的退货率，按退货率从高到低排。"},
