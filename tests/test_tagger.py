@@ -173,3 +173,14 @@ def test_train_command_writes_weights_and_a_report(
     assert "corpus test kinds" in out and "macro" in out
     assert "training on the corpus alone" in err and "wrote" in err
     assert main(["train", "tagger", "--corpus", str(tmp_path / "missing")]) == 2
+
+
+def test_a_directive_drops_courtesy_at_its_edges() -> None:
+    from memskill.tagger.directive import compose
+
+    assert compose("", "Amounts in whole dollars please") == "Amounts in whole dollars"
+    assert compose("", "Please keep it under 200 words.") == "Keep it under 200 words"
+    assert compose("", "麻烦你写短一点") == "写短一点"
+    assert compose("", "别太晚出门吧") == "别太晚出门"
+    assert compose("", "Pleased customers first") == "Pleased customers first"  # a word, not courtesy
+    assert compose("", "请假的时候提前说") == "请假的时候提前说"

@@ -30,6 +30,13 @@ _LEAD = re.compile(
     re.I,
 )
 """Words that tie a clause to the one before it: not part of an instruction."""
+_COURTESY = re.compile(
+    r"^(?:please|kindly|pls)\b[\s,]*|[\s,]*\b(?:please|pls|thanks|thank you)$"
+    r"|^麻烦(?:你)?|(?<=[\u4e00-\u9fff])(?:吧|哈|呀|啊|哦)+$",
+    re.I,
+)
+"""Courtesy and softening at a clause's edges ("…in whole dollars please", "麻烦…", "…就这样吧"): an
+instruction does not carry them."""
 _NEGATION = re.compile(r"[不别没无免勿]|\b(?:no|not|never|avoid|don't|dont|without|skip|less)\b", re.I)
 """A span that already says no (or yes to a no: "不走回头路") is a directive as it stands."""
 POLARITY = {
@@ -57,6 +64,7 @@ _SPEAKER = re.compile(
 def compose(start: str, body: str) -> str:
     """The directive: its opening, then its body (a span or a clause) without edge punctuation."""
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
+    body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
     if start and body.lower().startswith(start.lower()):
         start = ""
     if not start:
