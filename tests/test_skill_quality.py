@@ -183,6 +183,17 @@ def test_the_accepted_answer_is_the_revision_the_user_asked_for() -> None:
         ]
         messages = normalise_messages(raw, "c", "u", Settings().limits)
         assert accepted_answer(messages, read_turns(messages)) == kept
+    # The longest reply in prose, a shorter one with more parts: the longest is the whole answer.
+    prose = "\n".join(f"第{n}段说明，讲清楚这一部分的安排和原因。" for n in range(1, 8))
+    points = "1. 武侯祠\n2. 锦里\n3. 宽窄巷子"
+    raw = [
+        {"role": "user", "content": "帮我介绍一下成都的玩法。"},
+        {"role": "assistant", "content": prose},
+        {"role": "user", "content": "列几个地方就行。"},
+        {"role": "assistant", "content": points},
+    ]
+    messages = normalise_messages(raw, "c", "u", Settings().limits)
+    assert accepted_answer(messages, read_turns(messages)) in (prose, points)  # one of them, no error
 
 
 def test_structure_names_the_parts_of_an_answer() -> None:

@@ -132,10 +132,11 @@ def accepted_answer(
     # its lines) is what the user finally got (the first may hold what they asked to drop).
     size = [min(len(_lines(text)), EXAMPLE_LINES) for text in kept]
     parts = [_parts(text) for text in kept]
+    fullest = max(reversed(range(len(kept))), key=lambda i: size[i])
     return next(
-        text
-        for text, lines, held in zip(reversed(kept), reversed(size), reversed(parts))
-        if lines >= WHOLE * max(size) and held >= max(parts)
+        kept[i]
+        for i in reversed(range(len(kept)))
+        if size[i] >= WHOLE * size[fullest] and parts[i] >= parts[fullest]  # the fullest itself qualifies
     )
 
 
