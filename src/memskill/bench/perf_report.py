@@ -50,16 +50,8 @@ class Target:
     value: Callable[[dict[str, Any]], float | None]
 
 
-def _size(report: dict[str, Any], size: int, *path: str) -> float | None:
-    found: Any = report["sizes"].get(str(size))
-    for key in path:
-        if not isinstance(found, dict):
-            return None
-        found = found.get(key)
-    return None if found is None else float(found)
-
-
 def _path(report: dict[str, Any], *path: str) -> float | None:
+    """The number at `path` in the report, None when it was not measured."""
     found: Any = report
     for key in path:
         if not isinstance(found, dict):
@@ -68,21 +60,22 @@ def _path(report: dict[str, Any], *path: str) -> float | None:
     return None if found is None else float(found)
 
 
-def _postgres(report: dict[str, Any], size: int, measure: Callable[[dict[str, Any]], float]) -> float | None:
-    """`measure` of PostgreSQL's row at `size` (given that row and SQLite's), when both were measured."""
-    ours = report["sizes"].get(str(size))
-    theirs = report.get("postgres", {}).get("sizes", {}).get(str(size))
-    if ours is None or theirs is None:
-        return None
-    return round(measure({"postgres": theirs["search"], "sqlite": ours["search"]}), 2)
+def _size(report: dict[str, Any], size: int, *path: str) -> float | None:
+    return _path(report, "sizes", str(size), *path)
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    return None if top is None or not bottom else round(top / bottom, 2)
 
 
 def _pg_over_sqlite(report: dict[str, Any], size: int) -> float | None:
-    return _postgres(report, size, lambda s: s["postgres"]["p50_ms"] / s["sqlite"]["p50_ms"])
+    postgres = _path(report, "postgres", "sizes", str(size), "search", "p50_ms")
+    return _ratio(postgres, _size(report, size, "search", "p50_ms"))
 
 
 def _pg_spread(report: dict[str, Any], size: int) -> float | None:
-    return _postgres(report, size, lambda s: s["postgres"]["p99_ms"] / s["postgres"]["p50_ms"])
+    search = ("postgres", "sizes", str(size), "search")
+    return _ratio(_path(report, *search, "p99_ms"), _path(report, *search, "p50_ms"))
 
 
 def targets(report: dict[str, Any], sizes: Sequence[int]) -> list[dict[str, Any]]:
