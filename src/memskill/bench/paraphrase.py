@@ -15,7 +15,7 @@ questions answered with no memory at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -73,9 +73,41 @@ def plant(memory: Memory, user_id: str, pairs: Sequence[Pair]) -> dict[str, str]
     return owner
 
 
-def _found(memory: Memory, user_id: str, question: str) -> list[dict[str, Any]]:
-    data = memory.search_memory(query=question, user_id=user_id, memory_limit_number=RECALL_AT)
-    return [*data["memory_detail_list"], *data["preference_detail_list"]]
+def score(
+    ask: Callable[[str], list[set[str]]], pairs: Sequence[Pair], unrelated: Sequence[Unrelated]
+) -> dict[str, Any]:
+    """Recall@10 of the paraphrased questions and the empty rate of the unrelated ones, for any system:
+    `ask(question)` gives its hits, best first, each as the ids of the pairs whose memory it holds."""
+    recalled = sum(1 for pair in pairs if any(pair.id in hit for hit in ask(pair.question)[:RECALL_AT]))
+    empty = sum(1 for u in unrelated if not ask(u.question))
+    return {
+        "paraphrased": len(pairs),
+        "unrelated": len(unrelated),
+        "recall_at_floor": round(recalled / max(1, len(pairs)), 3),
+        "unrelated_empty_rate": round(empty / max(1, len(unrelated)), 3),
+    }
+
+
+def score_splits(ask: Callable[[str], list[set[str]]]) -> dict[str, Any]:
+    """`score` on each split of the set (`test` is the one that counts)."""
+    pairs, unrelated = load()
+    return {
+        split: score(ask, [p for p in pairs if p.split == split], [u for u in unrelated if u.split == split])
+        for split in ("tune", "test")
+    }
+
+
+def asker(memory: Memory, user_id: str, owner: dict[str, str]) -> Callable[[str], list[set[str]]]:
+    """memskill's search at the default floor as `score` asks it (hits by relativity, memories and
+    preferences, each traced to the pairs by its source messages)."""
+
+    def ask(question: str) -> list[set[str]]:
+        data = memory.search_memory(query=question, user_id=user_id, memory_limit_number=RECALL_AT)
+        hits = [*data["memory_detail_list"], *data["preference_detail_list"]]
+        found = sorted(hits, key=lambda m: -float(m["relativity"]))
+        return [{owner[s] for s in hit.get("sources", []) if s in owner} for hit in found]
+
+    return ask
 
 
 def measure(
@@ -85,31 +117,10 @@ def measure(
     pairs: Sequence[Pair],
     unrelated: Sequence[Unrelated],
 ) -> dict[str, Any]:
-    """Recall@10 of the paraphrased questions and the empty rate of the unrelated ones, default floor."""
-    recalled = 0
-    for pair in pairs:
-        found = sorted(_found(memory, user_id, pair.question), key=lambda m: -float(m["relativity"]))
-        if any(owner.get(source) == pair.id for m in found[:RECALL_AT] for source in m.get("sources", [])):
-            recalled += 1
-    empty = sum(1 for u in unrelated if not _found(memory, user_id, u.question))
-    return {
-        "paraphrased": len(pairs),
-        "unrelated": len(unrelated),
-        "recall_at_floor": round(recalled / max(1, len(pairs)), 3),
-        "unrelated_empty_rate": round(empty / max(1, len(unrelated)), 3),
-    }
+    """`score` of memskill's search at the default floor."""
+    return score(asker(memory, user_id, owner), pairs, unrelated)
 
 
 def measure_splits(memory: Memory, user_id: str, owner: dict[str, str]) -> dict[str, Any]:
-    """`measure` on each split of the set (`test` is the one that counts)."""
-    pairs, unrelated = load()
-    return {
-        split: measure(
-            memory,
-            user_id,
-            owner,
-            [p for p in pairs if p.split == split],
-            [u for u in unrelated if u.split == split],
-        )
-        for split in ("tune", "test")
-    }
+    """`score_splits` of memskill's search at the default floor."""
+    return score_splits(asker(memory, user_id, owner))

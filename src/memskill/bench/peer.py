@@ -142,24 +142,14 @@ class Mem0Peer:
         return owner
 
     def paraphrase(self, owner: dict[str, str]) -> dict[str, Any]:
-        """The paraphrase workload's numbers per split, as `paraphrase.measure_splits` gives memskill's."""
-        pairs, unrelated = paraphrase.load()
-        out: dict[str, Any] = {}
-        for split in ("tune", "test"):
-            asked = [p for p in pairs if p.split == split]
-            others = [u for u in unrelated if u.split == split]
-            recalled = sum(
-                any(owner.get(str(hit["id"])) == pair.id for hit in self.search(pair.question))
-                for pair in asked
-            )
-            empty = sum(1 for u in others if not self.search(u.question))
-            out[split] = {
-                "paraphrased": len(asked),
-                "unrelated": len(others),
-                "recall_at_floor": round(recalled / max(1, len(asked)), 3),
-                "unrelated_empty_rate": round(empty / max(1, len(others)), 3),
-            }
-        return out
+        """The paraphrase workload's numbers per split, scored as memskill's are."""
+
+        def ask(question: str) -> list[set[str]]:
+            return [
+                {owner[str(hit["id"])]} if str(hit["id"]) in owner else set() for hit in self.search(question)
+            ]
+
+        return paraphrase.score_splits(ask)
 
 
 def measure(peer: Mem0Peer, texts: Sequence[str], warm_up: Sequence[str]) -> dict[str, Any]:
