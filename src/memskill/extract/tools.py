@@ -94,13 +94,6 @@ def _render_arguments(raw: str, only: Iterable[str] | None = None) -> str:
     return shorten(rendered.replace('"', "'"), 100)
 
 
-def _changed_keys(before: str, after: str) -> list[str] | None:
-    first, second = _arguments(before), _arguments(after)
-    if first is None or second is None:
-        return None
-    return [key for key in dict.fromkeys((*first, *second)) if first.get(key) != second.get(key)]
-
-
 def _calls(messages: Sequence[Message]) -> list[_Call]:
     results = {m.tool_call_id: m for m in messages if m.role == "tool" and m.tool_call_id}
     calls: list[_Call] = []
@@ -154,34 +147,35 @@ def _swap(before: str, after: str, error: str) -> tuple[str, str] | None:
     return named[0], ""
 
 
-def _long_change(failed: _Call, fix: _Call, key: str, tool: str, chinese: bool) -> str | None:
+def _long_change(key: str, before: object, after: object, error: str, tool: str, chinese: bool) -> str | None:
     """A rule for one long argument the fix changed: the token the error named and its replacement."""
-    first, second = _arguments(failed.arguments), _arguments(fix.arguments)
-    if first is None or second is None:
+    first, second = _value_text(before), _value_text(after)
+    if max(len(first), len(second)) <= LONG_VALUE:
         return None
-    before, after = _value_text(first.get(key, "")), _value_text(second.get(key, ""))
-    if max(len(before), len(after)) <= LONG_VALUE:
-        return None
-    swap = _swap(before, after, failed.error or "")
+    swap = _swap(first, second, error)
     if swap is None:
         return None
     dropped, added = swap
     if chinese:
         use = f"用 `{added}`，不要用 `{dropped}`" if added else f"不要用 `{dropped}`"
-        return f"{tool} 的 {key} 里{use}（报错：{failed.error}）"
+        return f"{tool} 的 {key} 里{use}（报错：{error}）"
     use = f"use `{added}` instead of `{dropped}`" if added else f"do not use `{dropped}`"
-    return f"{tool}: in {key}, {use} (that failed: '{failed.error}')"
+    return f"{tool}: in {key}, {use} (that failed: '{error}')"
 
 
 def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
     """A failure and the later call that worked as a rule (what to pass, not what), None when the
     arguments did not change. A long argument (a query, code) is not quoted: the rule names the token
     the error named and what replaced it, when one changed argument says it."""
-    changed = _changed_keys(failed.arguments, fix.arguments)
+    first, second = _arguments(failed.arguments), _arguments(fix.arguments)
+    if first is None or second is None:
+        return None
+    changed = [key for key in dict.fromkeys((*first, *second)) if first.get(key) != second.get(key)]
     if not changed:
         return None
     if len(changed) == 1:
-        rule = _long_change(failed, fix, changed[0], tool, chinese)
+        key = changed[0]
+        rule = _long_change(key, first.get(key, ""), second.get(key, ""), failed.error or "", tool, chinese)
         if rule is not None:
             return rule
     before = _render_arguments(failed.arguments, changed)
