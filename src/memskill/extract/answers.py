@@ -130,8 +130,8 @@ def accepted_answer(
     # The last of them that is whole: a revision that repeats one changed day is less of an example than
     # the plan, but a revision as full as the first answer (as many days, points or rows, and most of
     # its lines) is what the user finally got (the first may hold what they asked to drop).
-    size = [min(len(_lines(text)), EXAMPLE_LINES) for text in kept]
-    parts = [_parts(text) for text in kept]
+    lines = [_lines(text)[:EXAMPLE_LINES] for text in kept]
+    size, parts = [len(shown) for shown in lines], [_parts(shown) for shown in lines]
     fullest = max(reversed(range(len(kept))), key=lambda i: size[i])
     return next(
         kept[i]
@@ -143,10 +143,10 @@ def accepted_answer(
 _PARTS = (_DAY, _WEEK, _WEEKDAY, _NUMBERED, _BULLET, _SECTION, _TABLE)
 
 
-def _parts(text: str) -> int:
-    """How many parts (days, points, table rows) an answer lists: a revision with fewer repeats only
-    the parts it changed."""
-    return sum(1 for line in _lines(text)[:EXAMPLE_LINES] if any(p.match(line) for p in _PARTS))
+def _parts(lines: Sequence[str]) -> int:
+    """How many parts (days, points, table rows) an answer's lines list: a revision with fewer repeats
+    only the parts it changed."""
+    return sum(1 for line in lines if any(p.match(line) for p in _PARTS))
 
 
 def _answers_follow_up(messages: Sequence[Message], index: int, follow_ups: Collection[str]) -> bool:
