@@ -126,3 +126,11 @@ def test_a_title_drops_the_day_that_only_said_which_occasion() -> None:
     assert as_title(generalise("Book a table for next Friday")) == "Book a table"
     # Where the date is what the request is about, it stays.
     assert as_title(generalise("确认出行日期和天数")) == "确认出行日期和天数"
+
+
+def test_a_common_word_jieba_tags_as_a_place_stays_outside_a_trip() -> None:
+    """jieba tags 入门 as a place: "做个入门的训练计划" came out as "做个目的地的训练计划". Outside a trip a
+    common two-character word is a place only where the sentence puts something there."""
+    assert generalise("帮我做个入门的训练计划") == "帮我做个入门的训练计划"
+    assert generalise("我在望京上班，帮我写个周报") == "我在目的地上班，帮我写个周报"
+    assert generalise("帮我规划成都5天的行程") == "帮我规划目的地N天的行程"

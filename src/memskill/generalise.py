@@ -326,8 +326,24 @@ def _is_person(word: str) -> bool:
     return word[0] in _SURNAMES
 
 
-def _is_place(word: str, next_word: str) -> bool:
+_LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())
+"""Words after which a jieba `ns` word is used as a place outside a travel context ("在望京上班")."""
+_COMMON_WORD = 100
+"""jieba's dictionary count from which a two-character `ns` word may be an ordinary word (入门 312)."""
+
+
+def _is_place(word: str, next_word: str, previous_word: str = "", travel: bool = True) -> bool:
     if word in _NOT_CONCRETE or len(word) < 2:
+        return False
+    if (
+        not travel
+        and len(word) == 2
+        and word not in _ZH_PLACES
+        and _frequency(word) >= _COMMON_WORD
+        and not previous_word.endswith(_LOCATING)
+    ):
+        # jieba's dictionary tags common two-character words as places ("做个入门的训练计划"); outside a
+        # trip such a word is read as a place only where the sentence uses it as one ("在望京上班").
         return False
     if next_word.startswith(_PLACE_ADJECTIVE_HEADS):
         return False
@@ -343,7 +359,7 @@ def _frequency(word: str) -> int:
     return int(jieba.dt.FREQ.get(word) or 0)
 
 
-def _chinese_names(text: str) -> str:
+def _chinese_names(text: str, travel: bool = True) -> str:
     """Replace place (`ns`) and person (`nr`) words found by jieba, then gazetteer leftovers."""
     pairs = [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
     pieces: list[str] = []
@@ -356,7 +372,7 @@ def _chinese_names(text: str) -> str:
             # hotel, not a trip to 北京): the name stays whole, and the gazetteer pass must not split it.
             kept.append(word)
             pieces.append(f"\x00{len(kept) - 1}\x00")
-        elif flag == "ns" and _is_place(word, next_word):
+        elif flag == "ns" and _is_place(word, next_word, pairs[index - 1][0] if index else "", travel):
             pieces.append("目的地")
         elif flag.startswith("nr"):
             lead = word[0] if word[0] in "和跟与同给" and len(word) > 2 else ""
@@ -423,7 +439,7 @@ def generalise(text: str, *, keep_amounts: bool = False) -> str:
     for step in steps:
         text = step(text)
     if chinese:
-        text = _chinese_names(text)
+        text = _chinese_names(text, travel)
     return _english_names(text, travel or "目的地" in text)
 
 
