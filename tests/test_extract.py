@@ -19,7 +19,9 @@ from memskill.extract import (
     extract_tool_lessons,
     split_sentences,
 )
+from memskill.extract.record import request_words, step_text
 from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
+from memskill.tagger import default_tagger
 
 PREFEVAL_FILLER = Path(__file__).resolve().parents[2] / "shared/data/prefeval/filtered_inter_turns.json"
 
@@ -560,3 +562,13 @@ def test_material_the_answer_repeats_is_not_a_step() -> None:
         assert kept in " ".join(record.requirements), record
     # "这周" is the period every weekly report is written for, not a date to generalise away.
     assert "这周" in extract(report).record.requests[0]
+
+
+def test_a_request_keeps_the_verb_its_span_stopped_before() -> None:
+    """The span finder cut "帮我把训练计划往上调一调" after 往: the request, and the example under it, read
+    "把训练计划往". A span that stops before a verb of its phrase gives way to the clause."""
+    tags = default_tagger().tag("跑了两周了，现在慢跑1分钟挺轻松的，帮我把训练计划往上调一调。")
+    request = next(tag for tag in tags if tag.label == "task_request")
+    assert step_text(request_words(request)) == "把训练计划往上调一调"
+    shopping = next(tag for tag in default_tagger().tag("再帮我列个购物清单，按超市区域分好。"))
+    assert request_words(shopping) == shopping.span == "列个购物清单"

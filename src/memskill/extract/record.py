@@ -35,7 +35,7 @@ from memskill.extract.prose import (
 )
 from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, read_turns, substantive
-from memskill.generalise import generalise, names_a_date, names_a_value
+from memskill.generalise import generalise, names_a_date, names_a_value, parts_of_speech
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
 from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
@@ -105,6 +105,18 @@ ONE_DAY = re.compile(
 """A later request or step about one day of the plan just shown ("第二天能不能把小雁塔也加上") changes that
 plan, not how such tasks are done: it stays out of the skill. Narrower than `POINTS_AT_ANSWER`: "结果那
 部分再具体一点" points at a part of the answer and still says how such answers should be."""
+
+
+def request_words(tag: Tag) -> str:
+    """The words of a request: its span, unless the span stops before a verb of its phrase ("帮我把训练
+    计划往上调一调" has the span "把训练计划往"), then the clause, so a request never loses its action."""
+    if not tag.span or not CJK.search(tag.text):
+        return tag.span or tag.text
+    rest = tag.text[tag.text.find(tag.span) + len(tag.span) :] if tag.span in tag.text else ""
+    rest = re.split(r"[，,。.;；:：!！?？\s]", rest, maxsplit=1)[0]  # the words the span's phrase runs on
+    if any(flag.startswith("v") for _, flag in parts_of_speech(rest)):
+        return tag.text
+    return tag.span
 
 
 def directive(tag: Tag, label: str | None = None) -> str:
@@ -229,7 +241,7 @@ def instructions(
                     if not one_off and not material:
                         add(steps, generalise(step_text(tag.text)))
                 else:
-                    add(requests, generalise(step_text(tag.span or tag.text)))
+                    add(requests, generalise(step_text(request_words(tag))))
             elif (tag.label == "step" or (instruction and how >= limit)) and not one_off and not material:
                 text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
                 add(steps, text)
