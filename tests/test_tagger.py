@@ -184,3 +184,21 @@ def test_a_directive_drops_courtesy_at_its_edges() -> None:
     assert compose("", "别太晚出门吧") == "别太晚出门"
     assert compose("", "Pleased customers first") == "Pleased customers first"  # a word, not courtesy
     assert compose("", "请假的时候提前说") == "请假的时候提前说"
+
+
+def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
+    """ "I hate X" is "Avoid X", "I'd rather avoid X" is "Avoid X", "我特别讨厌香菜" is "避免香菜"; a quote
+    the span opened is closed."""
+    from memskill.tagger.directive import compose, rewrite
+
+    assert rewrite("and I hate plastic party favours.", "dislike", "hate plastic party favours") == (
+        "Avoid plastic party favours"
+    )
+    assert rewrite("I'd rather avoid sugary stuff,", "like", "I'd rather avoid sugary stuff") == (
+        "Avoid sugary stuff"
+    )
+    assert rewrite("我特别讨厌香菜，", "dislike", "讨厌香菜") == "避免香菜"
+    assert rewrite("I love it when you add examples.", "like", "love it when you add examples") == (
+        "Love it when you add examples"  # no object to prefer: left as said
+    )
+    assert compose("", "标题改成“复盘与改进") == "标题改成“复盘与改进”"

@@ -54,17 +54,32 @@ MIN_SPAN_CONFIDENCE = 0.25
 _SPEAKER = re.compile(
     r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:比较|真的|也|都|还是|其实)*|"
     r"(?<=[\u4e00-\u9fff，,])\s*(?:我们|我)(?=比较|真的|更|也|都|最|特别|很|不|没|对)|"
-    r"(?<=[，,])\s*(?:我们|我)(?:比较|真的|也|都)*|^(?:and |but |also |so )?(?:i'm|i am|i)\s+",
+    r"(?<=[，,])\s*(?:我们|我)(?:比较|真的|也|都)*|"
+    r"^(?:and |but |also |so )?(?:i'd|i would)\s+(?:rather|much rather|prefer to|prefer|like to)?\s*|"
+    r"^(?:and |but |also |so )?(?:i'm|i am|i)\s+",
     re.I,
 )
 """Who says it: "我" and its hedges at the start of a clause or before a verb of liking ("玩的地方我更喜欢
-小众一点" → "玩的地方更喜欢小众一点"); an English "I"/"I'm" at the start."""
+小众一点" → "玩的地方更喜欢小众一点"); an English "I"/"I'm", or "I'd rather" and its kin, at the start."""
+_FEELING = re.compile(
+    r"^(?:really |just |also |do |kind of )*(?:(?P<against>hate|dislike|can't stand|cannot stand|don't like|"
+    r"do not like|don't want|do not want)|love|like|enjoy|prefer)\s+"
+    r"|^(?:很|真的|特别|非常|最)?(?:(?P<zh_against>讨厌|不喜欢|反感|受不了|不想要)|喜欢|爱吃|偏爱)(?=\S)",
+    re.I,
+)
+"""A verb of liking or disliking opening a span ("hate plastic favours", "讨厌香菜"): the directive says the
+same with its polarity's opening ("Avoid …", "避免…")."""
+_QUOTES = (("“", "”"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "）"))
+"""Pairs a span may open and stop before closing ("标题改成“复盘与改进")."""
 
 
 def compose(start: str, body: str) -> str:
     """The directive: its opening, then its body (a span or a clause) without edge punctuation."""
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
+    for opening, closing in _QUOTES:
+        if body.count(opening) > body.count(closing):
+            body += closing
     if start and body.lower().startswith(start.lower()):
         start = ""
     if not start:
@@ -81,12 +96,29 @@ def rewrite(text: str, label: str, span: str, confidence: float = 1.0) -> str:
     short directive."""
     language = "zh" if has_cjk(text) else "en"
     if confidence < MIN_SPAN_CONFIDENCE or len(_CONTENT.findall(span)) < MIN_SPAN[language]:
-        return compose("", _SPEAKER.sub("", text))
+        return _felt(_SPEAKER.sub("", text), label, language) or compose("", _SPEAKER.sub("", text))
     if label == "like" and _NEGATION.search(text) and not _NEGATION.search(span):
         return compose("", _SPEAKER.sub("", text))  # "…那种我真的没兴趣" read as a like: no "优先"
+    span = _SPEAKER.sub("", span) or span  # a span that took in its speaker ("I'd rather avoid …")
+    felt = _felt(span, label, language)
+    if felt:
+        return felt
     if (language, label) in POLARITY and not _NEGATION.search(span):
         return compose(POLARITY[language, label], span)
     return compose("", span)
+
+
+def _felt(body: str, label: str, language: str) -> str:
+    """A like or dislike that opens with its verb ("hate plastic party favours") with the polarity's
+    opening instead ("Avoid plastic party favours"); "" when it opens otherwise."""
+    feeling = _FEELING.match(_LEAD.sub("", body.strip())) if label in ("like", "dislike") else None
+    rest = _LEAD.sub("", body.strip())[feeling.end() :] if feeling else ""
+    if not feeling or not _CONTENT.search(rest):
+        return ""
+    if re.match(r"(?:to|it|that|this|when|if)\b", rest, re.I):
+        return compose("", body)  # "love it when you add examples": no object to put after "Prefer"
+    disliked = bool(feeling.group("against") or feeling.group("zh_against"))
+    return compose(POLARITY[language, "dislike" if disliked else "like"], rest)
 
 
 class Directives:
