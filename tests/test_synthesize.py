@@ -155,6 +155,10 @@ def test_the_check_step_shortens_a_preference_between_words() -> None:
     assert _first_clause("Order the issues by severity, bugs first, style last, and nits never") == (
         "Order the issues by severity"
     )
+    # A leading condition is not the instruction: the skill's trigger already says when.
+    assert _first_clause(
+        "Whenever you plan a party for me, end with a shopping list grouped by store, it saves me time"
+    ) == ("End with a shopping list grouped by store")
     long_rule = (
         "行程里千万别走回头路，每天按一个方向推进就好，别来回折腾，"
         "住宿也尽量别换来换去，酒店最好都订在地铁站旁边"

@@ -379,6 +379,14 @@ def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     return ("Before answering, check the result against each preference: " + "; ".join(short),)
 
 
+_CONDITION = re.compile(
+    r"^(?:(?:whenever|when|if|every time|each time)\b[^,;:]{3,60}[,;:]"
+    r"|(?:每次|以后|如果|只要)[^，,；;：:]{2,24}[，,；;：:])",
+    re.I,
+)
+"""A leading condition ("Whenever you plan a party for me,", "以后写汇报的时候，") ahead of what to do."""
+
+
 def _first_clause(text: str, limit: int = 40) -> str:
     """A preference shortened at a clause's end, never inside a word ("Order the issues by severity,
     bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`
@@ -387,6 +395,12 @@ def _first_clause(text: str, limit: int = 40) -> str:
     limit += 8 if spaced else 0
     if len(text) <= limit:
         return text
+    head = _CONDITION.match(text)
+    if head:
+        # "Whenever you plan a party for me, end with a shopping list…": the instruction is what
+        # follows the condition, and the skill's own trigger already says when.
+        rest = text[head.end() :].strip()
+        return _first_clause(rest[:1].upper() + rest[1:] if spaced else rest, limit - (8 if spaced else 0))
     cut = re.search(r"[，,；;：:（(]", text[8:])
     if cut and 8 + cut.start() <= limit:
         return text[: 8 + cut.start()]
