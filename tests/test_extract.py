@@ -572,3 +572,39 @@ def test_a_request_keeps_the_verb_its_span_stopped_before() -> None:
     assert step_text(request_words(request)) == "把训练计划往上调一调"
     shopping = next(tag for tag in default_tagger().tag("再帮我列个购物清单，按超市区域分好。"))
     assert request_words(shopping) == shopping.span == "列个购物清单"
+
+
+def test_a_limit_per_unit_in_an_answer_to_the_assistants_questions_is_kept() -> None:
+    """Answering "述职时长多少分钟？听众是谁？", the user also says "每页最多5条要点": a value picked for this
+    occasion ("20分钟") stays out of the skill, a limit per page of every such answer does not."""
+    record = extract(
+        chunk(
+            ("user", "下周要做季度述职，帮我列一个PPT大纲。"),
+            ("assistant", "好的，想先确认一下：述职时长多少分钟？听众是谁？"),
+            ("user", "20分钟，听众是部门总监。别写空话套话，每页最多5条要点。"),
+            ("assistant", "第1页 本季度核心数据\n第2页 关键项目与结果\n第3页 下季度计划\n第4页 需要的支持"),
+        )
+    ).record
+    assert "每页最多5条要点" in record.requirements
+    assert not any("20分钟" in text for text in (*record.requirements, *record.steps))
+
+
+def test_an_answer_approved_with_one_part_to_change_is_the_example() -> None:
+    """ "Looks great. … swap it for something on the grass" approves the plan and changes one item: the
+    plan, not the one-line swap after it, is the answer the user kept."""
+    plan = (
+        "Dinosaur Backyard Party\n\nSchedule\n- 2:00 Arrival: mask colouring\n- 2:30 Fossil dig\n"
+        "- 3:15 Egg hunt\n- 3:45 Food: fruit skewers, sandwiches\n- 4:30 Goodbye: seed packets"
+    )
+    record = extract(
+        chunk(
+            (
+                "user",
+                "Can you help me plan my daughter's 7th birthday party? About 12 kids, in our backyard.",
+            ),
+            ("assistant", plan),
+            ("user", "Looks great. The egg hunt will be a mess though, swap it for something on the grass."),
+            ("assistant", "Swap: 3:15 Dino stomp relay on the grass. No clean-up."),
+        )
+    ).record
+    assert "Fossil dig" in record.example

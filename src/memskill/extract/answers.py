@@ -116,7 +116,13 @@ def accepted_answer(
     for index, reply in replies:
         following = next((m for m in messages[index + 1 :] if m.role == "user"), None)
         turn = reaction.get(following.id) if following is not None else None
-        rejected = turn is not None and any(tag.label in REJECTING for tag in turn.tags)
+        # "Looks great. …swap the egg hunt for something on the grass": an answer approved with one part
+        # to change is kept (a revision that repeats only that part is less whole than it).
+        rejected = (
+            turn is not None
+            and any(tag.label in REJECTING for tag in turn.tags)
+            and not any(tag.label == "approval" for tag in turn.tags)
+        )
         if not rejected:
             kept.append(reply.content.strip())
     kept = kept or [replies[-1][1].content.strip()]

@@ -148,6 +148,11 @@ def answers_question(text: str, asked: set[str]) -> bool:
     return len(shared) >= 2 or (bool(own) and shared == own)
 
 
+PER_UNIT = re.compile(r"每|各|\b(?:per|each|every|a (?:day|page|slide|week|session))\b", re.I)
+"""A limit per unit of the result ("每页最多5条要点", "at most 3 bullets per slide") shapes every answer of
+the kind, so it is no value picked for one occasion even when it answers the assistant's question."""
+
+
 SHORT_REPLY = 200
 """An assistant reply shorter than this many characters, in one paragraph, delivers nothing: it asks
 ("What time?"), offers ("推荐您去故宫餐厅用餐。") or confirms ("please confirm: a table for 2 at 12:45")."""
@@ -226,6 +231,7 @@ def instructions(
                 and tag.label not in PREFERENCE_LABELS
                 and tag.label != "task_request"
                 and names_a_value(tag.text)
+                and not PER_UNIT.search(tag.text)
             ):
                 continue
             one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
