@@ -572,6 +572,8 @@ def test_a_request_keeps_the_verb_its_span_stopped_before() -> None:
     assert step_text(request_words(request)) == "把训练计划往上调一调"
     shopping = next(tag for tag in default_tagger().tag("再帮我列个购物清单，按超市区域分好。"))
     assert request_words(shopping) == shopping.span == "列个购物清单"
+    outline = next(tag for tag in default_tagger().tag("帮我列一个PPT大纲，") if tag.label == "task_request")
+    assert request_words(outline) == "列一个PPT大纲"  # whether or not the span took the 我 of 帮我
 
 
 def test_a_limit_per_unit_in_an_answer_to_the_assistants_questions_is_kept() -> None:

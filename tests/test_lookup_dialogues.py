@@ -172,3 +172,20 @@ def test_an_acknowledgement_before_a_question_is_left_out_whole() -> None:
         Message(id="3", role="user", content="Four people at 7 pm."),
     ]
     assert clarifying_questions(messages) == ["What are the specifics?"]
+
+
+def test_an_announcement_before_the_questions_is_left_out() -> None:
+    """ "A few questions first:" and "想先确认一下：" announce the questions; the step asks the questions."""
+    for reply, asked in (
+        (
+            "Happy to help! A few questions first: what's your budget, and does she have a theme in mind?",
+            ["What's your budget, and does she have a theme in mind?"],
+        ),
+        ("好的，想先确认一下：述职时长多少分钟？听众是谁？", ["述职时长多少分钟？", "听众是谁？"]),
+    ):
+        messages = [
+            Message(id="1", role="user", content="Plan it for me."),
+            Message(id="2", role="assistant", content=reply),
+            Message(id="3", role="user", content="$300, dinosaurs."),
+        ]
+        assert clarifying_questions(messages) == asked

@@ -252,6 +252,8 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 """An acknowledgement before a question ("Sure, which city?"): not part of what is asked."""
+_ANNOUNCED = re.compile(r"^(?:[^:：?？\s]{1,12}|(?:[^:：?？\s]+\s){1,5}[^:：?？\s]+)[:：]\s*(?=\S)")
+"""A short announcement before the questions ("A few questions first:", "想先确认一下："): not asked."""
 
 
 READ_BACK_CHARS = 300
@@ -288,6 +290,7 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
         for found in _QUESTION.findall(reply.content):
             question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
             question = _LEAD_IN.sub("", re.sub(r"^.*(?<=[a-z])[.!]\s+(?=[A-Z])", "", question))
+            question = _ANNOUNCED.sub("", question)
             question = _without_named_clauses(question)
             if 2 <= len(question) <= (60 if CJK.search(question) else 100):
                 asked.append(question[:1].upper() + question[1:])

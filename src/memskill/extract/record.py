@@ -109,9 +109,13 @@ plan, not how such tasks are done: it stays out of the skill. Narrower than `POI
 
 def request_words(tag: Tag) -> str:
     """The words of a request: its span, unless the span stops before a verb of its phrase ("帮我把训练
-    计划往上调一调" has the span "把训练计划往"), then the clause, so a request never loses its action."""
+    计划往上调一调" has the span "把训练计划往"), then the clause, so a request never loses its action; a
+    span that starts inside "帮我" ("我列一个PPT大纲") without its "我"."""
     if not tag.span or not CJK.search(tag.text):
         return tag.span or tag.text
+    before = tag.text[: tag.text.find(tag.span)] if tag.span in tag.text else ""
+    if before.endswith(("帮", "给", "替", "请", "让")) and tag.span.startswith("我"):
+        return request_words(replace(tag, span=tag.span[1:]))  # "帮|我列一个PPT大纲": the span cut 帮我
     rest = tag.text[tag.text.find(tag.span) + len(tag.span) :] if tag.span in tag.text else ""
     rest = re.split(r"[，,。.;；:：!！?？\s]", rest, maxsplit=1)[0]  # the words the span's phrase runs on
     if any(flag.startswith("v") for _, flag in parts_of_speech(rest)):
