@@ -217,6 +217,10 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     # A first line that only hands the answer over is no summary of it.
     assert structure("改好了：\n" + report) == ["包含：本月进展、风险、下月计划", "分节（一、二、…）"]
     assert structure("Here you go:\n" + party)[0] == "sections: Theme, Games, Food"
+    # A few words on a line of their own over a list head a part; a sentence over a list does not.
+    plain = "Dinosaur Party (12 kids)\n\nSchedule\n- 2:00 Arrival\n- 2:30 Fossil dig\nBudget\n- Food, cake"
+    assert structure(plain) == ["sections: Schedule, Budget", "bulleted points"]
+    assert structure("Here is what I would do.\n- walk\n- swim") == ["bulleted points"]
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

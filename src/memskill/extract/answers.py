@@ -204,6 +204,18 @@ def _section_name(line: str, chinese: bool, nested: bool) -> str:
     return name if (len(name) <= 8 if chinese else 1 <= words <= 3) else ""
 
 
+def _bare_heading(lines: Sequence[str], index: int, chinese: bool) -> str:
+    """A line of a few words on its own, with no point mark or sentence mark, over a list of points
+    ("Schedule" over "- 2:00 Arrival", "预算" over "1. 餐饮…"): the name of the part it heads, or ""."""
+    line = lines[index].strip()
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    if not (_BULLET.match(following) or _NUMBERED.match(following)) or _POINT.match(line):
+        return ""
+    if re.search(r"[.。!！?？,，;；:：()（）\d]", line):
+        return ""
+    return line if (len(line) <= 6 if chinese else 1 <= len(line.split()) <= 3) else ""
+
+
 def structure(text: str) -> list[str]:
     """The parts an answer is built from, as short names in its language ("按天分段（D1、D2…）")."""
     lines = _lines(text)
@@ -212,7 +224,11 @@ def structure(text: str) -> list[str]:
     # A first line that is only a label ("改好了：", "Here you go:") introduces the answer; it heads nothing.
     body = lines[1:] if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else lines
     nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
-    headings = [heading for line in body if (heading := _section_name(line, chinese, nested))]
+    headings = [
+        heading
+        for index, line in enumerate(body)
+        if (heading := _section_name(line, chinese, nested) or _bare_heading(body, index, chinese))
+    ]
     # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.
     headings = [
         h for h in dict.fromkeys(headings) if h and not re.search(r"\d", h) and mask_personal(h) == h
