@@ -12,6 +12,7 @@ import io
 import json
 import urllib.request
 import zipfile
+from pathlib import Path
 
 import pytest
 from browser_helpers import DemoServer, navigation_status, page_errors, screenshot, timed_goto
@@ -218,4 +219,49 @@ def test_pages_fit_a_laptop_and_a_phone_and_draw_emoji(demo_server: DemoServer, 
     assert any("Emoji" in family for family in families), (
         f"👍 drawn with {families}; install fonts-noto-color-emoji"
     )
+    assert not page_errors(page), page_errors(page)
+
+
+def test_an_operator_sees_a_skills_state_evidence_and_history_and_reviews_it(
+    demo_server: DemoServer, browser_page: Page
+) -> None:
+    """A person's edit drops the tool step; the next conversation of the kind proposes it again and the
+    version holds it out: the console shows the state, reliability, each version's author and what it
+    held out, and the history; Retire and Approve act and are recorded with the console's key."""
+    brief = json.loads((Path(__file__).parent / "data" / "brief_conversation.json").read_text("utf-8"))
+    user = "reviewer-zhang"
+    first = {"user_id": user, "conversation_id": "c1", "messages": brief["messages"], "async_mode": False}
+    post(demo_server, "/add/message", first)
+    [skill] = post(demo_server, "/get/skill", {"user_id": user})["data"]["skill_detail_list"]  # type: ignore[index]
+    markdown = skill["skill_markdown"]
+    step = next(line for line in markdown.splitlines() if "get_weather" in line and line[:1].isdigit())
+    edit = {"user_id": user, "skill_id": skill["id"], "action": "edit", "actor": "lin"}
+    post(demo_server, "/skill/review", {**edit, "skill_markdown": markdown.replace(step + "\n", "")})
+    post(demo_server, "/add/message", {**first, "conversation_id": "c2"})
+
+    page = browser_page
+    sign_in(page, demo_server)
+    timed_goto(page, f"{demo_server.root}/ui/user?id={user}")
+    assert page.locator("#skills .badge").first.inner_text() == "active"
+    timed_goto(page, f"{demo_server.root}/ui/skills/{skill['id']}")
+    assert navigation_status(page) == 200
+    assert "active" in page.locator("#skill-state").inner_text()
+    assert "reliability 0.50" in page.locator("#skill-state").inner_text()
+    versions = page.locator("#versions").inner_text()
+    assert "lin via key:" in versions and "memskill" in versions
+    held_out = page.locator("#versions ul.held-out").first.inner_text()
+    assert "get_weather" in held_out and "a person removed it" in held_out
+    history = page.locator("#history").inner_text()
+    assert "created" in history and "edited" in history
+    screenshot(page, "skill-lifecycle")
+
+    page.click("#retire")
+    page.wait_for_selector("#skill-state .state-retired")
+    assert "console:" in page.locator("#history tbody tr").first.inner_text()
+    timed_goto(page, f"{demo_server.root}/ui/playground?user={user}&q=规划成都行程")
+    assert json.loads(page.locator("#reply").inner_text())["skill_detail_list"] == []
+    timed_goto(page, f"{demo_server.root}/ui/skills/{skill['id']}")
+    page.click("#approve")
+    page.wait_for_selector("#skill-state .state-active")
+    assert "approved" in page.locator("#history tbody tr").first.inner_text()
     assert not page_errors(page), page_errors(page)

@@ -33,6 +33,8 @@ NOT_RUN = {
     "memskill bench fetch": "downloads the public data sets (tests/test_bench_fetch.py runs it against a "
     "local server); CI runs `memskill bench quality --quick`",
     "memskill train tagger": "rewrites the shipped weights (a minute); tests/test_tagger.py checks them",
+    "claude mcp add": "needs Claude Code; tests/test_mcp.py drives `memskill mcp` and `/mcp` with the MCP "
+    "SDK's own client",
 }
 """The opening of each block that is not run here → why."""
 SERVE = "memskill serve --port 8000"

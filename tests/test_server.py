@@ -721,7 +721,11 @@ def test_the_openapi_schema_documents_the_api_as_it_behaves(client: TestClient) 
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["key"]["scheme"] == "bearer"
     operations = {(method, path): op for path, ops in schema["paths"].items() for method, op in ops.items()}
-    assert len(operations) == 12 and all(path.startswith(API) for _, path in operations)
+    assert len(operations) == 14 and all(path.startswith(API) for _, path in operations)
+    extensions = {
+        path for (_, path), op in operations.items() if "Skill review (extension)" in op.get("tags", [])
+    }
+    assert extensions == {f"{API}/skill/review", f"{API}/skill/history"}
     for (_, path), operation in operations.items():
         assert "422" not in operation["responses"] and "400" in operation["responses"], path
         if path.endswith("/download"):

@@ -22,6 +22,7 @@ from memskill.models import (
     Message,
     Scope,
     Skill,
+    SkillEvent,
     SkillItem,
     SkillVersion,
     ToolCall,
@@ -1015,6 +1016,29 @@ def test_delete_skill_removes_its_versions_and_frees_its_cluster(any_store: Stor
     assert any_store.list_clusters(Scope("u1"))[0].skill_id is None
     assert not any_store.delete_skill("s1")
     assert len(any_store.skill_versions("s2")) == 1
+
+
+def test_a_skills_state_feedback_authors_and_history(any_store: Store) -> None:
+    """State, served version and feedback counts change without a new version; who made a version and
+    what it held out are kept; the history is in order, and goes with the skill."""
+    edited = replace(skill("s1").current, version=2, author="lin@team", held_out=("procedure: x — why",))
+    candidate = replace(skill("s1"), state="candidate", status="archived")
+    any_store.save_skill(candidate, "trip", None, None)
+    any_store.save_skill(replace(candidate, current=edited), "trip", None, None)
+    stored = any_store.get_skill("s1")
+    assert stored is not None and stored.state == "candidate" and stored.current == edited
+    assert any_store.list_skills(Scope("u1")) == []
+    any_store.set_skill_state(replace(stored, state="active", status="activated", live_version=1, helpful=2))
+    again = any_store.get_skill("s1")
+    assert again == replace(stored, state="active", status="activated", live_version=1, helpful=2)
+    assert [s.id for s in any_store.list_skills(Scope("u1"))] == ["s1"]
+    events = [SkillEvent("s1", 5, "memskill", "created", 1), SkillEvent("s1", 9, "ops", "approved", 2, "ok")]
+    for event in events:
+        any_store.add_skill_event(event)
+    any_store.add_skill_event(SkillEvent("s2", 7, "ops", "retired", 1))
+    assert any_store.skill_events("s1") == events
+    assert any_store.delete_skill("s1")
+    assert any_store.skill_events("s1") == [] and len(any_store.skill_events("s2")) == 1
 
 
 # -- users, keys and overviews ------------------------------------------------------------------------

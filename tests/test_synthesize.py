@@ -144,7 +144,7 @@ def test_a_models_verdicts_refine_drop_and_replace_candidates_within_guards() ->
 
 
 def test_the_check_step_shortens_a_preference_between_words() -> None:
-    from memskill.synthesize import _first_clause
+    from memskill.skill_items import first_clause as _first_clause
 
     assert _first_clause("Round the percentages to one decimal place") == (
         "Round the percentages to one decimal place"

@@ -4,11 +4,15 @@
     memskill add --user U --conversation C [FILE]   store a conversation (JSON list of messages)
     memskill search QUERY --user U [--skills]       what an agent would receive
     memskill skills list|show|export|sync           the user's skills as SKILL.md
+    memskill skills pending|approve|reject|retire|edit|rollback|history   review skills (lifecycle)
     memskill segment --jsonl                        conversations (one JSON list per line) → task chunks
     memskill cluster --jsonl [--k N]                texts (one JSON list per line) → cluster labels
     memskill status [TASK_ID]                       a background job's state; vectors left to re-embed
     memskill reembed                                rebuild vectors after the embedder changed
-    memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API
+    memskill export --to FILE [--user U] [--with-keys]   the whole store as one archive file
+    memskill import FILE                            an archive into the store (or MEMSKILL_DATABASE_URL)
+    memskill serve [--host H] [--port P]            the MemOS-compatible HTTP API (and MCP at /mcp)
+    memskill mcp [--user U]                         MCP over stdio, for a local agent
     memskill worker [--concurrency N]               process jobs from the shared queue (no HTTP)
     memskill keys create [--app-id A] | list | revoke KEY_ID
     memskill bench quality [--data DIR] [--json OUT] [--quick]   stages on public data sets
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from memskill.bench.command import add_arguments as add_bench_arguments
+from memskill.cli_review import REVIEW_ACTIONS, add_review_arguments, review_action
 from memskill.config import Settings
 from memskill.errors import MemskillError
 
@@ -189,6 +194,8 @@ def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"{skill['id']}  {value['name']}  v{skill['version']}  {value['description']}\n")
             if not skills and not args.json:
                 err.write(f"no skills for user {args.user!r} yet\n")
+        elif args.action in REVIEW_ACTIONS:
+            return review_action(memory, args, out)
         elif args.action == "show":
             if not args.skill_id:
                 raise CommandError("`skills show` needs a SKILL_ID (see `memskill skills list --user U`).")
@@ -259,6 +266,88 @@ def cmd_reembed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress=lambda done, total: _progress(done, total, "re-embedded", err),
         )
         _print_json({"embedder": memory.embedder.id, "reembedded": counts}, out)
+    return 0
+
+
+def _store_name(settings: Settings) -> str:
+    """The configured store, for a summary: the database URL without its password, or the SQLite file."""
+    if settings.database_url:
+        return _redacted(settings.database_url)
+    return str(Path(settings.data_dir).expanduser() / "memskill.db")
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Write the configured store to one archive file (docs/archive.md); API keys only with --with-keys."""
+    from memskill.archive import export_archive
+    from memskill.engine import open_store
+
+    if not args.to:
+        raise CommandError("`export` needs --to FILE, the archive to write (e.g. --to memskill-store.zip).")
+    settings = _settings(args)
+    store = open_store(settings)
+    try:
+        manifest = export_archive(
+            store,
+            args.to,
+            user_id=args.user,
+            with_keys=args.with_keys,
+            progress=lambda what, done, total: _progress(done, total, what, err),
+        )
+    finally:
+        store.close()
+    summary = {key: manifest[key] for key in ("format_version", "user_id", "keys_included", "embedder")}
+    _print_json(
+        {
+            "archive": str(Path(args.to).expanduser()),
+            "store": _store_name(settings),
+            **summary,
+            "counts": manifest["counts"],
+        },
+        out,
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Import an archive into the configured store, then rebuild vectors another embedder made."""
+    from memskill.archive import import_archive
+    from memskill.engine import make_embedder, open_store
+
+    if not args.file:
+        raise CommandError("`import` needs the archive FILE, as written by `memskill export --to FILE`.")
+    if not Path(args.file).expanduser().is_file():
+        raise CommandError(f"no such file: {args.file}; give the archive `memskill export --to FILE` wrote.")
+    settings = _settings(args)
+    embedder = make_embedder(settings.embedder, settings.embed_endpoint)
+    store = open_store(settings)
+    try:
+        report = import_archive(
+            store,
+            args.file,
+            embedder=embedder,
+            progress=lambda what, done, total: _progress(done, total, what, err),
+        )
+    finally:
+        store.close()
+    _print_json(
+        {
+            "archive": str(Path(args.file).expanduser()),
+            "store": _store_name(settings),
+            "format_version": report.manifest["format_version"],
+            "archive_embedder": report.manifest.get("embedder"),
+            "embedder": embedder.id,
+            "added": report.added,
+            "skipped": report.skipped,
+            "reembedded": report.reembedded,
+        },
+        out,
+    )
+    if report.reembed_error:
+        err.write(
+            f"imported, but rebuilding the vectors with {embedder.id} failed ({report.reembed_error}); "
+            "vector search skips them until `memskill reembed` (or a running `memskill serve`) does it.\n"
+        )
+        return 1
     return 0
 
 
@@ -394,7 +483,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     err.write(
         f"memskill serving {settings.data_dir} at http://{args.host}:{args.port}/api/openmem/v1 "
-        f"({settings.workers} worker thread(s))\n"
+        f"({settings.workers} worker thread(s)); MCP at http://{args.host}:{args.port}/mcp\n"
     )
     from memskill.demo import mode_line
 
@@ -406,6 +495,28 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         logging.getLogger("uvicorn.access").addFilter(_without_query)  # after Config set up logging
         uvicorn.Server(config).run()
+    finally:
+        memory.close()
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Serve MCP over stdin and stdout until the client closes them; stdout carries only the protocol."""
+    from memskill.server.mcp.adapter import serve_stdio
+
+    settings = _settings(args)
+    if args.user:
+        settings = replace(settings, mcp_user=args.user)
+    memory = _memory_from(settings)
+    threading.Thread(target=memory.embedder.embed, args=(["warm up 预热"],), daemon=True).start()
+    where = _redacted(settings.database_url) if settings.database_url else str(settings.data_dir)
+    user = repr(settings.mcp_user) if settings.mcp_user else "none (every call names its user_id)"
+    err.write(f"memskill mcp: {where} over stdio; default user {user}\n")
+    err.flush()
+    try:
+        serve_stdio(memory, settings.mcp_user)
+    except KeyboardInterrupt:
+        pass
     finally:
         memory.close()
     return 0
@@ -484,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the raw reply")
 
     skills = commands.add_parser("skills", parents=[common], help="list, show or export skills")
-    skills.add_argument("action", choices=["list", "show", "export", "sync"])
+    skills.add_argument("action", choices=["list", "show", "export", "sync", *REVIEW_ACTIONS])
     skills.add_argument("skill_id", nargs="?")
     skills.add_argument("--user")
     skills.add_argument("--version", type=int)
@@ -494,11 +605,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="export/sync: replace folders memskill did not write"
     )
     skills.add_argument("--json", action="store_true")
+    add_review_arguments(skills)
 
     status = commands.add_parser("status", parents=[common], help="a job's status; vectors to re-embed")
     status.add_argument("task_id", nargs="?", help="a task_id from add (omit for the store's state)")
 
     commands.add_parser("reembed", parents=[common], help="rebuild vectors after the embedder changed")
+
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write the whole store to one archive file (to move it, e.g. from SQLite to PostgreSQL)",
+        description="Write messages, jobs, memories, task clusters and records, and skills with every "
+        "version to one archive file (docs/archive.md). API keys are secrets: they are left out unless "
+        "--with-keys is given. Not `memskill skills export`, which writes SKILL.md folders for an agent.",
+    )
+    export.add_argument("--to", metavar="FILE", help="the archive file to write, e.g. memskill-store.zip")
+    export.add_argument("--user", help="only this user's records")
+    export.add_argument(
+        "--with-keys",
+        action="store_true",
+        help="also write the API keys (their hashes: the server's keys then work on the target too); "
+        "keep such an archive private",
+    )
+
+    importer = commands.add_parser(
+        "import",
+        parents=[common],
+        help="import an archive into this store; MEMSKILL_DATABASE_URL selects PostgreSQL",
+        description="Import an archive made by `memskill export` into the configured store (the SQLite "
+        "file in the data directory, or PostgreSQL with MEMSKILL_DATABASE_URL). Records the store already "
+        "holds are skipped, so importing twice changes nothing; vectors made by another embedder than "
+        "the configured one are rebuilt.",
+    )
+    importer.add_argument("file", nargs="?", help="the archive, as written by `memskill export --to FILE`")
 
     seg = commands.add_parser("segment", parents=[common], help="split conversations into task chunks")
     seg.add_argument("--jsonl", action="store_true", help="read one JSON list of messages per line")
@@ -514,6 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+
+    mcp = commands.add_parser("mcp", parents=[common], help="serve MCP over stdio for a local agent")
+    mcp.add_argument("--user", help="the default user_id of calls that name none (or MEMSKILL_MCP_USER)")
 
     worker = commands.add_parser("worker", parents=[common], help="process jobs from the shared queue")
     worker.add_argument("--concurrency", type=int, default=2, help="worker threads (default 2)")
@@ -551,9 +694,12 @@ COMMANDS = {
     "skills": cmd_skills,
     "status": cmd_status,
     "reembed": cmd_reembed,
+    "export": cmd_export,
+    "import": cmd_import,
     "segment": cmd_segment,
     "cluster": cmd_cluster,
     "serve": cmd_serve,
+    "mcp": cmd_mcp,
     "worker": cmd_worker,
     "keys": cmd_keys,
     "bench": cmd_bench,

@@ -97,6 +97,18 @@ def _llm_profile(env: dict[str, str]) -> str:
     return profile
 
 
+SKILL_REVIEW = ("off", "required")
+
+
+def _skill_review(env: dict[str, str]) -> str:
+    review = (env.get("MEMSKILL_SKILL_REVIEW") or "off").strip().lower()
+    if review not in SKILL_REVIEW:
+        raise InvalidRequest(
+            f"MEMSKILL_SKILL_REVIEW={review!r} is not a mode: use one of {', '.join(SKILL_REVIEW)}"
+        )
+    return review
+
+
 def _lease_ms(env: dict[str, str]) -> int:
     lease_ms = _int(env, "MEMSKILL_LEASE_MS", 120_000)
     if lease_ms < 1000:
@@ -141,6 +153,16 @@ class Settings:
     `data_dir`."""
     embed_endpoint: Endpoint | None = None
     """An OpenAI-compatible `/embeddings` endpoint (`MEMSKILL_EMBED_*`) for the `endpoint` embedder."""
+    skill_min_tasks: int = 1
+    """Substantive tasks a skill needs before it is served (`MEMSKILL_SKILL_MIN_TASKS`); under it a skill is
+    a candidate. 1 serves a skill from its first task, as the compatible service does."""
+    skill_review: str = "off"
+    """`required` (`MEMSKILL_SKILL_REVIEW`): every new skill and every version memskill makes waits for an
+    operator's approval before it is served; `off`: a skill whose evidence holds is served at once."""
+    mcp_user: str | None = None
+    """The user an MCP client's calls are about when they name none (`MEMSKILL_MCP_USER`), so that one
+    developer's agent needs no ids; its skills are the MCP resources and prompts listed. None = every
+    call names its `user_id`."""
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -166,4 +188,7 @@ class Settings:
             llm_profile=_llm_profile(env),
             database_url=_database_url(env),
             embed_endpoint=embed_endpoint,
+            mcp_user=env.get("MEMSKILL_MCP_USER", "").strip() or None,
+            skill_min_tasks=max(1, _int(env, "MEMSKILL_SKILL_MIN_TASKS", 1)),
+            skill_review=_skill_review(env),
         )

@@ -26,6 +26,7 @@ from memskill.export import Exported, export
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import Workers, run_job
+from memskill.lifecycle import Review, served
 from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
 from memskill.naming import kind_of_name, recognise
@@ -144,9 +145,16 @@ class Memory:
         self.chat = chat
         """The chat model the stages try first; None = the algorithmic stages only."""
         self.pipeline = Pipeline(
-            self.store, self.embedder, StructuredLLM(chat) if chat is not None else None, settings.llm_profile
+            self.store,
+            self.embedder,
+            StructuredLLM(chat) if chat is not None else None,
+            settings.llm_profile,
+            settings.skill_min_tasks,
+            settings.skill_review == "required",
         )
         self.skill_link = skill_link
+        self.review = Review(self.store, self.embedder)
+        """The operator's actions on skills: approve, reject, retire, edit, rollback, history."""
         self.workers = Workers(self.store, self.pipeline, settings.workers, lease_ms=settings.lease_ms)
         self._closed = threading.Event()
         self._reembedding = Reembedding(self.store, self.embedder, then=self.workers.start)
@@ -251,9 +259,16 @@ class Memory:
         agent_id: str | None = None,
         app_id: str | None = None,
         async_mode: bool = True,
+        skill_id: str | None = None,
     ) -> dict[str, Any]:
-        """A correction from the user: updates preferences and the matching skill."""
+        """A correction from the user: updates preferences and the matching skill, and counts as helpful
+        or unhelpful feedback on it (`memskill.lifecycle`). `skill_id` names the skill; without it, the
+        skill of the conversation's latest task, else the one nearest the feedback."""
         scope = self._scope(user_id, agent_id, app_id)
+        if skill_id is not None:
+            named = self.store.get_skill(str(skill_id))
+            if named is None or named.user_id != scope.user_id:
+                raise NotFound(f"skill {skill_id!r} not found for user {scope.user_id!r}")
         conversation = check_id("conversation_id", conversation_id, self.limits)
         assert conversation is not None
         if not isinstance(feedback_content, str) or not feedback_content.strip():
@@ -271,8 +286,9 @@ class Memory:
         job = Job(
             id=job_id, user_id=scope.user_id, conversation_id=conversation, kind="feedback", status="running"
         )
+        payload: dict[str, Any] = {"feedback": True, **({"skill_id": skill_id} if skill_id else {})}
         return self._submit(
-            scope, conversation, message, job, {"feedback": True}, not _flag("async_mode", async_mode, True)
+            scope, conversation, message, job, payload, not _flag("async_mode", async_mode, True)
         )
 
     def wait(self, task_id: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -400,7 +416,8 @@ class Memory:
             data["tool_memory_detail_list"] = [wire.tool_memory(i, r) for i, r in search("tool", tool_limit)]
         if want_skills and skill_limit:
             data["skill_detail_list"] = [
-                wire.skill(skill, rel, self._link(skill)) for skill, rel in skill_hits[:skill_limit]
+                wire.skill(self._served(skill), rel, self._link(skill))
+                for skill, rel in skill_hits[:skill_limit]
             ]
         return data
 
@@ -493,6 +510,10 @@ class Memory:
         ranked = sorted(scored.values(), key=lambda pair: -pair[1])
         return ranked[:limit]
 
+    def _served(self, skill: Skill) -> Skill:
+        """The skill as served: its approved version while a newer one waits for review."""
+        return served(self.store, skill)
+
     def _link(self, skill: Skill) -> str:
         return self.skill_link(skill) if self.skill_link else ""
 
@@ -553,7 +574,7 @@ class Memory:
             data["tool_memory_detail_list"] = [wire.tool_memory(i) for i in page_of("tool")[0]]
         if _flag("include_skill", include_skill, True):
             skills = self.store.list_skills(scope)[start : start + per_page]
-            data["skill_detail_list"] = [wire.skill(s, None, self._link(s)) for s in skills]
+            data["skill_detail_list"] = [wire.skill(self._served(s), None, self._link(s)) for s in skills]
         return data
 
     def get_memory_by_id(
@@ -566,7 +587,7 @@ class Memory:
             return wire.item(item)
         skill = self.store.get_skill(item_id)
         if skill is not None and _owned(skill.user_id, skill.app_id, user_id, app_id):
-            return {**wire.skill(skill, None, self._link(skill)), "kind": "skill"}
+            return {**wire.skill(self._served(skill), None, self._link(skill)), "kind": "skill"}
         raise NotFound(f"no memory {memory_id!r} for this user: check the id (ids come from search/get).")
 
     def update_memory(
@@ -677,7 +698,12 @@ class Memory:
             skills = self.store.list_skills(scope)
         return {
             "skill_detail_list": [
-                wire.skill(s, None, self._link(s), self.store.skill_versions(s.id) if with_versions else None)
+                wire.skill(
+                    self._served(s),
+                    None,
+                    self._link(s),
+                    self.store.skill_versions(s.id) if with_versions else None,
+                )
                 for s in skills
             ]
         }
@@ -695,7 +721,7 @@ class Memory:
         skill = self.store.get_skill(skill_id)
         if skill is None:
             raise NotFound(f"no skill {skill_id!r}.")
-        markdown = skill.current.markdown
+        markdown = self._served(skill).current.markdown
         if version is not None:
             match = [v for v in self.store.skill_versions(skill_id) if v.version == version]
             if not match:
@@ -714,7 +740,8 @@ class Memory:
         written there (`memskill.export`): folders memskill did not write are left alone unless `force`;
         `prefix` names folders per user; `sync` also removes the folders of this user's deleted skills."""
         scope = self._scope(user_id)
-        return export(self.store.list_skills(scope), scope.user_id, Path(directory), prefix, force, sync)
+        skills = [self._served(skill) for skill in self.store.list_skills(scope)]
+        return export(skills, scope.user_id, Path(directory), prefix, force, sync)
 
     def users(self) -> list[str]:
         return self.store.user_ids()

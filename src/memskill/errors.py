@@ -4,7 +4,8 @@
     ├── InvalidRequest             40000  a parameter is malformed or out of range
     │   ├── MissingField           40002  a required field is absent
     │   ├── IdTooLong              40010  an id is longer than 100 characters
-    │   └── SkillFormatError       40000  a SKILL.md breaks the format (defined in `skillfile`)
+    │   ├── SkillFormatError       40000  a SKILL.md breaks the format (defined in `skillfile`)
+    │   └── ArchiveError           40000  not a store archive this version reads (defined in `archive`)
     ├── Unauthorized               40100  missing or unknown API key
     ├── Forbidden                  40100  a valid key or link that does not reach this data (HTTP 403)
     ├── RateLimited                40300  too many requests for this key
@@ -126,3 +127,9 @@ def error_for(code: int, http_status: int, message: str) -> MemskillError:
     }
     kind = by_code.get(code) or (InvalidRequest if 400 <= http_status < 500 else InternalError)
     return kind(message)
+
+
+def unexpected(error: BaseException) -> InternalError:
+    """What a client is told about an error nobody anticipated: its type only, since its text may quote
+    the caller's data or the server's internals; the server logs the details."""
+    return InternalError(f"internal error ({type(error).__name__}); the server log has the details.")

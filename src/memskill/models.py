@@ -18,6 +18,9 @@ def now_ms() -> int:
 
 Role = Literal["user", "assistant", "system", "tool"]
 Status = Literal["activated", "archived"]
+SkillState = Literal["candidate", "active", "retired"]
+"""Where a skill is in its life (`memskill.lifecycle`): a candidate waits for its evidence or an
+operator, an active skill is served, a retired one is kept but never served."""
 JobStatus = Literal["running", "completed", "failed"]
 
 
@@ -258,6 +261,11 @@ class SkillVersion:
     create_time: int
     note: str = ""
     """What changed relative to the previous version."""
+    author: str = "memskill"
+    """Who made it: "memskill" for a version built from tasks, else the operator who edited or rolled back."""
+    held_out: tuple[str, ...] = ()
+    """Items kept out of this version, each with why ("procedure: … — no source message names
+    `get_wether`")."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,32 @@ class Skill:
     tags: tuple[str, ...] = ()
     create_time: int = 0
     update_time: int = 0
+    state: SkillState = "active"
+    live_version: int = 0
+    """The version served while a newer one waits for review (0: the current version is served)."""
+    helpful: int = 0
+    """Feedback that found the skill helpful."""
+    unhelpful: int = 0
+    """Feedback that found it wrong or unhelpful."""
+
+    @property
+    def reliability(self) -> float:
+        """How far feedback trusts the skill: (helpful + 1) / (all feedback + 2), 0.5 before any."""
+        return (self.helpful + 1) / (self.helpful + self.unhelpful + 2)
+
+
+@dataclass(frozen=True)
+class SkillEvent:
+    """One entry of a skill's history: who did what to it, and when."""
+
+    skill_id: str
+    time: int
+    actor: str
+    """"memskill" for the engine, else the operator's name."""
+    action: str
+    """created, updated, approved, rejected, retired, edited, rolled back, demoted, feedback."""
+    version: int
+    detail: str = ""
 
 
 @dataclass(frozen=True)

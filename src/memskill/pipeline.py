@@ -21,8 +21,10 @@ import numpy as np
 
 from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
+from memskill.evidence import check, source_text, technical_tokens
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
+from memskill.lifecycle import MACHINE, Review, after_build, found_helpful, removed_by_people
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
     Extraction,
@@ -30,6 +32,8 @@ from memskill.models import (
     PreferenceDraft,
     Scope,
     Skill,
+    SkillEvent,
+    SkillItem,
     TaskChunk,
     TaskRecord,
     ToolLessonDraft,
@@ -40,8 +44,15 @@ from memskill.providers.embedders import Embedder
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
-from memskill.synthesize import Evidence, is_substantive, next_version, search_text, shown_candidates
-from memskill.vectors import centroid, record_dict, record_from_dict, record_text, skill_vectors
+from memskill.synthesize import Evidence, is_substantive, next_version, shown_candidates
+from memskill.vectors import (
+    centroid,
+    record_dict,
+    record_from_dict,
+    record_text,
+    skill_search_text,
+    skill_vectors,
+)
 
 log = logging.getLogger("memskill.pipeline")
 
@@ -65,10 +76,20 @@ class Pipeline:
     """Runs jobs against a store with an embedder. Stateless apart from its collaborators."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, llm: StructuredLLM | None = None, profile: str = "full"
+        self,
+        store: Store,
+        embedder: Embedder,
+        llm: StructuredLLM | None = None,
+        profile: str = "full",
+        min_tasks: int = 1,
+        review: bool = False,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.min_tasks = min_tasks
+        """Supporting tasks a skill needs before it is served (`Settings.skill_min_tasks`)."""
+        self.review = review
+        """Whether every new skill and version waits for an operator (`Settings.skill_review`)."""
         self.stages = Stages(embedder, llm, profile)
         self.clusters = Chooser(store, embedder)
         self.memories = Consolidator(store, embedder)
@@ -309,19 +330,58 @@ class Pipeline:
         taken = [
             s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id
         ]
+        versions = self.store.skill_versions(previous.id) if previous else []
+        removed = {(i.section, i.text) for i in removed_by_people(versions)}
+
+        def vet(items: Sequence[SkillItem]) -> tuple[list[SkillItem], list[str]]:
+            kept, held_out = check(items, self._sources_of(items, records, evidence))
+            undone = [i for i in kept if (i.section, i.text) in removed]
+            held_out += [f"{i.section}: {i.text} — a person removed it" for i in undone]
+            return [i for i in kept if i not in undone], held_out
+
         built = next_version(
-            previous, scope, cluster.id, evidence, records, taken, self.similarity, update, now_ms()
+            previous, scope, cluster.id, evidence, records, taken, self.similarity, update, now_ms(), vet
         )
         if built is None:
             assert previous is not None
             return previous  # nothing new: no new version
         skill, draft = built
+        # A conversation's follow-ups to one task are records of it too: tasks count by conversation.
+        tasks = len({r.conversation_id for r in records}) or 1
+        skill = after_build(previous, skill, tasks, self.min_tasks, self.review)
         vector = skill_vectors([cluster.centroid], [(draft.title, draft.description)], self.embedder)[0]
-        self.store.save_skill(skill, search_text(draft, records), vector, self.embedder.id)
+        search = skill_search_text(draft.name, draft.title, draft.description, draft.items, records)
+        self.store.save_skill(skill, search, vector, self.embedder.id)
+        held_out = len(skill.current.held_out)
+        held = f"; {held_out} held out" if held_out else ""
+        self.store.add_skill_event(
+            SkillEvent(
+                skill.id,
+                skill.update_time,
+                MACHINE,
+                "updated" if previous else "created",
+                skill.current.version,
+                f"{skill.state}{held}",
+            )
+        )
         if cluster.skill_id != skill.id:
             self.store.save_cluster(replace(cluster, skill_id=skill.id, update_time=skill.update_time))
         (outcome.updated if previous else outcome.added).append(skill.id)
         return skill
+
+    def _sources_of(
+        self, items: Sequence[SkillItem], records: Sequence[TaskRecordRow], evidence: Evidence
+    ) -> str:
+        """What the messages behind the items that name technical tokens said (`evidence.source_text`);
+        only those items are checked against them, so only their records' messages are read."""
+        cited = {source for item in items if technical_tokens(item.text) for source in item.sources}
+        if not cited:
+            return ""
+        rows = {row.id: row for row in records}
+        ids = [str(m) for r in cited if r in rows for m in rows[r].record.get("sources", [])]
+        if evidence.record_id in cited:
+            ids += list(evidence.record.sources)
+        return source_text(self.store.messages_by_ids(list(dict.fromkeys(ids))))
 
     # -- feedback ---------------------------------------------------------------------------------
 
@@ -332,7 +392,8 @@ class Pipeline:
         message_ids = list(payload.get("message_ids", []))
         messages = self.store.messages_by_ids(message_ids)
         text = " ".join(m.content for m in messages).strip()
-        skill = self._skill_for_feedback(scope, job.conversation_id, text)
+        named = self.store.get_skill(str(payload["skill_id"])) if payload.get("skill_id") else None
+        skill = named or self._skill_for_feedback(scope, job.conversation_id, text)
         found = self.stages.feedback(
             text,
             messages,
@@ -365,6 +426,11 @@ class Pipeline:
                 )
             if skill is not None:
                 retracted += corrected_items(skill.current.items, drafts, self.similarity)
+            if skill is not None:
+                helpful = found_helpful(messages)
+                if helpful is not None:
+                    Review(self.store, self.embedder).feedback(skill.id, helpful, "feedback", text[:200])
+                    skill = self.store.get_skill(skill.id) or skill
             if cluster is not None and drafts:
                 language = detect_language(text)
                 record = TaskRecord(

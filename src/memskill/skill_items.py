@@ -12,15 +12,18 @@ decides what a task adds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from memskill.consolidate import CONTRADICTION_COSINE
+from memskill.extract.prose import shorten
 from memskill.models import PreferenceDraft, SkillItem
 from memskill.prompts import one_line
 from memskill.prompts.skill_update import SECTIONS, SkillUpdate, Verdict
+from memskill.text import STOPWORDS
 from memskill.topics import topic_of
 
 MERGE_COSINE = 0.82
@@ -338,3 +341,36 @@ def _union(existing: str, text: str, openings: dict[str, str], separators: dict[
 
 MAX_LISTED = 6
 """Questions or things asked about kept in one listing step."""
+
+
+_CONDITION = re.compile(
+    r"^(?:(?:whenever|when|if|every time|each time)\b[^,;:]{3,60}[,;:]"
+    r"|(?:每次|以后|如果|只要)[^，,；;：:]{2,24}[，,；;：:])",
+    re.I,
+)
+"""A leading condition ("Whenever you plan a party for me,", "以后写汇报的时候，") ahead of what to do."""
+
+
+def first_clause(text: str, limit: int = 40) -> str:
+    """A preference shortened at a clause's end, never inside a word ("Order the issues by severity,
+    bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`
+    (`limit` + 8 for text written with spaces, whose words are longer)."""
+    spaced = " " in text.strip()
+    limit += 8 if spaced else 0
+    if len(text) <= limit:
+        return text
+    head = _CONDITION.match(text)
+    if head:
+        # "Whenever you plan a party for me, end with a shopping list…": the instruction is what
+        # follows the condition, and the skill's own trigger already says when.
+        rest = text[head.end() :].strip()
+        return first_clause(rest[:1].upper() + rest[1:] if spaced else rest, limit - (8 if spaced else 0))
+    cut = re.search(r"[，,；;：:（(]", text[8:])
+    if cut and 8 + cut.start() <= limit:
+        return text[: 8 + cut.start()]
+    if not spaced:
+        return shorten(text, limit)
+    words = text[: limit + 1].split(" ")[:-1]  # the last piece may be a cut word
+    while len(words) > 1 and words[-1].lower().strip(".,") in STOPWORDS:
+        words.pop()  # "…tables in the" → "…tables"
+    return " ".join(words).rstrip(",;:") + "…"

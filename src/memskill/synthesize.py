@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
@@ -37,6 +36,7 @@ from memskill.skill_items import (
     apply_operations,
     apply_verdict,
     best_match,
+    first_clause,
     merge_once,
     nearest_item,
     overlap,
@@ -47,7 +47,7 @@ from memskill.skill_items import (
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
-from memskill.text import STOPWORDS
+from memskill.vectors import record_request
 
 
 @dataclass(frozen=True)
@@ -365,6 +365,12 @@ def document(
     )
 
 
+CHECK_OPENINGS = (
+    "交付前对照用户偏好逐条检查：",
+    "Before answering, check the result against each preference: ",
+)
+
+
 def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     """A closing step that carries the user's preferences into the procedure itself."""
     preferences = sorted(
@@ -373,43 +379,9 @@ def _check_step(draft: SkillDraft) -> tuple[str, ...]:
     )[:6]
     if not preferences:
         return ()
-    short = [_first_clause(p.text) for p in preferences]
-    if draft.language == "zh":
-        return ("交付前对照用户偏好逐条检查：" + "；".join(short),)
-    return ("Before answering, check the result against each preference: " + "; ".join(short),)
-
-
-_CONDITION = re.compile(
-    r"^(?:(?:whenever|when|if|every time|each time)\b[^,;:]{3,60}[,;:]"
-    r"|(?:每次|以后|如果|只要)[^，,；;：:]{2,24}[，,；;：:])",
-    re.I,
-)
-"""A leading condition ("Whenever you plan a party for me,", "以后写汇报的时候，") ahead of what to do."""
-
-
-def _first_clause(text: str, limit: int = 40) -> str:
-    """A preference shortened at a clause's end, never inside a word ("Order the issues by severity,
-    bugs first, style last" → "Order the issues by severity"); cut only when longer than `limit`
-    (`limit` + 8 for text written with spaces, whose words are longer)."""
-    spaced = " " in text.strip()
-    limit += 8 if spaced else 0
-    if len(text) <= limit:
-        return text
-    head = _CONDITION.match(text)
-    if head:
-        # "Whenever you plan a party for me, end with a shopping list…": the instruction is what
-        # follows the condition, and the skill's own trigger already says when.
-        rest = text[head.end() :].strip()
-        return _first_clause(rest[:1].upper() + rest[1:] if spaced else rest, limit - (8 if spaced else 0))
-    cut = re.search(r"[，,；;：:（(]", text[8:])
-    if cut and 8 + cut.start() <= limit:
-        return text[: 8 + cut.start()]
-    if not spaced:
-        return shorten(text, limit)
-    words = text[: limit + 1].split(" ")[:-1]  # the last piece may be a cut word
-    while len(words) > 1 and words[-1].lower().strip(".,") in STOPWORDS:
-        words.pop()  # "…tables in the" → "…tables"
-    return " ".join(words).rstrip(",;:") + "…"
+    short = [first_clause(p.text) for p in preferences]
+    zh = draft.language == "zh"
+    return (CHECK_OPENINGS[0 if zh else 1] + ("；" if zh else "; ").join(short),)
 
 
 def is_substantive(record: TaskRecord, user_turns: int) -> bool:
@@ -424,10 +396,8 @@ def is_substantive(record: TaskRecord, user_turns: int) -> bool:
     )
 
 
-def _request(fields: dict[str, Any]) -> str:
-    """What a stored task record asked for: its first request's words, else its title, generalised."""
-    requests = fields.get("requests") or []
-    return as_title(generalise(str(requests[0] if requests else fields.get("title", ""))))
+Vet = Callable[[Sequence[SkillItem]], tuple[list[SkillItem], list[str]]]
+"""Items in, (the items kept, why each other one was kept out) out."""
 
 
 def next_version(
@@ -440,17 +410,19 @@ def next_version(
     similarity: Similarity,
     update: SkillUpdate | None,
     moment: int,
+    vet: Vet | None = None,
 ) -> tuple[Skill, SkillDraft] | None:
     """The cluster's skill with its next version after `evidence` (None when nothing changed): the
     draft rendered to a validated SKILL.md, ready to store. `records` are the cluster's task records,
-    `taken` the names of the user's other skills."""
+    `taken` the names of the user's other skills; `vet` keeps out the items its sources do not back
+    (`memskill.evidence`), and the version records why."""
 
     # A skill is named and described from what its tasks asked for, never from an acknowledgement; its
     # first task's request leads. Records of one job share a time, so ties go by id (from content): the
     # same tasks give the same title however their jobs were timed or retried.
     ordered = sorted(records, key=lambda r: (r.create_time, r.id))
     first = evidence.record.requests[0] if evidence.record.requests else ""
-    titles = [_request(r.record) for r in ordered] or [
+    titles = [record_request(r.record) for r in ordered] or [
         as_title(generalise(first)) if first else evidence.record.title
     ]
     goals = [generalise(str(r.record.get("goal", ""))) for r in ordered] or [generalise(evidence.record.goal)]
@@ -459,6 +431,8 @@ def next_version(
     )
     if previous is not None and not draft.operations:
         return None
+    kept, held_out = vet(draft.items) if vet is not None else (list(draft.items), [])
+    draft = replace(draft, items=tuple(kept))
     skill_id = previous.id if previous else stable_id("skill_", scope.user_id, cluster_id)
     number = previous.current.version + 1 if previous else 1
     conversations = tuple(dict.fromkeys(r.conversation_id for r in ordered))
@@ -479,6 +453,7 @@ def next_version(
         markdown=markdown,
         create_time=moment,
         note="\n".join(draft.operations),
+        held_out=tuple(held_out),
     )
     skill = Skill(
         id=skill_id,
@@ -493,14 +468,6 @@ def next_version(
         update_time=moment,
     )
     return skill, draft
-
-
-def search_text(draft: SkillDraft, records: Sequence[TaskRecordRow]) -> str:
-    """What keyword search finds a skill by: its name, title, description, its tasks' requests, its
-    steps and preferences."""
-    requests = [_request(r.record) for r in sorted(records, key=lambda r: (r.create_time, r.id))][-10:]
-    steps = [item.text for item in draft.items if item.section in ("procedure", "preference")]
-    return " ".join([draft.name.replace("-", " "), draft.title, draft.description, *requests, *steps])
 
 
 def render_checked(doc: SkillDocument) -> str:

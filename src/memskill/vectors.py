@@ -3,7 +3,9 @@
 - a task record: `record_text` (title, goal, first requests and steps); a cluster's centroid is the
   mean of its records' vectors;
 - a skill: `skill_vectors`, its cluster's centroid plus half its title and description;
-- a memory item: `item_text`.
+- a memory item: `item_text`;
+- a skill's keyword-search text: `skill_search_text` (its name, title, description, its tasks' requests,
+  steps and preferences).
 
 Task records are stored as plain dicts (`record_dict`, `record_from_dict`).
 """
@@ -15,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from memskill.models import MemoryItem, TaskRecord
+from memskill.generalise import as_title, generalise
+from memskill.models import MemoryItem, SkillItem, TaskRecord
 from memskill.providers.embedders import Embedder, normalise_rows
 
 
@@ -50,6 +53,23 @@ def item_text(item: MemoryItem) -> str:
     if item.payload.get("episode"):
         return item.key.rpartition(" · ")[0] + " " + item.text
     return item.text
+
+
+def record_request(fields: dict[str, Any]) -> str:
+    """What a stored task record asked for: its first request's words, else its title, generalised."""
+    requests = fields.get("requests") or []
+    return as_title(generalise(str(requests[0] if requests else fields.get("title", ""))))
+
+
+def skill_search_text(
+    name: str, title: str, description: str, items: Sequence[SkillItem], records: Sequence[Any]
+) -> str:
+    """What keyword search finds a skill by: its name, title, description, the requests of its tasks'
+    records (`TaskRecordRow`s, the last ten), its steps and preferences."""
+    ordered = sorted(records, key=lambda r: (r.create_time, r.id))
+    requests = [record_request(r.record) for r in ordered][-10:]
+    steps = [item.text for item in items if item.section in ("procedure", "preference")]
+    return " ".join([name.replace("-", " "), title, description, *requests, *steps])
 
 
 def record_dict(record: TaskRecord) -> dict[str, Any]:

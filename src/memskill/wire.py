@@ -144,6 +144,8 @@ def skill(
         "confidence": round(value.confidence, 4),
         "tags": list(value.tags),
         "relativity": round(relativity, 4) if relativity is not None else None,
+        "state": value.state,
+        "reliability": round(value.reliability, 4),
     }
     if versions is not None:
         out["versions"] = [
@@ -154,6 +156,8 @@ def skill(
                 "skill_markdown": v.markdown,
                 "create_time": v.create_time,
                 "note": v.note,
+                "author": v.author,
+                "held_out": list(v.held_out),
             }
             for v in versions
         ]

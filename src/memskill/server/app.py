@@ -3,12 +3,16 @@
     app = create_app(Memory(data_dir), Settings.from_env())
 
 Every error leaves as the envelope `{"code": <5-digit>, "message": "<what to fix>", "data": null}`:
-request validation becomes 400 (40000 / 40002 / 40010), never a 500.
+request validation becomes 400 (40000 / 40002 / 40010), never a 500. The same gate guards the MCP
+endpoint at `/mcp` (`server.mcp.endpoint`), whose refusals are JSON-RPC errors with those codes and
+messages.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,16 +22,20 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from memskill import __version__
 from memskill.config import Settings
 from memskill.engine import Memory
-from memskill.errors import IdTooLong, InvalidRequest, MemskillError, MissingField, Unauthorized
+from memskill.errors import MemskillError, Unauthorized, unexpected
 from memskill.server.dashboard import build_console
 from memskill.server.keys import KeyRing
-from memskill.server.limits import ASGIApp, BodyLimit, RateLimiter, Receive, Scope, Send, envelope
+from memskill.server.limits import MCP_PATH, ASGIApp, BodyLimit, RateLimiter, Receive, Scope, Send, refusal
 from memskill.server.links import Signer, load_secret
+from memskill.server.mcp.endpoint import HttpEndpoint
+from memskill.server.review import build_review
 from memskill.server.routes import build_downloads, build_router
+from memskill.server.schemas import describe_validation
 
 log = logging.getLogger("memskill.server")
 PREFIXES = ("/api/openmem/v1", "/v1")
@@ -40,33 +48,9 @@ def error_reply(error: MemskillError) -> JSONResponse:
     return JSONResponse({"code": error.code, "message": str(error), "data": None}, error.http_status)
 
 
-def describe_validation(error: RequestValidationError) -> MemskillError:
-    """The first validation problem as a `MemskillError` whose message names the field."""
-    problems = list(error.errors())
-    if not problems:
-        return InvalidRequest("the request body is not valid.")
-    first = problems[0]
-    location = [str(part) for part in first.get("loc", ()) if part != "body"]
-    field = ".".join(location) or "body"
-    kind = first.get("type", "")
-    if kind == "json_invalid":
-        return InvalidRequest(f"the body is not valid JSON ({first.get('msg', '')}): send a JSON object.")
-    if kind == "missing" or (kind == "string_too_short" and first.get("input") == ""):
-        return MissingField(f"`{field}` is required: pass a non-empty value.")
-    if kind == "string_too_long" and location and location[-1].endswith("_id"):
-        return IdTooLong(f"`{field}` is longer than 100 characters; ids may be at most 100.")
-    if kind == "literal_error" and location and location[-1] == "role":
-        return InvalidRequest(f"`{field}` must be one of user, assistant, system, tool.")
-    if kind == "unusable_value":
-        return InvalidRequest(first.get("msg", "the body holds a value that cannot be stored."))
-    if kind in ("model_attributes_type", "dict_type") and not location:
-        return InvalidRequest("the body must be a JSON object.")
-    return InvalidRequest(f"`{field}`: {first.get('msg', 'invalid value')}.")
-
-
 class Gate:
-    """ASGI middleware: every API path needs `Authorization: Token <key>` (or `Bearer`) and is rate
-    limited per key; the index, the docs and signed skill downloads are open."""
+    """ASGI middleware: every API path (and `/mcp`) needs `Authorization: Token <key>` (or `Bearer`) and
+    is rate limited per key; the index, the docs and signed skill downloads are open."""
 
     def __init__(self, app: ASGIApp, keys: KeyRing, limiter: RateLimiter) -> None:
         self.app = app
@@ -90,7 +74,7 @@ class Gate:
                 )
             self.limiter.check(found.key_id)
         except MemskillError as error:
-            payload = envelope(error.code, str(error))
+            payload = refusal(scope["path"], error)
             await send(
                 {
                     "type": "http.response.start",
@@ -145,20 +129,31 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
     settings = settings or memory.settings
     keys = keys or KeyRing(memory.store, settings.api_key)
     signer = Signer(load_secret(settings.data_dir, settings.signing_key), settings.link_ttl_s)
+    mcp = HttpEndpoint(memory, settings.mcp_user, signer, settings.public_url, settings.limits.max_body_bytes)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.running():  # the MCP endpoint runs while the application does
+            yield
+
     app = FastAPI(
         title="memskill",
         version=__version__,
         description="MemOS Cloud v1 compatible memory API. Authenticate with `Authorization: Token <key>`.",
         redoc_url=None,
         docs_url=None,  # served below from the package's own copy of Swagger UI: no CDN, works offline
+        lifespan=lifespan,
     )
     api = build_router(memory, signer, settings.public_url)
     downloads = build_downloads(memory, signer)
+    review = build_review(memory)
     for prefix in PREFIXES:
         app.include_router(api, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
         app.include_router(downloads, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
+        app.include_router(review, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
     app.include_router(build_console(memory, keys, signer, settings.public_url))
     app.mount("/ui/static", StaticFiles(packages=[("memskill.server", "static")]), name="static")
+    app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))  # an ASGI app: any method
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -189,7 +184,7 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
 
     @app.exception_handler(RequestValidationError)
     def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_reply(describe_validation(error))
+        return error_reply(describe_validation(error.errors()))
 
     @app.exception_handler(HTTPException)
     def on_http(request: Request, error: HTTPException) -> JSONResponse:
@@ -206,8 +201,7 @@ def create_app(memory: Memory, settings: Settings | None = None, keys: KeyRing |
     @app.exception_handler(Exception)
     def on_crash(request: Request, error: Exception) -> JSONResponse:
         log.error("unhandled error on %s", request.url.path, exc_info=error)
-        message = f"internal error ({type(error).__name__}); the server log has the details."
-        return JSONResponse({"code": 50000, "message": message, "data": None}, 500)
+        return error_reply(unexpected(error))
 
     app.openapi = lambda: describe_api(app)  # type: ignore[method-assign]
     # The last added runs first: the gate refuses strangers before any body is read.

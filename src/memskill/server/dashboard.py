@@ -25,7 +25,8 @@ from markupsafe import Markup, escape
 
 from memskill import __version__
 from memskill.engine import Memory
-from memskill.errors import MemskillError, NotFound
+from memskill.errors import InvalidRequest, MemskillError, NotFound
+from memskill.lifecycle import missing
 from memskill.models import MemoryItem, Scope, Skill
 from memskill.server import i18n
 from memskill.server.keys import KeyRing
@@ -158,7 +159,7 @@ class Console:
         else:
             items = self.store.list_items(scope, kinds, ("activated", "archived"))
             rows = [_item_row(item) for item in items[:PAGE_SIZE]]
-        skills = self.store.list_skills(scope)
+        skills = self.store.list_skills(scope, ("activated", "archived"))  # candidates and retired too
         conversations = self.store.conversation_ids(user_id)
         if not conversations and not rows and not skills:
             raise NotFound(f"no user {user_id!r}: pick one on the users page.")
@@ -178,11 +179,14 @@ class Console:
     def skill(self, request: Request, session: Session, skill_id: str) -> HTMLResponse:
         skill = self._skill(skill_id)
         versions = self.store.skill_versions(skill.id)
+        tasks = len({r.conversation_id for r in self.store.task_records(skill.cluster_id)})
         return self.page(
             request,
             "skill.html",
             session=session,
             skill=skill,
+            lacks=missing(skill, tasks, self.memory.settings.skill_min_tasks),
+            events=list(reversed(self.store.skill_events(skill.id))),
             document=parse(skill.current.markdown),
             versions=list(reversed(versions)),
             zip_url=self.link(request, skill),
@@ -429,6 +433,18 @@ def build_console(memory: Memory, keys: KeyRing, signer: Signer, public_url: str
             skill = console._skill(skill_id)
             console.store.delete_skill(skill.id)
             return RedirectResponse(f"/ui/user?id={quote(skill.user_id, safe='')}", 303)
+
+        return guarded(render)(request)
+
+    @router.post("/ui/skills/{skill_id}/review")
+    def review(request: Request, skill_id: str, action: str = Form(""), csrf: str = Form("")) -> Response:
+        def render(session: Session) -> Response:
+            if not console.sessions.csrf_ok(session, csrf):
+                return console.page(request, "error.html", 403, session=session, message="CSRF token missing")
+            if action not in ("approve", "reject", "retire"):
+                raise InvalidRequest(f"unknown review action {action!r}: use approve, reject or retire")
+            console.memory.review.act(action, skill_id, f"console:{session.key_id}")
+            return RedirectResponse(f"/ui/skills/{quote(skill_id, safe='')}", 303)
 
         return guarded(render)(request)
 

@@ -107,6 +107,21 @@ WORDS: dict[str, dict[str, str]] = {
     "from": {"en": "from", "zh": "从"},
     "to": {"en": "to", "zh": "到"},
     "truncated": {"en": "Showing the first {n}.", "zh": "只显示前 {n} 条。"},
+    "state": {"en": "State", "zh": "状态"},
+    "candidate": {"en": "candidate", "zh": "候选"},
+    "active": {"en": "active", "zh": "已启用"},
+    "retired": {"en": "retired", "zh": "已停用"},
+    "reliability": {"en": "reliability", "zh": "可靠度"},
+    "waiting_version": {"en": "waiting for review; agents get", "zh": "待审核；智能体当前拿到的是"},
+    "lacks": {"en": "Not served yet", "zh": "尚未启用"},
+    "approve": {"en": "Approve", "zh": "批准"},
+    "reject": {"en": "Reject", "zh": "驳回"},
+    "retire": {"en": "Retire", "zh": "停用"},
+    "by": {"en": "by", "zh": "作者"},
+    "held_out": {"en": "Held out (no evidence)", "zh": "未采纳（缺少依据）"},
+    "history": {"en": "History", "zh": "操作记录"},
+    "who": {"en": "Who", "zh": "操作人"},
+    "action": {"en": "Action", "zh": "操作"},
 }
 
 

@@ -1,4 +1,8 @@
-"""Request limits that sit in front of the routes: body size (413) and requests per key (429)."""
+"""Request limits that sit in front of the routes: body size (413) and requests per key (429).
+
+A refusal is the API's envelope, except on the MCP endpoint, where it is a JSON-RPC error with the same
+code and message: an MCP client shows that to the agent, and would only say "error" for anything else.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,27 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from memskill.errors import PayloadTooLarge, RateLimited
+from memskill.errors import MemskillError, PayloadTooLarge, RateLimited
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+MCP_PATH = "/mcp"
+"""Where `memskill serve` answers MCP clients (streamable HTTP)."""
 
 
 def envelope(code: int, message: str) -> bytes:
     return json.dumps({"code": code, "message": message, "data": None}, ensure_ascii=False).encode()
+
+
+def refusal(path: str, error: MemskillError) -> bytes:
+    """The body of a response that refuses a request at `path` before any route runs."""
+    if path != MCP_PATH and not path.startswith(MCP_PATH + "/"):
+        return envelope(error.code, str(error))
+    reply = {"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": str(error)}}
+    return json.dumps(reply, ensure_ascii=False).encode()
 
 
 class BodyLimit:
@@ -38,7 +52,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -49,7 +63,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -66,11 +80,11 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         error = PayloadTooLarge(
             f"the request body is over {self.max_bytes} bytes: send fewer or shorter messages per call."
         )
-        payload = envelope(error.code, str(error))
+        payload = refusal(scope["path"], error)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -40,14 +40,27 @@ def principal(request: Request) -> Principal:
     return found
 
 
-def app_scope(request: Request, requested: str | None) -> str | None:
-    """The app a call may touch: the key's own app when it is bound to one."""
-    bound = principal(request).app_id
+def app_for(caller: Principal | None, requested: str | None) -> str | None:
+    """The app a call may touch: the key's own app when it is bound to one (None: no key, a local
+    caller, which reaches every app)."""
+    bound = caller.app_id if caller is not None else None
     if bound is None:
         return requested
     if requested not in (None, bound):
         raise Forbidden(f"this API key works only for app_id {bound!r}; drop `app_id` or use another key.")
     return bound
+
+
+def app_scope(request: Request, requested: str | None) -> str | None:
+    return app_for(principal(request), requested)
+
+
+def with_links(signer: Signer, base: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Fill `skill_url` of every skill in `data` with a signed link (under `base`) to the version shown."""
+    skills = data.get("skill_detail_list", [data] if "skill_value" in data else [])
+    for skill in skills:
+        skill["skill_url"] = signer.url(base, skill["id"], skill["version"])
+    return data
 
 
 def scoped(body: Any, request: Request) -> dict[str, Any]:
@@ -60,15 +73,8 @@ def scoped(body: Any, request: Request) -> dict[str, Any]:
 def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIRouter:
     router = APIRouter(responses=ERRORS)
 
-    def base(request: Request) -> str:
-        return public_url or str(request.base_url)
-
-    def with_links(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        """Fill `skill_url` of every skill in `data` with a signed link to the version shown."""
-        skills = data.get("skill_detail_list", [data] if "skill_value" in data else [])
-        for skill in skills:
-            skill["skill_url"] = signer.url(base(request), skill["id"], skill["version"])
-        return data
+    def linked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+        return with_links(signer, public_url or str(request.base_url), data)
 
     @router.post("/add/message", summary="Store a conversation turn and extract memories from it")
     def add_message(body: schemas.AddMessage, request: Request) -> JSONResponse:
@@ -78,7 +84,7 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
     @router.post("/search/memory", summary="Memories, preferences, tool lessons and skills for a query")
     def search_memory(body: schemas.SearchMemory, request: Request) -> JSONResponse:
         args = scoped(body, request)
-        return ok(with_links(request, memory.search_memory(**args)))
+        return ok(linked(request, memory.search_memory(**args)))
 
     @router.post("/get/status", summary="State of a background task")
     def get_status(body: schemas.GetStatus, request: Request) -> JSONResponse:
@@ -92,14 +98,14 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
     @router.post("/get/memory", summary="A page of everything stored for a user")
     def get_memory(body: schemas.GetMemory, request: Request) -> JSONResponse:
         args = scoped(body, request)
-        return ok(with_links(request, memory.get_memory(**args)))
+        return ok(linked(request, memory.get_memory(**args)))
 
     @router.get("/get/memory/{memory_id}", summary="One memory, preference, tool memory or skill")
     def get_memory_by_id(
         memory_id: str, request: Request, user_id: str | None = Query(default=None, max_length=100)
     ) -> JSONResponse:
         item = memory.get_memory_by_id(memory_id, user_id=user_id, app_id=app_scope(request, None))
-        return ok(with_links(request, item))
+        return ok(linked(request, item))
 
     @router.post("/update/memory", summary="Change a memory's text or status")
     def update_memory(body: schemas.UpdateMemory, request: Request) -> JSONResponse:
@@ -117,7 +123,7 @@ def build_router(memory: Memory, signer: Signer, public_url: str | None) -> APIR
     @router.post("/get/skill", summary="A user's skills, optionally with every version")
     def get_skill(body: schemas.GetSkill, request: Request) -> JSONResponse:
         args = scoped(body, request)
-        return ok(with_links(request, memory.get_skill(**args)))
+        return ok(linked(request, memory.get_skill(**args)))
 
     @router.post("/delete/skill", summary="Delete a skill and its versions")
     def delete_skill(body: schemas.DeleteSkill, request: Request) -> JSONResponse:

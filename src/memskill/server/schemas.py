@@ -2,16 +2,20 @@
 
 They mirror the engine's keyword arguments; unknown fields are ignored so that clients written for
 MemOS Cloud may send extras. Types are strict, as in the engine: `"5"` is not a number, `0` is not
-`false`. The engine checks values again (it is also used without HTTP).
+`false`. The engine checks values again (it is also used without HTTP). The MCP tools validate their
+arguments with the same models, and `describe_validation` words a failure the same way for both.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from memskill.errors import IdTooLong, InvalidRequest, MemskillError, MissingField
 
 Id = Field(default=None, max_length=100)
 Role = Literal["user", "assistant", "system", "tool"]
@@ -39,6 +43,30 @@ def unusable_value(body: Any) -> str | None:
         elif isinstance(value, list):
             stack.extend((f"{where}.{index}".lstrip("."), item) for index, item in enumerate(value))
     return None
+
+
+def describe_validation(problems: Sequence[Mapping[str, Any]]) -> MemskillError:
+    """The first validation problem (pydantic's `errors()`) as a `MemskillError` whose message names the
+    field."""
+    if not problems:
+        return InvalidRequest("the request body is not valid.")
+    first = problems[0]
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    field = ".".join(location) or "body"
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return InvalidRequest(f"the body is not valid JSON ({first.get('msg', '')}): send a JSON object.")
+    if kind == "missing" or (kind == "string_too_short" and first.get("input") == ""):
+        return MissingField(f"`{field}` is required: pass a non-empty value.")
+    if kind == "string_too_long" and location and location[-1].endswith("_id"):
+        return IdTooLong(f"`{field}` is longer than 100 characters; ids may be at most 100.")
+    if kind == "literal_error" and location and location[-1] == "role":
+        return InvalidRequest(f"`{field}` must be one of user, assistant, system, tool.")
+    if kind == "unusable_value":
+        return InvalidRequest(first.get("msg", "the body holds a value that cannot be stored."))
+    if kind in ("model_attributes_type", "dict_type") and not location:
+        return InvalidRequest("the body must be a JSON object.")
+    return InvalidRequest(f"`{field}`: {first.get('msg', 'invalid value')}.")
 
 
 class Request(BaseModel):
@@ -162,6 +190,8 @@ class AddFeedback(Request):
     agent_id: str | None = Id
     app_id: str | None = Id
     async_mode: bool | None = None
+    skill_id: str | None = Id
+    """Extension: the skill the feedback is about (default: the conversation's latest task's skill)."""
 
 
 class GetSkill(Request):

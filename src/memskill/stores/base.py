@@ -6,14 +6,14 @@ two kinds of search (keyword and vector) scoped to one user. `SQLiteStore` is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillVersion, Usage
+from memskill.models import Job, MemoryItem, Message, Scope, Skill, SkillEvent, SkillVersion, Usage
 
 
 class ScoredId(NamedTuple):
@@ -89,6 +89,74 @@ class UserOverview:
     failed_jobs: int
     last_active: int
     """When a job of the user last changed (ms epoch), 0 if none did."""
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A stored message with what the store keeps beside it: whose it is and which job stored it."""
+
+    message: Message
+    user_id: str
+    conversation_id: str
+    agent_id: str | None
+    app_id: str | None
+    job_id: str
+    create_time: int
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A stored job as its columns (without its lease, which means nothing in another store)."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    agent_id: str | None
+    app_id: str | None
+    kind: str
+    status: str
+    payload: dict[str, Any]
+    attempts: int
+    error: str | None
+    result: dict[str, Any]
+    create_time: int
+    update_time: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_calls: int = 0
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A memory item with its vector and the embedder that made it (None: stored without one)."""
+
+    item: MemoryItem
+    vector: np.ndarray | None
+    embedder: str | None
+
+
+@dataclass(frozen=True)
+class StoredSkill:
+    """A skill with what its search reads: the text keyword search indexes, its vector and the embedder
+    that made it (its versions and history are read with `skill_versions` and `skill_events`)."""
+
+    skill: Skill
+    search_text: str
+    vector: np.ndarray | None
+    embedder: str | None
+
+
+DUMP_TABLES = (
+    "messages",
+    "jobs",
+    "items",
+    "clusters",
+    "task_records",
+    "skills",
+    "skill_versions",
+    "api_keys",
+)
+"""The tables a whole-store export reads (the others are derived: indexes, revisions, logs)."""
 
 
 class Store(Protocol):
@@ -242,6 +310,18 @@ class Store(Protocol):
 
     def skill_versions(self, skill_id: str) -> list[SkillVersion]: ...
 
+    def set_skill_state(self, skill: Skill) -> None:
+        """Write `skill`'s state, status, served version, feedback counts and update time only."""
+        ...
+
+    def add_skill_event(self, event: SkillEvent) -> None:
+        """Append one entry to a skill's history."""
+        ...
+
+    def skill_events(self, skill_id: str) -> list[SkillEvent]:
+        """A skill's history, oldest first."""
+        ...
+
     def get_skill(self, skill_id: str) -> Skill | None: ...
 
     def get_skills(self, skill_ids: Sequence[str]) -> dict[str, Skill]:
@@ -273,5 +353,43 @@ class Store(Protocol):
     def conversation_messages(
         self, user_id: str, conversation_id: str, limit: int = 500
     ) -> list[Message]: ...
+
+    # Whole-store export and import (`memskill.archive`): every row of a kind in stored order, all of
+    # them or one user's, and the writes that keep ids and times. Items, clusters, task records, skills
+    # and keys are written back with the methods above.
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A read-only view of one moment: the calling thread's reads inside it all see the same state."""
+        ...
+
+    def row_counts(self, user_id: str | None = None) -> dict[str, int]:
+        """Rows per table (`DUMP_TABLES`), of everyone or of one user (api_keys: always all)."""
+        ...
+
+    def dump_messages(self, user_id: str | None = None) -> Iterator[MessageRow]: ...
+
+    def dump_jobs(self, user_id: str | None = None) -> Iterator[JobRow]: ...
+
+    def dump_items(self, user_id: str | None = None) -> Iterator[StoredItem]: ...
+
+    def dump_clusters(self, user_id: str | None = None) -> Iterator[ClusterRow]: ...
+
+    def dump_task_records(self, user_id: str | None = None) -> Iterator[TaskRecordRow]: ...
+
+    def dump_skills(self, user_id: str | None = None) -> Iterator[StoredSkill]: ...
+
+    def existing_ids(self, table: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` a table of `DUMP_TABLES` holds."""
+        ...
+
+    def restore_messages(self, rows: Sequence[MessageRow]) -> int:
+        """Store messages with their ids, job and times, indexed for keyword search; those already
+        stored are left as they are. Returns how many were new."""
+        ...
+
+    def restore_jobs(self, rows: Sequence[JobRow]) -> int:
+        """Store jobs with their ids, state and times, unleased; those already stored are left as they
+        are. Returns how many were new."""
+        ...
 
     def close(self) -> None: ...

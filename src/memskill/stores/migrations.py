@@ -222,6 +222,38 @@ def m006_items_vocabulary(db: sqlite3.Connection) -> None:
     db.execute("CREATE VIRTUAL TABLE items_vocabulary USING fts5vocab(items_fts, 'row')")
 
 
+SKILL_LIFECYCLE = """
+    ALTER TABLE skills ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE skills ADD COLUMN live_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE skills ADD COLUMN helpful INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE skills ADD COLUMN unhelpful INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE skill_versions ADD COLUMN author TEXT NOT NULL DEFAULT 'memskill';
+    ALTER TABLE skill_versions ADD COLUMN held_out TEXT NOT NULL DEFAULT '[]'
+"""
+"""A skill's state, the version served while a newer one waits for review, its feedback counts; who
+made each version and what it kept out (the same statements in both stores' dialects)."""
+
+
+def m007_skill_lifecycle(db: sqlite3.Connection) -> None:
+    """Skill states, review and feedback (`memskill.lifecycle`); skills written before are active."""
+    run_script(db, SKILL_LIFECYCLE)
+    run_script(
+        db,
+        """
+        CREATE TABLE skill_events (
+            seq INTEGER PRIMARY KEY,
+            skill_id TEXT NOT NULL,
+            time INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX skill_events_by_skill ON skill_events (skill_id, seq)
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_api_keys", m002_api_keys),
@@ -229,6 +261,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("004_items_by_cluster", m004_items_by_cluster),
     ("005_vector_log", m005_vector_log),
     ("006_items_vocabulary", m006_items_vocabulary),
+    ("007_skill_lifecycle", m007_skill_lifecycle),
 ]
 
 

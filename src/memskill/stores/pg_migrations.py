@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from memskill.errors import InternalError
 from memskill.models import now_ms
+from memskill.stores.migrations import SKILL_LIFECYCLE
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -245,11 +246,32 @@ def m004_items_indexed(db: Connection[tuple[Any, ...]]) -> None:
     db.execute("ALTER TABLE items ADD COLUMN indexed TEXT")
 
 
+def m005_skill_lifecycle(db: Connection[tuple[Any, ...]]) -> None:
+    """Skill states, review and feedback (`memskill.lifecycle`); skills written before are active."""
+    for statement in filter(str.strip, SKILL_LIFECYCLE.split(";")):
+        db.execute(statement)
+    db.execute(
+        """
+        CREATE TABLE skill_events (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            skill_id TEXT COLLATE "C" NOT NULL,
+            time BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX skill_events_by_skill ON skill_events (skill_id, seq)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_items_by_cluster", m002_items_by_cluster),
     ("003_vector_log", m003_vector_log),
     ("004_items_indexed", m004_items_indexed),
+    ("005_skill_lifecycle", m005_skill_lifecycle),
 ]
 
 

@@ -47,12 +47,14 @@ from memskill.models import (
     Message,
     Scope,
     Skill,
+    SkillEvent,
     SkillVersion,
     Usage,
     now_ms,
     search_text,
 )
 from memskill.stores.base import ClusterRow, IngestResult, TaskRecordRow
+from memskill.stores.pg_dump import DumpQueries
 from memskill.stores.pg_migrations import apply_migrations
 from memskill.stores.pg_pool import ConnectionPool, connect, load_driver
 from memskill.stores.pg_search import EXACT_SEARCH_BELOW, SearchQueries, as_vector, scope_params, sql_limit
@@ -67,10 +69,12 @@ from memskill.stores.rows import (
     VERSION_COLUMNS,
     item_from_row,
     job_from_row,
+    lifecycle_values,
     message_from_row,
     owner_token,
     skill_from_row,
     version_from_row,
+    version_values,
 )
 from memskill.stores.vector_index import VectorIndex
 from memskill.text import tokens
@@ -101,7 +105,7 @@ class _ThreadState(threading.local):
     touched: set[str] | None = None
 
 
-class PostgresStore(SearchQueries, AdminQueries):
+class PostgresStore(SearchQueries, AdminQueries, DumpQueries):
     """PostgreSQL + pgvector implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, url: str, pool_size: int = 8, exact_search_below: int = EXACT_SEARCH_BELOW) -> None:
@@ -636,10 +640,11 @@ class PostgresStore(SearchQueries, AdminQueries):
 
         def work(db: Db) -> int:
             row = db.execute("SELECT COUNT(*) FROM items WHERE user_id = %s", (user_id,)).fetchone()
-            db.execute(
-                "DELETE FROM skill_versions WHERE skill_id IN (SELECT id FROM skills WHERE user_id = %s)",
-                (user_id,),
-            )
+            for table in ("skill_versions", "skill_events"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE skill_id IN (SELECT id FROM skills WHERE user_id = %s)",
+                    (user_id,),
+                )
             for table in ("items", "skills", "clusters", "task_records", "messages", "jobs"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))
             self._touch(user_id)
@@ -751,13 +756,15 @@ class PostgresStore(SearchQueries, AdminQueries):
             db.execute(
                 "INSERT INTO skills (id, user_id, cluster_id, agent_id, app_id, create_time, status, "
                 "skill_type, version, confidence, tags, conversation_ids, search_text, vector, embedder, "
-                "update_time, tokens) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s::tsvector) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "update_time, tokens, state, live_version, helpful, unhelpful) VALUES (%s, %s, %s, %s, %s, "
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "skill_type = excluded.skill_type, version = excluded.version, "
                 "confidence = excluded.confidence, tags = excluded.tags, "
                 "conversation_ids = excluded.conversation_ids, search_text = excluded.search_text, "
                 "vector = excluded.vector, embedder = excluded.embedder, update_time = excluded.update_time, "
-                "tokens = excluded.tokens",
+                "tokens = excluded.tokens, state = excluded.state, live_version = excluded.live_version, "
+                "helpful = excluded.helpful, unhelpful = excluded.unhelpful",
                 (
                     skill.id,
                     skill.user_id,
@@ -776,26 +783,52 @@ class PostgresStore(SearchQueries, AdminQueries):
                     embedder_id,
                     skill.update_time,
                     tokens,
+                    skill.state,
+                    skill.live_version,
+                    skill.helpful,
+                    skill.unhelpful,
                 ),
             )
             db.execute(
                 "INSERT INTO skill_versions (skill_id, version, name, description, items, markdown, note, "
-                "create_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                "create_time, author, held_out) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (skill_id, version) DO NOTHING",
-                (
-                    skill.id,
-                    version.version,
-                    version.name,
-                    version.description,
-                    _json([item.__dict__ for item in version.items]),
-                    version.markdown,
-                    version.note,
-                    version.create_time,
-                ),
+                version_values(version),
             )
             self._touch(skill.user_id)
 
         self._write(work)
+
+    def set_skill_state(self, skill: Skill) -> None:
+        """Write a skill's state, status, served version and feedback counts (nothing else changes)."""
+
+        def work(db: Db) -> None:
+            db.execute(
+                "UPDATE skills SET state = %s, status = %s, live_version = %s, helpful = %s, unhelpful = %s, "
+                "update_time = %s WHERE id = %s",
+                (*lifecycle_values(skill), skill.id),
+            )
+            self._touch(skill.user_id)
+
+        self._write(work)
+
+    def add_skill_event(self, event: SkillEvent) -> None:
+        def work(db: Db) -> None:
+            db.execute(
+                "INSERT INTO skill_events (skill_id, time, actor, action, version, detail) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (event.skill_id, event.time, event.actor, event.action, event.version, event.detail),
+            )
+
+        self._write(work)
+
+    def skill_events(self, skill_id: str) -> list[SkillEvent]:
+        rows = self._rows(
+            "SELECT skill_id, time, actor, action, version, detail FROM skill_events WHERE skill_id = %s "
+            "ORDER BY seq",
+            (skill_id,),
+        )
+        return [SkillEvent(*row) for row in rows]
 
     def skill_versions(self, skill_id: str) -> list[SkillVersion]:
         rows = self._rows(
@@ -840,6 +873,7 @@ class PostgresStore(SearchQueries, AdminQueries):
             if row is None:
                 return False
             db.execute("DELETE FROM skill_versions WHERE skill_id = %s", (skill_id,))
+            db.execute("DELETE FROM skill_events WHERE skill_id = %s", (skill_id,))
             db.execute("UPDATE clusters SET skill_id = NULL WHERE id = %s", (row[1],))
             self._touch(row[0])
             return True

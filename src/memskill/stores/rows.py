@@ -99,15 +99,18 @@ def version_from_row(row: Sequence[Any]) -> SkillVersion:
         markdown=row[5],
         note=row[6],
         create_time=row[7],
+        author=row[8],
+        held_out=tuple(json.loads(row[9])),
     )
 
 
-VERSION_COLUMNS = "skill_id, version, name, description, items, markdown, note, create_time"
+VERSION_COLUMNS = "skill_id, version, name, description, items, markdown, note, create_time, author, held_out"
 
 SKILL_COLUMNS = (
     "s.id, s.user_id, s.cluster_id, s.agent_id, s.app_id, s.status, s.skill_type, s.confidence, s.tags, "
-    "s.conversation_ids, s.create_time, s.update_time, "
-    "v.skill_id, v.version, v.name, v.description, v.items, v.markdown, v.note, v.create_time"
+    "s.conversation_ids, s.create_time, s.update_time, s.state, s.live_version, s.helpful, s.unhelpful, "
+    "v.skill_id, v.version, v.name, v.description, v.items, v.markdown, v.note, v.create_time, v.author, "
+    "v.held_out"
 )
 
 
@@ -125,5 +128,30 @@ def skill_from_row(row: Sequence[Any]) -> Skill:
         conversation_ids=tuple(json.loads(row[9])),
         create_time=row[10],
         update_time=row[11],
-        current=version_from_row(row[12:]),
+        state=row[12],
+        live_version=row[13],
+        helpful=row[14],
+        unhelpful=row[15],
+        current=version_from_row(row[16:]),
     )
+
+
+def version_values(version: SkillVersion) -> tuple[Any, ...]:
+    """A version's columns in `VERSION_COLUMNS` order, ready to insert."""
+    return (
+        version.skill_id,
+        version.version,
+        version.name,
+        version.description,
+        json.dumps([item.__dict__ for item in version.items], ensure_ascii=False),
+        version.markdown,
+        version.note,
+        version.create_time,
+        version.author,
+        json.dumps(list(version.held_out), ensure_ascii=False),
+    )
+
+
+def lifecycle_values(skill: Skill) -> tuple[Any, ...]:
+    """state, status, live_version, helpful, unhelpful, update_time of a skill."""
+    return (skill.state, skill.status, skill.live_version, skill.helpful, skill.unhelpful, skill.update_time)

@@ -31,6 +31,7 @@ from memskill.models import (
     Message,
     Scope,
     Skill,
+    SkillEvent,
     SkillVersion,
     Usage,
     now_ms,
@@ -47,12 +48,15 @@ from memskill.stores.rows import (
     blob,
     item_from_row,
     job_from_row,
+    lifecycle_values,
     message_from_row,
     owner_token,
     skill_from_row,
     version_from_row,
+    version_values,
 )
 from memskill.stores.sqlite_admin import AdminQueries
+from memskill.stores.sqlite_dump import DumpQueries
 from memskill.stores.sqlite_search import FTS_TABLES, SearchQueries
 from memskill.stores.vector_index import VectorIndex
 from memskill.text import index_text
@@ -63,7 +67,7 @@ LOG_PRUNE_EVERY = 1_000
 """The log is pruned on every this many revisions of a user."""
 
 
-class SQLiteStore(SearchQueries, AdminQueries):
+class SQLiteStore(SearchQueries, AdminQueries, DumpQueries):
     """SQLite implementation of the store protocol (`memskill.stores.base.Store`)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -515,6 +519,7 @@ class SQLiteStore(SearchQueries, AdminQueries):
             skill_ids = [r[0] for r in db.execute("SELECT id FROM skills WHERE user_id = ?", (user_id,))]
             for skill_id in skill_ids:
                 db.execute("DELETE FROM skill_versions WHERE skill_id = ?", (skill_id,))
+                db.execute("DELETE FROM skill_events WHERE skill_id = ?", (skill_id,))
             for table in ("items", "skills", "clusters", "task_records", "messages", "jobs"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             self._touch(user_id)
@@ -641,12 +646,17 @@ class SQLiteStore(SearchQueries, AdminQueries):
                 blob(vector),
                 embedder_id,
                 skill.update_time,
+                skill.state,
+                skill.live_version,
+                skill.helpful,
+                skill.unhelpful,
             )
             if row is None:
                 cursor = db.execute(
                     "INSERT INTO skills (status, skill_type, version, confidence, tags, conversation_ids, "
-                    "search_text, vector, embedder, update_time, id, user_id, cluster_id, agent_id, app_id, "
-                    "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "search_text, vector, embedder, update_time, state, live_version, helpful, unhelpful, "
+                    "id, user_id, cluster_id, agent_id, app_id, create_time) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         *values,
                         skill.id,
@@ -662,8 +672,8 @@ class SQLiteStore(SearchQueries, AdminQueries):
                 seq = int(row[0])
                 db.execute(
                     "UPDATE skills SET status = ?, skill_type = ?, version = ?, confidence = ?, tags = ?, "
-                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ? "
-                    "WHERE id = ?",
+                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ?, "
+                    "state = ?, live_version = ?, helpful = ?, unhelpful = ? WHERE id = ?",
                     (*values, skill.id),
                 )
                 self._unindex("skills", seq)
@@ -674,20 +684,36 @@ class SQLiteStore(SearchQueries, AdminQueries):
             if exists is None:
                 db.execute(
                     "INSERT INTO skill_versions (skill_id, version, name, description, items, markdown, "
-                    "note, "
-                    "create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        skill.id,
-                        version.version,
-                        version.name,
-                        version.description,
-                        json.dumps([item.__dict__ for item in version.items], ensure_ascii=False),
-                        version.markdown,
-                        version.note,
-                        version.create_time,
-                    ),
+                    "note, create_time, author, held_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    version_values(version),
                 )
             self._touch(skill.user_id)
+
+    def set_skill_state(self, skill: Skill) -> None:
+        """Write a skill's state, status, served version and feedback counts (nothing else changes)."""
+        with self.transaction():
+            self._db().execute(
+                "UPDATE skills SET state = ?, status = ?, live_version = ?, helpful = ?, unhelpful = ?, "
+                "update_time = ? WHERE id = ?",
+                (*lifecycle_values(skill), skill.id),
+            )
+            self._touch(skill.user_id)
+
+    def add_skill_event(self, event: SkillEvent) -> None:
+        with self.transaction():
+            self._db().execute(
+                "INSERT INTO skill_events (skill_id, time, actor, action, version, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (event.skill_id, event.time, event.actor, event.action, event.version, event.detail),
+            )
+
+    def skill_events(self, skill_id: str) -> list[SkillEvent]:
+        rows = self._db().execute(
+            "SELECT skill_id, time, actor, action, version, detail FROM skill_events WHERE skill_id = ? "
+            "ORDER BY seq",
+            (skill_id,),
+        )
+        return [SkillEvent(*row) for row in rows]
 
     def skill_versions(self, skill_id: str) -> list[SkillVersion]:
         rows = self._db().execute(
@@ -740,6 +766,7 @@ class SQLiteStore(SearchQueries, AdminQueries):
                 return False
             db.execute("DELETE FROM skills WHERE seq = ?", (row[0],))
             db.execute("DELETE FROM skill_versions WHERE skill_id = ?", (skill_id,))
+            db.execute("DELETE FROM skill_events WHERE skill_id = ?", (skill_id,))
             db.execute("UPDATE clusters SET skill_id = NULL WHERE id = ?", (row[2],))
             self._unindex("skills", row[0])
             self._touch(row[1])
