@@ -72,6 +72,11 @@ def test_a_skill_short_of_tasks_is_a_candidate_until_they_come(
         add_brief(memory, "c1")
         assert only_skill(memory).state == "candidate"
         assert served(memory) == []
+        # A search may ask for candidates too: they come marked as such.
+        asked = memory.search_memory(query=QUERY, user_id=USER, include_skill=True, include_candidates=True)
+        assert [(s["id"], s["state"]) for s in asked["skill_detail_list"]] == [
+            (only_skill(memory).id, "candidate")
+        ]
         add_brief(memory, "c2")  # a second task of the same kind
         skill = only_skill(memory)
         assert skill.state == "active", skill

@@ -26,7 +26,7 @@ from memskill.export import Exported, export
 from memskill.filters import compile_filter
 from memskill.ingest import check_id, normalise_messages
 from memskill.jobs import Workers, run_job
-from memskill.lifecycle import Review, served
+from memskill.lifecycle import Review, candidate_hits, served
 from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
 from memskill.naming import kind_of_name, recognise
@@ -366,8 +366,11 @@ class Memory:
         include_skill: bool | None = None,
         skill_limit_number: int | None = None,
         relativity: float | None = None,
+        include_candidates: bool | None = None,
     ) -> dict[str, Any]:
-        """The user's memories, preferences, tool lessons and skills relevant to `query`."""
+        """The user's memories, preferences, tool lessons and skills relevant to `query`; with
+        `include_candidates` (an extension), candidate skills too, after the active ones, each marked
+        by its `state` (`memskill.lifecycle`)."""
         if not isinstance(query, str) or not query.strip():
             raise MissingField("`query` is required: the text to find memories for.")
         scope = self._scope(user_id, agent_id, app_id)
@@ -419,6 +422,10 @@ class Memory:
                 wire.skill(self._served(skill), rel, self._link(skill))
                 for skill, rel in skill_hits[:skill_limit]
             ]
+        if want_skills and skill_limit and _flag("include_candidates", include_candidates, False):
+            found = candidate_hits(self.store, self.embedder.embed, scope, prepared.vector)
+            room = skill_limit - len(data["skill_detail_list"])
+            data["skill_detail_list"] += [wire.skill(s, rel, self._link(s)) for s, rel in found[:room]]
         return data
 
     def item_words(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:

@@ -23,8 +23,10 @@ Every change is one `SkillEvent` in the skill's history, with who and when.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from memskill.errors import InvalidRequest, NotFound
 from memskill.models import Message, Scope, Skill, SkillEvent, SkillItem, SkillState, SkillVersion, now_ms
@@ -116,6 +118,28 @@ def found_helpful(messages: Sequence[Message]) -> bool | None:
     if approval >= APPROVING and against < DOUBTING:
         return True
     return None
+
+
+CANDIDATE_COSINE = 0.25
+"""How close (cosine) a candidate's name and description must be to the query to be returned: a trip
+request and a travel skill's description are about .44 apart with the offline embedder, an e-mail
+request and that skill about .03."""
+
+
+def candidate_hits(
+    store: Store, embed: Callable[[list[str]], np.ndarray], scope: Scope, query: np.ndarray
+) -> list[tuple[Skill, float]]:
+    """The scope's candidate skills whose name and description are at least `CANDIDATE_COSINE` close to
+    the query vector, best first, with that cosine as their relativity. Candidates are few and outside
+    the search indexes, so they are compared one by one; a search that asks for them
+    (`include_candidates`) gets them marked by `state`."""
+    found = [s for s in store.list_skills(scope, ("archived",)) if s.state == "candidate"]
+    if not found:
+        return []
+    texts = [s.current.name.replace("-", " ") + " " + s.current.description for s in found]
+    cosines = np.asarray(embed(texts)) @ np.asarray(query)
+    ranked = sorted(zip(found, (float(c) for c in cosines), strict=True), key=lambda pair: -pair[1])
+    return [(skill, cosine) for skill, cosine in ranked if cosine >= CANDIDATE_COSINE]
 
 
 def removed_by_people(versions: Sequence[SkillVersion]) -> list[SkillItem]:

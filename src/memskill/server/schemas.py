@@ -144,6 +144,8 @@ class SearchMemory(Request):
     include_skill: bool | None = None
     skill_limit_number: int | None = Field(default=None, ge=0, le=25)
     relativity: float | None = Field(default=None, ge=0, le=1)
+    include_candidates: bool | None = None
+    """Extension: candidate skills too, after the active ones, marked by their `state`."""
 
 
 class GetStatus(Request):
