@@ -221,6 +221,15 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     plain = "Dinosaur Party (12 kids)\n\nSchedule\n- 2:00 Arrival\n- 2:30 Fossil dig\nBudget\n- Food, cake"
     assert structure(plain) == ["sections: Schedule, Budget", "bulleted points"]
     assert structure("Here is what I would do.\n- walk\n- swim") == ["bulleted points"]
+    # An e-mail's subject line and a bold summary it leads with; a table's columns.
+    email = "Subject: Q3 report: revenue +12%\n**Revenue grew 12% in Q3.**\nDear all,\n- EMEA up\n- APAC down"
+    assert structure(email) == [
+        "a subject line first",
+        "a bold one-line summary at the top",
+        "bulleted points",
+    ]
+    table = "| 类别 | 项目 | 金额 |\n|---|---|---|\n| 固定 | 房贷 | 6500 |\n| 日常 | 交通 | 800 |"
+    assert structure(table) == ["用表格（列：类别、项目、金额）"]
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

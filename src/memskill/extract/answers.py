@@ -251,9 +251,29 @@ def structure(text: str) -> list[str]:
             break
     if CODE_BLOCK.search(text):
         parts.append("代码放在代码块里" if chinese else "code in a code block")
-    if sum(bool(_TABLE.match(line)) for line in lines) >= 2:
-        parts.append("用表格" if chinese else "a table")
+    rows = [line for line in lines if _TABLE.match(line)]
+    if len(rows) >= 2:
+        columns = [c.strip(" *") for c in rows[0].strip().strip("|").split("|")]
+        named = [c for c in columns if c and not re.search(r"\d", c) and len(c) <= 16][:MAX_SECTIONS]
+        if chinese:
+            parts.append("用表格" + (f"（列：{'、'.join(named)}）" if named else ""))
+        else:
+            parts.append("a table" + (f" (columns: {', '.join(named)})" if named else ""))
+    opening = [line.strip() for line in lines[:3]]
+    if any(_SUBJECT.match(line) for line in opening[:1]):
+        parts.insert(0, "先写主题行" if chinese else "a subject line first")
+    if any(_BOLD_LINE.fullmatch(line) for line in opening):
+        parts.insert(
+            1 if parts and parts[0] in ("先写主题行", "a subject line first") else 0,
+            "开头一行加粗的总结" if chinese else "a bold one-line summary at the top",
+        )
     return parts
+
+
+_SUBJECT = re.compile(r"(?:subject|主题|邮件主题|标题)\s*[:：]\s*\S", re.I)
+"""An e-mail's subject line, as the first line of an answer."""
+_BOLD_LINE = re.compile(r"\*\*[^*\n]{4,200}\*\*[。.!！]?")
+"""A line that is all bold: the summary an answer leads with."""
 
 
 _CONFIRM = re.compile(
