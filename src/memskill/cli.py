@@ -152,35 +152,10 @@ def cmd_search(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         _print_json(data, out)
     else:
+        from memskill.demo import format_search
+
         out.write(format_search(data, tools=args.tools, skills=args.skills))
     return 0
-
-
-def format_search(data: dict[str, Any], tools: bool = True, skills: bool = True) -> str:
-    """A readable rendering of a search reply: memories and preferences, and the tool memories and
-    skills when they were asked for (an empty list that was never asked for says nothing)."""
-    lines: list[str] = []
-    for title, key, field in (
-        ("Memories", "memory_detail_list", "memory_value"),
-        ("Preferences", "preference_detail_list", "preference"),
-        ("Tool memories", "tool_memory_detail_list", "experience"),
-    ):
-        if key == "tool_memory_detail_list" and not tools:
-            continue
-        entries = data.get(key) or []
-        lines.append(f"{title} ({len(entries)}):")
-        lines += [f"  [{e['relativity']:.2f}] {e[field]}" for e in entries]
-    found = data.get("skill_detail_list") or [] if skills else None
-    if found is not None:
-        lines.append(f"Skills ({len(found)}):")
-        for skill in found:
-            value = skill["skill_value"]
-            lines.append(
-                f"  [{skill['relativity']:.2f}] {value['name']} v{skill['version']}: {value['description']}"
-            )
-    if data.get("preference_note"):
-        lines += ["", data["preference_note"]]
-    return "\n".join(lines) + "\n"
 
 
 def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

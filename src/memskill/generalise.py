@@ -29,7 +29,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+from memskill.text import CJK
+
 _posseg_lock = threading.Lock()
 _posseg: Any = None
 
@@ -184,7 +185,7 @@ def names_a_value(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def names_a_name(text: str) -> bool:
     """Whether `text` names a place, an organisation or a person ("Villa Romano", "天伦王朝酒店")."""
-    if not _CJK.search(text):
+    if not CJK.search(text):
         return bool(re.search(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b", text.strip()))
     return any(
         (flag in ("ns", "nt") or (flag.startswith("nr") and _is_person(word) and _frequency(word) < 100))
@@ -317,7 +318,7 @@ _PROPER = re.compile(r"nr|nz|nt")
 
 
 def _is_person(word: str) -> bool:
-    if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not _CJK.match(word):
+    if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not CJK.match(word):
         return False
     if word[-1] in _BUILDING_ENDS:
         return False
@@ -347,7 +348,7 @@ def _is_place(word: str, next_word: str, previous_word: str = "", travel: bool =
         return False
     if next_word.startswith(_PLACE_ADJECTIVE_HEADS):
         return False
-    glued = len(next_word) == 1 and bool(_CJK.match(next_word))
+    glued = len(next_word) == 1 and bool(CJK.match(next_word))
     return not (glued and word not in _ZH_PLACES and _frequency(word) < _RARE_PLACE)
 
 
@@ -427,7 +428,7 @@ def generalise(text: str, *, keep_amounts: bool = False) -> str:
     """
     if not text or not text.strip():
         return text
-    chinese = bool(_CJK.search(text))
+    chinese = bool(CJK.search(text))
     travel = is_travel_context(text)
     steps: list[Callable[[str], str]] = [lambda value: _contacts(value, chinese)]
     if not keep_amounts:
@@ -479,7 +480,7 @@ def mask_personal(text: str) -> str:
     people's names masked; places, dates and the rest kept (an example shows a real answer)."""
     if not text.strip():
         return text
-    chinese = bool(_CJK.search(text))
+    chinese = bool(CJK.search(text))
     text = _EMAIL.sub("[邮箱]" if chinese else "[email]", text)
     text = _PHONE.sub("[电话]" if chinese else "[phone]", text)
     text = (_ZH_MONEY if chinese else _EN_MONEY).sub("[金额]" if chinese else "[amount]", text)
@@ -490,7 +491,7 @@ def mask_personal(text: str) -> str:
 def names_in(text: str) -> set[str]:
     """The proper names in `text`: places, people and organisations jieba tags (ns, nr, nt, nz) in
     Chinese, capitalised words after a sentence's first in English."""
-    if _CJK.search(text):
+    if CJK.search(text):
         names = {
             pair.word
             for pair in _posseg_module().cut(text)

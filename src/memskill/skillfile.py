@@ -51,7 +51,7 @@ SECTIONS = {
 """Body section headings in order, each with the `SkillDocument` field holding its items."""
 
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_EAST_ASIAN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _MARKER = re.compile(r"([-*+] |\d{1,9}[.)] )(.*)")
 _HEADING = re.compile(r"## +(.*)")
 _TITLE = re.compile(r"# (.*)")
@@ -122,7 +122,7 @@ def render(document: SkillDocument) -> str:
     if document.metadata:
         front["metadata"] = dict(sorted((str(k), str(v)) for k, v in document.metadata.items()))
     header = yaml.dump(front, Dumper=_FrontMatterDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
-    placeholder = PLACEHOLDERS["zh" if _CJK.search(document.title + document.description) else "en"]
+    placeholder = PLACEHOLDERS["zh" if _EAST_ASIAN.search(document.title + document.description) else "en"]
     title = (document.title or document.name).replace("\n", " ")
     lines = ["---", header.rstrip("\n"), "---", "", f"# {title}"]
     for heading, attribute in SECTIONS.items():

@@ -11,8 +11,12 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]+", re.UNICODE)
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""The Chinese characters (CJK extension A, the unified ideographs and the compatibility ideographs):
+the one definition every module reads "is this Chinese" from."""
+CJK = re.compile(f"[{CJK_RANGES}]")
+"""One Chinese character."""
+_WORD = re.compile(f"[\\w{CJK_RANGES}]+", re.UNICODE)
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 
@@ -28,7 +32,7 @@ STOPWORDS = frozenset(
 
 
 def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
+    return bool(CJK.search(text))
 
 
 def _jieba() -> object:

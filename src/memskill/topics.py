@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+from memskill.text import CJK
 
 TOPICS = (
     ("length", "字以内 字数 篇幅 长度 太长 简短 简洁 啰嗦 短一点 字左右 "
@@ -60,7 +60,7 @@ def _keyword_pattern(keywords: str) -> re.Pattern[str]:
     parts = []
     for keyword in keywords.split():
         word = re.escape(keyword.replace("_", " "))
-        parts.append(word if _CJK.search(keyword) else rf"\b{word}(?:s|es|ed|ing)?\b")
+        parts.append(word if CJK.search(keyword) else rf"\b{word}(?:s|es|ed|ing)?\b")
     return re.compile("|".join(parts))
 
 
@@ -82,7 +82,7 @@ def topic_of(text: str) -> str:
     count, _, topic = max(hits)
     if count:
         return topic
-    if _CJK.search(text):
+    if CJK.search(text):
         import jieba
         import jieba.posseg
 

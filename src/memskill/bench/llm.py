@@ -25,10 +25,10 @@ from memskill.extract import detect_language
 from memskill.providers.chat import OpenAIChat
 from memskill.providers.embedders import Embedder, OfflineEmbedder
 from memskill.testing import FakeOpenAI, RecordedRequest
+from memskill.text import CJK
 
 _LINE = re.compile(r"^\[(\d+)\] (user|assistant|tool result): ?(.*)$", re.M)
 _CALL = re.compile(r"call ([\w.-]+)\(")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _stage_costs(requests: Sequence[RecordedRequest], repeats: int) -> dict[str,
         body = request.body or {}
         text = "".join(str(m.get("content", "")) for m in body.get("messages", []))
         cost = costs.setdefault(stage_of.get(request.task or "", request.task or "unknown"), StageCost())
-        cjk = len(_CJK.findall(text))
+        cjk = len(CJK.findall(text))
         estimate = cjk + (len(text) - cjk + 3) // 4
         cost.calls += 1
         cost.prompt_chars += len(text)

@@ -11,8 +11,7 @@ import re
 from typing import Literal
 
 from memskill.tagger.clauses import EN_FULL_STOP
-
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+from memskill.text import CJK
 
 
 def any_of(alternatives: str) -> str:

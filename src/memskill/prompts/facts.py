@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from memskill.models import FactDraft, Message, PreferenceDraft
-from memskill.prompts import Example, Prompt, Reply, message_at, numbered, one_line
+from memskill.prompts.base import Example, Prompt, Reply, message_at, numbered, one_line
 
 
 class FactReply(Reply):

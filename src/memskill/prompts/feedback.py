@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from memskill.models import PreferenceDraft, SkillItem
-from memskill.prompts import Example, Prompt, Reply, one_line
+from memskill.prompts.base import Example, Prompt, Reply, one_line
 from memskill.prompts.skill_update import Operation, SkillUpdate, bullets
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from memskill.models import Message, Segment
-from memskill.prompts import Example, Prompt, Reply, numbered
+from memskill.prompts.base import Example, Prompt, Reply, numbered
 
 
 class SegmentReply(Reply):

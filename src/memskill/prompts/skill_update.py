@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from memskill.models import SkillItem
-from memskill.prompts import Example, Prompt, Reply, one_line
+from memskill.prompts.base import Example, Prompt, Reply, one_line
 
 Section = Literal["procedure", "experience", "preference"]
 SECTIONS: tuple[Section, ...] = ("procedure", "experience", "preference")

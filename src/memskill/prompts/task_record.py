@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from memskill.models import Message, TaskChunk, TaskRecord, ToolCall
-from memskill.prompts import Example, Prompt, Reply, numbered, one_line
+from memskill.prompts.base import Example, Prompt, Reply, numbered, one_line
 
 
 class TaskRecordReply(Reply):

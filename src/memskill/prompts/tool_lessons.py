@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from memskill.models import Message, ToolCall, ToolLessonDraft, ToolUsage
-from memskill.prompts import Example, Prompt, Reply, message_at, numbered, one_line
+from memskill.prompts.base import Example, Prompt, Reply, message_at, numbered, one_line
 
 
 class LessonReply(Reply):

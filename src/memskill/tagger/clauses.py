@@ -19,6 +19,7 @@ import numpy as np
 
 from memskill.tagger.features import BUCKETS
 from memskill.tagger.model import Model
+from memskill.text import CJK
 
 EN_FULL_STOP = r"(?<=[a-z0-9)\]\"'`*_]{2}[.])(?=\s+[A-Z\"“(\[0-9])"
 """An English full stop that ends a sentence: after a word of two letters or more, before a capital
@@ -34,7 +35,6 @@ CUT_THRESHOLD = 0.25
 weighted: an extra cut between two pieces that do the same thing costs little, a missed cut merges two
 labels): zh P .62 R .88, en P .47 R .81, against R .77 / .62 at 0.5."""
 _PROTECTED = re.compile(r"```.*?(?:```|$)|`[^`\n]*`|[\"“「『][^\"”」』]*[\"”」』]", re.DOTALL)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _TOKEN = re.compile(r"[a-z0-9']+|[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
@@ -77,7 +77,7 @@ def boundary_features(text: str, position: int, start: int, end: int) -> np.ndar
     for side, tokens in (("l", left_tokens), ("r", right_tokens)):
         size = len(tokens)
         names.append(f"{side}len:{next(k for k in (1, 2, 3, 5, 8, 13, 10_000) if size <= k)}")
-    names.append("zh" if _CJK.search(text[start:end]) else "en")
+    names.append("zh" if CJK.search(text[start:end]) else "en")
     slots = {zlib.crc32(f"b|{name}".encode()) & (BUCKETS - 1) for name in names}
     return np.array(sorted(slots), dtype=np.int64)
 

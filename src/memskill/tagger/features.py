@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memskill.text import CJK
+
 BUCKETS = 1 << 17
 """Hash slots of the sparse features."""
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"[a-z0-9']+|[\u3400-\u4dbf\u4e00-\u9fff]")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -67,14 +68,14 @@ def _chinese(text: str) -> list[str]:
     chars = [c for c in text if not c.isspace()]
     grams = [f"c1:{c}" for c in chars]
     grams += [f"c2:{a}{b}" for a, b in zip(chars, chars[1:])]
-    core = [c for c in chars if _CJK.match(c) or c.isalnum()]
+    core = [c for c in chars if CJK.match(c) or c.isalnum()]
     if core:
         grams += [f"^c:{''.join(core[:2])}", f"^c1:{core[0]}", f"c$:{''.join(core[-2:])}"]
     return grams
 
 
 def _latin(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text) if not _CJK.match(w)]
+    words = [w for w in _WORD.findall(text) if not CJK.match(w)]
     grams = [f"w:{w}" for w in words]
     grams += [f"w2:{a} {b}" for a, b in zip(words, words[1:])]
     if words:
@@ -84,7 +85,7 @@ def _latin(text: str) -> list[str]:
 
 def _context(text: str, context: Context) -> list[str]:
     stripped = text.strip()
-    length = len(_CJK.findall(stripped)) + len(re.findall(r"[A-Za-z]+", stripped))
+    length = len(CJK.findall(stripped)) + len(re.findall(r"[A-Za-z]+", stripped))
     bucket = next(limit for limit in (2, 4, 8, 16, 32, 10_000) if length <= limit)
     last = context.position == context.count - 1
     flags = [
@@ -117,11 +118,11 @@ def _edges(text: str, tail: bool) -> list[str]:
     if not text:
         return ["none"]
     normal = _normalise(text)
-    if _CJK.search(normal):
-        core = [c for c in normal if _CJK.match(c) or c.isalnum()]
+    if CJK.search(normal):
+        core = [c for c in normal if CJK.match(c) or c.isalnum()]
         part = core[-2:] if tail else core[:2]
         return [f"c:{''.join(part)}", *(f"c1:{c}" for c in part)]
-    words = [w for w in _WORD.findall(normal) if not _CJK.match(w)]
+    words = [w for w in _WORD.findall(normal) if not CJK.match(w)]
     part = words[-2:] if tail else words[:2]
     return [f"w:{' '.join(part)}", *(f"w1:{w}" for w in part)]
 
@@ -130,7 +131,7 @@ def feature_names(text: str, context: Context) -> list[str]:
     """Every feature of one clause, as strings (for reading and debugging)."""
     normal = _normalise(text)[:400]
     names = _context(text, context)
-    if _CJK.search(normal):
+    if CJK.search(normal):
         names += ["lang:zh", *_chinese(normal)]
     names += _latin(normal)
     return names
