@@ -11,7 +11,7 @@ import pytest
 
 from memskill.config import Endpoint, Settings
 from memskill.engine import make_embedder
-from memskill.errors import InvalidRequest, UpstreamError
+from memskill.errors import HttpFailure, InvalidRequest, UpstreamError
 from memskill.providers import http
 from memskill.providers.embedders import EMBED_BACKOFF_S, OpenAIEmbedder
 from memskill.testing import FakeOpenAI
@@ -149,7 +149,7 @@ def test_an_endpoint_that_is_down_gives_a_helpful_error(fake: FakeOpenAI, pauses
 )
 def test_malformed_replies_are_rejected(reply: object, complaint: str) -> None:
     embedder = OpenAIEmbedder(Endpoint("http://127.0.0.1:9/v1", "m"))
-    with pytest.raises(http.Failure) as caught:
+    with pytest.raises(HttpFailure) as caught:
         embedder._vectors(reply, 2)
     assert complaint in caught.value.cause and not caught.value.retryable
 

@@ -18,6 +18,7 @@ from memskill.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    SkillFormatError,
     Unauthorized,
     UpstreamError,
 )
@@ -26,16 +27,15 @@ from memskill.models import (
     MemoryItem,
     Message,
     Scope,
-    Segment,
     Skill,
+    SkillEvent,
     SkillItem,
     SkillVersion,
-    TaskChunk,
-    TaskRecord,
     ToolCall,
 )
 from memskill.providers.chat import ChatModel, OpenAIChat
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
+from memskill.stores.base import Store
 
 __version__ = "0.1.0"
 
@@ -63,13 +63,13 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "Scope",
-    "Segment",
     "Settings",
     "Skill",
+    "SkillEvent",
+    "SkillFormatError",
     "SkillItem",
     "SkillVersion",
-    "TaskChunk",
-    "TaskRecord",
+    "Store",
     "ToolCall",
     "Unauthorized",
     "UpstreamError",

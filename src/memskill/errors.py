@@ -4,7 +4,7 @@
     ├── InvalidRequest             40000  a parameter is malformed or out of range
     │   ├── MissingField           40002  a required field is absent
     │   ├── IdTooLong              40010  an id is longer than 100 characters
-    │   ├── SkillFormatError       40000  a SKILL.md breaks the format (defined in `skillfile`)
+    │   ├── SkillFormatError       40000  a SKILL.md breaks the format
     │   └── ArchiveError           40000  not a store archive this version reads (defined in `archive`)
     ├── Unauthorized               40100  missing or unknown API key
     ├── Forbidden                  40100  a valid key or link that does not reach this data (HTTP 403)
@@ -15,9 +15,18 @@
     └── UpstreamError              50300  a configured model endpoint (LLM, embeddings) failed or is down
 
 Every message says what is wrong and what to do about it.
+
+Three signals between memskill's own parts never reach a client as such:
+
+    LeaseLost      a job's lease passed to another worker: this run's writes must not count
+    LLMFailure     a model's answer could not be used for one item (the algorithmic stage takes over)
+    HttpFailure    one failed attempt at an endpoint (`providers.http`); `upstream()` turns the last one
+                   into the `UpstreamError` a caller sees
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class MemskillError(Exception):
@@ -111,6 +120,54 @@ class UpstreamError(MemskillError):
         self.status = status
         self.retry_after = retry_after
         """Seconds the endpoint asked us to wait (`Retry-After`), when it said."""
+
+
+class SkillFormatError(InvalidRequest, ValueError):
+    """Not a valid skill; the message says what is wrong and how to fix it."""
+
+
+class LeaseLost(RuntimeError):
+    """A job's lease passed to another worker while this one ran it: this run's writes must not count."""
+
+
+class LLMFailure(Exception):
+    """The model's answer could not be used for this item; `reason` says why, `usage` what it cost (a
+    `models.Usage`)."""
+
+    def __init__(self, reason: str, usage: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.usage = usage
+
+
+class HttpFailure(Exception):
+    """A failed attempt at an HTTP endpoint: what went wrong, whether trying again may help, the wait the
+    server asked for."""
+
+    def __init__(
+        self,
+        cause: str,
+        retryable: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+        self.timed_out = timed_out
+        self.attempts = 1
+        """How many attempts were made before giving up (set by `providers.http.post_json`)."""
+
+    def upstream(self, endpoint: str, hint: str) -> UpstreamError:
+        """The error a caller sees once the attempts are spent: `endpoint` names what failed ("https://…
+        (model 'x')"), `hint` says what to check."""
+        tried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return UpstreamError(
+            f"{endpoint} failed{tried}: {self.cause}; {hint}.", retryable=self.retryable, status=self.status
+        )
 
 
 def error_for(code: int, http_status: int, message: str) -> MemskillError:

@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from memskill.errors import LeaseLost
 from memskill.models import Job
-from memskill.pipeline import LeaseLost, Pipeline
+from memskill.pipeline import Pipeline
 from memskill.stores.base import Store
 
 log = logging.getLogger("memskill.jobs")

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from memskill.errors import UpstreamError
+from memskill.errors import LLMFailure, UpstreamError
 from memskill.models import Usage
 from memskill.prompts import Language, Prompt
 from memskill.providers.chat import ChatModel
@@ -45,15 +45,6 @@ REPAIR_QUOTE_CHARS = 4000
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
-
-
-class LLMFailure(Exception):
-    """The model's answer could not be used for this item; `reason` says why, `usage` what it cost."""
-
-    def __init__(self, reason: str, usage: Usage) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.usage = usage
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
+from memskill.errors import LeaseLost
 from memskill.evidence import check, source_text, technical_tokens
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
@@ -58,10 +59,6 @@ log = logging.getLogger("memskill.pipeline")
 
 CONTEXT_MESSAGES = 16
 """Earlier messages of the conversation re-read with new ones, so a task that continues keeps its chunk."""
-
-
-class LeaseLost(RuntimeError):
-    """A job's lease passed to another worker while this one ran it: this run's writes must not count."""
 
 
 @dataclass(frozen=True)

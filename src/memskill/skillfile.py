@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from memskill.errors import InvalidRequest
+from memskill.errors import SkillFormatError
 
 SKILL_FILE = "SKILL.md"
 ALLOWED_KEYS = ("name", "description", "license", "compatibility", "allowed-tools", "metadata")
@@ -58,10 +58,6 @@ _TITLE = re.compile(r"# (.*)")
 _FENCE = re.compile(r"```|~~~")
 _FOLDERS_RULE = f"only {SKILL_FILE} and files under scripts/, references/ or assets/ may be there"
 _TOO_LARGE = f"the zip unpacks to more than {MAX_ZIP_BYTES >> 20} MB: move large assets elsewhere"
-
-
-class SkillFormatError(InvalidRequest, ValueError):
-    """Not a valid skill; the message says what is wrong and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from memskill.config import Endpoint
-from memskill.errors import UpstreamError
+from memskill.errors import HttpFailure, UpstreamError
 from memskill.models import Usage
-from memskill.providers.http import Failure, hint, post_json
+from memskill.providers.http import hint, post_json
 
 MAX_TOKENS = 1500
 """Every call caps its answer: the largest reply memskill asks for (a skill update with a dozen
@@ -138,14 +138,9 @@ class OpenAIChat:
                 self.backoff_s,
                 timeout_attempts=TIMEOUT_ATTEMPTS,
             )
-        except Failure as failure:
-            tried = f" after {failure.attempts} attempts" if failure.attempts > 1 else ""
-            raise UpstreamError(
-                f"{url} (model {self.endpoint.model!r}) failed{tried}: {failure.cause}; "
-                f"{hint(failure.status, 'MEMSKILL_LLM')}.",
-                retryable=failure.retryable,
-                status=failure.status,
-            ) from None
+        except HttpFailure as failure:
+            endpoint = f"{url} (model {self.endpoint.model!r})"
+            raise failure.upstream(endpoint, hint(failure.status, "MEMSKILL_LLM")) from None
         if not isinstance(answer, dict):
             raise UpstreamError(f"{url} answered with a JSON {type(answer).__name__}, not an object.")
         return answer

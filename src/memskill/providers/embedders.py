@@ -21,8 +21,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from memskill.config import Endpoint
-from memskill.errors import UpstreamError
-from memskill.providers.http import Failure, hint, post_json
+from memskill.errors import HttpFailure
+from memskill.providers.http import hint, post_json
 
 
 @runtime_checkable
@@ -196,42 +196,39 @@ class OpenAIEmbedder:
                 self.url, body, self.endpoint.api_key, self.endpoint.timeout_s, self.attempts, self.backoff_s
             )
             return self._vectors(answer, len(texts))
-        except Failure as failure:
-            tried = f" after {failure.attempts} attempts" if failure.attempts > 1 else ""
-            raise UpstreamError(
-                f"embedding endpoint {self.url} (model {self.endpoint.model!r}) failed{tried}: "
-                f"{failure.cause}; {hint(failure.status, 'MEMSKILL_EMBED')}.",
-                retryable=failure.retryable,
-                status=failure.status,
-            ) from None
+        except HttpFailure as failure:
+            endpoint = f"embedding endpoint {self.url} (model {self.endpoint.model!r})"
+            raise failure.upstream(endpoint, hint(failure.status, "MEMSKILL_EMBED")) from None
 
     def _vectors(self, answer: object, count: int) -> np.ndarray:
         """Check a reply and turn it into `count` unit rows, ordered by each row's `index`."""
         rows = answer.get("data") if isinstance(answer, dict) else None
         if not isinstance(rows, list) or len(rows) != count:
             got = len(rows) if isinstance(rows, list) else "no `data` list of"
-            raise Failure(f"the reply has {got} vectors for {count} texts", False, 200)
+            raise HttpFailure(f"the reply has {got} vectors for {count} texts", False, 200)
         ordered: list[object] = [None] * count
         for position, row in enumerate(rows):
             index = row.get("index", position) if isinstance(row, dict) else None
             if not isinstance(index, int) or not 0 <= index < count or ordered[index] is not None:
-                raise Failure(f"row {position} of the reply has no valid `index`", False, 200)
+                raise HttpFailure(f"row {position} of the reply has no valid `index`", False, 200)
             ordered[index] = row.get("embedding")
         lengths = {len(v) if isinstance(v, list) else -1 for v in ordered}
         if len(lengths) != 1 or min(lengths) < 1:
-            raise Failure(f"the reply's vectors have lengths {sorted(lengths)}, not one length", False, 200)
+            raise HttpFailure(
+                f"the reply's vectors have lengths {sorted(lengths)}, not one length", False, 200
+            )
         try:
             matrix = np.asarray(ordered, dtype=np.float64)
         except (TypeError, ValueError):
-            raise Failure("the reply's vectors are not lists of numbers", False, 200) from None
+            raise HttpFailure("the reply's vectors are not lists of numbers", False, 200) from None
         if not np.isfinite(matrix).all():
-            raise Failure("the reply's vectors hold NaN or infinite numbers", False, 200)
+            raise HttpFailure("the reply's vectors hold NaN or infinite numbers", False, 200)
         width = matrix.shape[1]
         with self._lock:
             if self._dim is None:
                 self._dim = width
             elif width != self._dim:
-                raise Failure(
+                raise HttpFailure(
                     f"the reply's vectors have {width} numbers, earlier ones {self._dim}", False, 200
                 )
         return normalise_rows(matrix.astype(np.float32))

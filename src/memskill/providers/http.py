@@ -3,7 +3,7 @@
 A connection error, 408, 429 or 5xx is tried again (up to `attempts` in all) after the backoff pause, or
 after the server's `Retry-After` when it asks for longer (up to `MAX_RETRY_AFTER_S`); timeouts get at most
 `timeout_attempts` tries (each costs the whole timeout); anything else fails at once. The caller turns
-the final `Failure` into an `UpstreamError` that names its own settings.
+the final `HttpFailure` into an `UpstreamError` that names its own settings.
 """
 
 from __future__ import annotations
@@ -16,31 +16,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
+from memskill.errors import HttpFailure
+
 log = logging.getLogger("memskill.http")
 
 MAX_RETRY_AFTER_S = 10.0
 """A longer `Retry-After` is not waited for (the usual backoff applies and the call fails sooner)."""
-
-
-class Failure(Exception):
-    """A failed attempt: what went wrong, whether trying again may help, the wait the server asked for."""
-
-    def __init__(
-        self,
-        cause: str,
-        retryable: bool,
-        status: int | None = None,
-        retry_after: float | None = None,
-        timed_out: bool = False,
-    ) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retryable = retryable
-        self.status = status
-        self.retry_after = retry_after
-        self.timed_out = timed_out
-        self.attempts = 1
-        """How many attempts were made before giving up (set by `post_json`)."""
 
 
 def post_json(
@@ -52,19 +33,19 @@ def post_json(
     backoff_s: Sequence[float],
     timeout_attempts: int | None = None,
 ) -> object:
-    """The parsed JSON reply of `POST url`; `Failure` (the last attempt's) when every attempt failed."""
+    """The parsed JSON reply of `POST url`; `HttpFailure` (the last attempt's) when every attempt failed."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    failure: Failure | None = None
+    failure: HttpFailure | None = None
     timeouts = 0
     for attempt in range(max(1, attempts)):
         if attempt and failure is not None:
             time.sleep(_pause(backoff_s, attempt, failure.retry_after))
         try:
             return _post_once(url, data, headers, timeout_s)
-        except Failure as error:
+        except HttpFailure as error:
             error.attempts = attempt + 1
             failure = error
             timeouts += error.timed_out
@@ -84,7 +65,7 @@ def _pause(backoff_s: Sequence[float], attempt: int, retry_after: float | None) 
 
 def _post_once(url: str, data: bytes, headers: dict[str, str], timeout_s: float) -> object:
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    timeout = Failure(f"no answer within {timeout_s:g} s", True, timed_out=True)
+    timeout = HttpFailure(f"no answer within {timeout_s:g} s", True, timed_out=True)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             raw = response.read()
@@ -95,17 +76,17 @@ def _post_once(url: str, data: bytes, headers: dict[str, str], timeout_s: float)
     except urllib.error.URLError as error:
         if isinstance(error.reason, TimeoutError):
             raise timeout from None
-        raise Failure(f"cannot connect ({error.reason}); is the server running?", True) from None
+        raise HttpFailure(f"cannot connect ({error.reason}); is the server running?", True) from None
     except (OSError, http.client.HTTPException) as error:
-        raise Failure(f"the connection broke ({type(error).__name__}: {error})", True) from None
+        raise HttpFailure(f"the connection broke ({type(error).__name__}: {error})", True) from None
     try:
         return json.loads(raw)
     except ValueError:
-        raise Failure("the reply is not JSON", True, 200) from None
+        raise HttpFailure("the reply is not JSON", True, 200) from None
 
 
-def http_failure(error: urllib.error.HTTPError) -> Failure:
-    """An HTTP error reply as a `Failure`, with the server's own message when it gave one."""
+def http_failure(error: urllib.error.HTTPError) -> HttpFailure:
+    """An HTTP error reply as a `HttpFailure`, with the server's own message when it gave one."""
     status = error.code
     try:
         detail = json.loads(error.read() or b"{}")
@@ -118,7 +99,7 @@ def http_failure(error: urllib.error.HTTPError) -> Failure:
         retry_after = float(error.headers.get("Retry-After", "")) if error.headers else None
     except ValueError:
         retry_after = None
-    return Failure(cause, status in (408, 409, 429) or status >= 500, status, retry_after)
+    return HttpFailure(cause, status in (408, 409, 429) or status >= 500, status, retry_after)
 
 
 def hint(status: int | None, prefix: str) -> str:
