@@ -29,34 +29,23 @@ from memskill.jobs import Workers, run_job
 from memskill.lifecycle import Review, candidate_hits, served
 from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
-from memskill.naming import kind_of_name, recognise
 from memskill.pipeline import Pipeline, now_ms
 from memskill.providers.chat import ChatModel, OpenAIChat
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 from memskill.reembed import Reembedding, ReembedState
 from memskill.retrieve import (
-    KEYWORD_BLEND,
-    Hit,
+    DEFAULT_RELATIVITY,
     Query,
-    candidate_pool,
-    content_words,
-    coverage,
-    hybrid_search,
-    relativity,
-    words_of_tokens,
+    Wanted,
+    item_words,
+    preference_note,
+    search,
 )
 from memskill.skillfile import SkillDocument, package_zip, parse
 from memskill.stores.base import Store
 from memskill.stores.sqlite import SQLiteStore
 
 SkillLink = Callable[[Skill], str]
-KIND_MATCH_RELATIVITY = 0.6
-"""A skill for the kind of task the query asks for (both recognised by `naming`) is at least this relevant:
-"review my pull request" and a code-review skill learned from other reviews share few words."""
-PREFERENCE_LINK_WEIGHT = 0.95
-"""A preference learned in the same kind of task as a matched skill is about as relevant as the skill."""
-DEFAULT_RELATIVITY = 0.45
-"""The relevance floor of a search that names none; a skill below it does not count as matched."""
 
 
 def open_store(settings: Settings) -> Store:
@@ -100,13 +89,6 @@ def _flag(name: str, value: object, default: bool) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequest(f"`{name}` must be true or false.")
     return value
-
-
-def _hits_wanted(table: str, limit: int) -> int:
-    """How many hits a search asks `hybrid_search` for to return `limit` of a list: three times as many
-    memories (the filter and the preference links choose among them), at least 25 skills (the kind
-    boost reorders them)."""
-    return max(limit, 25) if table == "skills" else limit * 3
 
 
 class Memory:
@@ -387,135 +369,35 @@ class Memory:
             raise InvalidRequest("`relativity` must be a number between 0 and 1 (0 = no floor).")
         accept = compile_filter(filter)
         prepared = Query.build(query[:4000], self.embedder.embed, self.embedder.id, self.store.term_counts)
-        # The keyword hits of every list this search reads, in one call (one round trip on PostgreSQL).
-        lists = {("items", "fact"): memory_limit, ("skills", ""): skill_limit}
-        if want_preferences and preference_limit:
-            lists[("items", "preference")] = preference_limit
-        if want_tools and tool_limit:
-            lists[("items", "tool")] = tool_limit
-        pool = max(candidate_pool(_hits_wanted(table, limit)) for (table, _), limit in lists.items())
-        prepared = prepared.with_keyword_hits(self.store, scope, list(lists), pool)
-
-        def search(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
-            wanted = _hits_wanted("items", limit)
-            hits = hybrid_search(self.store, scope, "items", kind, prepared, self.item_words, wanted, floor)
-            items = {i.id: i for i in self.store.get_items([h.id for h in hits])}
-            out = [(items[h.id], h.relativity) for h in hits if h.id in items and accept(items[h.id])]
-            return out[:limit]
-
-        skill_hits = self._search_skills(scope, prepared, max(skill_limit, 3), floor)
+        wanted = Wanted(
+            memories=memory_limit,
+            preferences=preference_limit if want_preferences else 0,
+            tools=tool_limit if want_tools else 0,
+            skills=skill_limit,
+        )
+        found = search(self.store, scope, prepared, wanted, floor, accept)
+        memories = [wire.memory(item, rel) for item, rel in found.memories]
+        memories += [wire.pending_message(m, conversation, rel) for m, conversation, rel in found.pending]
         data: dict[str, Any] = {
-            "memory_detail_list": self._memories(scope, prepared, search, memory_limit, floor),
-            "preference_detail_list": [],
-            "tool_memory_detail_list": [],
-            "preference_note": "",
+            "memory_detail_list": memories[:memory_limit],
+            "preference_detail_list": [wire.preference(i, r) for i, r in found.preferences],
+            "tool_memory_detail_list": [wire.tool_memory(i, r) for i, r in found.tools],
+            "preference_note": preference_note([i.text for i, _ in found.preferences], query),
             "skill_detail_list": [],
         }
-        if want_preferences and preference_limit:
-            preferences = self._preferences(scope, search, skill_hits, preference_limit, accept, floor)
-            data["preference_detail_list"] = [wire.preference(i, r) for i, r in preferences]
-            data["preference_note"] = preference_note([i.text for i, _ in preferences], query)
-        if want_tools and tool_limit:
-            data["tool_memory_detail_list"] = [wire.tool_memory(i, r) for i, r in search("tool", tool_limit)]
         if want_skills and skill_limit:
             data["skill_detail_list"] = [
-                wire.skill(self._served(skill), rel, self._link(skill))
-                for skill, rel in skill_hits[:skill_limit]
+                wire.skill(self._served(skill), rel, self._link(skill)) for skill, rel in found.skills
             ]
         if want_skills and skill_limit and _flag("include_candidates", include_candidates, False):
-            found = candidate_hits(self.store, self.embedder.embed, scope, prepared.vector)
+            candidates = candidate_hits(self.store, self.embedder.embed, scope, prepared.vector)
             room = skill_limit - len(data["skill_detail_list"])
-            data["skill_detail_list"] += [wire.skill(s, rel, self._link(s)) for s, rel in found[:room]]
+            data["skill_detail_list"] += [wire.skill(s, rel, self._link(s)) for s, rel in candidates[:room]]
         return data
 
     def item_words(self, ids: Sequence[str]) -> dict[str, frozenset[str]]:
         """The content words of each item's searchable text, as search compares them with a query."""
-        return {item_id: words_of_tokens(found) for item_id, found in self.store.item_tokens(ids).items()}
-
-    def _memories(
-        self,
-        scope: Scope,
-        query: Query,
-        search: Callable[[str, int], list[tuple[MemoryItem, float]]],
-        limit: int,
-        floor: float,
-    ) -> list[dict[str, Any]]:
-        found = [wire.memory(item, rel) for item, rel in search("fact", limit)]
-        if query.match and len(found) < limit:
-            # Messages whose extraction has not finished yet are searchable by keyword at once.
-            for message, conversation, _ in self.store.pending_message_hits(scope, query.match, limit):
-                score = relativity(0.0, coverage(query.words, message.content), KEYWORD_BLEND) + 0.3
-                if message.role in ("user", "assistant") and min(score, 1.0) >= floor:
-                    found.append(wire.pending_message(message, conversation, min(score, 1.0)))
-        return found[:limit]
-
-    def _search_skills(
-        self, scope: Scope, query: Query, limit: int, floor: float
-    ) -> list[tuple[Skill, float]]:
-        fetched: dict[str, Skill | None] = {}
-
-        def skill_of(skill_id: str) -> Skill | None:
-            if skill_id not in fetched:
-                fetched[skill_id] = self.store.get_skill(skill_id)
-            return fetched[skill_id]
-
-        def words(ids: Sequence[str]) -> dict[str, frozenset[str]]:
-            missing = [skill_id for skill_id in ids if skill_id not in fetched]
-            found = self.store.get_skills(missing)
-            fetched.update({skill_id: found.get(skill_id) for skill_id in missing})
-            out = {}
-            for skill_id in ids:
-                skill = skill_of(skill_id)
-                if skill is not None:
-                    text = " ".join(
-                        [
-                            skill.current.name.replace("-", " "),
-                            skill.current.description,
-                            *(i.text for i in skill.current.items if i.section in ("procedure", "example")),
-                        ]
-                    )
-                    out[skill_id] = content_words(text)
-            return out
-
-        wanted = _hits_wanted("skills", limit)
-        hits: list[Hit] = hybrid_search(self.store, scope, "skills", "", query, words, wanted, 0.0)
-        asked = recognise([query.text])
-        out = []
-        for hit in hits:
-            skill = skill_of(hit.id)
-            if skill is None:
-                continue
-            score = hit.relativity
-            if asked is not None and kind_of_name(skill.current.name) == asked:
-                score = max(score, KIND_MATCH_RELATIVITY)
-            if score >= floor:
-                out.append((skill, score))
-        out.sort(key=lambda pair: -pair[1])
-        return out[:limit]
-
-    def _preferences(
-        self,
-        scope: Scope,
-        search: Callable[[str, int], list[tuple[MemoryItem, float]]],
-        skills: list[tuple[Skill, float]],
-        limit: int,
-        accept: Callable[[MemoryItem], bool],
-        floor: float,
-    ) -> list[tuple[MemoryItem, float]]:
-        scored = {item.id: (item, rel) for item, rel in search("preference", limit)}
-        # Only a skill that matches the request lends its relevance, even when the caller lowers the floor:
-        # a weak skill hit says nothing about its preferences.
-        cluster_relevance = {skill.cluster_id: rel for skill, rel in skills if rel >= DEFAULT_RELATIVITY}
-        if cluster_relevance:
-            for item in self.store.list_items(scope, ["preference"], cluster_ids=list(cluster_relevance)):
-                linked = cluster_relevance.get(str(item.payload.get("cluster_id")))
-                if linked is None or not accept(item):
-                    continue
-                boosted = linked * PREFERENCE_LINK_WEIGHT
-                if boosted >= floor and boosted > scored.get(item.id, (item, 0.0))[1]:
-                    scored[item.id] = (item, boosted)
-        ranked = sorted(scored.values(), key=lambda pair: -pair[1])
-        return ranked[:limit]
+        return item_words(self.store, ids)
 
     def _served(self, skill: Skill) -> Skill:
         """The skill as served: its approved version while a newer one waits for review."""
@@ -765,14 +647,3 @@ class Memory:
 def _owned(owner_user: str, owner_app: str | None, user_id: str | None, app_id: str | None) -> bool:
     """Whether data of (`owner_user`, `owner_app`) is visible to a caller limited to `user_id` / `app_id`."""
     return user_id in (None, owner_user) and app_id in (None, owner_app)
-
-
-def preference_note(preferences: Sequence[str], query: str) -> str:
-    """Prompt-ready text that lists the preferences to respect, in the query's language."""
-    if not preferences:
-        return ""
-    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in query)
-    head = (
-        "回答时请遵循用户的以下偏好：" if chinese else "Follow these preferences of the user when answering:"
-    )
-    return "\n".join([head, *(f"{n}. {text}" for n, text in enumerate(preferences, start=1))])

@@ -34,11 +34,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
-from memskill.models import Scope
+from memskill.models import MemoryItem, Message, Scope, Skill
+from memskill.naming import kind_of_name, recognise
 from memskill.stores.base import ScoredId, Store
 from memskill.text import content_filter, match_query, tokens
 
@@ -322,3 +323,162 @@ def candidates(
         hits.append(Hit(item_id, relativity(cosine, lexical, blend), cosine, lexical))
     hits.sort(key=lambda hit: (-round(hit.relativity, 6), -rrf[hit.id]))
     return hits
+
+
+# -- one search over a user's lists -----------------------------------------------------------------
+
+KIND_MATCH_RELATIVITY = 0.6
+"""A skill for the kind of task the query asks for (both recognised by `naming`) is at least this relevant:
+"review my pull request" and a code-review skill learned from other reviews share few words."""
+PREFERENCE_LINK_WEIGHT = 0.95
+"""A preference learned in the same kind of task as a matched skill is about as relevant as the skill."""
+DEFAULT_RELATIVITY = 0.45
+"""The relevance floor of a search that names none; a skill below it does not count as matched."""
+PENDING_BONUS = 0.3
+"""Added to a message still being extracted, found by keyword alone: it is the user's own recent words."""
+
+
+def hits_wanted(table: str, limit: int) -> int:
+    """How many hits a search asks `hybrid_search` for to return `limit` of a list: three times as many
+    memories (the filter and the preference links choose among them), at least 25 skills (the kind
+    boost reorders them)."""
+    return max(limit, 25) if table == "skills" else limit * 3
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """How many of each list a search returns (0: the list is not wanted)."""
+
+    memories: int
+    preferences: int
+    tools: int
+    skills: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one search found, each list best first with its relativity."""
+
+    memories: list[tuple[MemoryItem, float]]
+    pending: list[tuple[Message, str, float]]
+    """Messages whose extraction has not finished, found by keyword: (message, conversation, score)."""
+    preferences: list[tuple[MemoryItem, float]]
+    tools: list[tuple[MemoryItem, float]]
+    skills: list[tuple[Skill, float]]
+
+
+def item_words(store: Store, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    """The content words of each item's searchable text, as search compares them with a query."""
+    return {item_id: words_of_tokens(found) for item_id, found in store.item_tokens(ids).items()}
+
+
+def search(
+    store: Store,
+    scope: Scope,
+    query: Query,
+    wanted: Wanted,
+    floor: float,
+    accept: Callable[[MemoryItem], bool],
+) -> Found:
+    """One search of a user's facts, preferences, tool lessons and skills for `query`: each list at or
+    above `floor` (`accept` filters the memories); a skill of the kind the query asks for is at least
+    `KIND_MATCH_RELATIVITY`; a preference learned in a matched skill's tasks borrows its relevance."""
+    lists = {("items", "fact"): wanted.memories, ("skills", ""): wanted.skills}
+    if wanted.preferences:
+        lists[("items", "preference")] = wanted.preferences
+    if wanted.tools:
+        lists[("items", "tool")] = wanted.tools
+    # The keyword hits of every list this search reads, in one call (one round trip on PostgreSQL).
+    pool = max(candidate_pool(hits_wanted(table, limit)) for (table, _), limit in lists.items())
+    query = query.with_keyword_hits(store, scope, list(lists), pool)
+
+    def items(kind: str, limit: int) -> list[tuple[MemoryItem, float]]:
+        words = partial(item_words, store)
+        hits = hybrid_search(store, scope, "items", kind, query, words, hits_wanted("items", limit), floor)
+        found = {i.id: i for i in store.get_items([h.id for h in hits])}
+        return [(found[h.id], h.relativity) for h in hits if h.id in found and accept(found[h.id])][:limit]
+
+    memories = items("fact", wanted.memories)
+    pending: list[tuple[Message, str, float]] = []
+    if query.match and len(memories) < wanted.memories:
+        for message, conversation, _ in store.pending_message_hits(scope, query.match, wanted.memories):
+            score = min(
+                relativity(0.0, coverage(query.words, message.content), KEYWORD_BLEND) + PENDING_BONUS, 1
+            )
+            if message.role in ("user", "assistant") and score >= floor:
+                pending.append((message, conversation, score))
+    skills = _skills(store, scope, query, max(wanted.skills, 3), floor)
+    preferences = _preferences(store, scope, items, skills, wanted.preferences, accept, floor)
+    tools = items("tool", wanted.tools) if wanted.tools else []
+    return Found(memories, pending, preferences if wanted.preferences else [], tools, skills[: wanted.skills])
+
+
+def _skills(store: Store, scope: Scope, query: Query, limit: int, floor: float) -> list[tuple[Skill, float]]:
+    fetched: dict[str, Skill | None] = {}
+
+    def words(ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        missing = [skill_id for skill_id in ids if skill_id not in fetched]
+        found = store.get_skills(missing)
+        fetched.update({skill_id: found.get(skill_id) for skill_id in missing})
+        out = {}
+        for skill_id in ids:
+            skill = fetched.get(skill_id)
+            if skill is not None:
+                steps = [i.text for i in skill.current.items if i.section in ("procedure", "example")]
+                text = " ".join([skill.current.name.replace("-", " "), skill.current.description, *steps])
+                out[skill_id] = content_words(text)
+        return out
+
+    hits = hybrid_search(store, scope, "skills", "", query, words, hits_wanted("skills", limit), 0.0)
+    asked = recognise([query.text])
+    out = []
+    for hit in hits:
+        if hit.id not in fetched:
+            fetched[hit.id] = store.get_skill(hit.id)
+        skill = fetched[hit.id]
+        if skill is None:
+            continue
+        score = hit.relativity
+        if asked is not None and kind_of_name(skill.current.name) == asked:
+            score = max(score, KIND_MATCH_RELATIVITY)
+        if score >= floor:
+            out.append((skill, score))
+    out.sort(key=lambda pair: -pair[1])
+    return out[:limit]
+
+
+def _preferences(
+    store: Store,
+    scope: Scope,
+    items: Callable[[str, int], list[tuple[MemoryItem, float]]],
+    skills: list[tuple[Skill, float]],
+    limit: int,
+    accept: Callable[[MemoryItem], bool],
+    floor: float,
+) -> list[tuple[MemoryItem, float]]:
+    if not limit:
+        return []
+    scored = {item.id: (item, rel) for item, rel in items("preference", limit)}
+    # Only a skill that matches the request lends its relevance, even when the caller lowers the floor:
+    # a weak skill hit says nothing about its preferences.
+    cluster_relevance = {skill.cluster_id: rel for skill, rel in skills if rel >= DEFAULT_RELATIVITY}
+    if cluster_relevance:
+        for item in store.list_items(scope, ["preference"], cluster_ids=list(cluster_relevance)):
+            linked = cluster_relevance.get(str(item.payload.get("cluster_id")))
+            if linked is None or not accept(item):
+                continue
+            boosted = linked * PREFERENCE_LINK_WEIGHT
+            if boosted >= floor and boosted > scored.get(item.id, (item, 0.0))[1]:
+                scored[item.id] = (item, boosted)
+    return sorted(scored.values(), key=lambda pair: -pair[1])[:limit]
+
+
+def preference_note(preferences: Sequence[str], query: str) -> str:
+    """Prompt-ready text that lists the preferences to respect, in the query's language."""
+    if not preferences:
+        return ""
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in query)
+    head = (
+        "回答时请遵循用户的以下偏好：" if chinese else "Follow these preferences of the user when answering:"
+    )
+    return "\n".join([head, *(f"{n}. {text}" for n, text in enumerate(preferences, start=1))])

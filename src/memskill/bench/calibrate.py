@@ -35,11 +35,11 @@ from memskill.bench import madial, paraphrase, retrieval
 from memskill.bench.fetch import find_data
 from memskill.bench.report import Progress
 from memskill.config import Settings
-from memskill.engine import DEFAULT_RELATIVITY, Memory
+from memskill.engine import Memory
 from memskill.errors import InvalidRequest
 from memskill.models import Scope
 from memskill.providers.embedders import Embedder, OfflineEmbedder
-from memskill.retrieve import MEMORY_BLEND, Logistic, Query, candidates
+from memskill.retrieve import DEFAULT_RELATIVITY, MEMORY_BLEND, Logistic, Query, candidates
 
 CANDIDATES = 75
 """Candidates of each search (vector and keyword each), as a search for 9 memories asks for."""
