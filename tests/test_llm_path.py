@@ -20,7 +20,7 @@ import pytest
 from memskill import Memory
 from memskill.cli import main
 from memskill.config import Endpoint, Settings
-from memskill.errors import InvalidRequest
+from memskill.errors import InvalidRequest, UpstreamError
 from memskill.prompts import schemas
 from memskill.providers.chat import MAX_TOKENS, OpenAIChat
 from memskill.providers.embedders import HashingEmbedder
@@ -467,3 +467,27 @@ def test_an_unknown_llm_profile_is_refused_with_the_choices() -> None:
     with pytest.raises(InvalidRequest, match=r"MEMSKILL_LLM_PROFILE='tiny'.*full, small"):
         Settings.from_env(environ={"MEMSKILL_LLM_PROFILE": "tiny"})
     assert Settings.from_env(environ={"MEMSKILL_LLM_PROFILE": "Small"}).llm_profile == "small"
+
+
+def test_the_in_process_fake_chat_answers_from_the_same_scripts(tmp_path: Path) -> None:
+    """FakeChat serves a script without HTTP: the engine stores the model's words, a fault with a reply
+    (prose instead of JSON) falls back for that item, one without (a 500) raises as an endpoint would."""
+    from memskill.testing import FakeChat, Fault
+
+    script = good_script()
+    script["memskill_facts"] = [Fault("not_json")]
+    chat = FakeChat(script, schemas=schemas())
+    settings = Settings(data_dir=tmp_path, workers=0)
+    with Memory(settings=settings, embedder=HashingEmbedder(), chat=chat) as memory:
+        reply = memory.add_message(user_id=USER, conversation_id="c1", messages=TRIP, async_mode=False)
+        status = memory.get_status(task_id=reply["task_id"])
+        texts = all_texts(memory)
+    assert "Confirm the dates first (model)" in texts
+    modes = {stage["stage"]: stage["mode"] for stage in status["llm"]["stages"]}
+    assert modes["skill_update"] == "llm" and modes["facts"] != "llm", modes
+    assert [r.task for r in chat.requests][:1] == ["memskill_segments"] and chat.usage.calls == len(
+        chat.requests
+    )
+    broken = FakeChat({"*": [Fault("http_500")]})
+    with pytest.raises(UpstreamError, match="http_500"):
+        broken.complete([{"role": "user", "content": "hi"}], "memskill_segments", {"type": "object"})
