@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from memskill.config import Endpoint, Settings
-from memskill.engine import make_embedder
 from memskill.errors import HttpFailure, InvalidRequest, UpstreamError
-from memskill.providers import http
+from memskill.providers import http, make_embedder
 from memskill.providers.embedders import EMBED_BACKOFF_S, OpenAIEmbedder
 from memskill.testing import FakeOpenAI
 

@@ -254,7 +254,7 @@ def _store_name(settings: Settings) -> str:
 def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Write the configured store to one archive file (docs/archive.md); API keys only with --with-keys."""
     from memskill.archive import export_archive
-    from memskill.engine import open_store
+    from memskill.stores import open_store
 
     if not args.to:
         raise CommandError("`export` needs --to FILE, the archive to write (e.g. --to memskill-store.zip).")
@@ -286,7 +286,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Import an archive into the configured store, then rebuild vectors another embedder made."""
     from memskill.archive import import_archive
-    from memskill.engine import make_embedder, open_store
+    from memskill.providers import make_embedder
+    from memskill.stores import open_store
 
     if not args.file:
         raise CommandError("`import` needs the archive FILE, as written by `memskill export --to FILE`.")
@@ -339,7 +340,7 @@ def _jsonl(stream: TextIO, what: str) -> list[Any]:
 
 
 def _embedder(args: argparse.Namespace) -> Any:
-    from memskill.engine import make_embedder
+    from memskill.providers import make_embedder
 
     settings = _settings(args)
     return make_embedder(settings.embedder, settings.embed_endpoint)
@@ -498,8 +499,8 @@ def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.engine import open_store
     from memskill.server.keys import create_key
+    from memskill.stores import open_store
 
     settings = _settings(args)
     store = open_store(settings)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from memskill import wire
-from memskill.config import Endpoint, Limits, Settings
+from memskill.config import Limits, Settings
 from memskill.errors import InvalidRequest, MissingField, NotFound
 from memskill.export import Exported, export
 from memskill.filters import compile_filter
@@ -30,8 +30,9 @@ from memskill.lifecycle import Review, candidate_hits, served
 from memskill.llm import StructuredLLM
 from memskill.models import Job, MemoryItem, Message, Scope, Skill
 from memskill.pipeline import Pipeline, now_ms
-from memskill.providers.chat import ChatModel, OpenAIChat
-from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
+from memskill.providers import make_chat, make_embedder
+from memskill.providers.chat import ChatModel
+from memskill.providers.embedders import Embedder
 from memskill.reembed import Reembedding, ReembedState
 from memskill.retrieve import (
     DEFAULT_RELATIVITY,
@@ -42,35 +43,10 @@ from memskill.retrieve import (
     search,
 )
 from memskill.skillfile import SkillDocument, package_zip, parse
+from memskill.stores import open_store
 from memskill.stores.base import Store
-from memskill.stores.sqlite import SQLiteStore
 
 SkillLink = Callable[[Skill], str]
-
-
-def open_store(settings: Settings) -> Store:
-    """PostgreSQL when `settings.database_url` is set, else the SQLite file in the data directory."""
-    if settings.database_url:
-        from memskill.stores.postgres import PostgresStore
-
-        return PostgresStore(settings.database_url)
-    return SQLiteStore(Path(settings.data_dir).expanduser() / "memskill.db")
-
-
-def make_embedder(name: str, endpoint: Endpoint | None = None) -> Embedder:
-    """The embedder `name` (`Settings.embedder`); `endpoint` is the one `endpoint` calls."""
-    if name == "offline":
-        return OfflineEmbedder()
-    if name == "hashing":
-        return HashingEmbedder()
-    if name == "endpoint":
-        if endpoint is None:
-            raise InvalidRequest(
-                "the `endpoint` embedder needs an endpoint: set MEMSKILL_EMBED_BASE_URL and "
-                "MEMSKILL_EMBED_MODEL (and MEMSKILL_EMBED_API_KEY if it needs a key)."
-            )
-        return OpenAIEmbedder(endpoint)
-    raise InvalidRequest(f"unknown embedder {name!r}: use `offline`, `hashing` or `endpoint`.")
 
 
 def _limit(name: str, value: object, default: int, maximum: int, minimum: int = 0) -> int:
@@ -122,8 +98,8 @@ class Memory:
         self.limits: Limits = settings.limits
         self.store: Store = store or open_store(settings)
         self.embedder = embedder or make_embedder(settings.embedder, settings.embed_endpoint)
-        if chat is None and settings.llm is not None:
-            chat = OpenAIChat(settings.llm)
+        if chat is None:
+            chat = make_chat(settings.llm)
         self.chat = chat
         """The chat model the stages try first; None = the algorithmic stages only."""
         self.pipeline = Pipeline(

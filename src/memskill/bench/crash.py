@@ -564,7 +564,7 @@ def _settings(data_dir: Path, database_url: str | None) -> Settings:
 
 def _drain(settings: Settings) -> None:
     """Wait until no job is running (a killed worker's jobs are taken over when their lease ends)."""
-    from memskill.engine import open_store
+    from memskill.stores import open_store
 
     store = open_store(settings)
     try:

@@ -67,8 +67,9 @@ from memskill.bench.perf_workload import (
     settings_for,
 )
 from memskill.bench.synthetic import conversation, query_stream
-from memskill.engine import Memory, make_embedder
+from memskill.engine import Memory
 from memskill.models import Scope
+from memskill.providers import make_embedder
 from memskill.providers.embedders import Embedder
 from memskill.stores.rows import owner_token
 from memskill.text import match_query

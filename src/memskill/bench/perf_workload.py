@@ -21,9 +21,10 @@ import numpy as np
 from memskill.bench.synthetic import FAMILY_NAMES, Conversation, conversation, item_vector_text, memory_items
 from memskill.config import Limits, Settings
 from memskill.demo import turns
-from memskill.engine import Memory, make_embedder
+from memskill.engine import Memory
 from memskill.ingest import normalise_messages
 from memskill.models import Job, MemoryItem, Scope, Skill
+from memskill.providers import make_embedder
 from memskill.providers.embedders import Embedder, OfflineEmbedder
 from memskill.skillfile import parse, render
 
