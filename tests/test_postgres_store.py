@@ -25,9 +25,9 @@ from memskill.errors import InternalError, InvalidRequest
 from memskill.ingest import normalise_messages
 from memskill.models import Job, MemoryItem, Scope
 from memskill.providers.embedders import HashingEmbedder
-from memskill.stores.pg_migrations import MIGRATIONS
-from memskill.stores.pg_text import lexemes, tsquery
 from memskill.stores.postgres import PostgresStore
+from memskill.stores.postgres.migrations import MIGRATIONS
+from memskill.stores.postgres.text import lexemes, tsquery
 from memskill.stores.sqlite import SQLiteStore
 from memskill.text import index_text, match_query
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from memskill.stores.migrations import MIGRATIONS, apply_migrations
 from memskill.stores.sqlite import SQLiteStore
+from memskill.stores.sqlite.migrations import MIGRATIONS, apply_migrations
 
 
 def test_migrations_are_named_recorded_and_idempotent(tmp_path: Path) -> None:

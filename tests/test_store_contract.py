@@ -463,7 +463,7 @@ def test_a_released_job_waits_for_its_backoff_and_keeps_its_place(any_store: Sto
 def test_a_retried_job_precedes_a_later_job_stored_in_the_same_millisecond(
     any_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_module = sys.modules[type(any_store).__module__]
+    store_module = sys.modules[type(any_store).ingest.__module__]  # where ingest reads the clock
     with monkeypatch.context() as frozen:  # both jobs are stored in the same millisecond
         moment = int(time.time() * 1000)
         frozen.setattr(store_module, "now_ms", lambda: moment)

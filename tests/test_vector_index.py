@@ -14,10 +14,11 @@ import pytest
 from store_backends import fresh_postgres_url
 
 from memskill.models import MemoryItem, Scope
-from memskill.stores import pg_vectors, vector_index
-from memskill.stores import sqlite as sqlite_module
+from memskill.stores import vector_index
 from memskill.stores.postgres import PostgresStore
+from memskill.stores.postgres import vectors as pg_vectors
 from memskill.stores.sqlite import SQLiteStore
+from memskill.stores.sqlite import store as sqlite_module
 from memskill.stores.vector_index import Row, VectorIndex
 
 DIM = 8
@@ -208,7 +209,7 @@ def test_an_index_behind_a_pruned_log_reads_the_rows_again(
     url: str, builds: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pg_vectors, "LOG_KEEP", 2)
-    monkeypatch.setattr("memskill.stores.postgres.LOG_PRUNE_EVERY", 5)
+    monkeypatch.setattr("memskill.stores.postgres.store.LOG_PRUNE_EVERY", 5)
     store = PostgresStore(url)
     try:
         outrun_the_log(store, builds, lambda: store._rows(LOG_FLOOR)[0][0])

@@ -91,6 +91,27 @@ class UserOverview:
     """When a job of the user last changed (ms epoch), 0 if none did."""
 
 
+def overviews(counts: dict[str, dict[str, int]]) -> list[UserOverview]:
+    """The console's user rows from each store's counts per user (fact, preference, tool, skills,
+    conversations, messages, tokens, failed, last_time), the most recently active first."""
+    rows = [
+        UserOverview(
+            user_id=user_id,
+            memories=row.get("fact", 0),
+            preferences=row.get("preference", 0),
+            tool_memories=row.get("tool", 0),
+            skills=row.get("skills", 0),
+            conversations=row.get("conversations", 0),
+            messages=row.get("messages", 0),
+            tokens=row.get("tokens", 0),
+            failed_jobs=row.get("failed", 0),
+            last_active=row.get("last_time", 0),
+        )
+        for user_id, row in counts.items()
+    ]
+    return sorted(rows, key=lambda u: (-u.last_active, u.user_id))
+
+
 @dataclass(frozen=True)
 class MessageRow:
     """A stored message with what the store keeps beside it: whose it is and which job stored it."""
@@ -159,10 +180,8 @@ DUMP_TABLES = (
 """The tables a whole-store export reads (the others are derived: indexes, revisions, logs)."""
 
 
-class Store(Protocol):
-    """What the engine needs from a storage backend."""
-
-    def transaction(self) -> AbstractContextManager[None]: ...
+class MessageStore(Protocol):
+    """Conversations: storing an add call atomically with its job, reading messages back."""
 
     def ingest(
         self,
@@ -191,6 +210,10 @@ class Store(Protocol):
         self, scope: Scope, match: str, limit: int
     ) -> list[tuple[Message, str, float]]: ...
 
+
+class JobStore(Protocol):
+    """The job queue: claims with leases, renewals, completion, retries, token accounting."""
+
     def get_job(self, job_id: str) -> Job | None: ...
 
     def job_payload(self, job_id: str) -> dict[str, Any]: ...
@@ -217,6 +240,10 @@ class Store(Protocol):
 
     def count_jobs(self, status: str) -> int: ...
 
+
+class ItemStore(Protocol):
+    """Memories (facts, preferences, tool lessons): insert, update, list, delete."""
+
     def insert_item(self, item: MemoryItem, vector: np.ndarray | None, embedder_id: str | None) -> None: ...
 
     def update_item(
@@ -241,6 +268,10 @@ class Store(Protocol):
     def delete_items(self, item_ids: Sequence[str]) -> int: ...
 
     def delete_user(self, user_id: str) -> int: ...
+
+
+class SearchStore(Protocol):
+    """Vector and keyword search over items and skills, and the vectors themselves."""
 
     def vector_search(
         self,
@@ -292,6 +323,10 @@ class Store(Protocol):
         """Replace a stale vector (a cluster's centroid); False when a current one was written meanwhile."""
         ...
 
+
+class SkillStore(Protocol):
+    """Task clusters, task records, skills with their versions and history."""
+
     def list_clusters(self, scope: Scope) -> list[ClusterRow]: ...
 
     def save_cluster(self, cluster: ClusterRow) -> None: ...
@@ -332,6 +367,10 @@ class Store(Protocol):
 
     def delete_skill(self, skill_id: str) -> bool: ...
 
+
+class ConsoleStore(Protocol):
+    """Users, API keys and the operator console's overviews."""
+
     def user_ids(self) -> list[str]: ...
 
     def save_api_key(self, key: ApiKeyRow) -> None: ...
@@ -357,6 +396,10 @@ class Store(Protocol):
     # Whole-store export and import (`memskill.archive`): every row of a kind in stored order, all of
     # them or one user's, and the writes that keep ids and times. Items, clusters, task records, skills
     # and keys are written back with the methods above.
+
+
+class DumpStore(Protocol):
+    """Whole-store reads and writes for `memskill.archive`."""
 
     def snapshot(self) -> AbstractContextManager[None]:
         """A read-only view of one moment: the calling thread's reads inside it all see the same state."""
@@ -390,6 +433,14 @@ class Store(Protocol):
     def restore_jobs(self, rows: Sequence[JobRow]) -> int:
         """Store jobs with their ids, state and times, unleased; those already stored are left as they
         are. Returns how many were new."""
+        ...
+
+
+class Store(MessageStore, JobStore, ItemStore, SearchStore, SkillStore, ConsoleStore, DumpStore, Protocol):
+    """What the engine needs from a storage backend."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction; nested calls join the outer one."""
         ...
 
     def close(self) -> None: ...

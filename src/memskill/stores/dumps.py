@@ -1,4 +1,4 @@
-"""What a whole-store dump reads, shared by both stores (`sqlite_dump.py`, `pg_dump.py`).
+"""What a whole-store dump reads, shared by both stores (`sqlite/dump.py`, `postgres/dump.py`).
 
 The same columns and conversions as `rows.py`, plus what the engine never reads back but another store
 needs to be the same: a message's job and storage time, a job's payload, each vector's embedder, a

@@ -155,3 +155,8 @@ def version_values(version: SkillVersion) -> tuple[Any, ...]:
 def lifecycle_values(skill: Skill) -> tuple[Any, ...]:
     """state, status, live_version, helpful, unhelpful, update_time of a skill."""
     return (skill.state, skill.status, skill.live_version, skill.helpful, skill.unhelpful, skill.update_time)
+
+
+def json_text(value: Any) -> str:
+    """`value` as the JSON text a column holds (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False)

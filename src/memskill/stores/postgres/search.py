@@ -1,11 +1,11 @@
 """Searches and vectors for `PostgresStore`: vector and keyword search, HNSW indexes, re-embedding.
 
-A mixin of `PostgresStore` (the data path is in `postgres.py`), needing its `_read`, `_rows`, `_row`,
+A mixin of `PostgresStore` (the data path is in `postgres/store.py`), needing its `_read`, `_rows`, `_row`,
 `_write` and `_touch`.
 
 - **Vector search.** Scores are cosine similarity (`1 - (a <=> b)`), which equals SQLite's `matrix @
   query` on unit vectors (a zero vector scores 0 in both). A user with fewer than `exact_search_below`
-  (200,000) rows of a kind is searched exactly in process (`pg_vectors.py`, as SQLite searches every
+  (200,000) rows of a kind is searched exactly in process (`postgres/vectors.py`, as SQLite searches every
   user: at 100,000 memories a search's p50 went 303 → ~80 ms against HNSW in the database, and its
   recall is exact). In the database an exact search orders by `vector <=> q`, which no index matches,
   so the planner reads the user's rows through the `(user_id, kind, status)` index and sorts them
@@ -19,7 +19,7 @@ A mixin of `PostgresStore` (the data path is in `postgres.py`), needing its `_re
   the search is redone exactly. That path is approximate (recall ≈ 0.95); the exact one computes what
   SQLite computes. Dimensions above 2,000 (HNSW's limit) and pgvector before 0.8 always search exactly.
 - **Keyword search.** A `tokens` tsvector column holds the words SQLite's FTS5 index holds
-  (`pg_text.py`) plus the user's owner token, under a GIN index. A query must match the owner token and
+  (`postgres/text.py`) plus the user's owner token, under a GIN index. A query must match the owner token and
   the MATCH expression translated to a tsquery, so GIN narrows to the user's rows before it looks at the
   words. The score is `ts_rank_cd` (normalisation 1: divided by 1 + log of the document length), higher
   is better like SQLite's -bm25; absolute values differ and there is no idf, so rankings are close,
@@ -39,9 +39,9 @@ import numpy as np
 from memskill.errors import InvalidRequest
 from memskill.models import Message, Scope, search_text
 from memskill.stores.base import ScoredId
-from memskill.stores.pg_pool import connect
-from memskill.stores.pg_text import tsquery
-from memskill.stores.pg_vectors import LocalIndexes
+from memskill.stores.postgres.pool import connect
+from memskill.stores.postgres.text import tsquery
+from memskill.stores.postgres.vectors import LocalIndexes
 from memskill.stores.rows import message_from_row, owner_token
 from memskill.text import tokens
 
@@ -55,7 +55,7 @@ T = TypeVar("T")
 
 EXACT_SEARCH_BELOW = 200_000
 """Users with fewer rows of a kind are searched exactly, in process (a scan of 100,000 rows of 512
-dimensions takes ~10 ms once loaded; 200,000 rows hold ~400 MB, and `pg_vectors.MAX_ROWS` bounds all
+dimensions takes ~10 ms once loaded; 200,000 rows hold ~400 MB, and `postgres.vectors.MAX_ROWS` bounds all
 users' together); larger ones through HNSW in the database (~80 ms a query at 100,000 rows here)."""
 VISITS = 20_000
 """Index tuples an HNSW scan may expect to visit to fill a page (pgvector's default `max_scan_tuples`)."""

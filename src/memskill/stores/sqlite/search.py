@@ -1,8 +1,8 @@
 """The SQLite store's searches: keyword (FTS5), vectors (numpy over a cached per-user matrix), and the
 stored vectors a change of embedder leaves stale.
 
-A mixin of `SQLiteStore` (the data path is in `sqlite.py`), needing its `_db()`, `transaction()` and
-`_touch()`, as `pg_search.py` is for the PostgreSQL store.
+A mixin of `SQLiteStore` (the data path is in `sqlite/store.py`), needing its `_db()`, `transaction()` and
+`_touch()`, as `postgres/search.py` is for the PostgreSQL store.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The SQLite store's operator queries: API keys, and the overviews the dashboard shows.
 
-Kept apart from `sqlite.py` (the data path) as a mixin of `SQLiteStore`; everything here is either a
+Kept apart from `sqlite/store.py` (the data path) as a mixin of `SQLiteStore`; everything here is either a
 rare write (keys) or a read over many users that the API itself never needs.
 """
 
@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from memskill.models import Job, Message
-from memskill.stores.base import ApiKeyRow, UserOverview
+from memskill.stores.base import ApiKeyRow, UserOverview, overviews
 from memskill.stores.rows import JOB_COLUMNS, MESSAGE_COLUMNS, job_from_row, message_from_row
 
 API_KEY_COLUMNS = "id, key_hash, prefix, app_id, note, create_time, revoke_time"
@@ -84,22 +84,7 @@ class AdminQueries:
         ):
             row = counts.setdefault(user_id, {})
             row.update(last_time=last_time or 0, tokens=(prompt or 0) + (completion or 0), failed=failed or 0)
-        overview = [
-            UserOverview(
-                user_id=user_id,
-                memories=row.get("fact", 0),
-                preferences=row.get("preference", 0),
-                tool_memories=row.get("tool", 0),
-                skills=row.get("skills", 0),
-                conversations=row.get("conversations", 0),
-                messages=row.get("messages", 0),
-                tokens=row.get("tokens", 0),
-                failed_jobs=row.get("failed", 0),
-                last_active=row.get("last_time", 0),
-            )
-            for user_id, row in counts.items()
-        ]
-        return sorted(overview, key=lambda u: (-u.last_active, u.user_id))
+        return overviews(counts)
 
     def list_jobs(
         self, user_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0

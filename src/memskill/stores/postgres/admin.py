@@ -1,6 +1,6 @@
 """The PostgreSQL store's operator queries: API keys, and the overviews the dashboard shows.
 
-Kept apart from `postgres.py` (the data path) as a mixin of `PostgresStore`, like `sqlite_admin.py` for
+Kept apart from `postgres/store.py` (the data path) as a mixin of `PostgresStore`, like `sqlite/admin.py` for
 SQLite: rare writes (keys) and reads over many users that the API itself never needs.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from memskill.models import Job, Message
-from memskill.stores.base import ApiKeyRow, UserOverview
+from memskill.stores.base import ApiKeyRow, UserOverview, overviews
 from memskill.stores.rows import JOB_COLUMNS, MESSAGE_COLUMNS, job_from_row, message_from_row
 
 if TYPE_CHECKING:
@@ -90,22 +90,7 @@ class AdminQueries:
         ):
             row = counts.setdefault(user_id, {})
             row.update(last_time=last_time or 0, tokens=tokens or 0, failed=failed or 0)
-        overview = [
-            UserOverview(
-                user_id=user_id,
-                memories=row.get("fact", 0),
-                preferences=row.get("preference", 0),
-                tool_memories=row.get("tool", 0),
-                skills=row.get("skills", 0),
-                conversations=row.get("conversations", 0),
-                messages=row.get("messages", 0),
-                tokens=row.get("tokens", 0),
-                failed_jobs=row.get("failed", 0),
-                last_active=row.get("last_time", 0),
-            )
-            for user_id, row in counts.items()
-        ]
-        return sorted(overview, key=lambda u: (-u.last_active, u.user_id))
+        return overviews(counts)
 
     def list_jobs(
         self, user_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0

@@ -1,6 +1,6 @@
 """The SQLite store's whole-store reads and writes, for `memskill.archive`.
 
-A mixin of `SQLiteStore`, like `sqlite_admin.py`: every row of each kind in the order it was stored
+A mixin of `SQLiteStore`, like `sqlite/admin.py`: every row of each kind in the order it was stored
 (read page by page inside one read transaction, so a dump taken while a server writes is one moment's
 state), and the writes that put messages and jobs back with their ids and times. The other kinds are
 written back through the store's usual methods, which index them as they always do.

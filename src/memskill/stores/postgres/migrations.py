@@ -6,8 +6,8 @@ JSON text, times are millisecond epochs. The differences:
 - Ids and user ids are `COLLATE "C"`, so they sort and compare byte-wise, as SQLite's BINARY does
   (`stale_vectors` pages by `id >`, listings order by id).
 - Vectors are pgvector `vector` columns without a fixed dimension, next to the id of the embedder that
-  made them; HNSW indexes are partial, one per dimension, made when first needed (`postgres.py`).
-- Keyword search reads a `tokens` tsvector column (written by the store from `pg_text`), under a GIN
+  made them; HNSW indexes are partial, one per dimension, made when first needed (`postgres/store.py`).
+- Keyword search reads a `tokens` tsvector column (written by the store from `postgres/text.py`), under a GIN
   index, instead of FTS5 tables.
 - `jobs`, `clusters` and `task_records` have a `seq` column, so rows stored in the same millisecond keep
   the order they were stored in (SQLite has its rowid).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from memskill.errors import InternalError
 from memskill.models import now_ms
-from memskill.stores.migrations import SKILL_LIFECYCLE
+from memskill.stores.sqlite.migrations import SKILL_LIFECYCLE
 
 if TYPE_CHECKING:
     from psycopg import Connection

@@ -1,6 +1,6 @@
 """The PostgreSQL store's whole-store reads and writes, for `memskill.archive`.
 
-A mixin of `PostgresStore`, like `postgres_admin.py`, doing what `sqlite_dump.py` does for SQLite:
+A mixin of `PostgresStore`, like `postgres/admin.py`, doing what `sqlite/dump.py` does for SQLite:
 every row of each kind in stored order (`seq`), read page by page inside one REPEATABLE READ, READ ONLY
 transaction so the dump is one moment's state, and the writes that put messages and jobs back with
 their ids and times (messages with their keyword index).
@@ -27,13 +27,13 @@ from memskill.stores.dumps import (
     job_values,
     message_values,
 )
-from memskill.stores.pg_text import tsvector
+from memskill.stores.postgres.text import tsvector
 from memskill.stores.rows import owner_token
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
-    from memskill.stores.pg_pool import ConnectionPool
+    from memskill.stores.postgres.pool import ConnectionPool
 
 T = TypeVar("T")
 
