@@ -134,3 +134,10 @@ def test_a_common_word_jieba_tags_as_a_place_stays_outside_a_trip() -> None:
     assert generalise("帮我做个入门的训练计划") == "帮我做个入门的训练计划"
     assert generalise("我在望京上班，帮我写个周报") == "我在目的地上班，帮我写个周报"
     assert generalise("帮我规划成都5天的行程") == "帮我规划目的地N天的行程"
+
+
+def test_a_word_that_starts_like_a_duration_is_kept() -> None:
+    """ "写一个周末读书会的通知" became "写N周末读书会的通知": 周末 (weekend), 周年 and 周边 are words."""
+    assert generalise("帮我写一个周末读书会的群通知") == "帮我写一个周末读书会的群通知"
+    assert generalise("三周年纪念活动") == "三周年纪念活动"
+    assert generalise("规划一周的行程，两个周也行") == "规划N周的行程，N周也行"

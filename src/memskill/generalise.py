@@ -227,7 +227,7 @@ _EN_BUDGET_COLLAPSE = re.compile(
 
 _ZH_DURATION = re.compile(
     rf"(?<![\d第])(?:\d+|[{_ZH_NUMERAL}]{{1,3}})\s*(?:个)?(天|日游|晚|夜|周|星期|个月)"
-    r"(?![气空然才使堂津下上])"
+    r"(?![气空然才使堂津下上末年边岁报刊])"  # 天气, 天下; 周末, 周年, 周边, 周报: words, not durations
 )
 _EN_DURATION = re.compile(
     r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen"
