@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from memskill.models import Message, SkillItem
+from memskill.stores.base import Store, TaskRecordRow
 
 CHECKED_SECTIONS = ("procedure", "experience", "preference")
 """Sections whose items are checked (an example is a quoted answer)."""
@@ -91,3 +92,23 @@ def _unbacked(item: SkillItem, sources: str) -> str:
     if missing:
         return "no source message names " + ", ".join(f"`{token}`" for token in missing[:3])
     return ""
+
+
+def sources_of(
+    store: Store,
+    items: Sequence[SkillItem],
+    records: Sequence[TaskRecordRow],
+    record_id: str,
+    record_sources: Sequence[str],
+) -> str:
+    """`source_text` of the messages behind the items that name technical tokens: the messages of the
+    task records they cite (`records`, and the record being added, `record_id` with its message ids).
+    Only those items are checked against them, so only their records' messages are read."""
+    cited = {source for item in items if technical_tokens(item.text) for source in item.sources}
+    if not cited:
+        return ""
+    rows = {row.id: row for row in records}
+    ids = [str(m) for r in cited if r in rows for m in rows[r].record.get("sources", [])]
+    if record_id in cited:
+        ids += list(record_sources)
+    return source_text(store.messages_by_ids(list(dict.fromkeys(ids))))

@@ -327,26 +327,17 @@ def _is_person(word: str) -> bool:
     return word[0] in _SURNAMES
 
 
-_LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())
-"""Words after which a jieba `ns` word is used as a place outside a travel context ("在望京上班")."""
-_COMMON_WORD = 100
-"""jieba's dictionary count from which a two-character `ns` word may be an ordinary word (入门 312)."""
+_LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
+_COMMON_WORD = 100  # jieba's count from which a two-character `ns` word may be ordinary (入门: 312)
 
 
 def _is_place(word: str, next_word: str, previous_word: str = "", travel: bool = True) -> bool:
-    if word in _NOT_CONCRETE or len(word) < 2:
+    """Whether a jieba `ns` word is a place here. Outside a trip, a common two-character word jieba tags
+    as one ("做个入门的训练计划") is a place only where the sentence puts something there."""
+    if word in _NOT_CONCRETE or len(word) < 2 or next_word.startswith(_PLACE_ADJECTIVE_HEADS):
         return False
-    if (
-        not travel
-        and len(word) == 2
-        and word not in _ZH_PLACES
-        and _frequency(word) >= _COMMON_WORD
-        and not previous_word.endswith(_LOCATING)
-    ):
-        # jieba's dictionary tags common two-character words as places ("做个入门的训练计划"); outside a
-        # trip such a word is read as a place only where the sentence uses it as one ("在望京上班").
-        return False
-    if next_word.startswith(_PLACE_ADJECTIVE_HEADS):
+    common = len(word) == 2 and word not in _ZH_PLACES and _frequency(word) >= _COMMON_WORD
+    if not travel and common and not previous_word.endswith(_LOCATING):
         return False
     glued = len(next_word) == 1 and bool(CJK.match(next_word))
     return not (glued and word not in _ZH_PLACES and _frequency(word) < _RARE_PLACE)

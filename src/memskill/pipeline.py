@@ -22,7 +22,7 @@ import numpy as np
 from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
 from memskill.errors import LeaseLost
-from memskill.evidence import check, source_text, technical_tokens
+from memskill.evidence import check, sources_of
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
 from memskill.lifecycle import MACHINE, Review, after_build, found_helpful, removed_by_people
@@ -331,7 +331,9 @@ class Pipeline:
         removed = {(i.section, i.text) for i in removed_by_people(versions)}
 
         def vet(items: Sequence[SkillItem]) -> tuple[list[SkillItem], list[str]]:
-            kept, held_out = check(items, self._sources_of(items, records, evidence))
+            kept, held_out = check(
+                items, sources_of(self.store, items, records, evidence.record_id, evidence.record.sources)
+            )
             undone = [i for i in kept if (i.section, i.text) in removed]
             held_out += [f"{i.section}: {i.text} — a person removed it" for i in undone]
             return [i for i in kept if i not in undone], held_out
@@ -365,20 +367,6 @@ class Pipeline:
             self.store.save_cluster(replace(cluster, skill_id=skill.id, update_time=skill.update_time))
         (outcome.updated if previous else outcome.added).append(skill.id)
         return skill
-
-    def _sources_of(
-        self, items: Sequence[SkillItem], records: Sequence[TaskRecordRow], evidence: Evidence
-    ) -> str:
-        """What the messages behind the items that name technical tokens said (`evidence.source_text`);
-        only those items are checked against them, so only their records' messages are read."""
-        cited = {source for item in items if technical_tokens(item.text) for source in item.sources}
-        if not cited:
-            return ""
-        rows = {row.id: row for row in records}
-        ids = [str(m) for r in cited if r in rows for m in rows[r].record.get("sources", [])]
-        if evidence.record_id in cited:
-            ids += list(evidence.record.sources)
-        return source_text(self.store.messages_by_ids(list(dict.fromkeys(ids))))
 
     # -- feedback ---------------------------------------------------------------------------------
 
