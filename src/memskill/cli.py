@@ -28,76 +28,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from memskill.bench.command import add_arguments as add_bench_arguments
+from memskill.cli_common import (
+    ADD_NOTICE_MESSAGES,
+    CommandError,
+    _explain,
+    _memory,
+    _print_json,
+    _progress,
+    _settings,
+)
 from memskill.cli_review import REVIEW_ACTIONS, add_review_arguments, review_action
-from memskill.config import Settings
+from memskill.cli_serve import cmd_keys, cmd_mcp, cmd_serve, cmd_worker
+from memskill.cli_store import cmd_export, cmd_import, cmd_reembed, cmd_status
 from memskill.errors import MemskillError
-
-
-class CommandError(Exception):
-    """A mistake in how a command was called: printed as one line saying what to do, exit code 2."""
-
-
-def _explain(error: OSError | UnicodeDecodeError) -> str:
-    """One line for an input the command could not read."""
-    if isinstance(error, UnicodeDecodeError):
-        return "the input is not UTF-8 text; save it as UTF-8 JSON."
-    name = error.filename if error.filename is not None else "the input"
-    if isinstance(error, FileNotFoundError):
-        return f"no such file: {name}; check the path (or pass - to read standard input)."
-    if isinstance(error, IsADirectoryError):
-        return f"{name} is a folder; pass a JSON file (e.g. {Path(str(name)) / 'conversation.json'})."
-    if isinstance(error, PermissionError):
-        return f"cannot read {name}: permission denied."
-    return f"{name}: {error.strerror or error}."
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(args.data_dir)
-
-
-def _memory(args: argparse.Namespace, workers: int | None = None) -> Any:
-    settings = _settings(args)
-    if workers is not None:
-        settings = replace(settings, workers=workers)
-    return _memory_from(settings)
-
-
-def _memory_from(settings: Settings) -> Any:
-    from memskill.engine import Memory
-
-    return Memory(settings=settings)
-
-
-ADD_NOTICE_MESSAGES = 20
-"""`memskill add` says what it is doing from this many messages on (they take a second or more)."""
-
-
-def _print_json(data: object, out: TextIO) -> None:
-    out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def _progress(done: int, total: int, label: str, err: TextIO) -> None:
-    """`label done/total` on one updating line on a terminal, every 10% elsewhere."""
-    if total < 2:
-        return
-    if err.isatty():
-        err.write(f"\r{label} {done}/{total}" + ("\n" if done == total else ""))
-        err.flush()
-    elif done == total or done % max(1, total // 10) == 0:
-        err.write(f"{label} {done}/{total}\n")
-
-
-# -- commands ---------------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -193,140 +143,6 @@ def cmd_skills(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _stale_vectors(memory: Any) -> dict[str, int]:
-    """Stored vectors another embedder made, per table (by embedder id alone if the endpoint is down)."""
-    from memskill.reembed import stale_counts
-
-    try:
-        dim: int | None = memory.embedder.dim
-    except MemskillError:
-        dim = None
-    return stale_counts(memory.store, memory.embedder.id, dim)
-
-
-def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with _memory(args, workers=0) as memory:
-        if args.task_id is not None:
-            _print_json(memory.get_status(task_id=args.task_id), out)
-        stale = _stale_vectors(memory)
-        if args.task_id is None:
-            llm = memory.settings.llm
-            by_user = {user: memory.token_usage(user) for user in memory.users()}
-            _print_json(
-                {
-                    "embedder": memory.embedder.id,
-                    "stale_vectors": stale,
-                    "llm": f"{llm.model} at {llm.base_url}" if llm else None,
-                    "tokens": memory.token_usage(),
-                    "tokens_by_user": {user: usage for user, usage in by_user.items() if usage["calls"]},
-                },
-                out,
-            )
-        if sum(stale.values()):
-            counts = ", ".join(f"{count} {table}" for table, count in stale.items() if count)
-            err.write(
-                f"{counts} have vectors of another embedder than {memory.embedder.id}: vector search skips "
-                "them until `memskill reembed` (or a running `memskill serve`) rebuilds them.\n"
-            )
-    return 0
-
-
-def cmd_reembed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.reembed import reembed
-
-    with _memory(args, workers=0) as memory:
-        counts = reembed(
-            memory.store,
-            memory.embedder,
-            progress=lambda done, total: _progress(done, total, "re-embedded", err),
-        )
-        _print_json({"embedder": memory.embedder.id, "reembedded": counts}, out)
-    return 0
-
-
-def _store_name(settings: Settings) -> str:
-    """The configured store, for a summary: the database URL without its password, or the SQLite file."""
-    if settings.database_url:
-        return _redacted(settings.database_url)
-    return str(Path(settings.data_dir).expanduser() / "memskill.db")
-
-
-def cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Write the configured store to one archive file (docs/archive.md); API keys only with --with-keys."""
-    from memskill.archive import export_archive
-    from memskill.stores import open_store
-
-    if not args.to:
-        raise CommandError("`export` needs --to FILE, the archive to write (e.g. --to memskill-store.zip).")
-    settings = _settings(args)
-    store = open_store(settings)
-    try:
-        manifest = export_archive(
-            store,
-            args.to,
-            user_id=args.user,
-            with_keys=args.with_keys,
-            progress=lambda what, done, total: _progress(done, total, what, err),
-        )
-    finally:
-        store.close()
-    summary = {key: manifest[key] for key in ("format_version", "user_id", "keys_included", "embedder")}
-    _print_json(
-        {
-            "archive": str(Path(args.to).expanduser()),
-            "store": _store_name(settings),
-            **summary,
-            "counts": manifest["counts"],
-        },
-        out,
-    )
-    return 0
-
-
-def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Import an archive into the configured store, then rebuild vectors another embedder made."""
-    from memskill.archive import import_archive
-    from memskill.providers import make_embedder
-    from memskill.stores import open_store
-
-    if not args.file:
-        raise CommandError("`import` needs the archive FILE, as written by `memskill export --to FILE`.")
-    if not Path(args.file).expanduser().is_file():
-        raise CommandError(f"no such file: {args.file}; give the archive `memskill export --to FILE` wrote.")
-    settings = _settings(args)
-    embedder = make_embedder(settings.embedder, settings.embed_endpoint)
-    store = open_store(settings)
-    try:
-        report = import_archive(
-            store,
-            args.file,
-            embedder=embedder,
-            progress=lambda what, done, total: _progress(done, total, what, err),
-        )
-    finally:
-        store.close()
-    _print_json(
-        {
-            "archive": str(Path(args.file).expanduser()),
-            "store": _store_name(settings),
-            "format_version": report.manifest["format_version"],
-            "archive_embedder": report.manifest.get("embedder"),
-            "embedder": embedder.id,
-            "added": report.added,
-            "skipped": report.skipped,
-            "reembedded": report.reembedded,
-        },
-        out,
-    )
-    if report.reembed_error:
-        err.write(
-            f"imported, but rebuilding the vectors with {embedder.id} failed ({report.reembed_error}); "
-            "vector search skips them until `memskill reembed` (or a running `memskill serve`) does it.\n"
-        )
-        return 1
-    return 0
-
-
 def _jsonl(stream: TextIO, what: str) -> list[Any]:
     rows = []
     for number, line in enumerate(stream, start=1):
@@ -387,144 +203,6 @@ def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         labels = cluster_texts(row, embedder, k=args.k) if row else []
         out.write(json.dumps([int(label) for label in labels]) + "\n")
         _progress(index, len(rows), "clustered", err)
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Process jobs from the shared queue until SIGTERM or Ctrl-C (a job cut short is retried elsewhere)."""
-    import signal
-
-    from memskill.demo import mode_line
-
-    if args.concurrency < 1:
-        err.write("error: --concurrency must be at least 1.\n")
-        return 2
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = replace(_settings(args), workers=args.concurrency)
-    memory = _memory_from(settings)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    where = _redacted(settings.database_url) if settings.database_url else str(settings.data_dir)
-    err.write(f"memskill worker: {args.concurrency} thread(s) on {where}\nstages: {mode_line(settings)}\n")
-    err.flush()
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        err.write("memskill worker: stopping\n")
-        memory.close()
-    return 0
-
-
-def _without_query(record: logging.LogRecord) -> bool:
-    """Access log lines without query strings: a download link's signature, or a key a client put in
-    the URL, are credentials that do not belong in a log."""
-    if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
-        path, question, _ = record.args[2].partition("?")
-        if question:
-            record.args = (*record.args[:2], path + "?…", *record.args[3:])
-    return True
-
-
-def _redacted(url: str) -> str:
-    """A database URL without its password, for logs."""
-    head, at, tail = url.rpartition("@")
-    if not at or ":" not in head.split("//", 1)[-1]:
-        return url
-    scheme, _, credentials = head.partition("//")
-    return f"{scheme}//{credentials.split(':', 1)[0]}:***@{tail}"
-
-
-def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import uvicorn
-
-    from memskill.server import create_app
-    from memskill.server.keys import KeyRing, create_key
-
-    settings = _settings(args)
-    if args.workers is not None:
-        settings = replace(settings, workers=args.workers)
-    memory = _memory_from(settings)
-    # Load the embedder while the server starts, so the first request does not pay for it.
-    threading.Thread(target=memory.embedder.embed, args=(["warm up 预热"],), daemon=True).start()
-    keys = KeyRing(memory.store, settings.api_key)
-    if not keys.has_keys():
-        key, row = create_key(memory.store, note="created by the first serve")
-        err.write(
-            f"No API key was configured, so one was created ({row.id}). It is shown only now:\n\n"
-            f"    {key}\n\nSend it as `Authorization: Token <key>`; manage keys with `memskill keys`.\n"
-        )
-    err.write(
-        f"memskill serving {settings.data_dir} at http://{args.host}:{args.port}/api/openmem/v1 "
-        f"({settings.workers} worker thread(s)); MCP at http://{args.host}:{args.port}/mcp\n"
-    )
-    from memskill.demo import mode_line
-
-    err.write(f"stages: {mode_line(settings)}\n")
-    err.flush()
-    try:
-        config = uvicorn.Config(
-            create_app(memory, settings, keys), host=args.host, port=args.port, log_level=args.log_level
-        )
-        logging.getLogger("uvicorn.access").addFilter(_without_query)  # after Config set up logging
-        uvicorn.Server(config).run()
-    finally:
-        memory.close()
-    return 0
-
-
-def cmd_mcp(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Serve MCP over stdin and stdout until the client closes them; stdout carries only the protocol."""
-    from memskill.server.mcp.adapter import serve_stdio
-
-    settings = _settings(args)
-    if args.user:
-        settings = replace(settings, mcp_user=args.user)
-    memory = _memory_from(settings)
-    threading.Thread(target=memory.embedder.embed, args=(["warm up 预热"],), daemon=True).start()
-    where = _redacted(settings.database_url) if settings.database_url else str(settings.data_dir)
-    user = repr(settings.mcp_user) if settings.mcp_user else "none (every call names its user_id)"
-    err.write(f"memskill mcp: {where} over stdio; default user {user}\n")
-    err.flush()
-    try:
-        serve_stdio(memory, settings.mcp_user)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        memory.close()
-    return 0
-
-
-def cmd_keys(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.server.keys import create_key
-    from memskill.stores import open_store
-
-    settings = _settings(args)
-    store = open_store(settings)
-    try:
-        if args.action == "create":
-            key, row = create_key(store, app_id=args.app_id, note=args.note or "")
-            scope = f" for app {row.app_id!r}" if row.app_id else ""
-            err.write(f"Created {row.id}{scope}. The key is shown only now; keep it safe:\n")
-            out.write(key + "\n")
-        elif args.action == "list":
-            rows = store.list_api_keys()
-            if not rows:
-                err.write("no stored keys (`memskill keys create` makes one).\n")
-            for row in rows:
-                state = "revoked" if row.revoke_time else "active"
-                out.write(f"{row.id}  {row.prefix}…  app={row.app_id or '*'}  {state}  {row.note}\n")
-        else:
-            if not args.key_id:
-                raise CommandError("`keys revoke` needs the key's id or prefix (see `memskill keys list`).")
-            if not store.revoke_api_key(args.key_id, int(time.time() * 1000)):
-                raise CommandError(f"no active key {args.key_id!r} (see `memskill keys list`).")
-            err.write(f"revoked {args.key_id}\n")
-    finally:
-        store.close()
     return 0
 
 
