@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from memskill import Memory, Settings
-from memskill.bench.crash import Call, CrashReport, _verify, format_report, run_crash
+from memskill.bench.crash import CrashReport, format_report, run_crash
+from memskill.bench.crash_checks import _verify
+from memskill.bench.crash_load import Call
 from memskill.bench.report import no_progress
 from memskill.cli import main
 from memskill.errors import InvalidRequest
