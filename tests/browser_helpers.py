@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+from paths import ROOT
 from serve_helpers import Server, running_server, server_env
 
 from memskill.config import Settings
@@ -46,7 +47,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / ".ci" / "screenshots"
+SCREENSHOTS = ROOT / ".ci" / "screenshots"
 DEMO_KEY = "msk_browser-test-key"
 NAVIGATION = "performance.getEntriesByType('navigation')[0]"
 """The Navigation Timing entry of the page's document, in JavaScript."""

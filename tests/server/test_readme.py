@@ -20,21 +20,31 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 from serve_helpers import Server, running_server
 
-ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 KEY = "msk_readme-test-key"
 
 NOT_RUN = {
     "pip install . && memskill demo": "the install and test commands: `.ci/run` runs exactly these",
-    "pip install 'memskill[postgres]'": "needs PostgreSQL; tests/test_scale_out.py runs those processes",
-    "export MEMSKILL_LLM_BASE_URL": "needs a model; tests/test_chat_adapter.py runs the demo on a fake one",
-    "memskill bench fetch": "downloads the public data sets (tests/test_bench_fetch.py runs it against a "
-    "local server); CI runs `memskill bench quality --quick`",
-    "memskill train tagger": "rewrites the shipped weights (a minute); tests/test_tagger.py checks them",
-    "claude mcp add": "needs Claude Code; tests/test_mcp.py drives `memskill mcp` and `/mcp` with the MCP "
-    "SDK's own client",
+    "pip install 'memskill[postgres]'": (
+        "needs PostgreSQL; tests/stores/test_scale_out.py runs those processes"
+    ),
+    "export MEMSKILL_LLM_BASE_URL": (
+        "needs a model; tests/engine/test_chat_adapter.py runs the demo on a fake one"
+    ),
+    "memskill bench fetch": (
+        "downloads the public data sets (tests/bench/test_bench_fetch.py runs it against a "
+        "local server); CI runs `memskill bench quality --quick`"
+    ),
+    "memskill train tagger": (
+        "rewrites the shipped weights (a minute); tests/engine/test_tagger.py checks them"
+    ),
+    "claude mcp add": (
+        "needs Claude Code; tests/server/test_mcp.py drives `memskill mcp` and `/mcp` with the MCP "
+        "SDK's own client"
+    ),
 }
 """The opening of each block that is not run here → why."""
 SERVE = "memskill serve --port 8000"

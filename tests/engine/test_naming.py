@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 from memskill.naming import (
     NEAREST_KIND,
@@ -54,7 +54,7 @@ def test_skill_names_map_back_to_kinds() -> None:
 
 
 def test_the_shipped_kinds_are_the_corpus_kinds() -> None:
-    path = Path(__file__).resolve().parents[1] / "corpus/kinds.json"
+    path = ROOT / "corpus/kinds.json"
     corpus = json.loads(path.read_text(encoding="utf-8"))
     expected = {k["kind"]: k["about"] for k in corpus["kinds"] if k["kind"] != "casual-chat"}
     assert {name: text.split(": ", 1)[1] for name, text in task_kinds()} == expected

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 
 from memskill.cli import COMMANDS, build_parser, main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA
 from test_llm_path import TRIP, good_script, make_memory
 
 from memskill import Memory
@@ -22,9 +23,7 @@ from memskill.models import SkillItem
 from memskill.providers.embedders import OfflineEmbedder
 from memskill.testing import FakeOpenAI, RecordedRequest
 
-BRIEF: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "brief_conversation.json").read_text(encoding="utf-8")
-)
+BRIEF: dict[str, Any] = json.loads((DATA / "brief_conversation.json").read_text(encoding="utf-8"))
 USER = BRIEF["user_id"]
 QUERY = "清明节我打算去云南，帮我规划7天的行程。"
 

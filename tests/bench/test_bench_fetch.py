@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from paths import SHARED
 
 from memskill.bench import fetch as fetch_module
 from memskill.bench.fetch import fetch, find_data, load_sources
 from memskill.cli import main
 from memskill.errors import InvalidRequest, UpstreamError
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 
 FILES = {
     "/alpha/one.json": b'{"dialogues": [1, 2, 3]}\n' * 40,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import DATA
 
 from memskill.config import Settings
 from memskill.demo import send
@@ -27,7 +28,6 @@ from memskill.skillfile import SkillDocument, parse
 from memskill.tagger import default_tagger
 from memskill.text import content_tokens
 
-DATA = Path(__file__).parent / "data"
 COUNTS: dict[str, int] = {}
 """How many skills each conversation gave."""
 

@@ -23,6 +23,7 @@ from mcp import ClientSession, MCPError, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent, TextResourceContents
+from paths import DATA
 from serve_helpers import Server, get, post, running_server, server_env
 
 USER = "memos_user_123"
@@ -30,9 +31,7 @@ KEY = "msk_mcp-test-key"
 QUERY = "清明节我打算去云南，帮我规划7天的行程。"
 SKILL = "travel-itinerary-planning"
 TOOLS = {"search_memory", "add_message", "get_status", "list_skills", "get_skill", "add_feedback"}
-BRIEF: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "brief_conversation.json").read_text(encoding="utf-8")
-)
+BRIEF: dict[str, Any] = json.loads((DATA / "brief_conversation.json").read_text(encoding="utf-8"))
 Scenario = Callable[[ClientSession], Awaitable[None]]
 
 

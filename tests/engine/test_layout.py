@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parents[1] / "src"
+from paths import ROOT
+
+SOURCE = ROOT / "src"
 
 
 def modules() -> dict[str, Path]:

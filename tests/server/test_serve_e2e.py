@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from paths import ROOT
 from serve_helpers import Server, get, post, running_server, server_env, wait_for_tasks
 
 from memskill.demo import demo_data, turns
@@ -29,7 +30,7 @@ QUERY = "清明节我打算去云南，帮我规划7天的行程。"
 FAST = "demo-traveller-fast"
 SLOW = "demo-traveller-slow"
 NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import io
 import json
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import pytest
 from browser_helpers import DemoServer, navigation_status, page_errors, screenshot, timed_goto
+from paths import DATA
 from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
@@ -228,7 +228,7 @@ def test_an_operator_sees_a_skills_state_evidence_and_history_and_reviews_it(
     """A person's edit drops the tool step; the next conversation of the kind proposes it again and the
     version holds it out: the console shows the state, reliability, each version's author and what it
     held out, and the history; Retire and Approve act and are recorded with the console's key."""
-    brief = json.loads((Path(__file__).parent / "data" / "brief_conversation.json").read_text("utf-8"))
+    brief = json.loads((DATA / "brief_conversation.json").read_text("utf-8"))
     user = "reviewer-zhang"
     first = {"user_id": user, "conversation_id": "c1", "messages": brief["messages"], "async_mode": False}
     post(demo_server, "/add/message", first)

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import ROOT
 
 from memskill.config import Settings
 from memskill.demo import turns
@@ -44,7 +44,7 @@ def load_devset() -> dict[str, Any]:
     if resource.is_file():
         text = resource.read_text(encoding="utf-8")
     else:
-        path = Path(__file__).resolve().parents[1] / "src" / "memskill" / "bench" / "devset.json"
+        path = ROOT / "src" / "memskill" / "bench" / "devset.json"
         text = path.read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data

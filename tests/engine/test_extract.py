@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import SHARED
 
 from memskill.extract import (
     build_task_record,
@@ -23,7 +23,7 @@ from memskill.extract.record import request_words, step_text
 from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
 from memskill.tagger import default_tagger
 
-PREFEVAL_FILLER = Path(__file__).resolve().parents[2] / "shared/data/prefeval/filtered_inter_turns.json"
+PREFEVAL_FILLER = SHARED / "data/prefeval/filtered_inter_turns.json"
 
 
 def conversation(*turns: tuple[str, str]) -> tuple[Message, ...]:
