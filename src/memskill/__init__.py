@@ -36,8 +36,7 @@ from memskill.models import (
 from memskill.providers.chat import ChatModel, OpenAIChat
 from memskill.providers.embedders import Embedder, HashingEmbedder, OfflineEmbedder, OpenAIEmbedder
 from memskill.stores.base import Store
-
-__version__ = "0.1.0"
+from memskill.version import __version__
 
 __all__ = [
     "ChatModel",

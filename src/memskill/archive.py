@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from memskill import __version__
 from memskill.errors import InvalidRequest, MemskillError
 from memskill.models import Skill, SkillEvent, SkillVersion, now_ms
 from memskill.providers.embedders import Embedder
@@ -38,6 +37,7 @@ from memskill.reembed import Progress as ReembedProgress
 from memskill.reembed import reembed
 from memskill.serialise import decode, encode
 from memskill.stores.base import ApiKeyRow, ClusterRow, JobRow, MessageRow, Store, StoredItem, TaskRecordRow
+from memskill.version import __version__
 
 FORMAT = "memskill-archive"
 FORMAT_VERSION = (1, 0)

@@ -1,4 +1,5 @@
-"""The package's layout: no module imports, even lazily, one that imports it back."""
+"""The package's layout: no module imports, even lazily, one that imports it back, and none imports a
+module of a higher layer (the engine's parts below the engine, the engine below its callers)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,77 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     assert len(graph) > 100 and graph["memskill.engine"], "the graph was read"
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"], "the check can fail"
     assert cycle(graph) == []
+
+
+LAYERS: list[tuple[str, ...]] = [
+    (
+        "memskill.models",
+        "memskill.errors",
+        "memskill.config",
+        "memskill.text",
+        "memskill.serialise",
+        "memskill.version",
+    ),
+    (
+        "memskill.providers",
+        "memskill.tagger",
+        "memskill.generalise",
+        "memskill.topics",
+        "memskill.filters",
+        "memskill.ingest",
+        "memskill.skillfile",
+        "memskill.stores",
+        "memskill.naming",
+        "memskill.vectors",
+        "memskill.wire",
+    ),
+    (
+        "memskill.extract",
+        "memskill.segment",
+        "memskill.cluster",
+        "memskill.consolidate",
+        "memskill.skill_items",
+        "memskill.synthesize",
+        "memskill.evidence",
+        "memskill.retrieve",
+        "memskill.prompts",
+        "memskill.llm",
+        "memskill.stages",
+        "memskill.export",
+        "memskill.archive",
+        "memskill.reembed",
+        "memskill.lifecycle",
+    ),
+    ("memskill.pipeline", "memskill.jobs"),
+    ("memskill.engine", "memskill.engine_data", "memskill.client"),
+    ("memskill", "memskill.server", "memskill.cli", "memskill.demo", "memskill.testing", "memskill.bench"),
+]
+"""From the bottom up: plain types and settings; providers, stores, the tagger and text rules; the stages;
+the pipeline and its workers; the engine; what calls the engine (the package's surface, the server, the
+command line, the demo, the fakes, the benches)."""
+
+
+def layer_of(module: str) -> int:
+    """The layer of a module: that of the longest name in `LAYERS` it is, or is inside of."""
+    found = [
+        (len(name), index)
+        for index, names in enumerate(LAYERS)
+        for name in names
+        if module == name
+        or (name != "memskill" and module.startswith(name + "."))
+        or module.startswith(name + "_")
+    ]
+    assert found, f"{module} is in no layer: add it to LAYERS"
+    return max(found)[1]
+
+
+def test_no_module_imports_one_of_a_higher_layer() -> None:
+    known = modules()
+    upward = [
+        f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})"
+        for name, path in known.items()
+        for target in imports(name, path, known)
+        if layer_of(target) > layer_of(name)
+    ]
+    assert layer_of("memskill.stores.sqlite.store") == 1 and layer_of("memskill.cli_review") == 5
+    assert upward == []

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TextIO
 
-from memskill import __version__
 from memskill.bench.report import Progress, no_progress
 from memskill.config import default_data_dir
 from memskill.errors import InternalError, InvalidRequest, UpstreamError
+from memskill.version import __version__
 
 SOURCES = Path(__file__).with_name("sources.json")
 """The shipped manifest."""

@@ -41,7 +41,6 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from memskill import __version__
 from memskill.bench import paraphrase, peer
 from memskill.bench.perf_http import (
     elapsed_ms,
@@ -73,6 +72,7 @@ from memskill.providers import make_embedder
 from memskill.providers.embedders import Embedder
 from memskill.stores.rows import owner_token
 from memskill.text import match_query
+from memskill.version import __version__
 
 __all__ = ["QUICK", "USER", "Options", "UserBuilder", "options_from_cli", "run_perf", "summary"]
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from memskill import __version__
 from memskill.bench.report import Progress, Result, table
 from memskill.errors import InvalidRequest
+from memskill.version import __version__
 
 Stage = Callable[[Path, bool, Progress], list[Result]]
 

@@ -24,7 +24,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
-from memskill import __version__
 from memskill.config import Settings
 from memskill.engine import Memory
 from memskill.errors import MemskillError, Unauthorized, unexpected
@@ -36,6 +35,7 @@ from memskill.server.mcp.endpoint import HttpEndpoint
 from memskill.server.review import build_review
 from memskill.server.routes import build_downloads, build_router
 from memskill.server.schemas import describe_validation
+from memskill.version import __version__
 
 log = logging.getLogger("memskill.server")
 PREFIXES = ("/api/openmem/v1", "/v1")

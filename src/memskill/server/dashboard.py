@@ -23,7 +23,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from memskill import __version__
 from memskill.engine import Memory
 from memskill.errors import InvalidRequest, MemskillError, NotFound
 from memskill.lifecycle import missing
@@ -34,6 +33,7 @@ from memskill.server.links import Signer
 from memskill.server.sessions import COOKIE, Session, Sessions
 from memskill.skillfile import parse
 from memskill.topics import public_topic
+from memskill.version import __version__
 
 LANG_COOKIE = "msk_lang"
 PAGE_SIZE = 200

@@ -24,7 +24,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from memskill import __version__
 from memskill.engine import Memory
 from memskill.errors import InvalidRequest, MemskillError, MissingField, NotFound, Unauthorized, unexpected
 from memskill.server import schemas
@@ -41,6 +40,7 @@ from memskill.server.mcp.tools import (
     status_text,
 )
 from memskill.server.routes import app_for, with_links
+from memskill.version import __version__
 
 log = logging.getLogger("memskill.mcp")
 Context = ServerRequestContext[Any, Any]
