@@ -29,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from memskill.errors import InvalidRequest, NotFound
+from memskill.evidence import check
 from memskill.models import Message, Scope, Skill, SkillEvent, SkillItem, SkillState, SkillVersion, now_ms
 from memskill.providers.embedders import Embedder
 from memskill.skillfile import SkillDocument, parse, render
@@ -142,15 +143,47 @@ def candidate_hits(
     return [(skill, cosine) for skill, cosine in ranked if cosine >= CANDIDATE_COSINE]
 
 
-def removed_by_people(versions: Sequence[SkillVersion]) -> list[SkillItem]:
-    """Items a person removed when editing (present before their version, absent from it): a later
-    version memskill builds must not bring them back."""
-    removed: list[SkillItem] = []
-    for before, after in zip(versions, versions[1:], strict=False):
-        if after.author != MACHINE:
-            kept = {(i.section, i.text) for i in after.items}
-            removed += [i for i in before.items if (i.section, i.text) not in kept]
-    return removed
+REMOVED_BY_A_PERSON = " — a person removed it"
+"""How a version lists an item a person removed: carried from version to version, so that finding what
+people removed reads the previous version (and, after a person's version, the one before it) only."""
+
+
+def removed_by_people(current: SkillVersion, before: SkillVersion | None) -> list[tuple[str, str]]:
+    """(section, text) of the items people removed, which a later version memskill builds must not bring
+    back: those `current` lists as removed and, when a person made `current`, what it dropped from
+    `before` (the version before it)."""
+    found: list[tuple[str, str]] = []
+    for reason in current.held_out:
+        if reason.endswith(REMOVED_BY_A_PERSON):
+            section, _, text = reason[: -len(REMOVED_BY_A_PERSON)].partition(": ")
+            found.append((section, text))
+    if before is not None and current.author != MACHINE:
+        kept = {(i.section, i.text) for i in current.items}
+        found += [(i.section, i.text) for i in before.items if (i.section, i.text) not in kept]
+    return list(dict.fromkeys(found))
+
+
+def removed_items(store: Store, previous: Skill | None) -> set[tuple[str, str]]:
+    """What people removed from the skill (`removed_by_people`), reading its versions only when the
+    current one is a person's: a skill's update reads one version, not its whole history."""
+    if previous is None:
+        return set()
+    before = None
+    if previous.current.author != MACHINE and previous.current.version > 1:
+        number = previous.current.version - 1
+        before = next((v for v in store.skill_versions(previous.id) if v.version == number), None)
+    return set(removed_by_people(previous.current, before))
+
+
+def vetted(
+    items: Sequence[SkillItem], sources: str, removed: set[tuple[str, str]]
+) -> tuple[list[SkillItem], list[str]]:
+    """The items of a version memskill builds that its sources back (`evidence.check`) and no person
+    removed, and why each other one is out. What people removed is listed in every later version,
+    proposed again or not: the next build reads it from there (`removed_by_people`)."""
+    kept, held_out = check(items, sources)
+    held_out += [f"{section}: {text}{REMOVED_BY_A_PERSON}" for section, text in sorted(removed)]
+    return [i for i in kept if (i.section, i.text) not in removed], held_out
 
 
 class Review:

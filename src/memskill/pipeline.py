@@ -22,10 +22,10 @@ import numpy as np
 from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
 from memskill.errors import LeaseLost
-from memskill.evidence import check, sources_of
+from memskill.evidence import sources_of
 from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
 from memskill.generalise import generalise
-from memskill.lifecycle import MACHINE, Review, after_build, found_helpful, removed_by_people
+from memskill.lifecycle import MACHINE, Review, after_build, found_helpful, removed_items, vetted
 from memskill.llm import Ledger, StageRun, StructuredLLM
 from memskill.models import (
     Extraction,
@@ -327,16 +327,11 @@ class Pipeline:
         taken = [
             s.current.name for s in self.store.list_skills(scope) if previous is None or s.id != previous.id
         ]
-        versions = self.store.skill_versions(previous.id) if previous else []
-        removed = {(i.section, i.text) for i in removed_by_people(versions)}
+        removed = removed_items(self.store, previous)
 
         def vet(items: Sequence[SkillItem]) -> tuple[list[SkillItem], list[str]]:
-            kept, held_out = check(
-                items, sources_of(self.store, items, records, evidence.record_id, evidence.record.sources)
-            )
-            undone = [i for i in kept if (i.section, i.text) in removed]
-            held_out += [f"{i.section}: {i.text} — a person removed it" for i in undone]
-            return [i for i in kept if i not in undone], held_out
+            said = sources_of(self.store, items, records, evidence.record_id, evidence.record.sources)
+            return vetted(items, said, removed)
 
         built = next_version(
             previous, scope, cluster.id, evidence, records, taken, self.similarity, update, now_ms(), vet

@@ -155,6 +155,31 @@ def test_a_persons_edit_survives_the_next_machine_version(
     assert any("a person removed it" in reason for reason in later.current.held_out), later.current.held_out
 
 
+def test_what_a_person_removed_stays_out_of_every_later_version(
+    tmp_path: Path, offline_embedder: OfflineEmbedder
+) -> None:
+    """The removed items travel in each version's held-out list, so two machine versions after the edit
+    (the second reading only its previous version) still keep the person's removal."""
+    from memskill.lifecycle import removed_by_people
+
+    with memory_with(tmp_path, offline_embedder) as memory:
+        add_brief(memory, "c1")
+        skill = only_skill(memory)
+        step = next(
+            i.text for i in skill.current.items if i.section == "procedure" and "get_weather" in i.text
+        )
+        number = [i.text for i in skill.current.items if i.section == "procedure"].index(step) + 1
+        memory.review.edit(skill.id, skill.current.markdown.replace(f"{number}. {step}\n", ""), "lin")
+        for conversation in ("c2", "c3"):
+            memory.add_message(
+                user_id=USER, conversation_id=conversation, messages=BRIEF["messages"], async_mode=False
+            )
+            latest = only_skill(memory).current
+            assert latest.author == "memskill"
+            assert step not in [i.text for i in latest.items]
+            assert ("procedure", step) in removed_by_people(latest, None)
+
+
 def test_an_edit_must_keep_the_name_and_be_valid(tmp_path: Path, offline_embedder: OfflineEmbedder) -> None:
     with memory_with(tmp_path, offline_embedder) as memory:
         add_brief(memory)
