@@ -86,6 +86,36 @@ def item_from_row(row: Sequence[Any]) -> MemoryItem:
     )
 
 
+def item_values(item: MemoryItem) -> tuple[Any, ...]:
+    """An item's columns in `ITEM_COLUMNS` order up to `payload`, ready to insert."""
+    return (
+        item.id,
+        item.user_id,
+        item.kind,
+        item.key,
+        item.text,
+        item.conversation_id,
+        item.agent_id,
+        item.app_id,
+        *item_changes(item)[2:-1],
+    )
+
+
+def item_changes(item: MemoryItem) -> tuple[Any, ...]:
+    """The mutable columns an update rewrites: key, text, status, confidence, tags, sources, payload and
+    update_time."""
+    return (
+        item.key,
+        item.text,
+        item.status,
+        item.confidence,
+        json_text(list(item.tags)),
+        json.dumps(list(item.sources)),
+        json_text(item.payload),
+        item.update_time,
+    )
+
+
 def version_from_row(row: Sequence[Any]) -> SkillVersion:
     items = tuple(
         SkillItem(**{**item, "sources": tuple(item.get("sources", ()))}) for item in json.loads(row[4])

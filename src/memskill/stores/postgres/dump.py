@@ -44,7 +44,7 @@ def _tokens(row: MessageRow) -> str | None:
     return tsvector(content, owner_token(row.user_id)) if content.strip() else None
 
 
-def _read_vector(value: Any) -> np.ndarray | None:
+def read_vector(value: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
 
@@ -58,7 +58,7 @@ class DumpQueries(DumpReads):
         "clusters": "seq",
         "task_records": "seq",
     }
-    _vector = staticmethod(_read_vector)
+    _vector = staticmethod(read_vector)
 
     _pool: ConnectionPool
     _local: Any

@@ -15,6 +15,8 @@ from memskill.models import (
     SkillVersion,
 )
 from memskill.stores.base import ClusterRow, TaskRecordRow
+from memskill.stores.dumps import CLUSTER_DUMP, cluster_row
+from memskill.stores.postgres.dump import read_vector
 from memskill.stores.postgres.search import (
     as_vector,
     scope_params,
@@ -59,27 +61,13 @@ class SkillQueries:
 
     def list_clusters(self, scope: Scope) -> list[ClusterRow]:
         rows = self._rows(
-            "SELECT id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, update_time "
-            "FROM clusters WHERE user_id = %(user)s AND (%(agent)s::text IS NULL OR agent_id = %(agent)s) "
+            f"SELECT {CLUSTER_DUMP} FROM clusters WHERE user_id = %(user)s "
+            "AND (%(agent)s::text IS NULL OR agent_id = %(agent)s) "
             "AND (%(app)s::text IS NULL OR app_id = %(app)s) ORDER BY create_time, seq",
             scope_params(scope),
             binary=True,
         )
-        return [
-            ClusterRow(
-                id=r[0],
-                user_id=r[1],
-                agent_id=r[2],
-                app_id=r[3],
-                title=r[4],
-                centroid=r[5],
-                size=r[6],
-                skill_id=r[7],
-                create_time=r[8],
-                update_time=r[9],
-            )
-            for r in rows
-        ]
+        return [cluster_row(r, read_vector) for r in rows]
 
     def save_cluster(self, cluster: ClusterRow) -> None:
         self._write(

@@ -60,8 +60,9 @@ from memskill.stores.postgres.text import tsvector
 from memskill.stores.postgres.vectors import COMMIT_REVISIONS, LOG_PRUNE_EVERY, Key, prune_vector_log
 from memskill.stores.rows import (
     ITEM_COLUMNS,
+    item_changes,
     item_from_row,
-    json_text,
+    item_values,
     owner_token,
 )
 from memskill.stores.vector_index import VectorIndex
@@ -266,19 +267,7 @@ class PostgresStore(JobQueries, SkillQueries, SearchQueries, AdminQueries, DumpQ
                 "indexed) VALUES "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)",
                 (
-                    item.id,
-                    item.user_id,
-                    item.kind,
-                    item.key,
-                    item.text,
-                    item.conversation_id,
-                    item.agent_id,
-                    item.app_id,
-                    item.status,
-                    item.confidence,
-                    json_text(list(item.tags)),
-                    json.dumps(list(item.sources)),
-                    json_text(item.payload),
+                    *item_values(item),
                     as_vector(vector),
                     embedder_id,
                     item.create_time,
@@ -306,16 +295,7 @@ class PostgresStore(JobQueries, SkillQueries, SearchQueries, AdminQueries, DumpQ
                 "key = %s, text = %s, status = %s, confidence = %s, tags = %s, sources = %s, payload = %s, "
                 "update_time = %s"
             )
-            params: list[Any] = [
-                item.key,
-                item.text,
-                item.status,
-                item.confidence,
-                json_text(list(item.tags)),
-                json.dumps(list(item.sources)),
-                json_text(item.payload),
-                item.update_time,
-            ]
+            params: list[Any] = list(item_changes(item))
             if vector is not None:
                 sets += ", vector = %s, embedder = %s"
                 params += [as_vector(vector), embedder_id]

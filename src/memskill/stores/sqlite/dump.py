@@ -31,7 +31,7 @@ from memskill.stores.dumps import (
 )
 
 
-def _read_vector(value: bytes | None) -> np.ndarray | None:
+def read_vector(value: bytes | None) -> np.ndarray | None:
     return None if value is None else np.frombuffer(value, dtype=np.float32).copy()
 
 
@@ -45,7 +45,7 @@ class DumpQueries(DumpReads):
         "clusters": "rowid",
         "task_records": "rowid",
     }
-    _vector = staticmethod(_read_vector)
+    _vector = staticmethod(read_vector)
 
     _local: threading.local
 

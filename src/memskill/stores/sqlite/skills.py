@@ -16,6 +16,7 @@ from memskill.models import (
     SkillVersion,
 )
 from memskill.stores.base import ClusterRow, TaskRecordRow
+from memskill.stores.dumps import CLUSTER_DUMP, cluster_row
 from memskill.stores.rows import (
     SKILL_COLUMNS,
     VERSION_COLUMNS,
@@ -25,6 +26,7 @@ from memskill.stores.rows import (
     version_from_row,
     version_values,
 )
+from memskill.stores.sqlite.dump import read_vector
 
 
 class SkillQueries:
@@ -50,27 +52,11 @@ class SkillQueries:
 
     def list_clusters(self, scope: Scope) -> list[ClusterRow]:
         rows = self._db().execute(
-            "SELECT id, user_id, agent_id, app_id, title, centroid, size, skill_id, create_time, update_time "
-            "FROM clusters WHERE user_id = ? AND (? IS NULL OR agent_id IS ? ) AND (? IS NULL OR app_id IS "
-            "?) "
-            "ORDER BY create_time",
+            f"SELECT {CLUSTER_DUMP} FROM clusters WHERE user_id = ? AND (? IS NULL OR agent_id IS ?) "
+            "AND (? IS NULL OR app_id IS ?) ORDER BY create_time",
             (scope.user_id, scope.agent_id, scope.agent_id, scope.app_id, scope.app_id),
         )
-        return [
-            ClusterRow(
-                id=r[0],
-                user_id=r[1],
-                agent_id=r[2],
-                app_id=r[3],
-                title=r[4],
-                centroid=np.frombuffer(r[5], dtype=np.float32).copy(),
-                size=r[6],
-                skill_id=r[7],
-                create_time=r[8],
-                update_time=r[9],
-            )
-            for r in rows
-        ]
+        return [cluster_row(r, read_vector) for r in rows]
 
     def save_cluster(self, cluster: ClusterRow) -> None:
         with self.transaction():

@@ -32,7 +32,9 @@ from memskill.models import (
 from memskill.stores.rows import (
     ITEM_COLUMNS,
     blob,
+    item_changes,
     item_from_row,
+    item_values,
     owner_token,
 )
 from memskill.stores.sqlite.admin import AdminQueries
@@ -150,25 +152,7 @@ class SQLiteStore(JobQueries, SkillQueries, SearchQueries, AdminQueries, DumpQue
                 "INSERT INTO items (id, user_id, kind, key, text, conversation_id, agent_id, app_id, status, "
                 "confidence, tags, sources, payload, vector, embedder, create_time, update_time) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    item.id,
-                    item.user_id,
-                    item.kind,
-                    item.key,
-                    item.text,
-                    item.conversation_id,
-                    item.agent_id,
-                    item.app_id,
-                    item.status,
-                    item.confidence,
-                    json.dumps(list(item.tags), ensure_ascii=False),
-                    json.dumps(list(item.sources)),
-                    json.dumps(item.payload, ensure_ascii=False),
-                    blob(vector),
-                    embedder_id,
-                    item.create_time,
-                    item.update_time,
-                ),
+                (*item_values(item), blob(vector), embedder_id, item.create_time, item.update_time),
             )
             self._index("items", int(cursor.lastrowid or 0), item.user_id, item.search_text)
             self._touch(item.user_id)
@@ -187,17 +171,7 @@ class SQLiteStore(JobQueries, SkillQueries, SearchQueries, AdminQueries, DumpQue
             db.execute(
                 "UPDATE items SET key = ?, text = ?, status = ?, confidence = ?, tags = ?, sources = ?, "
                 "payload = ?, update_time = ? WHERE id = ?",
-                (
-                    item.key,
-                    item.text,
-                    item.status,
-                    item.confidence,
-                    json.dumps(list(item.tags), ensure_ascii=False),
-                    json.dumps(list(item.sources)),
-                    json.dumps(item.payload, ensure_ascii=False),
-                    item.update_time,
-                    item.id,
-                ),
+                (*item_changes(item), item.id),
             )
             if vector is not None:
                 db.execute(
