@@ -3,18 +3,15 @@
     with running_server(tmp_dir, {"MEMSKILL_API_KEY": "k"}) as server:
         requests.post(server.api + "/search/memory", ...)
 
-The process gets a free loopback port and its own data directory; its stderr goes to a file that is
-shown if it dies before answering `/healthz`. Leaving the block stops it (SIGTERM, then SIGKILL).
+The processes are those of `memskill.testing.processes` (free loopback port, own data directory, stderr
+shown if the process dies before it is ready, stopped on leaving the block); this module adds the API base
+and small JSON helpers.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,8 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memskill.testing.processes import free_port, serve_process, server_env, worker_process
+
+__all__ = [
+    "API_PREFIX",
+    "Server",
+    "free_port",
+    "get",
+    "post",
+    "running_server",
+    "running_worker",
+    "server_env",
+    "wait_for_tasks",
+]
+
 API_PREFIX = "/api/openmem/v1"
-START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,103 +53,17 @@ class Server:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def server_env(**overrides: str) -> dict[str, str]:
-    """The current environment without any `MEMSKILL_*` settings, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSKILL_")}
-    env.update(overrides)
-    return env
-
-
-def _healthy(root: str) -> bool:
-    try:
-        with urllib.request.urlopen(root + "/healthz", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @contextmanager
 def running_server(
     data_dir: Path, env: dict[str, str], extra: Sequence[str] = (), with_stdout: bool = False
 ) -> Iterator[Server]:
     """Start `python -m memskill.cli serve [extra…]` on a free port with `env`; stop it on leaving.
     `with_stdout`: the process's stdout (where uvicorn writes its access log) goes to the stderr file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    root = f"http://127.0.0.1:{port}"
-    stderr_path = data_dir.parent / f"serve-{port}.stderr"
-    command = [
-        sys.executable,
-        "-m",
-        "memskill.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        *extra,
-    ]
-    with stderr_path.open("wb") as stderr:
-        stdout = stderr if with_stdout else subprocess.DEVNULL
-        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
-    server = Server(root, root + API_PREFIX, process, stderr_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(root):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"memskill serve exited with {process.returncode} before answering /healthz:\n"
-                    + server.stderr()
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"memskill serve did not answer /healthz within {START_TIMEOUT_S:.0f} s:\n"
-                    + server.stderr()
-                )
-            time.sleep(0.1)
-        yield server
-    finally:
-        _stop(process)
+    with serve_process(data_dir, env, extra, with_stdout=with_stdout) as served:
+        yield Server(served.root, served.root + API_PREFIX, served.process, served.stderr_path)
 
 
-@contextmanager
-def running_worker(data_dir: Path, env: dict[str, str], concurrency: int = 2) -> Iterator[Path]:
-    """Start `python -m memskill.cli worker`; yield the path of its stderr log; stop it on leaving."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    stderr_path = data_dir.parent / f"worker-{os.getpid()}-{time.monotonic_ns()}.stderr"
-    command = [sys.executable, "-m", "memskill.cli", "worker", "--concurrency", str(concurrency)]
-    command += ["--data-dir", str(data_dir)]
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while "memskill worker:" not in stderr_path.read_text(encoding="utf-8", errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "memskill worker did not start:\n" + stderr_path.read_text(errors="replace")
-                )
-            time.sleep(0.1)
-        yield stderr_path
-    finally:
-        _stop(process)
+running_worker = worker_process
 
 
 def post(api: str, path: str, body: Any, key: str | None) -> tuple[int, dict[str, Any]]:

@@ -14,20 +14,27 @@ from memskill.skillfile import SkillDocument, parse
 from memskill.topics import public_topic
 
 
+def _stored(item: MemoryItem, relativity: float | None) -> dict[str, Any]:
+    """The fields every stored item's shape carries: times, conversation, status, score and sources."""
+    return {
+        "create_time": item.create_time,
+        "update_time": item.update_time,
+        "conversation_id": item.conversation_id,
+        "status": item.status,
+        "relativity": round(relativity, 4) if relativity is not None else None,
+        "sources": list(item.sources),
+    }
+
+
 def memory(item: MemoryItem, relativity: float | None = None) -> dict[str, Any]:
     return {
         "id": item.id,
         "memory_key": item.key,
         "memory_value": item.text,
         "memory_type": item.payload.get("memory_type", "LongTermMemory"),
-        "create_time": item.create_time,
-        "update_time": item.update_time,
-        "conversation_id": item.conversation_id,
-        "status": item.status,
+        **_stored(item, relativity),
         "confidence": round(item.confidence, 4),
         "tags": list(item.tags),
-        "relativity": round(relativity, 4) if relativity is not None else None,
-        "sources": list(item.sources),
         "agent_id": item.agent_id,
         "app_id": item.app_id,
     }
@@ -57,12 +64,7 @@ def preference(item: MemoryItem, relativity: float | None = None) -> dict[str, A
         "preference_type": item.payload.get("preference_type", "explicit_preference"),
         "preference": item.text,
         "reasoning": item.payload.get("reasoning", ""),
-        "create_time": item.create_time,
-        "update_time": item.update_time,
-        "conversation_id": item.conversation_id,
-        "status": item.status,
-        "relativity": round(relativity, 4) if relativity is not None else None,
-        "sources": list(item.sources),
+        **_stored(item, relativity),
         "topic": public_topic(item.key),
         "tags": list(item.tags),
         "superseded_by": item.payload.get("superseded_by"),
@@ -85,12 +87,7 @@ def tool_memory(item: MemoryItem, relativity: float | None = None) -> dict[str, 
                 "tool_experience": experiences[-1] if experiences else "",
             }
         ],
-        "create_time": item.create_time,
-        "update_time": item.update_time,
-        "conversation_id": item.conversation_id,
-        "status": item.status,
-        "relativity": round(relativity, 4) if relativity is not None else None,
-        "sources": list(item.sources),
+        **_stored(item, relativity),
     }
 
 

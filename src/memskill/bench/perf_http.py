@@ -11,8 +11,6 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memskill.testing.processes import serve_process, server_env
 
 API = "/api/openmem/v1"
 HTTP_CLIENTS = 4
@@ -50,13 +50,6 @@ def elapsed_ms(started: float) -> float:
 
 
 # -- HTTP ---------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -107,60 +100,15 @@ class Client:
         self.connection.close()
 
 
-def _healthy(port: int) -> bool:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        connection.request("GET", "/healthz")
-        ok = connection.getresponse().status == 200
-        connection.close()
-        return ok
-    except OSError:
-        return False
-
-
 @contextmanager
 def serve(data_dir: Path, embedder: str, workers: int | None, timeout_s: float = 120.0) -> Iterator[Server]:
     """Start `memskill serve` with `embedder` (and `--workers` unless None), wait for /healthz; stop it
     on leaving (SIGTERM, then SIGKILL)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
     key = "perf-" + secrets.token_hex(8)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSKILL_")}
-    env.update(MEMSKILL_API_KEY=key, MEMSKILL_RATE_LIMIT="0", MEMSKILL_EMBEDDER=embedder)
-    command = [
-        sys.executable,
-        "-m",
-        "memskill.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    stderr_path = data_dir.parent / f"serve-{port}.stderr"
-    with stderr_path.open("wb") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    server = Server(process, port, key, started, stderr_path)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not _healthy(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "memskill serve did not answer /healthz:\n" + stderr_path.read_text(errors="replace")
-                )
-            time.sleep(0.01)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+    env = server_env(MEMSKILL_API_KEY=key, MEMSKILL_RATE_LIMIT="0", MEMSKILL_EMBEDDER=embedder)
+    extra = [] if workers is None else ["--workers", str(workers)]
+    with serve_process(data_dir, env, extra, timeout_s=timeout_s) as served:
+        yield Server(served.process, served.port, key, served.started, served.stderr_path)
 
 
 def _check(status: int, reply: dict[str, Any]) -> None:

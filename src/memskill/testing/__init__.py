@@ -8,6 +8,7 @@
     faults.py        the failures the fakes simulate and the replies they are made of
     schema.py        a minimal instance of a JSON schema (what an unscripted request is answered with)
     http_server.py   the HTTP plumbing of FakeOpenAI
+    processes.py     real `memskill serve` / `memskill worker` processes for end-to-end tests and benches
 
 `python -m memskill.testing [--port N] [--api-key K]` serves FakeOpenAI in the foreground until Ctrl-C.
 """
