@@ -32,7 +32,7 @@ from paths import ROOT
 from serve_helpers import Server, running_server, server_env
 
 from memskill.config import Settings
-from memskill.demo import demo_data, turns
+from memskill.demo import send_demo
 from memskill.engine import Memory
 
 if TYPE_CHECKING:
@@ -192,15 +192,7 @@ def add_demo_conversations(data_dir: Path) -> None:
     """Send the demo conversations into `data_dir` one turn per call, as `memskill demo` does."""
     memory = Memory(settings=Settings(data_dir=data_dir, workers=0, embedder="hashing"))
     try:
-        for user in demo_data()["users"]:
-            for conversation in user["conversations"]:
-                for turn in turns(conversation["messages"]):
-                    memory.add_message(
-                        user_id=user["user_id"],
-                        conversation_id=conversation["conversation_id"],
-                        messages=turn,
-                        async_mode=False,
-                    )
+        send_demo(memory)
     finally:
         memory.close()
 

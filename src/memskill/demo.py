@@ -49,6 +49,14 @@ def send(
         )
 
 
+def send_demo(memory: Memory) -> None:
+    """Add every demo user's conversations, one turn per call, as `memskill demo` does."""
+    for user in demo_data()["users"]:
+        for conversation in user["conversations"]:
+            for _ in send(memory, user["user_id"], conversation["conversation_id"], conversation["messages"]):
+                pass
+
+
 def mode_line(settings: Settings) -> str:
     if settings.llm is None:
         return "offline, algorithmic stages (set MEMSKILL_LLM_BASE_URL and MEMSKILL_LLM_MODEL to add a model)"

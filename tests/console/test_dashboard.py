@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from memskill import Memory, Settings
-from memskill.demo import demo_data, turns
+from memskill.demo import send_demo
 from memskill.server.app import create_app
 from memskill.server.keys import create_key
 from memskill.server.sessions import COOKIE
@@ -29,15 +29,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("console")
     settings = Settings(data_dir=folder, workers=0, embedder="hashing")
     with Memory(settings=settings) as memory:
-        for user in demo_data()["users"]:
-            for conversation in user["conversations"]:
-                for turn in turns(conversation["messages"]):
-                    memory.add_message(
-                        user_id=user["user_id"],
-                        conversation_id=conversation["conversation_id"],
-                        messages=turn,
-                        async_mode=False,
-                    )
+        send_demo(memory)
         memory.add_message(
             user_id="mallory",
             conversation_id="c<b>1</b>",

@@ -182,6 +182,40 @@ def version_values(version: SkillVersion) -> tuple[Any, ...]:
     )
 
 
+SKILL_CHANGES = (
+    "status, skill_type, version, confidence, tags, conversation_ids, search_text, vector, embedder, "
+    "update_time, state, live_version, helpful, unhelpful"
+)
+"""The columns a save of a skill rewrites, in `skill_changes` order."""
+SKILL_KEYS = "id, user_id, cluster_id, agent_id, app_id, create_time"
+"""The columns a skill is created with and keeps, in `skill_keys` order."""
+
+
+def skill_changes(skill: Skill, search_text: str, vector: Any, embedder_id: str | None) -> tuple[Any, ...]:
+    """The `SKILL_CHANGES` values of a skill; `vector` already in the backend's column format."""
+    return (
+        skill.status,
+        skill.skill_type,
+        skill.current.version,
+        skill.confidence,
+        json_text(list(skill.tags)),
+        json.dumps(list(skill.conversation_ids)),
+        search_text,
+        vector,
+        embedder_id,
+        skill.update_time,
+        skill.state,
+        skill.live_version,
+        skill.helpful,
+        skill.unhelpful,
+    )
+
+
+def skill_keys(skill: Skill) -> tuple[Any, ...]:
+    """The `SKILL_KEYS` values of a skill."""
+    return (skill.id, skill.user_id, skill.cluster_id, skill.agent_id, skill.app_id, skill.create_time)
+
+
 def lifecycle_values(skill: Skill) -> tuple[Any, ...]:
     """state, status, live_version, helpful, unhelpful, update_time of a skill."""
     return (skill.state, skill.status, skill.live_version, skill.helpful, skill.unhelpful, skill.update_time)

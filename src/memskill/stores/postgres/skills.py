@@ -23,12 +23,16 @@ from memskill.stores.postgres.search import (
 )
 from memskill.stores.postgres.text import tsvector
 from memskill.stores.rows import (
+    SKILL_CHANGES,
     SKILL_COLUMNS,
+    SKILL_KEYS,
     VERSION_COLUMNS,
     json_text,
     lifecycle_values,
     owner_token,
+    skill_changes,
     skill_from_row,
+    skill_keys,
     version_from_row,
     version_values,
 )
@@ -39,6 +43,10 @@ if TYPE_CHECKING:
     Db = Connection[tuple[Any, ...]]
 
 T = TypeVar("T")
+
+
+UPSERT = ", ".join(f"{column} = excluded.{column}" for column in [*SKILL_CHANGES.split(", "), "tokens"])
+"""What saving a skill that exists rewrites."""
 
 
 class SkillQueries:
@@ -145,39 +153,12 @@ class SkillQueries:
 
         def work(db: Db) -> None:
             db.execute(
-                "INSERT INTO skills (id, user_id, cluster_id, agent_id, app_id, create_time, status, "
-                "skill_type, version, confidence, tags, conversation_ids, search_text, vector, embedder, "
-                "update_time, tokens, state, live_version, helpful, unhelpful) VALUES (%s, %s, %s, %s, %s, "
-                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-                "skill_type = excluded.skill_type, version = excluded.version, "
-                "confidence = excluded.confidence, tags = excluded.tags, "
-                "conversation_ids = excluded.conversation_ids, search_text = excluded.search_text, "
-                "vector = excluded.vector, embedder = excluded.embedder, update_time = excluded.update_time, "
-                "tokens = excluded.tokens, state = excluded.state, live_version = excluded.live_version, "
-                "helpful = excluded.helpful, unhelpful = excluded.unhelpful",
+                f"INSERT INTO skills ({SKILL_CHANGES}, {SKILL_KEYS}, tokens) VALUES "
+                f"({', '.join(['%s'] * 20)}, %s::tsvector) ON CONFLICT (id) DO UPDATE SET {UPSERT}",
                 (
-                    skill.id,
-                    skill.user_id,
-                    skill.cluster_id,
-                    skill.agent_id,
-                    skill.app_id,
-                    skill.create_time,
-                    skill.status,
-                    skill.skill_type,
-                    version.version,
-                    skill.confidence,
-                    json_text(list(skill.tags)),
-                    json.dumps(list(skill.conversation_ids)),
-                    search_text,
-                    as_vector(vector),
-                    embedder_id,
-                    skill.update_time,
+                    *skill_changes(skill, search_text, as_vector(vector), embedder_id),
+                    *skill_keys(skill),
                     tokens,
-                    skill.state,
-                    skill.live_version,
-                    skill.helpful,
-                    skill.unhelpful,
                 ),
             )
             db.execute(

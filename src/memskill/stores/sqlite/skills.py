@@ -18,11 +18,15 @@ from memskill.models import (
 from memskill.stores.base import ClusterRow, TaskRecordRow
 from memskill.stores.dumps import CLUSTER_DUMP, cluster_row
 from memskill.stores.rows import (
+    SKILL_CHANGES,
     SKILL_COLUMNS,
+    SKILL_KEYS,
     VERSION_COLUMNS,
     blob,
     lifecycle_values,
+    skill_changes,
     skill_from_row,
+    skill_keys,
     version_from_row,
     version_values,
 )
@@ -142,47 +146,17 @@ class SkillQueries:
         version = skill.current
         with self.transaction():
             row = db.execute("SELECT seq FROM skills WHERE id = ?", (skill.id,)).fetchone()
-            values = (
-                skill.status,
-                skill.skill_type,
-                version.version,
-                skill.confidence,
-                json.dumps(list(skill.tags), ensure_ascii=False),
-                json.dumps(list(skill.conversation_ids)),
-                search_text,
-                blob(vector),
-                embedder_id,
-                skill.update_time,
-                skill.state,
-                skill.live_version,
-                skill.helpful,
-                skill.unhelpful,
-            )
+            values = skill_changes(skill, search_text, blob(vector), embedder_id)
             if row is None:
                 cursor = db.execute(
-                    "INSERT INTO skills (status, skill_type, version, confidence, tags, conversation_ids, "
-                    "search_text, vector, embedder, update_time, state, live_version, helpful, unhelpful, "
-                    "id, user_id, cluster_id, agent_id, app_id, create_time) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        *values,
-                        skill.id,
-                        skill.user_id,
-                        skill.cluster_id,
-                        skill.agent_id,
-                        skill.app_id,
-                        skill.create_time,
-                    ),
+                    f"INSERT INTO skills ({SKILL_CHANGES}, {SKILL_KEYS}) VALUES ({', '.join('?' * 20)})",
+                    (*values, *skill_keys(skill)),
                 )
                 seq = int(cursor.lastrowid or 0)
             else:
                 seq = int(row[0])
-                db.execute(
-                    "UPDATE skills SET status = ?, skill_type = ?, version = ?, confidence = ?, tags = ?, "
-                    "conversation_ids = ?, search_text = ?, vector = ?, embedder = ?, update_time = ?, "
-                    "state = ?, live_version = ?, helpful = ?, unhelpful = ? WHERE id = ?",
-                    (*values, skill.id),
-                )
+                changes = ", ".join(f"{column} = ?" for column in SKILL_CHANGES.split(", "))
+                db.execute(f"UPDATE skills SET {changes} WHERE id = ?", (*values, skill.id))
                 self._unindex("skills", seq)
             self._index("skills", seq, skill.user_id, search_text)
             exists = db.execute(
