@@ -306,6 +306,9 @@ ROLES = (
 """The words `generalise` writes in place of concrete values (a text holding one was generalised)."""
 _BUILDING_ENDS = "区市县镇路街省村山河湖祠寺庙宫馆园楼塔桥院堂阁亭坊巷门"
 """A "name" ending like this is a place (武侯祠, jieba's `nr`), not a person."""
+_DISH_ENDS = "鱼虾蟹肉鸡鸭菜汤羹饭面粥糕饼酱菇椒薯"
+"""A "name" ending like this is a dish or an ingredient (龙利鱼, 罗非鱼, 毛血旺's kin: jieba's `nr`): these
+characters almost never end a given name, and recipes and meal plans name many such foods."""
 _TITLES = ("经理", "老师", "总监", "主任", "老板", "医生", "先生", "女士", "同学", "阿姨", "叔叔", "总")
 """王经理 → 经理: a person named with their title keeps the title, the role the skill needs."""
 _RARE_PLACE = 10
@@ -320,7 +323,7 @@ _PROPER = re.compile(r"nr|nz|nt")
 def _is_person(word: str) -> bool:
     if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not CJK.match(word):
         return False
-    if word[-1] in _BUILDING_ENDS:
+    if word[-1] in _BUILDING_ENDS + _DISH_ENDS:
         return False
     if word[0] in "小老阿" and len(word) == 2:
         return True

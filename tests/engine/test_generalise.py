@@ -120,6 +120,13 @@ def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
     assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"
 
 
+def test_a_dish_jieba_reads_as_a_name_is_not_masked() -> None:
+    """龙利鱼 and 罗非鱼 are tagged as people's names by jieba: an example of a recipe keeps them."""
+    assert mask_personal("番茄龙利鱼：龙利鱼400克切块，罗非鱼也行。请王经理确认。") == (
+        "番茄龙利鱼：龙利鱼400克切块，罗非鱼也行。请某经理确认。"
+    )
+
+
 def test_a_title_drops_the_day_that_only_said_which_occasion() -> None:
     assert as_title(generalise("准备下周二部门季度复盘会的材料")) == "准备部门季度复盘会的材料"
     assert as_title(generalise("帮我规划五一的行程")) == "帮我规划行程"

@@ -189,3 +189,24 @@ def test_an_announcement_before_the_questions_is_left_out() -> None:
             Message(id="3", role="user", content="$300, dinosaurs."),
         ]
         assert clarifying_questions(messages) == asked
+
+
+def test_an_offer_after_a_proposal_is_no_question_to_ask_first() -> None:
+    """ "…建议你去海碗居尝尝吧，你感兴趣不？" and "Would you like to book it?" propose an answer; a question
+    that asks for what the task needs is still asked first."""
+    for offer in (
+        "抱歉，景点周边的餐馆都没有樟茶鸭，建议你去海碗居北京菜尝尝吧，你感兴趣不？",
+        "I found 3 places. Would you like to book a table at Sushi Zen?",
+    ):
+        messages = [
+            Message(id="1", role="user", content="找个吃饭的地方"),
+            Message(id="2", role="assistant", content=offer),
+            Message(id="3", role="user", content="好"),
+        ]
+        assert clarifying_questions(messages) == []
+    messages = [
+        Message(id="1", role="user", content="帮我订个酒店"),
+        Message(id="2", role="assistant", content="住几晚？预算多少？"),
+        Message(id="3", role="user", content="两晚，500以内"),
+    ]
+    assert clarifying_questions(messages) == ["住几晚？", "预算多少？"]

@@ -184,6 +184,9 @@ def test_a_directive_drops_courtesy_at_its_edges() -> None:
     assert compose("", "别太晚出门吧") == "别太晚出门"
     assert compose("", "Pleased customers first") == "Pleased customers first"  # a word, not courtesy
     assert compose("", "请假的时候提前说") == "请假的时候提前说"
+    # a wish asked as a question is said as an instruction
+    assert compose("", "力量训练那块能不能换成在家就能做的") == "力量训练那块换成在家就能做的"
+    assert compose("", "还是半小时以内的") == "半小时以内的"
 
 
 def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
@@ -198,6 +201,7 @@ def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
         "Avoid sugary stuff"
     )
     assert rewrite("我特别讨厌香菜，", "dislike", "讨厌香菜") == "避免香菜"
+    assert rewrite("我们家都不吃辣，", "dislike", "辣") == "不吃辣"  # the household speaks: no "家都不吃辣"
     assert rewrite("I love it when you add examples.", "like", "love it when you add examples") == (
         "Love it when you add examples"  # no object to prefer: left as said
     )

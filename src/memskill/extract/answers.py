@@ -292,6 +292,14 @@ _ANNOUNCED = re.compile(r"^(?:[^:：?？\s]{1,12}|(?:[^:：?？\s]+\s){1,5}[^:�
 """A short announcement before the questions ("A few questions first:", "想先确认一下："): not asked."""
 
 
+_OFFER = re.compile(
+    r"[，,][^，,]*(?:吗|不|怎么样|如何|好不好|行不行|可不可以|要不要)\s*[？?]$"
+    r"|^(?:would you like|do you want|shall i|should i|does (?:that|this) (?:work|sound)"
+    r"|how does (?:that|this) sound|is (?:that|this) (?:ok|okay|fine|alright))\b",
+    re.IGNORECASE,
+)
+"""A yes/no check after a proposal ("…建议你去海碗居尝尝吧，你感兴趣不？", "Would you like to book it?"):
+the reply offers an answer; what it asks is not a question to ask before the next such task."""
 READ_BACK_CHARS = 300
 """A read-back is short: a longer reply that mentions confirming delivers something."""
 
@@ -327,6 +335,8 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
             question = re.sub(r"^\s*(?:\d+[.、)）]|[-*•])\s*", "", found).strip()
             question = _LEAD_IN.sub("", re.sub(r"^.*(?<=[a-z])[.!]\s+(?=[A-Z])", "", question))
             question = _ANNOUNCED.sub("", question)
+            if _OFFER.search(question):
+                continue
             question = _without_named_clauses(question)
             if 2 <= len(question) <= (60 if CJK.search(question) else 100):
                 asked.append(question[:1].upper() + question[1:])

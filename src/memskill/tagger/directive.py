@@ -26,7 +26,7 @@ _PUNCTUATION = re.compile(
     r"^[\s，,。.；;：:！!？?、…~～\-—\"'“”‘’()（）]+|[\s，,。.；;：:！!？?、…~～\-—\"'“”‘’(（]+$"
 )
 _LEAD = re.compile(
-    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦|但是|但|不过)[，,\s]*)+",
+    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦|但是|但|不过|还是)[，,\s]*)+",
     re.I,
 )
 """Words that tie a clause to the one before it: not part of an instruction."""
@@ -37,6 +37,8 @@ _COURTESY = re.compile(
 )
 """Courtesy and softening at a clause's edges ("…in whole dollars please", "麻烦…", "…就这样吧"): an
 instruction does not carry them."""
+_ASKING = re.compile(r"能不能|可不可以|能否|可否|(?<=[\u4e00-\u9fff])[吗呢]$")
+"""A wish asked as a question ("…能不能换成在家就能做的"): the instruction drops the asking."""
 _NEGATION = re.compile(r"[不别没无免勿]|\b(?:no|not|never|avoid|don't|dont|without|skip|less)\b", re.I)
 """A span that already says no (or yes to a no: "不走回头路") is a directive as it stands."""
 POLARITY = {
@@ -52,15 +54,16 @@ MIN_SPAN = {"zh": 2, "en": 1}
 MIN_SPAN_CONFIDENCE = 0.25
 """Below this confidence of the span models, the directive is the clause without its speaker."""
 _SPEAKER = re.compile(
-    r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:比较|真的|也|都|还是|其实)*|"
+    r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:家里?人?)?(?:比较|真的|也|都|还是|其实)*|"
     r"(?<=[\u4e00-\u9fff，,])\s*(?:我们|我)(?=比较|真的|更|也|都|最|特别|很|不|没|对)|"
     r"(?<=[，,])\s*(?:我们|我)(?:比较|真的|也|都)*|"
     r"^(?:and |but |also |so )?(?:i'd|i would)\s+(?:rather|much rather|prefer to|prefer|like to)?\s*|"
     r"^(?:and |but |also |so )?(?:i'm|i am|i)\s+",
     re.I,
 )
-"""Who says it: "我" and its hedges at the start of a clause or before a verb of liking ("玩的地方我更喜欢
-小众一点" → "玩的地方更喜欢小众一点"); an English "I"/"I'm", or "I'd rather" and its kin, at the start."""
+"""Who says it: "我" ("我们家": the household speaking) and its hedges at the start of a clause or before
+a verb of liking ("玩的地方我更喜欢小众一点" → "玩的地方更喜欢小众一点"); an English "I"/"I'm", or "I'd
+rather" and its kin, at the start."""
 _FEELING = re.compile(
     r"^(?:really |just |also |do |kind of )*(?:(?P<against>hate|dislike|can't stand|cannot stand|don't like|"
     r"do not like|don't want|do not want)|love|like|enjoy|prefer)\s+"
@@ -77,6 +80,7 @@ def compose(start: str, body: str) -> str:
     """The directive: its opening, then its body (a span or a clause) without edge punctuation."""
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
+    body = _ASKING.sub("", body) or body
     for opening, closing in _QUOTES:
         if body.count(opening) > body.count(closing):
             body += closing
