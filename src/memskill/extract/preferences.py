@@ -73,6 +73,20 @@ def statement(tag: Tag) -> str:
     return clean_zh(tag.text) if CJK.search(tag.text) else clean_en(tag.text)
 
 
+_ANCHORED = re.compile(
+    r"^[^，,。]{0,4}?(?:对|跟|和|给|请|陪|带)?(?:这个|那个|这家|那家|这里|那里|它|他|她)(?:们)?"
+    r"|\b(?:this one|that one|him|her|them)\b|\bit\b(?!\s+(?:when|if|whenever))",
+    re.IGNORECASE,
+)
+"""A wish whose object is only pointed at ("我对这个感兴趣", "我想请他吃饭", "I love that one"): it is about a
+thing or person of this conversation, and cannot be carried to another task."""
+
+
+def anchored(tag: Tag) -> bool:
+    """Whether a like or dislike names its object only by pointing at it (`_ANCHORED`)."""
+    return tag.label in _POLARITY and bool(_ANCHORED.search(tag.span or tag.text))
+
+
 def turn_preferences(turn: Turn, labels: Sequence[str] = PREFERENCE_LABELS) -> list[tuple[Tag, bool]]:
     """The clauses of one turn that state one of `labels` (relabelled as the likeliest of them), each
     with whether it corrects an answer."""
@@ -84,6 +98,8 @@ def turn_preferences(turn: Turn, labels: Sequence[str] = PREFERENCE_LABELS) -> l
             continue
         if tag.mass(labels) >= MIN_MASS:
             label = max(labels, key=lambda name: tag.probabilities.get(name, 0.0))
+            if anchored(replace(tag, label=label)):
+                continue
             correction = label == "correction" or (complained and turn.reacting)
             found.append((replace(tag, label=label), correction))
     return found
