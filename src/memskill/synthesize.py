@@ -25,7 +25,7 @@ from memskill.extract.prose import shorten
 from memskill.extract.record import ASK_FLOOR
 from memskill.generalise import ROLES, as_title, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
-from memskill.naming import name_skill
+from memskill.naming import kind_of_name, name_skill
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
     ASK_OPENING,
@@ -304,7 +304,8 @@ def synthesize(
     ]
     log = [line for line in log if not line.startswith("skip ")] + more
     language = evidence.record.language
-    naming = name_skill(titles, goals, language, () if previous is not None else taken_names, similarity)
+    kept = kind_of_name(previous.name) if previous is not None else None
+    naming = name_skill(titles, goals, language, () if previous else taken_names, similarity, kept)
     name = previous.name if previous is not None else naming.name
     described = description_of(update) if update is not None else None
     return SkillDraft(name, naming.title, described or naming.description, tuple(items), tuple(log), language)

@@ -82,3 +82,15 @@ def test_a_chinese_task_of_no_known_kind_is_named_after_the_nearest_kind_when_ne
     # English titles keep their own words.
     english = ["Plan a birthday party"]
     assert name_skill(english, english, "en", (), near("pet-care", 0.9)).name != "pet-care"
+
+
+def test_a_skill_keeps_the_kind_it_was_named_after() -> None:
+    """A trip skill whose later tasks look for restaurants keeps its trip title and description: the name
+    (kept for the skill's files and links) and what the skill says it does must agree."""
+    titles = ["找一家门票是免费的景点", "找一个有芒果慕斯的餐馆", "找个餐馆订座"]
+    kept = kind_of_name("travel-itinerary-planning")
+    assert kept is not None
+    naming = name_skill(titles, titles, "zh", (), None, kept)
+    assert (naming.name, naming.title) == ("travel-itinerary-planning", kept.title_zh)
+    assert kept.purpose_zh in naming.description
+    assert name_skill(titles, titles, "zh").name != "travel-itinerary-planning"  # left alone: restaurants
