@@ -112,6 +112,9 @@ class TaskRecord:
     """Questions the assistant asked before answering, which the user answered."""
     example: str = ""
     """The accepted answer, shortened by its structure, personal data masked."""
+    example_request: str = ""
+    """What the accepted answer replied to, when that was a later request of the task than its first
+    ("查一下这个酒店有没有停车位"), generalised; "" when it answers the first (or a correction of it)."""
     asks: float = 1.0
     """How surely the user asked for something to be done: the highest probability the turn tagger gave
     one of the task's user clauses of being a task request, step or side request (1.0 when unknown)."""

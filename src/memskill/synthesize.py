@@ -166,7 +166,7 @@ def _example(record: TaskRecord) -> str:
     """The accepted answer under the request it answered; "" when the task has no answer to show."""
     if not record.example.strip():
         return ""
-    request = shorten(record.requests[0] if record.requests else record.title, 80)
+    request = shorten(record.example_request or (record.requests[0] if record.requests else record.title), 80)
     if record.language == "zh":
         return f"请求：{request}\n回答：\n{record.example}"
     return f"Request: {request}\nAnswer:\n{record.example}"
@@ -264,7 +264,12 @@ def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
     example = _example(evidence.record)
     if not example:
         return items
-    kept = [i for i in items if not (i.section == "example" and evidence.record_id in i.sources)]
+    # A record seen again replaces its own example; another record's identical one is not shown twice.
+    kept = [
+        i
+        for i in items
+        if not (i.section == "example" and (evidence.record_id in i.sources or i.text == example))
+    ]
     return [*kept, SkillItem("example", example, 1, (evidence.record_id,))]
 
 

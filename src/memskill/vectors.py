@@ -85,6 +85,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "shape": list(record.shape),
         "asked": list(record.asked),
         "example": record.example,
+        "example_request": record.example_request,
         "tools": list(record.tools),
         "outcome": record.outcome,
         "language": record.language,
@@ -116,6 +117,7 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         shape=strings("shape"),
         asked=strings("asked"),
         example=str(fields.get("example", "")),
+        example_request=str(fields.get("example_request", "")),
         asks=float(fields.get("asks", 1.0)),  # type: ignore[arg-type]
         follow_ups=strings("follow_ups"),
     )

@@ -619,3 +619,30 @@ def test_an_answer_approved_with_one_part_to_change_is_the_example() -> None:
         )
     ).record
     assert "Fossil dig" in record.example
+
+
+def test_an_example_is_shown_under_the_request_it_answers() -> None:
+    """An answer to a later part of the task ("番茄龙利鱼那个好，给我写一下具体做法") is shown under that
+    request, not under the task's first; a revised plan after a wish stays under the first request."""
+    record = extract(
+        chunk(
+            ("user", "这周想给孩子做点清淡的鱼，帮我找几个菜谱。"),
+            (
+                "assistant",
+                "找到三道：\n1. 清蒸鲈鱼（25分钟）\n2. 番茄龙利鱼（20分钟）\n3. 鳕鱼豆腐羹（25分钟）",
+            ),
+            ("user", "番茄龙利鱼那个好，孩子爱吃番茄，给我写一下具体做法。"),
+            ("assistant", "番茄龙利鱼（3人份）：\n1. 龙利鱼400克切块\n2. 番茄2个去皮切丁\n3. 加盐调味"),
+        )
+    ).record
+    assert record.example.startswith("番茄龙利鱼（3人份）")
+    assert record.example_request == "写具体做法"
+    revised = extract(
+        chunk(
+            ("user", "下周我要去成都玩，帮我规划一个3天的出行计划。"),
+            ("assistant", "D1：宽窄巷子、人民公园\nD2：武侯祠、锦里\nD3：春熙路、太古里"),
+            ("user", "我比较喜欢逛文化景点，商场什么的不太感兴趣。"),
+            ("assistant", "D1：宽窄巷子、人民公园\nD2：武侯祠、锦里\nD3：杜甫草堂、成都博物馆"),
+        )
+    ).record
+    assert revised.example_request == "" and "杜甫草堂" in revised.example

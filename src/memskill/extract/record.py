@@ -83,7 +83,7 @@ def step_text(text: str) -> str:
     for spoken, written in _ZH_STEP_VERBS:
         step = step.replace(spoken, written)
     step = re.sub(r"(?<=[\u4e00-\u9fff])一下(?=[\u4e00-\u9fff])", "", step)
-    return shorten(re.sub(r"[?？吗呢]+$", "", step), 120)
+    return shorten(re.sub(r"(?:好|可以|行)?[?？吗呢]+$", "", step), 120)
 
 
 POINTS_AT_ANSWER = re.compile(
@@ -321,6 +321,43 @@ def _turns_to(clause: str) -> bool:
     return has_cue(clause) or bool(_RETURN.search(clause))
 
 
+_ANOTHER_ASK = ("task_request", "side_request", "question")
+"""A clause asking for another part of the task ("给我写一下具体做法", "这个酒店有停车位吗？"), not how to
+redo the answer before it (a step such as "按片区排")."""
+
+
+REVISION_SHARE = 0.4
+"""An answer is a revision of the reply before it when at least this share of its content words are
+in that reply (the same email with one sentence added): it still answers the task's first request."""
+
+
+def _revises(answer: str, before: Sequence[Message]) -> bool:
+    previous = next((m.content for m in reversed(before) if m.role == "assistant" and m.content.strip()), "")
+    words = set(content_tokens(answer))
+    return bool(words) and len(words & set(content_tokens(previous))) >= REVISION_SHARE * len(words)
+
+
+def answered_request(messages: Sequence[Message], turns: Sequence[Turn], answer: str) -> str:
+    """The request `answer` replied to, generalised, when that is a later request of the task than its
+    first: the closest user message before the answer, if a clause of it asks for another part of the
+    task (`_ANOTHER_ASK`, or a step after approving the answer before). "" when the answer replies to
+    the first request, to a correction, a wish or an instruction on how to redo it, or when it revises
+    the reply before it (`REVISION_SHARE`): the task's request stands."""
+    replies = [i for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip() == answer]
+    before = messages[: replies[-1]] if replies else []
+    asked = next((m for m in reversed(before) if m.role == "user"), None)
+    first = next((turn.message.id for turn in turns if substantive(turn)), None)
+    turn = next((t for t in turns if asked is not None and t.message.id == asked.id), None)
+    if turn is None or turn.message.id == first or _revises(answer, before):
+        return ""
+    labels = {t.label for t in turn.tags}
+    # "番茄龙利鱼那个好，给我写一下具体做法": a step after approving the answer asks for the next part.
+    approved = "approval" in labels and not labels & {"complaint", "correction"}
+    asking = (*_ANOTHER_ASK, "step") if approved else _ANOTHER_ASK
+    tag = next((t for t in turn.tags if t.label in asking), None)
+    return generalise(step_text(request_words(tag))) if tag is not None else ""
+
+
 def _first_sentence(text: str) -> str:
     """The opening sentence of a request, pasted code and material left out."""
     sentences = split_sentences(CODE_BLOCK.sub(" ", text))
@@ -406,6 +443,7 @@ def build_task_record(
         shape=tuple(structure(answer)),
         asked=tuple(generalise(question) for question in questions),
         example=example_text(answer),
+        example_request=answered_request(chunk.messages, turns, answer) if answer else "",
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
         follow_ups=tuple(generalise(text) for text in followed),
     )
