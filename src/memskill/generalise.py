@@ -332,15 +332,21 @@ def _is_person(word: str) -> bool:
 
 _LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
 _COMMON_WORD = 100  # jieba's count from which a two-character `ns` word may be ordinary (入门: 312)
+_EVERYDAY_WORD = 5000
+"""From this count a two-character `ns` word outside the gazetteer is an everyday word even on a trip
+("吃点东西": 东西 18,877; 南北, 西北): a place only where the sentence puts something there."""
 
 
 def _is_place(word: str, next_word: str, previous_word: str = "", travel: bool = True) -> bool:
     """Whether a jieba `ns` word is a place here. Outside a trip, a common two-character word jieba tags
-    as one ("做个入门的训练计划") is a place only where the sentence puts something there."""
+    as one ("做个入门的训练计划") is a place only where the sentence puts something there; on a trip, an
+    everyday one ("吃点东西") is."""
     if word in _NOT_CONCRETE or len(word) < 2 or next_word.startswith(_PLACE_ADJECTIVE_HEADS):
         return False
-    common = len(word) == 2 and word not in _ZH_PLACES and _frequency(word) >= _COMMON_WORD
-    if not travel and common and not previous_word.endswith(_LOCATING):
+    frequency = _frequency(word) if len(word) == 2 and word not in _ZH_PLACES else 0
+    if (
+        frequency >= _EVERYDAY_WORD or (not travel and frequency >= _COMMON_WORD)
+    ) and not previous_word.endswith(_LOCATING):
         return False
     glued = len(next_word) == 1 and bool(CJK.match(next_word))
     return not (glued and word not in _ZH_PLACES and _frequency(word) < _RARE_PLACE)

@@ -120,6 +120,13 @@ def test_a_masked_amount_keeps_the_line_break_after_it() -> None:
     assert mask_personal("合计：¥300\n备注：提前预约") == "合计：[金额]\n备注：提前预约"
 
 
+def test_an_everyday_word_jieba_tags_as_a_place_stays_on_a_trip() -> None:
+    """东西 ("things", a direction pair to jieba) in a trip's sentence is no destination; a place the
+    sentence goes to still is."""
+    assert generalise("我还想在景点周边找个餐馆吃点东西") == "我还想在景点周边找个餐馆吃点东西"
+    assert generalise("去江南玩几天") == "去目的地玩几天"
+
+
 def test_a_dish_jieba_reads_as_a_name_is_not_masked() -> None:
     """龙利鱼 and 罗非鱼 are tagged as people's names by jieba: an example of a recipe keeps them."""
     assert mask_personal("番茄龙利鱼：龙利鱼400克切块，罗非鱼也行。请王经理确认。") == (
