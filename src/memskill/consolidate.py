@@ -39,6 +39,7 @@ from memskill.models import (
 )
 from memskill.providers.embedders import Embedder
 from memskill.stores.base import Store
+from memskill.text import content_tokens
 from memskill.vectors import item_text
 
 DUPLICATE_COSINE = 0.93
@@ -46,6 +47,27 @@ DUPLICATE_COSINE = 0.93
 
 CONTRADICTION_COSINE = 0.55
 """A preference on the same topic with opposite polarity this close to a stored one replaces it."""
+
+_FEELING_WORDS = frozenset(
+    "用户 喜欢 不喜欢 爱 不爱 爱吃 吃 不吃 讨厌 想 不想 要 不要 想要 避免 优先 比较 特别 很 真的"
+    " 都 也 不 别 再 了 的"
+    " user users like likes liked love loves enjoy enjoys prefer prefers hate hates dislike dislikes avoid"
+    " avoids don doesn t not no never anymore really rather want wants".split()
+)
+"""Words that say how the user feels, not what about: left out when two preferences' objects are compared."""
+SAME_OBJECT = 0.5
+"""Two preferences are about one thing when more than this share of the shorter one's object words (its
+content words without `_FEELING_WORDS`) are in the other."""
+
+
+def same_object(a: str, b: str) -> bool:
+    """Whether two preferences speak of the same thing ("用户喜欢吃辣" and "用户不吃辣": yes; "孩子爱吃番茄"
+    and "孩子不爱吃胡萝卜": no, so the second does not reverse the first)."""
+    left, right = ({t for t in content_tokens(x) if t not in _FEELING_WORDS} for x in (a, b))
+    if not left or not right:
+        return True  # nothing but feelings: the topic and the vectors decide
+    return len(left & right) > SAME_OBJECT * min(len(left), len(right))
+
 
 EPISODE_CHARS = 600
 """Longest text of one episode memory (a longer single message is cut)."""
@@ -351,7 +373,7 @@ class Consolidator:
             close = old_vector is not None and float(old_vector @ vector) >= CONTRADICTION_COSINE
             polarity = int(old.payload.get("polarity", 0) or 0)
             reverses = draft.polarity != 0 and polarity == -draft.polarity
-            if close and (reverses or draft.is_correction):
+            if close and (draft.is_correction or (reverses and same_object(old.text, draft.text))):
                 out.append(old)
         return out
 

@@ -489,3 +489,21 @@ def test_memories_are_embedded_before_the_write_transaction(
         assert items
         late = [item.text for item in items if any(item.text in text for text in spy.in_transaction)]
         assert late == []
+
+
+def test_a_like_reverses_only_the_dislike_of_the_same_thing(memory: Memory) -> None:
+    """ "孩子爱吃番茄" does not undo "孩子不爱吃胡萝卜" (another food); "我现在不吃辣了" undoes
+    "我喜欢吃辣"."""
+    turns = [
+        [{"role": "user", "content": "帮我安排下周的晚餐，孩子不爱吃胡萝卜。"}],
+        [{"role": "user", "content": "再找几个鱼的菜谱，孩子爱吃番茄。"}],
+        [{"role": "user", "content": "我喜欢吃辣。"}],
+        [{"role": "user", "content": "我现在不吃辣了。"}],
+    ]
+    for turn in turns:
+        memory.add_message(user_id="u-food", conversation_id="c-food", messages=turn, async_mode=False)
+    stored = memory.get_memory(user_id="u-food")["preference_detail_list"]
+    active = [p["preference"] for p in stored if p["status"] == "activated"]
+    assert any("胡萝卜" in text for text in active) and any("番茄" in text for text in active)
+    assert not any("喜欢吃辣" in text for text in active), active
+    assert any("不吃辣" in text for text in active), active
