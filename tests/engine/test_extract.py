@@ -189,9 +189,14 @@ def test_plain_english_preferences() -> None:
 
 
 def test_a_wish_that_only_points_at_its_object_is_no_preference() -> None:
-    """ "我对这个感兴趣" and "我想请他吃饭" are about a thing or a person of this conversation; the same
-    wish naming its object is a preference."""
-    for text in ("我对这个感兴趣。", "晚上我朋友过来，我想请他吃饭。", "I love that one."):
+    """ "我对这个感兴趣" and "我想请他吃饭" are about a thing or a person of this conversation, "我好决定
+    带什么衣服" says what a request is for; the same wish naming its object is a preference."""
+    for text in (
+        "我对这个感兴趣。",
+        "晚上我朋友过来，我想请他吃饭。",
+        "I love that one.",
+        "我好决定带什么衣服。",
+    ):
         assert only_user(text) == [], text
     assert [p.polarity for p in only_user("我比较喜欢逛文化景点。")] == [1]
     assert only_user("I love it when you add examples.")  # "it" opens the wish, no object pointed at

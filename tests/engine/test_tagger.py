@@ -187,6 +187,8 @@ def test_a_directive_drops_courtesy_at_its_edges() -> None:
     # a wish asked as a question is said as an instruction
     assert compose("", "力量训练那块能不能换成在家就能做的") == "力量训练那块换成在家就能做的"
     assert compose("", "还是半小时以内的") == "半小时以内的"
+    assert compose("", "每次规划前先帮我查一下天气和温度") == "每次规划前先查天气和温度"  # for whom: not said
+    assert compose("", "写一封给我们部门经理的邮件") == "写一封给我们部门经理的邮件"
 
 
 def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
@@ -202,6 +204,7 @@ def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
     )
     assert rewrite("我特别讨厌香菜，", "dislike", "讨厌香菜") == "避免香菜"
     assert rewrite("我们家都不吃辣，", "dislike", "辣") == "不吃辣"  # the household speaks: no "家都不吃辣"
+    assert rewrite("我说了不走回头路啊。", "dislike", "说") == "不走回头路"  # reported speech
     assert rewrite("I love it when you add examples.", "like", "love it when you add examples") == (
         "Love it when you add examples"  # no object to prefer: left as said
     )

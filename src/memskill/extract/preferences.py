@@ -82,9 +82,16 @@ _ANCHORED = re.compile(
 thing or person of this conversation, and cannot be carried to another task."""
 
 
+_PURPOSE = re.compile(r"^\W*(?:我好|好让我?|以便|so (?:that )?I can|so I can)", re.IGNORECASE)
+"""A clause that says what a request is for ("…先查天气，我好决定带什么衣服"): the reason, not a wish."""
+
+
 def anchored(tag: Tag) -> bool:
-    """Whether a like or dislike names its object only by pointing at it (`_ANCHORED`)."""
-    return tag.label in _POLARITY and bool(_ANCHORED.search(tag.span or tag.text))
+    """Whether a like or dislike names its object only by pointing at it (`_ANCHORED`), or only says
+    what a request is for (`_PURPOSE`)."""
+    if tag.label not in _POLARITY:
+        return False
+    return bool(_ANCHORED.search(tag.span or tag.text) or _PURPOSE.search(tag.text))
 
 
 def turn_preferences(turn: Turn, labels: Sequence[str] = PREFERENCE_LABELS) -> list[tuple[Tag, bool]]:

@@ -39,6 +39,11 @@ _COURTESY = re.compile(
 instruction does not carry them."""
 _ASKING = re.compile(r"能不能|可不可以|能否|可否|(?<=[\u4e00-\u9fff])[吗呢]$")
 """A wish asked as a question ("…能不能换成在家就能做的"): the instruction drops the asking."""
+_FOR_ME = re.compile(
+    r"(?<=[\u4e00-\u9fff])(?:(?:帮|给|替)我(?!们)|一下)(?=[\u4e00-\u9fff])|^(?:帮|给|替)我(?!们)"
+)
+""""帮我", "给我" and "一下" inside a request ("每次规划前先帮我查一下天气" → "每次规划前先查天气"): an
+instruction to an agent says what to do, not for whom or how briefly."""
 _NEGATION = re.compile(r"[不别没无免勿]|\b(?:no|not|never|avoid|don't|dont|without|skip|less)\b", re.I)
 """A span that already says no (or yes to a no: "不走回头路") is a directive as it stands."""
 POLARITY = {
@@ -54,7 +59,8 @@ MIN_SPAN = {"zh": 2, "en": 1}
 MIN_SPAN_CONFIDENCE = 0.25
 """Below this confidence of the span models, the directive is the clause without its speaker."""
 _SPEAKER = re.compile(
-    r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:家里?人?)?(?:比较|真的|也|都|还是|其实)*|"
+    r"^(?:(?:但是?|而且|还有|另外|其实|不过|对了|哦|嗯)[，,]?\s*)?(?:我们|我)(?:家里?人?)?(?:比较|真的|也|都|还是|其实)*"
+    r"(?:(?:都|已经)?说(?:了|过)(?=[\u4e00-\u9fff]{2}))?|"
     r"(?<=[\u4e00-\u9fff，,])\s*(?:我们|我)(?=比较|真的|更|也|都|最|特别|很|不|没|对)|"
     r"(?<=[，,])\s*(?:我们|我)(?:比较|真的|也|都)*|"
     r"^(?:and |but |also |so )?(?:i'd|i would)\s+(?:rather|much rather|prefer to|prefer|like to)?\s*|"
@@ -81,6 +87,7 @@ def compose(start: str, body: str) -> str:
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
     body = _ASKING.sub("", body) or body
+    body = _FOR_ME.sub("", body) or body
     for opening, closing in _QUOTES:
         if body.count(opening) > body.count(closing):
             body += closing
