@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
 from memskill.extract.record import ASK_FLOOR
-from memskill.generalise import ROLES, as_title, generalise
+from memskill.generalise import ROLES, as_title, generalise, parts_of_speech
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import kind_of_name, name_skill
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
@@ -47,6 +47,7 @@ from memskill.skill_items import (
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
+from memskill.text import CJK
 from memskill.vectors import record_request
 
 
@@ -85,6 +86,11 @@ _PROCEDURAL = re.compile(
 _META = re.compile(r"^先?说(?:一下|好)|我的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
 
 
+_NOMINAL = set("nrxmquc")
+"""jieba's tags of nouns, pronouns, punctuation, numbers, measure words, particles and conjunctions: a
+Chinese step made of these alone names things and says nothing to do."""
+
+
 def _clean(text: str) -> str:
     return _LEADING_PUNCTUATION.sub("", text).strip()
 
@@ -94,6 +100,8 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
     words = len(re.findall(r"[A-Za-z]+", step)) + len(re.findall(r"[\u4e00-\u9fff]", step)) / 2
     if words < 2 or _META.search(step):
         return False
+    if CJK.search(step) and all(flag[:1] in _NOMINAL for _, flag in parts_of_speech(step)):
+        return False  # "博物馆、古迹这些": only things named, nothing to do
     if _PROCEDURAL.search(step):
         return True
     return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)

@@ -164,3 +164,20 @@ def test_the_check_step_shortens_a_preference_between_words() -> None:
         "住宿也尽量别换来换去，酒店最好都订在地铁站旁边"
     )
     assert _first_clause(long_rule) == "行程里千万别走回头路"
+
+
+def test_a_chinese_step_that_only_names_things_is_no_step() -> None:
+    """ "博物馆、古迹这些" (an answer's fragment read as a step) says nothing to do; "最后一天在目的地
+    那边收尾" does, though jieba tags no verb in it."""
+    draft = synthesize(
+        None,
+        Evidence(
+            "r1", record(steps=("博物馆、古迹这些", "最后一天在目的地那边收尾", "每次规划前先查天气和温度"))
+        ),
+        ["规划行程"],
+        ["规划行程"],
+        no_embedding,
+    )
+    steps = [item.text for item in draft.items if item.section == "procedure"]
+    assert "博物馆、古迹这些" not in steps
+    assert {"最后一天在目的地那边收尾", "每次规划前先查天气和温度"} <= set(steps)
