@@ -118,6 +118,9 @@ class TaskRecord:
     asks: float = 1.0
     """How surely the user asked for something to be done: the highest probability the turn tagger gave
     one of the task's user clauses of being a task request, step or side request (1.0 when unknown)."""
+    fixes: tuple[str, ...] = ()
+    """What each turn that corrected a result asked to change, one text per turn (its requirements that
+    correct, joined): the skill's lessons from corrections."""
     follow_ups: tuple[str, ...] = ()
     """What the user asked about an answer after getting it ("电话", "the address"): the next answer of
     the kind should give it unasked."""

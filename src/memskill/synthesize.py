@@ -157,7 +157,8 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
             items.append(SkillItem("experience", lesson, 1, source))
     # A correction of the result is a lesson ("用户纠正过：…"); a like said after a complaint is a
     # preference and stays one.
-    fixes = [c for c in record.corrections if c in record.requirements]
+    # One lesson per correcting turn (a record stored before turns were kept: one per correction).
+    fixes = record.fixes or tuple(c for c in record.corrections if c in record.requirements)
     for correction in dict.fromkeys(_clean(c) for c in fixes):
         if correction:
             lesson = (

@@ -92,6 +92,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "sources": list(record.sources),
         "asks": record.asks,
         "follow_ups": list(record.follow_ups),
+        "fixes": list(record.fixes),
     }
 
 
@@ -120,4 +121,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         example_request=str(fields.get("example_request", "")),
         asks=float(fields.get("asks", 1.0)),  # type: ignore[arg-type]
         follow_ups=strings("follow_ups"),
+        fixes=strings("fixes"),
     )

@@ -196,6 +196,7 @@ def test_a_wish_that_only_points_at_its_object_is_no_preference() -> None:
         "晚上我朋友过来，我想请他吃饭。",
         "I love that one.",
         "我好决定带什么衣服。",
+        "不然整趟玩下来会很痛苦。",
     ):
         assert only_user(text) == [], text
     assert [p.polarity for p in only_user("我比较喜欢逛文化景点。")] == [1]
@@ -651,3 +652,17 @@ def test_an_example_is_shown_under_the_request_it_answers() -> None:
         )
     ).record
     assert revised.example_request == "" and "杜甫草堂" in revised.example
+
+
+def test_the_corrections_of_one_turn_are_one_lesson() -> None:
+    """A turn that corrects an answer with several clauses teaches one lesson, not one per clause."""
+    record = extract(
+        chunk(
+            ("user", "想四月中旬去大理待5天，帮我规划一下。"),
+            ("assistant", "D1 古城 → 洱海\nD2 苍山 → 崇圣寺 → 喜洲 → 双廊\nD3 沙溪 → 石宝山"),
+            ("user", "太满了吧，一天最多两个地方，节奏慢一点就好。"),
+            ("assistant", "D1 古城\nD2 喜洲\nD3 沙溪"),
+        )
+    ).record
+    assert len(record.fixes) == 1, record.fixes
+    assert "一天最多两个地方" in record.fixes[0] and "节奏慢一点" in record.fixes[0]

@@ -209,3 +209,4 @@ def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
         "Love it when you add examples"  # no object to prefer: left as said
     )
     assert compose("", "标题改成“复盘与改进") == "标题改成“复盘与改进”"
+    assert compose("", "巴适”换成“安逸") == "“巴适”换成“安逸”"  # the span began inside the quote

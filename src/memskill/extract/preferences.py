@@ -82,8 +82,11 @@ _ANCHORED = re.compile(
 thing or person of this conversation, and cannot be carried to another task."""
 
 
-_PURPOSE = re.compile(r"^\W*(?:我好|好让我?|以便|so (?:that )?I can|so I can)", re.IGNORECASE)
-"""A clause that says what a request is for ("…先查天气，我好决定带什么衣服"): the reason, not a wish."""
+_PURPOSE = re.compile(
+    r"^\W*(?:我好|好让我?|以便|不然|否则|要不然|so (?:that )?I can|otherwise|or else)", re.IGNORECASE
+)
+"""A clause that says what a request is for or what happens without it ("…先查天气，我好决定带什么衣服",
+"…别安排行程，不然整趟玩下来会很痛苦"): the reason, not a wish."""
 
 
 def anchored(tag: Tag) -> bool:

@@ -193,7 +193,7 @@ def instructions(
     answering: dict[str, set[str]] | None = None,
     picking: set[str] | None = None,
     replies: dict[str, str] | None = None,
-) -> tuple[list[str], list[str], list[tuple[str, bool]]]:
+) -> tuple[list[str], list[str], list[tuple[str, bool, str]]]:
     """What the user asked for (the words of each request), the steps of the task in order (later
     requests and instructions on how to do it, as directives, and the tools called after each turn,
     from `tools_after`), and the limits and corrections asked of the result, as (directive, corrects an
@@ -210,7 +210,7 @@ def instructions(
     report then lists, is what this answer says, not a step of writing one."""
     requests: list[str] = []
     steps: list[str] = []
-    requirements: dict[str, tuple[str, bool]] = {}
+    requirements: dict[str, tuple[str, bool, str]] = {}
     seen: set[str] = set()
 
     def add(to: list[str], text: str) -> None:
@@ -257,7 +257,7 @@ def instructions(
                 add(steps, text)
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
                     # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
-                    requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, True))
+                    requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, True, turn.message.id))
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
@@ -270,10 +270,24 @@ def instructions(
                     and not (correction and POINTS_AT_ANSWER.search(tag.text))
                     and not names_a_date(tag.text)
                 ):
-                    requirements[key] = (text, correction or requirements.get(key, ("", False))[1])
+                    corrects = correction or requirements.get(key, ("", False, ""))[1]
+                    requirements[key] = (text, corrects, turn.message.id)
         for tool in (tools_after or {}).get(turn.message.id, []):
             add(steps, tool)
     return requests, steps[:MAX_STEPS], list(requirements.values())
+
+
+def fixes_by_turn(requirements: Sequence[tuple[str, bool, str]], language: str) -> tuple[str, ...]:
+    """What each correcting turn asked to change, one text per turn ("一天最多两个地方；节奏慢一点就好；
+    网红点也去掉"): the lesson a correction teaches is the turn's, not each clause's."""
+    by_turn: dict[str, list[str]] = {}
+    for text, corrects, message_id in requirements:
+        if corrects:
+            by_turn.setdefault(message_id, []).append(text)
+    return tuple(LIST_JOIN[language].join(texts) for texts in by_turn.values())
+
+
+LIST_JOIN = {"zh": "；", "en": "; "}
 
 
 def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
@@ -432,13 +446,16 @@ def build_task_record(
         title=_title(goal, chunk.title),
         goal=goal,
         steps=tuple(steps),
-        corrections=tuple(dict.fromkeys(text for text, fix in [*liked, *requirements] if fix)),
+        corrections=tuple(
+            dict.fromkeys(text for text, fix in [*liked, *((t, f) for t, f, _ in requirements)] if fix)
+        ),
         preferences=tuple(dict.fromkeys(text for text, _ in liked)),
         tools=tuple(tools),
         outcome=_outcome(chunk.messages),
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
-        requirements=tuple(dict.fromkeys(text for text, _ in requirements)),
+        requirements=tuple(dict.fromkeys(text for text, _, _ in requirements)),
+        fixes=fixes_by_turn(requirements, language),
         requests=tuple(requests),
         shape=tuple(structure(answer)),
         asked=tuple(generalise(question) for question in questions),

@@ -79,7 +79,8 @@ _FEELING = re.compile(
 """A verb of liking or disliking opening a span ("hate plastic favours", "讨厌香菜"): the directive says the
 same with its polarity's opening ("Avoid …", "避免…")."""
 _QUOTES = (("“", "”"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "）"))
-"""Pairs a span may open and stop before closing ("标题改成“复盘与改进")."""
+"""Pairs a span may open and stop before closing ("标题改成“复盘与改进"), or begin inside ("巴适”换成
+“安逸")."""
 
 
 def compose(start: str, body: str) -> str:
@@ -89,6 +90,8 @@ def compose(start: str, body: str) -> str:
     body = _ASKING.sub("", body) or body
     body = _FOR_ME.sub("", body) or body
     for opening, closing in _QUOTES:
+        if closing in body and (opening not in body or body.index(closing) < body.index(opening)):
+            body = opening + body  # the span began inside a quote: "巴适”换成“安逸"
         if body.count(opening) > body.count(closing):
             body += closing
     if start and body.lower().startswith(start.lower()):
