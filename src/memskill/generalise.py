@@ -200,7 +200,12 @@ def parts_of_speech(text: str) -> list[tuple[str, str]]:
     return [(pair.word, pair.flag) for pair in _posseg_module().cut(text)]
 
 
-_EN_TIME = re.compile(r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", re.IGNORECASE)
+_EN_TIME = re.compile(
+    r"\b(?:(?:in the )?(?:morning|afternoon|evening|night) )?"
+    r"(?:\d{1,2}(?::\d{2})? ?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|(?:[01]?\d|2[0-3]):[0-5]\d\b)",
+    re.IGNORECASE,
+)
+"""A clock time: "7 pm", "11:15", "morning 11:15" (a part of the day before it goes with it)."""
 
 _ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
 _ZH_MONEY = re.compile(

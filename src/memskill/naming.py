@@ -487,8 +487,14 @@ def name_skill(
 
 
 def _short(texts: Sequence[str], limit: int = 40) -> str:
+    """The first non-empty text, cut to `limit` characters at a word (English) or clause (Chinese) end."""
     text = next((t for t in texts if t.strip()), "").strip().replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    ends = [m.end() for m in re.finditer(r"[，,；;、]" if has_cjk(cut) else r"\s", cut)]
+    at = max((e for e in ends if e >= limit // 2), default=len(cut))
+    return cut[:at].rstrip(" ，,；;、") + "…"
 
 
 def _unique(name: str, taken: Sequence[str]) -> str:

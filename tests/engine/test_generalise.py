@@ -155,3 +155,11 @@ def test_a_word_that_starts_like_a_duration_is_kept() -> None:
     assert generalise("帮我写一个周末读书会的群通知") == "帮我写一个周末读书会的群通知"
     assert generalise("三周年纪念活动") == "三周年纪念活动"
     assert generalise("规划一周的行程，两个周也行") == "规划N周的行程，N周也行"
+
+
+def test_a_clock_time_without_am_or_pm_is_generalised() -> None:
+    assert generalise("Make a restaurant reservation at morning 11:15") == (
+        "Make a restaurant reservation at the time"
+    )
+    assert generalise("Meet at 10:30 in the lobby") == "Meet at the time in the lobby"
+    assert generalise("The score was 2:1") == "The score was 2:1"

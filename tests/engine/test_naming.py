@@ -94,3 +94,8 @@ def test_a_skill_keeps_the_kind_it_was_named_after() -> None:
     assert (naming.name, naming.title) == ("travel-itinerary-planning", kept.title_zh)
     assert kept.purpose_zh in naming.description
     assert name_skill(titles, titles, "zh").name != "travel-itinerary-planning"  # left alone: restaurants
+
+
+def test_a_quoted_request_is_cut_at_a_word_not_inside_one() -> None:
+    naming = name_skill(["Make a restaurant reservation for two people near the station please"], [], "en")
+    assert '"Make a restaurant reservation for two…"' in naming.description
