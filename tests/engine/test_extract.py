@@ -195,6 +195,7 @@ def test_a_wish_that_only_points_at_its_object_is_no_preference() -> None:
         "我对这个感兴趣。",
         "晚上我朋友过来，我想请他吃饭。",
         "I love that one.",
+        "I'd love to go there for lunch.",
         "我好决定带什么衣服。",
         "不然整趟玩下来会很痛苦。",
     ):

@@ -75,11 +75,13 @@ def statement(tag: Tag) -> str:
 
 _ANCHORED = re.compile(
     r"^[^，,。]{0,4}?(?:对|跟|和|给|请|陪|带)?(?:这个|那个|这家|那家|这里|那里|它|他|她)(?:们)?"
-    r"|\b(?:this one|that one|him|her|them)\b|\bit\b(?!\s+(?:when|if|whenever))",
-    re.IGNORECASE,
 )
-"""A wish whose object is only pointed at ("我对这个感兴趣", "我想请他吃饭", "I love that one"): it is about a
-thing or person of this conversation, and cannot be carried to another task."""
+_ANCHORED_EN = re.compile(
+    r"\b(?:this one|that one|him|her|them|there)\b|\bit\b(?!\s+(?:when|if|whenever))", re.IGNORECASE
+)
+"""A wish whose object is only pointed at ("我对这个感兴趣", "我想请他吃饭"; in English `_ANCHORED_EN`: "I
+love that one", "love to go there"): it is about a thing or person of this conversation, and cannot be
+carried to another task."""
 
 
 _PURPOSE = re.compile(
@@ -94,6 +96,8 @@ def anchored(tag: Tag) -> bool:
     what a request is for (`_PURPOSE`)."""
     if tag.label not in _POLARITY:
         return False
+    if not CJK.search(tag.text):  # an English span often leaves the pronoun out ("[it] has free seats")
+        return bool(_ANCHORED_EN.search(tag.text) or _PURPOSE.search(tag.text))
     return bool(_ANCHORED.search(tag.span or tag.text) or _PURPOSE.search(tag.text))
 
 
