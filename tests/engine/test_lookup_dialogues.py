@@ -101,6 +101,8 @@ def test_occasion_values_and_names() -> None:
 def test_what_a_follow_up_asks_about() -> None:
     assert asked_about("这家酒店是什么类型，电话多少啊", ["推荐一家酒店"]) == ["类型", "电话"]
     assert asked_about("那餐馆周边有酒店吗", ["推荐一家餐馆"]) == ["周边酒店"]
+    # 麻烦 is courtesy, not what is asked about
+    assert asked_about("麻烦你帮我查一下这个酒店是否提供停车位", ["推荐一家酒店"]) == ["停车位"]
     assert asked_about("What type of food do they serve and what's the address?", []) == [
         "type of food",
         "address",

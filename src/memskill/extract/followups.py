@@ -40,7 +40,10 @@ _EN_NOT_ASKED = frozenset(
     serve serves offer offers located locate book reserve make
     have has had more their them they its it that this these those about one ones""".split()
 )
-_ZH_NOT_ASKED = frozenset("什么 多少 哪里 哪儿 哪个 哪家 怎么样 怎么 时候 东西 情况 问题 一下".split())
+_ZH_NOT_ASKED = frozenset(
+    "什么 多少 哪里 哪儿 哪个 哪家 怎么样 怎么 时候 东西 情况 问题 一下 麻烦 帮忙".split()
+)
+"""Question words, and courtesy jieba reads as nouns ("麻烦你帮我查一下…": 麻烦)."""
 _ZH_KEPT_FLAGS = ("n", "an")
 _ZH_AROUND = frozenset({"周边", "附近", "周围"})
 
