@@ -83,7 +83,7 @@ _PROCEDURAL = re.compile(
 )
 
 
-_META = re.compile(r"^先?说(?:一下|好)|我的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
+_META = re.compile(r"^先?说(?:一下|好)|(?:我|用户)的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
 
 
 _NOMINAL = set("nrxmquc")

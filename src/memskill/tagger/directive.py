@@ -44,6 +44,9 @@ _FOR_ME = re.compile(
 )
 """"帮我", "给我" and "一下" inside a request ("每次规划前先帮我查一下天气" → "每次规划前先查天气"): an
 instruction to an agent says what to do, not for whom or how briefly."""
+_USER_ZH = re.compile(r"(?<!自)我(?!们)")
+""""我" left inside a Chinese instruction ("…，方便我准备行李") is the user: an instruction to an agent names
+them so ("方便用户准备行李"), as the corpus's directives do ("我们" may be the user's team: kept)."""
 _NEGATION = re.compile(r"[不别没无免勿]|\b(?:no|not|never|avoid|don't|dont|without|skip|less)\b", re.I)
 """A span that already says no (or yes to a no: "不走回头路") is a directive as it stands."""
 POLARITY = {
@@ -89,6 +92,7 @@ def compose(start: str, body: str) -> str:
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
     body = _ASKING.sub("", body) or body
     body = _FOR_ME.sub("", body) or body
+    body = _USER_ZH.sub("用户", body)
     for opening, closing in _QUOTES:
         if closing in body and (opening not in body or body.index(closing) < body.index(opening)):
             body = opening + body  # the span began inside a quote: "巴适”换成“安逸"
