@@ -213,3 +213,13 @@ def test_an_offer_after_a_proposal_is_no_question_to_ask_first() -> None:
         Message(id="3", role="user", content="两晚，500以内"),
     ]
     assert clarifying_questions(messages) == ["住几晚？", "预算多少？"]
+
+
+def test_an_english_question_asked_first_names_no_venue() -> None:
+    """ "Which location of Bourbon Steak…?" asks, for the next booking, "Which location…?"; a day stays."""
+    messages = [
+        Message(id="1", role="user", content="Book a table at Bourbon Steak."),
+        Message(id="2", role="assistant", content="Which location of Bourbon Steak? Is it for Friday?"),
+        Message(id="3", role="user", content="Santa Clara, yes."),
+    ]
+    assert clarifying_questions(messages) == ["Which location?", "Is it for Friday?"]

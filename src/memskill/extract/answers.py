@@ -343,12 +343,24 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
     return list(dict.fromkeys(asked))[:4]
 
 
+_CALENDAR = (
+    r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|January|February|March|April|May|June|July|August"
+    r"|September|October|November|December"
+)
+_EN_NAMED = re.compile(
+    rf"\s+(?:of|at|in|for|from|to|near)\s+(?:the\s+)?(?!(?:{_CALENDAR})\b)[A-Z][\w'&.-]*"
+    rf"(?:\s+(?!(?:{_CALENDAR})\b)[A-Z][\w'&.-]*)*"
+)
+"""A phrase naming a place or a venue in an English question ("Which location of Bourbon Steak …?")."""
+
+
 def _without_named_clauses(question: str) -> str:
-    """A Chinese question without the clauses before its last that name a place or a person: "我知道两家，
-    金茂北京威斯汀大饭店和北京昆仑饭店都还可以，你看选择哪个呢？" asks "我知道两家，你看选择哪个呢？" (the
-    options were this occasion's)."""
+    """A question without what names this occasion's places or people: a Chinese one without the clauses
+    before its last that name one ("我知道两家，金茂北京威斯汀大饭店和北京昆仑饭店都还可以，你看选择哪个呢？"
+    asks "我知道两家，你看选择哪个呢？": the options were this occasion's), an English one without a phrase
+    naming one ("Which location of Bourbon Steak do you want?" asks "Which location do you want?")."""
     if not CJK.search(question):
-        return question
+        return _EN_NAMED.sub("", question)
     clauses = re.split(r"(?<=[，,；;])", question)
     kept = [c for c in clauses[:-1] if not names_a_name(c)] + clauses[-1:]
     return "".join(kept)
