@@ -19,7 +19,7 @@ from memskill.extract import (
     extract_tool_lessons,
     split_sentences,
 )
-from memskill.extract.record import request_words, step_text
+from memskill.extract.record import picks, request_words, step_text
 from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
 from memskill.tagger import default_tagger
 
@@ -667,3 +667,12 @@ def test_the_corrections_of_one_turn_are_one_lesson() -> None:
     ).record
     assert len(record.fixes) == 1, record.fixes
     assert "一天最多两个地方" in record.fixes[0] and "节奏慢一点" in record.fixes[0]
+
+
+def test_things_listed_and_then_planned_are_this_trips_picks() -> None:
+    """ "武侯祠、杜甫草堂、金沙遗址都想去", which the plan then visits, is no limit for the next trip; "别安排
+    跳绳、波比跳这种跳跃动作", which the plan names nowhere, is."""
+    plan = "D1 武侯祠 → 锦里\nD2 杜甫草堂 → 宽窄巷子\nD3 金沙遗址博物馆"
+    assert picks("武侯祠、杜甫草堂、金沙遗址都想去，", plan)
+    assert not picks("别安排跳绳、波比跳这种跳跃动作", plan)
+    assert not picks("别安排商场、购物中心这种", plan)

@@ -187,6 +187,7 @@ def test_a_directive_drops_courtesy_at_its_edges() -> None:
     # a wish asked as a question is said as an instruction
     assert compose("", "力量训练那块能不能换成在家就能做的") == "力量训练那块换成在家就能做的"
     assert compose("", "还是半小时以内的") == "半小时以内的"
+    assert compose("", "老规矩，先查天气") == "先查天气"
     assert compose("", "每次规划前先帮我查一下天气和温度") == "每次规划前先查天气和温度"  # for whom: not said
     assert compose("", "写一封给我们部门经理的邮件") == "写一封给我们部门经理的邮件"
     assert compose("", "提前确认天气和温度，方便我准备行李") == "提前确认天气和温度，方便用户准备行李"

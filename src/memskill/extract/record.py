@@ -187,6 +187,15 @@ def echoed(text: str, reply_words: set[str]) -> bool:
     return len(own & reply_words) >= ECHOED * len(own)
 
 
+def picks(text: str, reply: str) -> bool:
+    """Whether a clause lists things the reply then includes ("武侯祠、杜甫草堂、金沙遗址都想去" before a plan
+    that visits them): two of its listed items are in the reply word for word. These are this occasion's
+    picks, not how the user wants such tasks done ("别安排跳绳、波比跳" is not: the plan names neither)."""
+    items = [item.strip() for item in re.split(r"[、,，]|\band\b", text)]
+    listed = [item for item in items[:-1] if len(item) >= 2]
+    return len(items) >= 3 and sum(item in reply for item in listed) >= 2
+
+
 def instructions(
     turns: Sequence[Turn],
     tools_after: dict[str, list[str]] | None = None,
@@ -222,7 +231,8 @@ def instructions(
     for turn in turns:
         complained = False
         asked = (answering or {}).get(turn.message.id, set())
-        reply_words = set(content_tokens((replies or {}).get(turn.message.id, "")))
+        reply = (replies or {}).get(turn.message.id, "")
+        reply_words = set(content_tokens(reply))
         for tag in turn.tags:
             complained = complained or tag.label == "complaint"
             if asked and tag.label not in PREFERENCE_LABELS and answers_question(tag.text, asked):
@@ -269,6 +279,7 @@ def instructions(
                     key
                     and not (correction and POINTS_AT_ANSWER.search(tag.text))
                     and not names_a_date(tag.text)
+                    and not picks(tag.text, reply)
                 ):
                     corrects = correction or requirements.get(key, ("", False, ""))[1]
                     requirements[key] = (text, corrects, turn.message.id)

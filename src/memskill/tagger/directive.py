@@ -26,10 +26,11 @@ _PUNCTUATION = re.compile(
     r"^[\s，,。.；;：:！!？?、…~～\-—\"'“”‘’()（）]+|[\s，,。.；;：:！!？?、…~～\-—\"'“”‘’(（]+$"
 )
 _LEAD = re.compile(
-    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦|但是|但|不过|还是)[，,\s]*)+",
+    r"^(?:(?:and|but|also|so|then|plus|oh)\b[\s,]*|(?:另外|还有|然后|而且|对了|哦|但是|但|不过|还是|老规矩|老样子|照旧)[，,：:\s]*)+",
     re.I,
 )
-"""Words that tie a clause to the one before it: not part of an instruction."""
+"""Words that tie a clause to the one before it, or say it holds as before ("老规矩，先查天气"): not part of
+an instruction."""
 _COURTESY = re.compile(
     r"^(?:please|kindly|pls)\b[\s,]*|[\s,]*\b(?:please|pls|thanks|thank you)$"
     r"|^麻烦(?:你)?|(?<=[\u4e00-\u9fff])(?:吧|哈|呀|啊|哦)+$",
