@@ -200,6 +200,7 @@ def test_an_offer_after_a_proposal_is_no_question_to_ask_first() -> None:
         "抱歉，景点周边的餐馆都没有樟茶鸭，建议你去海碗居北京菜尝尝吧，你感兴趣不？",
         "I found 3 places. Would you like to book a table at Sushi Zen?",
         "A table for 2 at Sushi Zen at 7 pm. Is that correct?",
+        "Sorry, I couldn't book that either, what else can I do?",
     ):
         messages = [
             Message(id="1", role="user", content="找个吃饭的地方"),

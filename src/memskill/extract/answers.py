@@ -295,7 +295,8 @@ _ANNOUNCED = re.compile(r"^(?:[^:：?？\s]{1,12}|(?:[^:：?？\s]+\s){1,5}[^:�
 _OFFER = re.compile(
     r"[，,][^，,]*(?:吗|不|怎么样|如何|好不好|行不行|可不可以|要不要)\s*[？?]$"
     r"|^(?:would you like|do you want|shall i|should i|does (?:that|this) (?:work|sound)"
-    r"|how does (?:that|this) sound|is (?:that|this|it) (?:ok|okay|fine|alright|correct|right))\b",
+    r"|how does (?:that|this) sound|is (?:that|this|it) (?:ok|okay|fine|alright|correct|right))\b"
+    r"|\b(?:anything else|what else can i do|do you approve(?: of (?:that|this|it))?)\s*\?$",
     re.IGNORECASE,
 )
 """A yes/no check after a proposal ("…建议你去海碗居尝尝吧，你感兴趣不？", "Would you like to book it?"):
