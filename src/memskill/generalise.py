@@ -309,7 +309,7 @@ ROLES = (
     "the person", "the email address", "the URL", "the phone number", "N days", "N-day",
 )  # fmt: skip
 """The words `generalise` writes in place of concrete values (a text holding one was generalised)."""
-_BUILDING_ENDS = "区市县镇路街省村山河湖祠寺庙宫馆园楼塔桥院堂阁亭坊巷门"
+_BUILDING_ENDS = "区市县镇城路街省村山河湖祠寺庙宫馆园楼塔桥院堂阁亭坊巷门"
 """A "name" ending like this is a place (武侯祠, jieba's `nr`), not a person."""
 _DISH_ENDS = "鱼虾蟹肉鸡鸭菜汤羹饭面粥糕饼酱菇椒薯"
 """A "name" ending like this is a dish or an ingredient (龙利鱼, 罗非鱼, 毛血旺's kin: jieba's `nr`): these
