@@ -32,8 +32,9 @@ import numpy as np
 
 from memskill.consolidate import stable_id
 from memskill.generalise import names_in
+from memskill.kinds import TaskKind
 from memskill.models import Scope, TaskRecord, now_ms
-from memskill.naming import TaskKind, kind_of_name, recognise, record_kind
+from memskill.naming import kind_of_name, recognise, record_kind
 from memskill.providers.embedders import Embedder, normalise_rows
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
 from memskill.text import content_tokens

@@ -29,6 +29,15 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from memskill.gazetteer import (
+    EN_NOT_PLACES,
+    EN_PLACES,
+    NOT_CONCRETE,
+    PLACE_ADJECTIVE_HEADS,
+    SURNAMES,
+    ZH_PLACES,
+    any_of,
+)
 from memskill.text import CJK
 
 _posseg_lock = threading.Lock()
@@ -50,63 +59,13 @@ def _posseg_module() -> Any:
     return _posseg
 
 
-def _any(alternatives: str) -> str:
-    """A non-capturing group of `|`-separated alternatives; line breaks between them are ignored."""
-    return "(?:" + re.sub(r"\s*\n\s*", "", alternatives.strip()) + ")"
-
-
-# ---------------------------------------------------------------- vocabulary
-
-_ZH_PLACES = """
-北京 上海 天津 重庆 成都 广州 深圳 杭州 南京 苏州 武汉 西安 长沙 郑州 青岛 厦门
-昆明 大理 丽江 桂林 三亚 海口 拉萨 乌鲁木齐 哈尔滨 沈阳 大连 长春 济南 合肥 南昌
-福州 贵阳 南宁 兰州 西宁 银川 呼和浩特 太原 石家庄 宁波 无锡 扬州 洛阳 敦煌 张家界
-九寨沟 黄山 峨眉山 乐山 都江堰 西双版纳 香格里拉 喀什 珠海 汕头 泉州 香港 澳门 台北
-四川 云南 贵州 广东 广西 福建 浙江 江苏 安徽 江西 湖南 湖北 河南 河北 山东 山西 陕西
-甘肃 青海 宁夏 新疆 西藏 内蒙古 黑龙江 吉林 辽宁 海南 台湾 日本 韩国 泰国 越南 新加坡
-马来西亚 印度尼西亚 菲律宾 美国 英国 法国 德国 意大利 西班牙 瑞士 荷兰 希腊 土耳其
-埃及 澳大利亚 新西兰 加拿大 俄罗斯 冰岛 挪威 东京 大阪 京都 首尔 曼谷 清迈 巴厘岛
-巴黎 伦敦 纽约 罗马 迪拜 悉尼
-""".split()
-
-# Words jieba tags as places or people although they are kinds of place or ordinary words.
-_NOT_CONCRETE = frozenset(
-    """山区 古镇 古城 老城区 市区 郊区 城区 景区 海边 市中心 中华 华夏 南方 北方 东方
-    西方 海外 国外 国内 当地 本地 外地 异地 全国 世界 天下 江湖 安静 文静 华为 高兴
-    时尚 方便 常规 金色 白天 明白 平安 回头路 文化景点 天气 温度 目的地 出发地 对方
-    熊猫 大熊猫 熊猫基地""".split()
-)
-# Words after a place that make it an adjective (兰州拉面 is a dish, not a trip to Lanzhou).
-_PLACE_ADJECTIVE_HEADS = tuple("菜 话 拉面 小面 烤鸭 方言 口音 料理 风味 火锅".split())
-_SURNAMES = frozenset(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡"
-    "余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范廖石贾韦夏付邹熊孟秦邱侯江尹薛闫段雷龙"
-    "黎史陶贺毛郝顾龚邵万钱严覃武戴莫孔汤"
-)
-_EN_PLACES = _any(r"""
-New York|San Francisco|Los Angeles|Las Vegas|Hong Kong|New Zealand|United States|
-United Kingdom|South Korea|Kuala Lumpur|Rio de Janeiro|Buenos Aires|Cape Town|Mexico City|
-Paris|London|Rome|Berlin|Madrid|Barcelona|Lisbon|Amsterdam|Vienna|Prague|Budapest|Athens|
-Dublin|Edinburgh|Istanbul|Moscow|Dubai|Cairo|Tokyo|Kyoto|Osaka|Seoul|Beijing|Shanghai|
-Chengdu|Chongqing|Guangzhou|Shenzhen|Hangzhou|Xi'an|Xian|Yunnan|Sichuan|Tibet|Taipei|Macau|
-Singapore|Bangkok|Bali|Hanoi|Sydney|Melbourne|Toronto|Vancouver|Montreal|Chicago|Boston|
-Seattle|Miami|Honolulu|Hawaii|Florida|California|Texas|Japan|China|Korea|Thailand|Vietnam|
-Indonesia|Malaysia|Philippines|India|Nepal|France|Italy|Spain|Portugal|Germany|Greece|
-Switzerland|Austria|Iceland|Norway|Sweden|Ireland|Scotland|England|Mexico|Canada|Brazil|
-Peru|Argentina|Chile|Egypt|Morocco|Kenya|Australia|Turkey|Croatia""")
-_EN_NOT_PLACES = frozenset(
-    """I The A An My Our Your This That It Python Java JavaScript Go Rust English Chinese
-    French Spanish German Japanese Markdown JSON SQL Excel Word Google Apple Microsoft Amazon
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April
-    May June July August September October November December Christmas Easter""".split()
-)
 _TRAVEL_ZH = re.compile(
-    _any(r"""旅游|旅行|出行|行程|出发|景点|机票|酒店|民宿|游玩|玩|自驾|度假|攻略|
+    any_of(r"""旅游|旅行|出行|行程|出发|景点|机票|酒店|民宿|游玩|玩|自驾|度假|攻略|
     签证|航班|高铁|出游|旅程|目的地|去\S{1,6}待\S{0,2}天""")
 )
 _TRAVEL_EN = re.compile(
     r"\b"
-    + _any(r"""trip|travel|itinerary|vacation|holiday|flight|fly|flying|hotel|visit|tour|
+    + any_of(r"""trip|travel|itinerary|vacation|holiday|flight|fly|flying|hotel|visit|tour|
     sightseeing|destination|journey|getaway""")
     + r"\w*\b",
     re.IGNORECASE,
@@ -122,7 +81,7 @@ _PHONE = re.compile(
 )
 
 _ZH_NUMERAL = "一二两三四五六七八九十"
-_ZH_HOLIDAYS = _any(r"""清明节?|五一|劳动节|国庆节?|春节|元旦|端午节?|中秋节?|除夕|圣诞节?|
+_ZH_HOLIDAYS = any_of(r"""清明节?|五一|劳动节|国庆节?|春节|元旦|端午节?|中秋节?|除夕|圣诞节?|
     元宵节?|暑假|寒假""")
 _ZH_DATE = re.compile(
     r"\d{4}年\d{1,2}月\d{1,2}[日号]"
@@ -140,7 +99,7 @@ _ZH_TIME = re.compile(
     r"(?:\d{1,2}|[两三四五六七八九十]{1,2}|十一|十二)\s*[点:：]\s*(?:\d{1,2}分?|半)?"
     r"|(?<!\d)\d{1,2}[:：]\d{2}(?!\d)"
 )
-_EN_MONTH = _any(r"""Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
+_EN_MONTH = any_of(r"""Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|
     Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?""")
 _EN_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _EN_DATE = re.compile(
@@ -207,7 +166,7 @@ _EN_TIME = re.compile(
 )
 """A clock time: "7 pm", "11:15", "morning 11:15" (a part of the day before it goes with it)."""
 
-_ZH_CURRENCY = _any("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
+_ZH_CURRENCY = any_of("块钱|块|元|人民币|美元|美金|欧元|日元|英镑|港币|刀")
 _ZH_MONEY = re.compile(
     r"[¥￥]\s*\d[\d,]*(?:\.\d+)?[ \t]*(?:万|千|[kK])?(?:元|块)?"
     rf"|(?:\d[\d,]*(?:\.\d+)?\s*(?:[-~～—]|到|至)\s*)?\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
@@ -240,7 +199,7 @@ _EN_DURATION = re.compile(
     re.IGNORECASE,
 )
 
-_EN_PLACE = re.compile(rf"\b{_EN_PLACES}\b")
+_EN_PLACE = re.compile(rf"\b{EN_PLACES}\b")
 _EN_PLACE_AFTER_PREPOSITION = re.compile(
     r"\b(to|in|at|visit|visiting|around|near|into|explore|exploring)\s+"
     r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b"
@@ -249,7 +208,7 @@ _EN_ORIGIN = re.compile(r"\bfrom the destination to\b")
 _EN_TITLE_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s+[A-Z][a-z]+\b")
 _EN_RELATION_NAME = re.compile(
     r"\b(my "
-    + _any(r"""friend|colleague|boss|manager|wife|husband|partner|brother|sister|mother|mom|
+    + any_of(r"""friend|colleague|boss|manager|wife|husband|partner|brother|sister|mother|mom|
     father|dad|son|daughter|cousin|teacher|client|coworker""")
     + r"),? [A-Z][a-z]+\b"
 )
@@ -326,13 +285,13 @@ _PROPER = re.compile(r"nr|nz|nt")
 
 
 def _is_person(word: str) -> bool:
-    if word in _NOT_CONCRETE or not 2 <= len(word) <= 4 or not CJK.match(word):
+    if word in NOT_CONCRETE or not 2 <= len(word) <= 4 or not CJK.match(word):
         return False
     if word[-1] in _BUILDING_ENDS + _DISH_ENDS:
         return False
     if word[0] in "小老阿" and len(word) == 2:
         return True
-    return word[0] in _SURNAMES
+    return word[0] in SURNAMES
 
 
 _LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
@@ -346,15 +305,15 @@ def _is_place(word: str, next_word: str, previous_word: str = "", travel: bool =
     """Whether a jieba `ns` word is a place here. Outside a trip, a common two-character word jieba tags
     as one ("做个入门的训练计划") is a place only where the sentence puts something there; on a trip, an
     everyday one ("吃点东西") is."""
-    if word in _NOT_CONCRETE or len(word) < 2 or next_word.startswith(_PLACE_ADJECTIVE_HEADS):
+    if word in NOT_CONCRETE or len(word) < 2 or next_word.startswith(PLACE_ADJECTIVE_HEADS):
         return False
-    frequency = _frequency(word) if len(word) == 2 and word not in _ZH_PLACES else 0
+    frequency = _frequency(word) if len(word) == 2 and word not in ZH_PLACES else 0
     if (
         frequency >= _EVERYDAY_WORD or (not travel and frequency >= _COMMON_WORD)
     ) and not previous_word.endswith(_LOCATING):
         return False
     glued = len(next_word) == 1 and bool(CJK.match(next_word))
-    return not (glued and word not in _ZH_PLACES and _frequency(word) < _RARE_PLACE)
+    return not (glued and word not in ZH_PLACES and _frequency(word) < _RARE_PLACE)
 
 
 def _frequency(word: str) -> int:
@@ -403,7 +362,7 @@ def _chinese_names(text: str, travel: bool = True) -> str:
 
 
 _ZH_GAZETTEER = re.compile(
-    "(?:" + "|".join(sorted(_ZH_PLACES, key=len, reverse=True)) + ")(?:市|省|县)?(?!石|拉面|小面|烤鸭|话|菜)"
+    "(?:" + "|".join(sorted(ZH_PLACES, key=len, reverse=True)) + ")(?:市|省|县)?(?!石|拉面|小面|烤鸭|话|菜)"
 )
 
 
@@ -415,7 +374,7 @@ def _english_names(text: str, travel: bool) -> str:
 
         def replace(match: re.Match[str]) -> str:
             words = match.group(2).split()
-            if words[0] in _EN_NOT_PLACES:
+            if words[0] in EN_NOT_PLACES:
                 return match.group(0)
             return f"{match.group(1)} the destination"
 
@@ -473,7 +432,7 @@ def _masked_names(text: str) -> str:
         person = (
             flag.startswith("nr")
             and _is_person(word)
-            and word[0] in _SURNAMES
+            and word[0] in SURNAMES
             and next_word[-1:] not in _BUILDING_ENDS + "址居场"
         )
         pieces.append(("某" + title if title else "某某") if person else word)
@@ -504,8 +463,8 @@ def names_in(text: str) -> set[str]:
         }
         return {n for n in names if not _is_generic(n)}
     words = re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b", text)
-    return set(words) - set(_EN_NOT_PLACES)
+    return set(words) - set(EN_NOT_PLACES)
 
 
 def _is_generic(word: str) -> bool:
-    return word in _NOT_CONCRETE or word in ("目的地", "出发地")
+    return word in NOT_CONCRETE or word in ("目的地", "出发地")

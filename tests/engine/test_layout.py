@@ -82,6 +82,8 @@ LAYERS: list[tuple[str, ...]] = [
         "memskill.skillfile",
         "memskill.stores",
         "memskill.naming",
+        "memskill.kinds",
+        "memskill.gazetteer",
         "memskill.vectors",
         "memskill.wire",
     ),
@@ -135,3 +137,16 @@ def test_no_module_imports_one_of_a_higher_layer() -> None:
     ]
     assert layer_of("memskill.stores.sqlite.store") == 1 and layer_of("memskill.cli_review") == 5
     assert upward == []
+
+
+MAX_LINES = 500
+
+
+def test_no_source_module_is_over_500_lines() -> None:
+    """A module over 500 lines holds more than one decision: split it where a newcomer would look."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in sorted((ROOT / "src" / "memskill").rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, long
