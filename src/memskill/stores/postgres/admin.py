@@ -6,31 +6,22 @@ SQLite: rare writes (keys) and reads over many users that the API itself never n
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from memskill.models import Job, Message
 from memskill.stores.base import ApiKeyRow, UserOverview, overviews
+from memskill.stores.postgres.host import Host
 from memskill.stores.rows import JOB_COLUMNS, MESSAGE_COLUMNS, job_from_row, message_from_row
 
 if TYPE_CHECKING:
-    from psycopg import Connection
+    pass
 
 T = TypeVar("T")
 API_KEY_COLUMNS = "id, key_hash, prefix, app_id, note, create_time, revoke_time"
 
 
-class AdminQueries:
+class AdminQueries(Host):
     """API keys and overviews; needs the host class's `_rows`, `_row` and `_write`."""
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
-        raise NotImplementedError
-
-    def _write(self, work: Callable[[Connection[tuple[Any, ...]]], T]) -> T:
-        raise NotImplementedError
 
     # -- API keys ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ their ids and times (messages with their keyword index).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -27,6 +27,7 @@ from memskill.stores.dumps import (
     job_values,
     message_values,
 )
+from memskill.stores.postgres.host import Host
 from memskill.stores.postgres.text import tsvector
 from memskill.stores.rows import owner_token
 
@@ -48,7 +49,7 @@ def read_vector(value: Any) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
 
-class DumpQueries(DumpReads):
+class DumpQueries(DumpReads, Host):
     """Dumps and restores; needs the host class's `_rows`, `_write`, `_pool` and `_local`."""
 
     ORDER: ClassVar[dict[str, str]] = {
@@ -62,12 +63,6 @@ class DumpQueries(DumpReads):
 
     _pool: ConnectionPool
     _local: Any
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self, work: Callable[[Connection[tuple[Any, ...]]], T]) -> T:
-        raise NotImplementedError
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

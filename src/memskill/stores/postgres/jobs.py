@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ from memskill.models import (
     now_ms,
 )
 from memskill.stores.base import IngestResult
+from memskill.stores.postgres.host import Host
 from memskill.stores.postgres.search import (
     sql_limit,
 )
@@ -36,18 +37,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class JobQueries:
+class JobQueries(Host):
     """Messages and jobs; needs the host class's
     `_read`, `_rows`, `_row`, `_write` and `_touch`."""
-
-    def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
-        raise NotImplementedError
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _write(self, work: Callable[[Db], T]) -> T:
-        raise NotImplementedError
 
     # -- messages and jobs ------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -39,6 +39,7 @@ import numpy as np
 from memskill.errors import InvalidRequest
 from memskill.models import Message, Scope, search_text
 from memskill.stores.base import ScoredId
+from memskill.stores.postgres.host import Host
 from memskill.stores.postgres.pool import connect
 from memskill.stores.postgres.text import tsquery
 from memskill.stores.postgres.vectors import LocalIndexes
@@ -88,7 +89,7 @@ def _searchable(table: str) -> str:
     return table
 
 
-class SearchQueries(LocalIndexes):
+class SearchQueries(LocalIndexes, Host):
     """Vector and keyword search; see the module docstring."""
 
     url: str
@@ -96,21 +97,6 @@ class SearchQueries(LocalIndexes):
     iterative_scan: bool
     _index_lock: threading.Lock
     _index_attempts: dict[tuple[str, int], threading.Thread]
-
-    def _read(self, fetch: Callable[[Db], T]) -> T:
-        raise NotImplementedError
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
-        raise NotImplementedError
-
-    def _write(self, work: Callable[[Db], T]) -> T:
-        raise NotImplementedError
-
-    def _touch(self, user_id: str) -> None:
-        raise NotImplementedError
 
     # -- vector search ----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -17,6 +17,7 @@ from memskill.models import (
 from memskill.stores.base import ClusterRow, TaskRecordRow
 from memskill.stores.dumps import CLUSTER_DUMP, cluster_row
 from memskill.stores.postgres.dump import read_vector
+from memskill.stores.postgres.host import Host
 from memskill.stores.postgres.search import (
     as_vector,
     scope_params,
@@ -49,21 +50,9 @@ UPSERT = ", ".join(f"{column} = excluded.{column}" for column in [*SKILL_CHANGES
 """What saving a skill that exists rewrites."""
 
 
-class SkillQueries:
+class SkillQueries(Host):
     """Clusters, task records and skills; needs the host class's
     `_read`, `_rows`, `_row`, `_write` and `_touch`."""
-
-    def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
-        raise NotImplementedError
-
-    def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    def _touch(self, user_id: str) -> None:
-        raise NotImplementedError
-
-    def _write(self, work: Callable[[Db], T]) -> T:
-        raise NotImplementedError
 
     # -- clusters and task records ----------------------------------------------------------------
 

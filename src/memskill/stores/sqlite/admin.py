@@ -6,25 +6,18 @@ rare write (keys) or a read over many users that the API itself never needs.
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
 from typing import Any
 
 from memskill.models import Job, Message
 from memskill.stores.base import ApiKeyRow, UserOverview, overviews
 from memskill.stores.rows import JOB_COLUMNS, MESSAGE_COLUMNS, job_from_row, message_from_row
+from memskill.stores.sqlite.host import Host
 
 API_KEY_COLUMNS = "id, key_hash, prefix, app_id, note, create_time, revoke_time"
 
 
-class AdminQueries:
+class AdminQueries(Host):
     """API keys and overviews; needs the host class's `_db()` and `transaction()`."""
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
 
     # -- API keys ---------------------------------------------------------------------------------
 

@@ -8,10 +8,9 @@ written back through the store's usual methods, which index them as they always 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,13 +28,14 @@ from memskill.stores.dumps import (
     job_values,
     message_values,
 )
+from memskill.stores.sqlite.host import Host
 
 
 def read_vector(value: bytes | None) -> np.ndarray | None:
     return None if value is None else np.frombuffer(value, dtype=np.float32).copy()
 
 
-class DumpQueries(DumpReads):
+class DumpQueries(DumpReads, Host):
     """Dumps and restores; needs the host class's `_db()`, `transaction()` and `_index()`."""
 
     ORDER: ClassVar[dict[str, str]] = {
@@ -48,15 +48,6 @@ class DumpQueries(DumpReads):
     _vector = staticmethod(read_vector)
 
     _local: threading.local
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    def _index(self, table: str, seq: int, user_id: str, text: str) -> None:
-        raise NotImplementedError
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -23,20 +21,12 @@ from memskill.stores.rows import (
     job_from_row,
     message_from_row,
 )
+from memskill.stores.sqlite.host import Host
 
 
-class JobQueries:
+class JobQueries(Host):
     """Messages and jobs; needs the host class's
     `_db()`, `transaction()`, `_index()`, `_unindex()` and `_touch()`."""
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _index(self, table: str, seq: int, user_id: str, text: str) -> None:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
 
     # -- messages and jobs ------------------------------------------------------------------------
 

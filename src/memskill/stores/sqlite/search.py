@@ -7,10 +7,8 @@ A mixin of `SQLiteStore` (the data path is in `sqlite/store.py`), needing its `_
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -18,26 +16,18 @@ import numpy as np
 from memskill.models import Message, Scope
 from memskill.stores.base import ScoredId
 from memskill.stores.rows import blob, message_from_row, owner_token
+from memskill.stores.sqlite.host import Host
 from memskill.stores.vector_index import Row, VectorIndex
 
 FTS_TABLES = {"messages": "messages_fts", "items": "items_fts", "skills": "skills_fts"}
 
 
-class SearchQueries:
+class SearchQueries(Host):
     """Keyword and vector search over one SQLite file; the host class supplies the connection."""
 
     _cache_lock: threading.Lock
     _vectors: dict[tuple[str, str, str, int, str | None], VectorIndex]
     _vector_locks: dict[tuple[str, str, str, int, str | None], threading.Lock]
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    def _touch(self, user_id: str) -> None:
-        raise NotImplementedError
 
     def pending_message_hits(self, scope: Scope, match: str, limit: int) -> list[tuple[Message, str, float]]:
         """Keyword hits among messages whose job has not finished: (message, conversation_id, bm25)."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 
 import numpy as np
 
@@ -31,26 +29,12 @@ from memskill.stores.rows import (
     version_values,
 )
 from memskill.stores.sqlite.dump import read_vector
+from memskill.stores.sqlite.host import Host
 
 
-class SkillQueries:
+class SkillQueries(Host):
     """Clusters, task records and skills; needs the host class's
     `_db()`, `transaction()`, `_index()`, `_unindex()` and `_touch()`."""
-
-    def _db(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    def _index(self, table: str, seq: int, user_id: str, text: str) -> None:
-        raise NotImplementedError
-
-    def _touch(self, user_id: str) -> None:
-        raise NotImplementedError
-
-    def _unindex(self, table: str, seq: int) -> None:
-        raise NotImplementedError
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
 
     # -- clusters and task records ----------------------------------------------------------------
 
