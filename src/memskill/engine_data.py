@@ -4,6 +4,7 @@ deleted (a mixin of `Memory`), and the argument checks every engine method share
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -42,7 +43,7 @@ def _flag(name: str, value: object, default: bool) -> bool:
     return value
 
 
-class StoredData:
+class StoredData(ABC):
     """get/message, get/memory, update/memory, delete/memory, get/skill, delete/skill and skill files;
     needs the host's `store`, `limits`, `embedder`, `_scope`, `_served` and `_link`."""
 
@@ -50,14 +51,17 @@ class StoredData:
     limits: Limits
     embedder: Embedder
 
+    @abstractmethod
     def _scope(self, user_id: object, agent_id: object = None, app_id: object = None) -> Scope:
-        raise NotImplementedError
+        """The checked scope of a request's ids."""
 
+    @abstractmethod
     def _served(self, skill: Skill) -> Skill:
-        raise NotImplementedError
+        """The skill as served (its approved version while a newer one waits for review)."""
 
+    @abstractmethod
     def _link(self, skill: Skill) -> str:
-        raise NotImplementedError
+        """The skill's download link ("" when the engine has no link maker)."""
 
     def get_message(
         self,

@@ -9,6 +9,7 @@ dump written back row by row keeps every listing in the same order.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -143,21 +144,23 @@ def job_values(row: JobRow) -> tuple[Any, ...]:
     )
 
 
-class DumpReads:
+class DumpReads(ABC):
     """Every row of each kind, in stored order, for both stores: a host class gives `_pages` (its
     dialect's paged SELECT), `_vector` (its vector column as an array) and `ORDER` (the column each
     table is stored in order of: `seq`, or SQLite's rowid where a table has no `seq`)."""
 
     ORDER: ClassVar[dict[str, str]]
 
+    @abstractmethod
     def _pages(
         self, columns: str, source: str, order: str, user_id: str | None, owner: str = "user_id"
     ) -> Iterator[Sequence[Any]]:
-        raise NotImplementedError
+        """The rows of `columns` from `source` in `order`, page by page (one user's, or all)."""
 
     @staticmethod
+    @abstractmethod
     def _vector(value: Any) -> np.ndarray | None:
-        raise NotImplementedError
+        """A vector column's value as a float32 array (None for none)."""
 
     def dump_messages(self, user_id: str | None = None) -> Iterator[MessageRow]:
         for row in self._pages(MESSAGE_DUMP, "messages", self.ORDER["messages"], user_id):

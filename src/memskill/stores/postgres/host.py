@@ -4,6 +4,7 @@ is typed once."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,25 +16,25 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Host:
+class Host(ABC):
     """The store's own methods its query mixins use."""
 
+    @abstractmethod
     def _read(self, fetch: Callable[[Db], T]) -> T:
         """`fetch` on a connection for reading (retried once on a dropped connection)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _rows(self, query: str, params: Any = (), binary: bool = False) -> list[tuple[Any, ...]]:
         """All rows of a query."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _row(self, query: str, params: Any = (), binary: bool = False) -> tuple[Any, ...] | None:
         """The first row of a query, if any."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _write(self, work: Callable[[Db], T]) -> T:
         """`work` in one transaction."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _touch(self, user_id: str) -> None:
         """Mark the user as active now (inside a write)."""
-        raise NotImplementedError
