@@ -39,6 +39,7 @@ from memskill.generalise import generalise, names_a_date, names_a_value, parts_o
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
 from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
+from memskill.tagger.directive import plain_zh
 from memskill.text import content_tokens
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
@@ -82,8 +83,7 @@ def step_text(text: str) -> str:
     step = re.sub(r"^(?:你|我想请你|我想让你|能不能|可以|能否|能)", "", clean_zh(text))
     for spoken, written in _ZH_STEP_VERBS:
         step = step.replace(spoken, written)
-    step = re.sub(r"(?<=[\u4e00-\u9fff])一下(?=[\u4e00-\u9fff])", "", step)
-    return shorten(re.sub(r"(?:好|可以|行)?[?？吗呢]+$", "", step), 120)
+    return shorten(plain_zh(re.sub(r"[?？]+$", "", step)), 120)
 
 
 POINTS_AT_ANSWER = re.compile(

@@ -38,7 +38,7 @@ _COURTESY = re.compile(
 )
 """Courtesy and softening at a clause's edges ("…in whole dollars please", "麻烦…", "…就这样吧"): an
 instruction does not carry them."""
-_ASKING = re.compile(r"能不能|可不可以|能否|可否|(?<=[\u4e00-\u9fff])[吗呢]$")
+_ASKING = re.compile(r"能不能|可不可以|能否|可否|(?<=[\u4e00-\u9fff])(?:好|可以|行)?[吗呢]$")
 """A wish asked as a question ("…能不能换成在家就能做的"): the instruction drops the asking."""
 _FOR_ME = re.compile(
     r"(?<=[\u4e00-\u9fff])(?:(?:帮|给|替)我(?!们)|一下)(?=[\u4e00-\u9fff])|^(?:帮|给|替)我(?!们)"
@@ -87,12 +87,18 @@ _QUOTES = (("“", "”"), ("「", "」"), ("『", "』"), ("(", ")"), ("（", "
 “安逸")."""
 
 
+def plain_zh(text: str) -> str:
+    """A Chinese request or wish as said to an agent: without its asking ("能不能…", "…好吗"), "帮我" /
+    "给我" and "一下" (`_ASKING`, `_FOR_ME`). Directives and the record's request steps both read so."""
+    text = _ASKING.sub("", text) or text
+    return _FOR_ME.sub("", text) or text
+
+
 def compose(start: str, body: str) -> str:
     """The directive: its opening, then its body (a span or a clause) without edge punctuation."""
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
-    body = _ASKING.sub("", body) or body
-    body = _FOR_ME.sub("", body) or body
+    body = plain_zh(body)
     body = _USER_ZH.sub("用户", body)
     for opening, closing in _QUOTES:
         if closing in body and (opening not in body or body.index(closing) < body.index(opening)):
