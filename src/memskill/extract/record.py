@@ -179,12 +179,15 @@ copies .143 → .071 with step recall unchanged; of their clauses above .7, all 
 like, never a step) were report or letter material."""
 
 
+def repeated_share(own: set[str], words: set[str]) -> float:
+    """The share of the content words `own` that are among `words` (0 when there are none)."""
+    return len(own & words) / len(own) if own else 0.0
+
+
 def echoed(text: str, reply_words: set[str]) -> bool:
     """Whether a reply with these content words repeats most of the clause's (at least three of them)."""
     own = set(content_tokens(text))
-    if len(own) < 3 or not reply_words:
-        return False
-    return len(own & reply_words) >= ECHOED * len(own)
+    return len(own) >= 3 and repeated_share(own, reply_words) >= ECHOED
 
 
 def picks(text: str, reply: str) -> bool:
@@ -358,8 +361,7 @@ in that reply (the same email with one sentence added): it still answers the tas
 
 def _revises(answer: str, before: Sequence[Message]) -> bool:
     previous = next((m.content for m in reversed(before) if m.role == "assistant" and m.content.strip()), "")
-    words = set(content_tokens(answer))
-    return bool(words) and len(words & set(content_tokens(previous))) >= REVISION_SHARE * len(words)
+    return repeated_share(set(content_tokens(answer)), set(content_tokens(previous))) >= REVISION_SHARE
 
 
 def answered_request(messages: Sequence[Message], turns: Sequence[Turn], answer: str) -> str:
