@@ -181,6 +181,7 @@ def test_a_directive_drops_courtesy_at_its_edges() -> None:
     assert compose("", "Amounts in whole dollars please") == "Amounts in whole dollars"
     assert compose("", "Please keep it under 200 words.") == "Keep it under 200 words"
     assert compose("", "麻烦你写短一点") == "写短一点"
+    assert compose("", "把车型和车牌号告诉我，谢谢") == "把车型和车牌号告诉用户"
     assert compose("", "别太晚出门吧") == "别太晚出门"
     assert compose("", "Pleased customers first") == "Pleased customers first"  # a word, not courtesy
     assert compose("", "请假的时候提前说") == "请假的时候提前说"

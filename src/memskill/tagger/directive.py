@@ -33,7 +33,7 @@ _LEAD = re.compile(
 an instruction."""
 _COURTESY = re.compile(
     r"^(?:please|kindly|pls)\b[\s,]*|[\s,]*\b(?:please|pls|thanks|thank you)$"
-    r"|^麻烦(?:你)?|(?<=[\u4e00-\u9fff])(?:吧|哈|呀|啊|哦)+$",
+    r"|^麻烦(?:你)?|(?<=[\u4e00-\u9fff])(?:吧|哈|呀|啊|哦)+$|[，,\s]*(?:谢谢(?:你|您)?|谢啦|多谢)$",
     re.I,
 )
 """Courtesy and softening at a clause's edges ("…in whole dollars please", "麻烦…", "…就这样吧"): an
