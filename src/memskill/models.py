@@ -124,6 +124,9 @@ class TaskRecord:
     follow_ups: tuple[str, ...] = ()
     """What the user asked about an answer after getting it ("电话", "the address"): the next answer of
     the kind should give it unasked."""
+    parts: tuple[str, ...] = ()
+    """The named parts of the accepted answer with what each held, as "name: gist" ("注意: 选缓震好的
+    跑鞋，…", "Risks: the migration locks the table"): the next answer of the kind has them too."""
 
 
 @dataclass(frozen=True)

@@ -133,11 +133,12 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
             group = [group[i] for i in sorted(ranked)]
         elif len(group) > limit:
             # Best supported first; among equal preferences, what the user likes and always wants before
-            # the limits of one task, and the newest first (a user's latest word wins).
+            # the limits of one task, and the newest first (a user's latest word wins); among equal
+            # steps, the user's own and the tools' before the parts of an answer.
             keys = [
                 (-item.support, item.position >= 0.5, -i)
                 if section == "preference"
-                else (-item.support, 0, i)
+                else (-item.support, _is_part(item.text), i)
                 for i, item in enumerate(group)
             ]
             ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]
@@ -282,34 +283,60 @@ LIST_SEPARATOR = {True: "、", False: "; "}
 
 def merge_once(current: list[SkillItem], candidate: SkillItem, record_id: str, log: list[str]) -> bool:
     """Merge a candidate of a step a skill holds once (the questions to ask first, the answer's shape,
-    what to give unasked) into its existing step, in place; return whether `candidate` was one. Every
-    record supports the step; the shape keeps the fuller description (a record seen again, its
-    conversation gone on, updates what it said before); the other two list what every task's
-    assistant asked or user asked about, once."""
-    steps = ((ASK_OPENING, _asked), (SHAPE_OPENING, _fuller), (FOLLOW_UP_OPENING, _listed))
-    for opening, combine in steps:
-        if candidate.section != "procedure" or not candidate.text.startswith(tuple(opening.values())):
-            continue
-        index = next(
-            (
-                i
-                for i, item in enumerate(current)
-                if item.section == "procedure" and item.text.startswith(tuple(opening.values()))
-            ),
-            None,
-        )
-        if index is None:
-            return False
-        existing = current[index]
-        again = record_id in existing.sources
-        text = combine(existing, candidate.text, again)
-        if text != existing.text or not again:
-            sources = existing.sources if again else (*existing.sources, record_id)
-            support = existing.support if again else existing.support + 1
-            current[index] = replace(existing, text=text, support=support, sources=sources)
-            log.append(f"agree procedure: {text}")
-        return True
-    return False
+    what to give unasked, each named part of the answer) into its existing step, in place; return
+    whether `candidate` was one. Every record supports the step; the shape keeps the fuller description
+    (a record seen again, its conversation gone on, updates what it said before); a part keeps its
+    first example unless its own record updates it; the listing steps list what every task's assistant
+    asked or user asked about, once."""
+    if candidate.section != "procedure":
+        return False
+    key = _once_key(candidate.text)
+    if key is None:
+        return False
+    index = next(
+        (i for i, item in enumerate(current) if item.section == "procedure" and _once_key(item.text) == key),
+        None,
+    )
+    if index is None:
+        return False
+    existing = current[index]
+    again = record_id in existing.sources
+    text = _COMBINE[key[0]](existing, candidate.text, again)
+    if text != existing.text or not again:
+        sources = existing.sources if again else (*existing.sources, record_id)
+        support = existing.support if again else existing.support + 1
+        current[index] = replace(existing, text=text, support=support, sources=sources)
+        log.append(f"agree procedure: {text}")
+    return True
+
+
+def _once_key(step: str) -> tuple[str, str] | None:
+    """Which step held once a procedure step is: ("ask" | "shape" | "follow", ""), ("part", its name),
+    or None for any other step."""
+    for kind, opening in (("ask", ASK_OPENING), ("shape", SHAPE_OPENING), ("follow", FOLLOW_UP_OPENING)):
+        if step.startswith(tuple(opening.values())):
+            return kind, ""
+    named = _PART_NAME.match(step)
+    return ("part", named.group(1) or named.group(2)) if named else None
+
+
+def _is_part(step: str) -> bool:
+    """Whether a step asks for a named part of the answer: such steps give way to the user's own."""
+    return bool(_PART_NAME.match(step))
+
+
+def part_step(name: str, gist: str, zh: bool) -> str:
+    """The step that asks for a named part of the answer, with what it held last time as an example."""
+    return (PART_STEP["zh"] if zh else PART_STEP["en"]).format(name=name, gist=first_clause(gist, 40))
+
+
+PART_STEP = {"zh": "写明「{name}」一项，如：{gist}", "en": 'Include a "{name}" part, e.g. {gist}'}
+"""The step per named part of the accepted answer (`TaskRecord.parts`)."""
+_PART_NAME = re.compile(r"^写明「([^」]+)」一项|^Include a \"([^\"]+)\" part")
+
+
+def _kept(existing: SkillItem, text: str, again: bool) -> str:
+    return text if again else existing.text
 
 
 def _fuller(existing: SkillItem, text: str, again: bool) -> str:
@@ -341,6 +368,7 @@ def _union(existing: str, text: str, openings: dict[str, str], separators: dict[
 
 MAX_LISTED = 6
 """Questions or things asked about kept in one listing step."""
+_COMBINE = {"ask": _asked, "shape": _fuller, "follow": _listed, "part": _kept}
 
 
 _CONDITION = re.compile(

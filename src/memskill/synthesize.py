@@ -40,6 +40,7 @@ from memskill.skill_items import (
     merge_once,
     nearest_item,
     overlap,
+    part_step,
     retract,
     same,
     trim,
@@ -133,6 +134,10 @@ def _steps(record: TaskRecord) -> list[tuple[str, float]]:
         found.append(
             (FOLLOW_UP_OPENING["zh" if zh else "en"] + LIST_SEPARATOR[zh].join(record.follow_ups), 0.85)
         )
+    # Each named part of the accepted answer ("注意：…", "## Risks"), after the shape that lists them.
+    for index, part in enumerate(record.parts):
+        name, _, gist = part.partition(": ")
+        found.append((part_step(name, gist, zh), 0.91 + 0.01 * index))
     return found
 
 

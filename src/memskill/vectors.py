@@ -93,6 +93,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "asks": record.asks,
         "follow_ups": list(record.follow_ups),
         "fixes": list(record.fixes),
+        "parts": list(record.parts),
     }
 
 
@@ -122,4 +123,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         asks=float(fields.get("asks", 1.0)),  # type: ignore[arg-type]
         follow_ups=strings("follow_ups"),
         fixes=strings("fixes"),
+        parts=strings("parts"),
     )

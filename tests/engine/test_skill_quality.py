@@ -18,7 +18,13 @@ from paths import DATA
 from memskill.config import Settings
 from memskill.demo import send
 from memskill.engine import Memory
-from memskill.extract.answers import accepted_answer, clarifying_questions, example_text, structure
+from memskill.extract.answers import (
+    accepted_answer,
+    clarifying_questions,
+    example_text,
+    named_parts,
+    structure,
+)
 from memskill.extract.record import ONE_DAY, answers_question
 from memskill.extract.turns import read_turns
 from memskill.generalise import mask_personal, names_a_date
@@ -230,6 +236,42 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     ]
     table = "| 类别 | 项目 | 金额 |\n|---|---|---|\n| 固定 | 房贷 | 6500 |\n| 日常 | 交通 | 800 |"
     assert structure(table) == ["用表格（列：类别、项目、金额）"]
+
+
+def test_an_answer_that_ends_in_a_sentence_after_its_parts_ends_with_a_takeaway() -> None:
+    table = "| month | churn |\n|---|---|\n| 2025-01 | 4.1% |\n| 2025-02 | 3.9% |\n"
+    said = table + "February is lower; the new onboarding started that month."
+    assert structure(said)[-1] == "a one-sentence takeaway at the end"
+    assert "a one-sentence takeaway at the end" not in structure(table)  # the table alone
+    recipe = "番茄炖鱼：\n1. 鱼切块腌10分钟\n2. 番茄炒出汁\n3. 放鱼煮3分钟\n全程不放辣，孩子吃可以少放盐。"
+    assert structure(recipe)[-1] == "最后用一句话点出要点或提醒"
+    # A sign-off, a label or a line of the plan is no takeaway.
+    assert "最后用一句话点出要点或提醒" not in structure(
+        recipe.replace("全程不放辣，孩子吃可以少放盐。", "注意：少放盐。")
+    )
+    letter = "Dear team,\n- one\n- two\n- three\nBest regards,\nMaya"
+    assert "a one-sentence takeaway at the end" not in structure(letter)
+
+
+def test_the_named_parts_of_an_answer_keep_what_they_held() -> None:
+    weeks = (
+        "8周跑步计划：\n第1–2周：快走热身 + 慢跑\n第3–4周：慢跑3分钟\n"
+        "力量（每周2次）：靠墙静蹲、臀桥\n注意：膝盖疼就停，选缓震跑鞋"
+    )
+    assert named_parts(weeks) == [("力量", "靠墙静蹲、臀桥"), ("注意", "膝盖疼就停，选缓震跑鞋")]
+    review = "## Risks\nThe migration locks the orders table for minutes.\n## Tests\n- add a retry test"
+    assert named_parts(review) == [
+        ("Risks", "The migration locks the orders table for minutes."),
+        ("Tests", "add a retry test"),
+    ]
+    # Many parallel parts sort the content (the shape lists them); a title over the days names the plan;
+    # a subject line is the shape's; personal data is masked.
+    shopping = "蔬果区：番茄、土豆\n肉禽区：鸡翅\n水产区：虾仁\n干货：紫菜\n蛋奶：鸡蛋"
+    assert named_parts(shopping) == []
+    assert named_parts("路线：\nD1 栈桥 → 信号山\nD2 崂山") == []
+    assert named_parts("Subject: offer\nHi,\nNote: call me at 13912345678 before Friday") == [
+        ("Note", mask_personal("call me at 13912345678 before Friday"))
+    ]
 
 
 def test_an_example_is_cut_at_whole_lines_and_masks_personal_data() -> None:

@@ -181,3 +181,22 @@ def test_a_chinese_step_that_only_names_things_is_no_step() -> None:
     steps = [item.text for item in draft.items if item.section == "procedure"]
     assert "博物馆、古迹这些" not in steps
     assert {"最后一天在目的地那边收尾", "每次规划前先查天气和温度"} <= set(steps)
+
+
+def test_a_named_part_of_the_answer_is_one_step_however_many_tasks_had_it() -> None:
+    from dataclasses import replace
+
+    first = replace(record(), parts=("注意: 膝盖疼就停，选缓震跑鞋",))
+    items, _ = merge((), Evidence("rec_a", first), no_embedding)
+    assert "写明「注意」一项，如：膝盖疼就停，选缓震跑鞋" in [
+        i.text for i in items if i.section == "procedure"
+    ]
+    second = replace(record(), parts=("注意: 雨天改在室内跑", "力量: 靠墙静蹲、臀桥"))
+    items, log = merge(items, Evidence("rec_b", second), no_embedding)
+    parts = [i for i in items if i.section == "procedure" and i.text.startswith("写明「")]
+    # The first example stays; the part seen again gains support; a new part is a step of its own.
+    assert [(i.text, i.support) for i in parts] == [
+        ("写明「注意」一项，如：膝盖疼就停，选缓震跑鞋", 2),
+        ("写明「力量」一项，如：靠墙静蹲、臀桥", 1),
+    ]
+    assert "agree procedure: 写明「注意」一项，如：膝盖疼就停，选缓震跑鞋" in log

@@ -216,23 +216,84 @@ def _bare_heading(lines: Sequence[str], index: int, chinese: bool) -> str:
     return line if (len(line) <= 6 if chinese else 1 <= len(line.split()) <= 3) else ""
 
 
+def _headed(lines: Sequence[str], chinese: bool) -> list[tuple[int, str]]:
+    """The lines that open a named part of the answer, as (index in `lines`, name): headings, labels,
+    titled sections (`_section_name`, `_bare_heading`). A first line that is only a label ("改好了：",
+    "Here you go:") introduces the answer and heads nothing; a name with a digit or of a person (the
+    one addressed) is no part's."""
+    start = 1 if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else 0
+    nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
+    found = []
+    for index in range(start, len(lines)):
+        name = _section_name(lines[index], chinese, nested) or _bare_heading(lines, index, chinese)
+        if name and not re.search(r"\d", name) and mask_personal(name) == name:
+            found.append((index, name))
+    return found
+
+
+def named_parts(text: str) -> list[tuple[str, str]]:
+    """The named parts of an answer with what the first of each held, as (name, gist) ("注意", "选缓震
+    好的跑鞋，尽量在塑胶跑道上跑，膝盖有痛感就停。"): the rest of the heading's line, or the line under a
+    heading that stands alone. A subject line is the shape's ("先写主题行"); a part with nothing after
+    its name is left out; an answer of more than `MAX_PARTS` parts has none. Personal data masked."""
+    lines = _lines(CODE_BLOCK.sub("", text))
+    headed = _headed(lines, bool(CJK.search(text)))
+    if len({name for _, name in headed}) > MAX_PARTS:
+        return []  # many parallel parts ("蔬果区：…", "肉禽区：…") sort the content; the shape lists them
+    found: dict[str, str] = {}
+    for index, name in headed:
+        if index == 0 and re.search(r"[:：]\s*$", lines[0]):
+            continue  # a first line that ends in a colon sums up the answer ("下周晚餐（都不辣）：")
+        if name in found or ":" in name or _SUBJECT.match(lines[index].strip()):
+            continue
+        line = _ASIDE.sub("", lines[index])
+        colon = re.search(r"[:：]", line)
+        rest = line[colon.end() :] if colon else ""
+        if not rest.strip(" *") and index + 1 < len(lines):
+            if any(p.match(lines[index + 1]) for p in (_DAY, _WEEK, _WEEKDAY, _TABLE)):
+                continue  # a title over the plan's days ("初版行程：") names the whole answer
+            rest = lines[index + 1]
+        gist = _POINT.sub("", rest.strip(" *")).strip(" *")
+        if len(content_tokens(gist)) >= 2:
+            found[name] = mask_personal(gist)
+    return list(found.items())
+
+
+MAX_PARTS = 3
+"""An answer of at most this many named parts has them as steps of their own."""
+_CLOSING = {True: "最后用一句话点出要点或提醒", False: "a one-sentence takeaway at the end"}
+MIN_CLOSING_WORDS = 4
+
+
+def _closes_with_takeaway(lines: Sequence[str]) -> bool:
+    """Whether an answer laid out in parts (a table, code, listed points) ends with a sentence of prose
+    after them ("December stands out; …", "全程不放辣，孩子吃可以少放盐。"): not a part, a label or a
+    sign-off, but a sentence that sums up or warns."""
+    if len(lines) < MIN_STRUCTURED_LINES + 1:
+        return False
+    last, before = lines[-1].strip(), lines[:-1]
+    laid_out = any(_TABLE.match(line) or line.lstrip().startswith("```") for line in before) or (
+        _parts(before) >= MIN_STRUCTURED_LINES - 1
+    )
+    prose = not (
+        any(p.match(last) for p in _PARTS)
+        or last.startswith(("```", "|", "#", "**"))
+        or re.match(r"^[^，,。.]{1,12}[:：]", last)
+    )
+    return (
+        laid_out
+        and prose
+        and len(content_tokens(last)) >= MIN_CLOSING_WORDS
+        and bool(re.search(r"[。.!！]$", last))
+    )
+
+
 def structure(text: str) -> list[str]:
     """The parts an answer is built from, as short names in its language ("按天分段（D1、D2…）")."""
     lines = _lines(text)
     chinese = bool(CJK.search(text))
     parts: list[str] = []
-    # A first line that is only a label ("改好了：", "Here you go:") introduces the answer; it heads nothing.
-    body = lines[1:] if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else lines
-    nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
-    headings = [
-        heading
-        for index, line in enumerate(body)
-        if (heading := _section_name(line, chinese, nested) or _bare_heading(body, index, chinese))
-    ]
-    # A heading is a label the answer repeats or a short word ("主题"); a person addressed is not one.
-    headings = [
-        h for h in dict.fromkeys(headings) if h and not re.search(r"\d", h) and mask_personal(h) == h
-    ][:MAX_SECTIONS]
+    headings = list(dict.fromkeys(name for _, name in _headed(lines, chinese)))[:MAX_SECTIONS]
     if headings:
         parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
     if (
@@ -259,6 +320,8 @@ def structure(text: str) -> list[str]:
             parts.append("用表格" + (f"（列：{'、'.join(named)}）" if named else ""))
         else:
             parts.append("a table" + (f" (columns: {', '.join(named)})" if named else ""))
+    if _closes_with_takeaway(lines):
+        parts.append(_CLOSING[chinese])
     opening = [line.strip() for line in lines[:3]]
     if any(_SUBJECT.match(line) for line in opening[:1]):
         parts.insert(0, "先写主题行" if chinese else "a subject line first")

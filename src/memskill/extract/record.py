@@ -17,6 +17,7 @@ from memskill.extract.answers import (
     clarifying_questions,
     confirmed_before_acting,
     example_text,
+    named_parts,
     reply_after,
     reply_before,
     structure,
@@ -476,6 +477,7 @@ def build_task_record(
         example_request=answered_request(chunk.messages, turns, answer) if answer else "",
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
         follow_ups=tuple(generalise(text) for text in followed),
+        parts=tuple(f"{name}: {gist}" for name, gist in named_parts(answer)),  # an example, as shown
     )
 
 
