@@ -15,7 +15,6 @@ rewritten wholesale, so what the skill learned from earlier tasks survives a new
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,15 +22,12 @@ from dataclasses import dataclass, replace
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
 from memskill.extract.record import ASK_FLOOR
-from memskill.generalise import ROLES, as_title, generalise, parts_of_speech
+from memskill.generalise import ROLES, as_title, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import kind_of_name, name_skill
+from memskill.procedure import clean, record_steps
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
-    ASK_OPENING,
-    FOLLOW_UP_OPENING,
-    LIST_SEPARATOR,
-    SHAPE_OPENING,
     Similarity,
     apply_operations,
     apply_verdict,
@@ -39,8 +35,6 @@ from memskill.skill_items import (
     first_clause,
     merge_once,
     nearest_item,
-    overlap,
-    part_step,
     retract,
     same,
     trim,
@@ -48,7 +42,6 @@ from memskill.skill_items import (
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
-from memskill.text import CJK
 from memskill.vectors import record_request
 
 
@@ -78,79 +71,16 @@ class SkillDraft:
     language: str
 
 
-_LEADING_PUNCTUATION = re.compile(r"^[\s。，,.;；:：!！?？、…~～-]+")
-_PROCEDURAL = re.compile(
-    r"^(?:先|首先|每次|然后|再|最后|之前|出发前|规划前|提前)|前先|(?:^|\b)(?:first|before|then)\b", re.I
-)
-
-
-_META = re.compile(r"^先?说(?:一下|好)|(?:我|用户)的(?:风格|情况|要求)$|^(?:回到|接着说|继续)")
-
-
-_NOMINAL = set("nrxmquc")
-"""jieba's tags of nouns, pronouns, punctuation, numbers, measure words, particles and conjunctions: a
-Chinese step made of these alone names things and says nothing to do."""
-
-
-def _clean(text: str) -> str:
-    return _LEADING_PUNCTUATION.sub("", text).strip()
-
-
-def _is_step(step: str, preferences: Sequence[str]) -> bool:
-    """A useful procedure step: long enough, and not merely a restated preference (unless it orders work)."""
-    words = len(re.findall(r"[A-Za-z]+", step)) + len(re.findall(r"[\u4e00-\u9fff]", step)) / 2
-    if words < 2 or _META.search(step):
-        return False
-    if CJK.search(step) and all(flag[:1] in _NOMINAL for _, flag in parts_of_speech(step)):
-        return False  # "博物馆、古迹这些": only things named, nothing to do
-    if _PROCEDURAL.search(step):
-        return True
-    return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)
-
-
-def _steps(record: TaskRecord) -> list[tuple[str, float]]:
-    """A record's procedure steps with their place in the task (0 first, 1 last): what to confirm
-    first (the assistant's questions the user answered), the user's instructions and the tools called,
-    in the order they came, then the shape of the answer the user accepted."""
-    zh = record.language == "zh"
-    separator = "；" if zh else "; "
-    preferences = [*record.preferences, *record.corrections, *record.requirements]
-    found: list[tuple[str, float]] = []
-    if record.asked:
-        asked = separator.join(shorten(q, 30 if zh else 80) for q in record.asked)
-        found.append((ASK_OPENING["zh" if zh else "en"] + asked, 0.0))
-    own = list(dict.fromkeys(_clean(s) for s in record.steps if _is_step(_clean(s), preferences)))
-    # A wish about when or in which order to work ("提前确认天气", "always run the tests first") is a
-    # step as well as a preference.
-    own += [
-        p for p in dict.fromkeys(_clean(p) for p in preferences) if _PROCEDURAL.search(p) and p not in own
-    ]
-    for index, step in enumerate(own):
-        found.append((step, 0.25 + 0.5 * index / max(1, len(own) - 1)))
-    if record.shape:
-        opening = SHAPE_OPENING["zh" if zh else "en"]
-        found.append((opening + ("，" if zh else ", ").join(record.shape), 0.9))
-    if record.follow_ups:
-        found.append(
-            (FOLLOW_UP_OPENING["zh" if zh else "en"] + LIST_SEPARATOR[zh].join(record.follow_ups), 0.85)
-        )
-    # Each named part of the accepted answer ("注意：…", "## Risks"), after the shape that lists them.
-    for index, part in enumerate(record.parts):
-        name, _, gist = part.partition(": ")
-        found.append((part_step(name, gist, zh), 0.91 + 0.01 * index))
-    return found
-
-
 def candidates(evidence: Evidence) -> list[SkillItem]:
     """The items a task record proposes, each supported by that record."""
     record, source = evidence.record, (evidence.record_id,)
-    items = [SkillItem("procedure", text, 1, source, position) for text, position in _steps(record)]
+    items = [SkillItem("procedure", text, 1, source, position) for text, position in record_steps(record)]
     # What the user likes and always wants ranks before the limits of one task (position < 0.5 vs ≥ 0.5),
     # so a long task's limits never crowd the user's own preferences out of the skill.
-    general = [text for text in dict.fromkeys(_clean(p) for p in record.preferences) if text]
+    general = [text for text in dict.fromkeys(clean(p) for p in record.preferences) if text]
     specific = [
         text
-        for text in dict.fromkeys(_clean(p) for p in (*record.corrections, *record.requirements))
+        for text in dict.fromkeys(clean(p) for p in (*record.corrections, *record.requirements))
         if text and text not in general
     ]
     for index, text in enumerate(general):
@@ -164,7 +94,7 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     # preference and stays one.
     # One lesson per correcting turn (a record stored before turns were kept: one per correction).
     fixes = record.fixes or tuple(c for c in record.corrections if c in record.requirements)
-    for correction in dict.fromkeys(_clean(c) for c in fixes):
+    for correction in dict.fromkeys(clean(c) for c in fixes):
         if correction:
             lesson = (
                 "用户纠正过：" if record.language == "zh" else "The user corrected this before: "

@@ -93,6 +93,7 @@ LAYERS: list[tuple[str, ...]] = [
         "memskill.cluster",
         "memskill.consolidate",
         "memskill.skill_items",
+        "memskill.procedure",
         "memskill.synthesize",
         "memskill.evidence",
         "memskill.retrieve",

@@ -5,8 +5,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from memskill.models import TaskRecord
+from memskill.skill_items import overlap
 from memskill.skillfile import validate
-from memskill.synthesize import Evidence, document, merge, overlap, render_checked, synthesize
+from memskill.synthesize import Evidence, document, merge, render_checked, synthesize
 
 
 def no_embedding(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
@@ -200,3 +201,10 @@ def test_a_named_part_of_the_answer_is_one_step_however_many_tasks_had_it() -> N
         ("写明「力量」一项，如：靠墙静蹲、臀桥", 1),
     ]
     assert "agree procedure: 写明「注意」一项，如：膝盖疼就停，选缓震跑鞋" in log
+
+
+def test_a_step_that_only_points_at_what_was_said_is_no_step() -> None:
+    from memskill.procedure import record_steps
+
+    steps = [text for text, _ in record_steps(record(steps=("Write it that way", "就按那样写", "写成段落")))]
+    assert steps == ["写成段落"]

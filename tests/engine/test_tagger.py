@@ -213,3 +213,19 @@ def test_a_directive_says_a_feelings_polarity_and_drops_its_speaker() -> None:
     )
     assert compose("", "标题改成“复盘与改进") == "标题改成“复盘与改进”"
     assert compose("", "巴适”换成“安逸") == "“巴适”换成“安逸”"  # the span began inside the quote
+
+
+def test_an_english_instruction_names_the_user_and_keeps_quotes() -> None:
+    from memskill.tagger.directive import compose
+
+    assert compose("", "Mention the dbt tests I set up") == "Mention the dbt tests the user set up"
+    assert compose("", "Use the finder so I get real links") == "Use the finder so the user gets real links"
+    assert compose("", "keep my review docs in first person") == "Keep the user's review docs in first person"
+    assert (
+        compose("", "Keep anything you write for me to one page max")
+        == "Keep anything you write to one page max"
+    )
+    # Quoted words stay as said; an "I" whose verb would need another form stays.
+    quoted = compose("", "Replace 'I feel like I deserve' with 'based on my results'")
+    assert quoted.startswith("Replace 'I feel like I deserve' with 'based on my results")
+    assert compose("", "Assume I retire at 62") == "Assume I retire at 62"

@@ -40,7 +40,7 @@ from memskill.generalise import generalise, names_a_date, names_a_value, parts_o
 from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
 from memskill.segment import has_cue
 from memskill.tagger import Tag, default_tagger
-from memskill.tagger.directive import plain_zh
+from memskill.tagger.directive import plain_zh, user_en
 from memskill.text import content_tokens
 
 INSTRUCTION_LABELS = ("step", "standing_rule", "constraint", "correction")
@@ -78,9 +78,10 @@ _EN_ASKING = re.compile(
 
 
 def step_text(text: str) -> str:
-    """A request as a short imperative step ("帮我查一下天气吗？" → "查询天气")."""
+    """A request as a short imperative step ("帮我查一下天气吗？" → "查询天气"; "Can you send me the
+    list?" → "send the user the list")."""
     if not CJK.search(text):
-        return shorten(clean_en(_EN_ASKING.sub("", clean_en(text)).rstrip("?")), 120)
+        return shorten(user_en(clean_en(_EN_ASKING.sub("", clean_en(text)).rstrip("?"))), 120)
     step = re.sub(r"^(?:你|我想请你|我想让你|能不能|可以|能否|能)", "", clean_zh(text))
     for spoken, written in _ZH_STEP_VERBS:
         step = step.replace(spoken, written)

@@ -48,6 +48,45 @@ instruction to an agent says what to do, not for whom or how briefly."""
 _USER_ZH = re.compile(r"(?<!自)我(?!们)")
 """"我" left inside a Chinese instruction ("…，方便我准备行李") is the user: an instruction to an agent names
 them so ("方便用户准备行李"), as the corpus's directives do ("我们" may be the user's team: kept)."""
+_PAST = (
+    "built|set|made|wrote|got|did|had|took|gave|led|ran|found|started|used|added|moved|worked|owned"
+    "|created|launched|shipped|designed|managed|wanted|needed|said|told|asked|tried|learned|saw|went"
+)
+_USER_EN = (
+    (re.compile(r"\s*\b(?:for|to|with) me\b", re.I), ""),
+    (re.compile(r"\b(?:I am|I'm)\b"), "the user is"),
+    (re.compile(r"\b(?:I have|I've)\b"), "the user has"),
+    (re.compile(r"\bI'd\b"), "the user would"),
+    (re.compile(r"\bI'll\b"), "the user will"),
+    (
+        re.compile(r"\bI (can|could|should|will|would|must|may|might|was|" + _PAST + r"|\w+ed)\b"),
+        r"the user \1",
+    ),
+    (
+        re.compile(r"\bI (want|need|like|prefer|get|use|know|care|think|feel|mean|hate|love|find|plan)\b"),
+        r"the user \1s",
+    ),
+    (re.compile(r"\b(?:my|mine)\b", re.I), "the user's"),
+    (re.compile(r"\bmyself\b", re.I), "themselves"),
+    (re.compile(r"\bme\b"), "the user"),
+)
+"""The user speaking left inside an English instruction ("Mention the dbt tests I set up", "…so I get real
+links", "keep my review docs in first person"): an instruction to an agent names them ("…the user set
+up", "…so the user gets real links", "…the user's review docs…"), as the corpus's directives do; "for
+me" goes ("anything you write for me"), an "I" whose verb would need another form stays, and quoted
+words stay as said."""
+_QUOTED = re.compile(r"(\"[^\"]*(?:\"|$)|“[^”]*(?:”|$)|(?<!\w)'[^']*(?:'(?!\w)|$))")
+
+
+def user_en(text: str) -> str:
+    """An English instruction with the speaking user named (`_USER_EN`), outside quotes."""
+    pieces = _QUOTED.split(text)
+    for index in range(0, len(pieces), 2):  # the odd pieces are quoted
+        for pattern, replacement in _USER_EN:
+            pieces[index] = pattern.sub(replacement, pieces[index])
+    return "".join(pieces)
+
+
 _NEGATION = re.compile(r"[不别没无免勿]|\b(?:no|not|never|avoid|don't|dont|without|skip|less)\b", re.I)
 """A span that already says no (or yes to a no: "不走回头路") is a directive as it stands."""
 POLARITY = {
@@ -99,7 +138,7 @@ def compose(start: str, body: str) -> str:
     body = _LEAD.sub("", _PUNCTUATION.sub("", body))
     body = _PUNCTUATION.sub("", _COURTESY.sub("", body)) or body
     body = plain_zh(body)
-    body = _USER_ZH.sub("用户", body)
+    body = _USER_ZH.sub("用户", body) if has_cjk(body) else user_en(body)
     for opening, closing in _QUOTES:
         if closing in body and (opening not in body or body.index(closing) < body.index(opening)):
             body = opening + body  # the span began inside a quote: "巴适”换成“安逸"
