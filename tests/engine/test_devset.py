@@ -94,14 +94,7 @@ def substantive_types(user: dict[str, Any]) -> set[str]:
 
 # ---- known failures -----------------------------------------------------------------------------
 
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("preference_in_own_skill", "dev-lin/trip-planning#2"): (
-        "lin-chongqing msg 8 '不错。另外早饭不用单独排时间…' opens with a cue (另外) after its "
-        "approval, so it is read by its labels, and the tagger reads '另外早饭不用单独排时间' as a "
-        "step: the chunk continues the trip, but 早饭 reaches the trip skill's procedure, not its "
-        "preferences"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 """(test, case id) → why the pipeline fails it today; each becomes a strict xfail."""
 
 

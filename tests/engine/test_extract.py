@@ -19,7 +19,7 @@ from memskill.extract import (
     extract_tool_lessons,
     split_sentences,
 )
-from memskill.extract.record import picks, request_words, step_text
+from memskill.extract.instructions import picks, request_words, step_text
 from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
 from memskill.tagger import default_tagger
 
@@ -676,3 +676,12 @@ def test_things_listed_and_then_planned_are_this_trips_picks() -> None:
     assert picks("武侯祠、杜甫草堂、金沙遗址都想去，", plan)
     assert not picks("别安排跳绳、波比跳这种跳跃动作", plan)
     assert not picks("别安排商场、购物中心这种", plan)
+
+
+def test_a_step_that_says_what_not_to_do_is_also_a_limit() -> None:
+    from memskill.extract.instructions import SAYS_NO
+
+    for said in ("早饭不用单独排时间", "别安排跳跃动作", "路线千万别走回头路", "Don't add a summary", "skip the intro"):
+        assert SAYS_NO.match(said), said
+    for said in ("把路线排一下", "按片区排，不折返也行", "Add the order count", "不错的话就这样"):
+        assert not SAYS_NO.match(said), said

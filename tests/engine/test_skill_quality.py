@@ -25,7 +25,7 @@ from memskill.extract.answers import (
     named_parts,
     structure,
 )
-from memskill.extract.record import ONE_DAY, answers_question
+from memskill.extract.instructions import ONE_DAY, answers_question
 from memskill.extract.turns import read_turns
 from memskill.generalise import mask_personal, names_a_date
 from memskill.ingest import normalise_messages
