@@ -681,7 +681,13 @@ def test_things_listed_and_then_planned_are_this_trips_picks() -> None:
 def test_a_step_that_says_what_not_to_do_is_also_a_limit() -> None:
     from memskill.extract.instructions import SAYS_NO
 
-    for said in ("早饭不用单独排时间", "别安排跳跃动作", "路线千万别走回头路", "Don't add a summary", "skip the intro"):
+    for said in (
+        "早饭不用单独排时间",
+        "别安排跳跃动作",
+        "路线千万别走回头路",
+        "Don't add a summary",
+        "skip the intro",
+    ):
         assert SAYS_NO.match(said), said
     for said in ("把路线排一下", "按片区排，不折返也行", "Add the order count", "不错的话就这样"):
         assert not SAYS_NO.match(said), said

@@ -253,6 +253,21 @@ def test_an_answer_that_ends_in_a_sentence_after_its_parts_ends_with_a_takeaway(
     assert "a one-sentence takeaway at the end" not in structure(letter)
 
 
+def test_a_letter_is_a_greeting_its_paragraphs_and_a_sign_off() -> None:
+    body = "I built the churn dashboard leadership opens every week, and it changed how we plan."
+    letter = f"Dear Hiring Manager,\n\n{body}\n\n{body}\n\n{body}\n\nBest regards,\nMaya"
+    assert structure(letter) == ["a greeting line", "3 paragraphs", "a sign-off"]
+    zh = (
+        "王总：\n\n"
+        + "本周完成了登录模块重构并已提测，修复了三个线上问题，下周开始会员需求设计。\n\n" * 2
+        + "此致\n小林"
+    )
+    assert structure(zh) == ["开头称呼", "正文2段", "结尾落款"]
+    # One block of prose is no layout; an answer with a table or code is laid out otherwise.
+    assert structure(body) == []
+    assert "2 paragraphs" not in structure(f"{body}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n{body}")
+
+
 def test_the_named_parts_of_an_answer_keep_what_they_held() -> None:
     weeks = (
         "8周跑步计划：\n第1–2周：快走热身 + 慢跑\n第3–4周：慢跑3分钟\n"

@@ -310,6 +310,8 @@ def structure(text: str) -> list[str]:
         if sum(bool(pattern.match(line)) for line in lines) >= 2:
             parts.append(zh if chinese else en)
             break
+    else:
+        parts.extend(_letter(text, chinese))
     if CODE_BLOCK.search(text):
         parts.append("代码放在代码块里" if chinese else "code in a code block")
     rows = [line for line in lines if _TABLE.match(line)]
@@ -331,6 +333,44 @@ def structure(text: str) -> list[str]:
             "开头一行加粗的总结" if chinese else "a bold one-line summary at the top",
         )
     return parts
+
+
+MIN_PARAGRAPH_WORDS = 8
+"""A block of prose with at least this many content words is a paragraph of the answer's body."""
+_GREETING = re.compile(
+    r"^(?:dear|hi|hello|hey)\b[^\n]{0,40}[,:]?$|^(?:尊敬的|亲爱的|各位)[^\n]{0,16}[：:，,]?$"
+    r"|^[^\n]{1,8}(?:总|经理|老师|先生|女士|同学|们|好)[：:，,！!]?$",
+    re.I,
+)
+_SIGN_OFF = re.compile(
+    r"^(?:best|kind|warm)?\s*(?:regards|wishes|best|thanks|thank you|sincerely|cheers|yours)"
+    r"[^\n]{0,20}[,，]?$"
+    r"|^(?:此致|祝好|顺祝|谢谢|敬礼|祝[^\n]{0,8}[！!]?$)",
+    re.I,
+)
+
+
+def _letter(text: str, chinese: bool) -> list[str]:
+    """The shape of an answer written as prose paragraphs (a letter, an e-mail, a statement): a greeting
+    line, how many paragraphs, a sign-off; nothing for a single block of prose or an answer with code, a
+    table or a list."""
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+    laid_out = (_TABLE, *_PARTS)
+    if any(
+        block.startswith("```") or any(p.match(line) for line in _lines(block) for p in laid_out)
+        for block in blocks
+    ):
+        return []  # code, a table or a list: the answer is laid out, not written as a letter
+    body = [block for block in blocks if len(content_tokens(block)) >= MIN_PARAGRAPH_WORDS]
+    if len(body) < 2:
+        return []
+    shape = []
+    if _GREETING.match(blocks[0]) and blocks[0] not in body:
+        shape.append("开头称呼" if chinese else "a greeting line")
+    shape.append(f"正文{len(body)}段" if chinese else f"{len(body)} paragraphs")
+    if _SIGN_OFF.match(blocks[-1].split("\n")[0].strip()) and blocks[-1] not in body:
+        shape.append("结尾落款" if chinese else "a sign-off")
+    return shape
 
 
 _SUBJECT = re.compile(r"(?:subject|主题|邮件主题|标题)\s*[:：]\s*\S", re.I)
