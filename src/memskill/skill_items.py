@@ -47,14 +47,18 @@ def _bigrams(text: str) -> set[str]:
 def overlap(a: str, b: str) -> float:
     """Character-bigram overlap (language-neutral, cheap): the larger of Jaccard and, when the shorter
     text has at least four bigrams, the share of the shorter text found in the longer one — so "别走回头路"
-    restates "我是那种不走回头路的特种兵"."""
+    restates "我是那种不走回头路的特种兵"; a shorter text of three bigrams counts when it occurs whole."""
     left, right = _bigrams(a), _bigrams(b)
     if not left | right:
         return 0.0
     shared = len(left & right)
     jaccard = shared / len(left | right)
     shorter = min(len(left), len(right))
-    return max(jaccard, CONTAINMENT_WEIGHT * shared / shorter) if shorter >= 4 else jaccard
+    if shorter >= 4:
+        return max(jaccard, CONTAINMENT_WEIGHT * shared / shorter)
+    short, long = sorted(("".join(a.lower().split()), "".join(b.lower().split())), key=len)
+    # A short text said whole inside a longer one ("先查天气" in "每次规划前先查天气和温度") restates it.
+    return max(jaccard, CONTAINMENT_WEIGHT) if shorter >= 3 and short in long else jaccard
 
 
 def corrected_items(

@@ -164,3 +164,7 @@ def test_a_clock_time_without_am_or_pm_is_generalised() -> None:
     )
     assert generalise("Meet at 10:30 in the lobby") == "Meet at the time in the lobby"
     assert generalise("The score was 2:1") == "The score was 2:1"
+
+
+def test_a_range_of_days_is_one_date() -> None:
+    assert generalise("17–19号西安以晴为主") == "日期目的地以晴为主"

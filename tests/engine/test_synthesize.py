@@ -208,3 +208,9 @@ def test_a_step_that_only_points_at_what_was_said_is_no_step() -> None:
 
     steps = [text for text, _ in record_steps(record(steps=("Write it that way", "就按那样写", "写成段落")))]
     assert steps == ["写成段落"]
+
+
+def test_a_short_step_said_whole_inside_a_longer_one_restates_it() -> None:
+    assert overlap("先查天气", "每次规划前先查天气和温度") >= 0.6
+    assert overlap("查天气", "每次规划前先查天气和温度") < 0.6  # two bigrams: too short to tell
+    assert overlap("先查路线", "每次规划前先查天气和温度") < 0.6

@@ -229,7 +229,7 @@ def build_task_record(
         example_request=answered_request(chunk.messages, turns, answer) if answer else "",
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
         follow_ups=tuple(generalise(text) for text in followed),
-        parts=tuple(f"{name}: {gist}" for name, gist in named_parts(answer)),  # an example, as shown
+        parts=tuple(f"{name}: {generalise(gist)}" for name, gist in named_parts(answer)),
     )
 
 
