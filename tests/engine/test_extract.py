@@ -691,3 +691,13 @@ def test_a_step_that_says_what_not_to_do_is_also_a_limit() -> None:
         assert SAYS_NO.match(said), said
     for said in ("把路线排一下", "按片区排，不折返也行", "Add the order count", "不错的话就这样"):
         assert not SAYS_NO.match(said), said
+
+
+def test_a_question_to_the_assistant_is_no_step_but_a_request_asked_as_one_is() -> None:
+    from memskill.extract.instructions import asks_the_assistant
+
+    assert asks_the_assistant("回到行程，住宿你建议住哪？")
+    assert asks_the_assistant("Which area should I stay in?")
+    assert not asks_the_assistant("能帮我看看哪天有票吗？")
+    assert not asks_the_assistant("Can you check which day is free?")
+    assert not asks_the_assistant("能顺路加上吗？")  # no question word: a wish asked as a question

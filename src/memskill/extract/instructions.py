@@ -110,6 +110,23 @@ SAYS_NO = re.compile(
 add a summary")."""
 
 
+_WH = re.compile(
+    r"哪(?!怕)|什么|怎么|多少|几(?:点|天|个|家|种|号|晚)|谁|为什么|如何|^(?:what|where|which|when|who|whose|why|how)\b",
+    re.I,
+)
+_ASKED_TO_DO = re.compile(
+    r"帮|替|能不能|可不可以|能否|可否|麻烦|\b(?:can|could|would|will) you\b|\bplease\b", re.I
+)
+
+
+def asks_the_assistant(text: str) -> bool:
+    """Whether a clause asks the assistant something ("住宿你建议住哪？", "Which area should I stay in?")
+    rather than asking it to do something ("能帮我看看哪天有票吗？", "Can you check which day is free?"):
+    a question with a question word, and no asking to do."""
+    text = text.strip()
+    return bool(re.search(r"[?？]$", text) and _WH.search(text) and not _ASKED_TO_DO.search(text))
+
+
 def answers_to_questions(messages: Sequence[Message], asked: Sequence[str]) -> dict[str, set[str]]:
     """For the user message that answers the assistant's clarifying questions (`asked`, from
     `clarifying_questions`), the content words of those questions (by message id)."""
@@ -221,6 +238,8 @@ def instructions(
                 continue
             if turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
                 continue  # "回到行程，" / "By the way," only announces where the talk goes
+            if tag.label in ("step", "standing_rule") and asks_the_assistant(tag.text):
+                continue  # "住宿你建议住哪？": a question to answer, not a step of the task
             if (
                 turn.message.id in (picking or set())
                 and not complained  # "太长了，以后控制在200字以内" corrects the result
