@@ -165,6 +165,11 @@ def test_a_question_to_ask_first_keeps_no_names_of_the_options_offered() -> None
         Message(id="3", role="user", content="那就第一家吧。"),
     ]
     assert clarifying_questions(messages) == ["我知道两家，你看选择哪个呢？"]
+    # An alternative among this occasion's places is no question for the next trip.
+    messages[1] = Message(
+        id="2", role="assistant", content="住古城里、洱海边，还是喜洲这类村子？对住宿类型有偏好吗？"
+    )
+    assert clarifying_questions(messages) == ["对住宿类型有偏好吗？"]
 
 
 def test_an_acknowledgement_before_a_question_is_left_out_whole() -> None:

@@ -22,10 +22,9 @@ from memskill.extract.answers import (
     accepted_answer,
     clarifying_questions,
     example_text,
-    named_parts,
-    structure,
 )
 from memskill.extract.instructions import ONE_DAY, answers_question
+from memskill.extract.shape import named_parts, structure
 from memskill.extract.turns import read_turns
 from memskill.generalise import mask_personal, names_a_date
 from memskill.ingest import normalise_messages

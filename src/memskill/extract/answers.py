@@ -1,12 +1,8 @@
-"""The assistant's side of a task: the answer the user accepted, its structure, and what it asked first.
+"""The assistant's side of a task: the answer the user accepted, what it asked first, the example.
 
 - **Accepted answer.** The last assistant reply of the task that the user did not correct or complain
   about (the user approved it, asked something else, or the task ended), preferring replies with
-  structure (several lines) over one-line chat.
-- **Structure.** What the accepted answer is made of, read from its lines: one part per day ("D1",
-  "Day 2", "第3天"), numbered or bulleted points, Chinese section numerals, short headings ("主题：",
-  "Subject:"), code blocks, tables. A skill turns it into a step ("按天分段（D1、D2…）") so the next
-  answer has the shape the user accepted.
+  structure (several lines) over one-line chat. What it is built from is read by `extract/shape.py`.
 - **Clarifying questions.** Questions the assistant asked before its first real answer, which the user
   answered: what to confirm before starting.
 - **Example.** The accepted answer shortened by its structure (whole lines, never cut inside one), with
@@ -19,49 +15,19 @@ import re
 from collections.abc import Collection, Sequence
 
 from memskill.extract.prose import CJK, CODE_BLOCK
+from memskill.extract.shape import answer_lines, part_count
 from memskill.extract.turns import Turn
 from memskill.generalise import mask_personal, names_a_name
 from memskill.models import Message
-from memskill.text import content_tokens
 
 REJECTING = ("correction", "complaint")
 """User clauses that send an answer back."""
 EXAMPLE_LINES = 12
 """An example keeps at most this many lines of the answer (then "…")."""
 EXAMPLE_CHARS = 700
-MIN_STRUCTURED_LINES = 3
-LEAD_IN_WORDS = 2
-"""A first line of at most this many content words hands the answer over ("改好了：", "调整为：", "Here
-is the revised draft:"); a longer one sums it up ("本周周报（林）：", "8周跑步入门计划（每周3次）：")."""
 WHOLE = 0.75
 """A kept reply with at least this share of the fullest one's lines is a whole answer, not a fragment."""
 
-_DAY = re.compile(r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:D\d+|Day\s*\d+|第[一二三四五六七八九十\d]+天)", re.I)
-_WEEKDAY = re.compile(
-    r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:周[一二三四五六日天]|星期[一二三四五六日天]|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\b)",
-    re.I,
-)
-_WEEK = re.compile(
-    r"^\s*(?:[-*•#]+\s*)?(?:\*\*)?(?:第[一二三四五六七八九十\d]+(?:[–~-][\d一二三四五六七八九十]+)?周|Week\s*\d+)",
-    re.I,
-)
-_NUMBERED = re.compile(r"^\s*\d+[.、)）]\s*\S")
-_BULLET = re.compile(r"^\s*[-*•]\s+\S")
-_SECTION = re.compile(r"^\s*[一二三四五六七八九十]+、")
-_HEADING = re.compile(
-    r"^\s*(?:#{1,4}\s*(?P<md>[^#\n]{1,24})$|(?:[-*•]\s+)?\*\*(?P<bold>[^*\n]{1,16})\*\*|"
-    r"(?P<label>[^\s:：|，,。.0-9*#-][^:：|，,。.*]{0,3})[:：](?!//))"
-)
-_TABLE = re.compile(r"^\s*\|.*\|\s*$")
-_LAYOUTS = (
-    (_DAY, "按天分段（D1、D2…）", "one part per day (Day 1, Day 2…)"),
-    (_WEEK, "按周分阶段（第1周、第2周…）", "one stage per week (Week 1, Week 2…)"),
-    (_WEEKDAY, "按星期分段（周一、周二…）", "one part per weekday (Monday, Tuesday…)"),
-    (_SECTION, "分节（一、二、…）", "numbered sections"),
-    (_NUMBERED, "编号列出要点", "numbered points"),
-    (_BULLET, "分点列出", "bulleted points"),
-)
-"""How an answer's lines are laid out, as (line pattern, name in Chinese, name in English)."""
 _QUESTION = re.compile(r"[^。！？?!\n]*[？?]")
 
 
@@ -136,23 +102,14 @@ def accepted_answer(
     # The last of them that is whole: a revision that repeats one changed day is less of an example than
     # the plan, but a revision as full as the first answer (as many days, points or rows, and most of
     # its lines) is what the user finally got (the first may hold what they asked to drop).
-    lines = [_lines(text)[:EXAMPLE_LINES] for text in kept]
-    size, parts = [len(shown) for shown in lines], [_parts(shown) for shown in lines]
+    lines = [answer_lines(text)[:EXAMPLE_LINES] for text in kept]
+    size, parts = [len(shown) for shown in lines], [part_count(shown) for shown in lines]
     fullest = max(reversed(range(len(kept))), key=lambda i: size[i])
     return next(
         kept[i]
         for i in reversed(range(len(kept)))
         if size[i] >= WHOLE * size[fullest] and parts[i] >= parts[fullest]  # the fullest itself qualifies
     )
-
-
-_PARTS = (_DAY, _WEEK, _WEEKDAY, _NUMBERED, _BULLET, _SECTION, _TABLE)
-
-
-def _parts(lines: Sequence[str]) -> int:
-    """How many parts (days, points, table rows) an answer's lines list: a revision with fewer repeats
-    only the parts it changed."""
-    return sum(1 for line in lines if any(p.match(line) for p in _PARTS))
 
 
 def _answers_follow_up(messages: Sequence[Message], index: int, follow_ups: Collection[str]) -> bool:
@@ -163,220 +120,8 @@ def _answers_follow_up(messages: Sequence[Message], index: int, follow_ups: Coll
 
 def _only_asks(text: str) -> bool:
     """A short reply whose every sentence is a question, or whose one line ends in one."""
-    lines = _lines(text)
+    lines = answer_lines(text)
     return len(lines) <= 2 and bool(re.search(r"[？?]\s*$", text.strip()))
-
-
-def _lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.strip().split("\n") if line.strip()]
-
-
-MAX_SECTIONS = 6
-_POINT = re.compile(r"^\s*(?:\d+[.、)）]|[-*•]|[一二三四五六七八九十]+、)\s*")
-_POINT_LABEL = re.compile(
-    r"^(?:\*\*)?(?P<label>[^:：*\n]{1,24}?)(?:\*\*)?\s*[:：]|^(?P<whole>[^:：，,。.!?！？\n]{1,12})$"
-)
-_ASIDE = re.compile(r"\s*[(（][^)）]*[)）]\s*")
-
-
-def _section_name(line: str, chinese: bool, nested: bool) -> str:
-    """The name of the part of an answer a line opens, or "": a heading ("## Risks", "**Bug**", "主题："),
-    a Chinese section numeral's title ("二、问题（附影响范围）"), and in an answer whose numbered points hold
-    bulleted ones (`nested`), a point that opens with a label ("1. Theme: science lab", "2. Schedule:");
-    the points of a flat list are its items ("1. 清蒸鲈鱼（25分钟）：…" names a dish, not a part). Asides in
-    brackets are left out ("力量（每周2次）" is 力量); days and weeks are the answer's layout."""
-    if any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY)):
-        return ""
-    if match := _HEADING.match(_ASIDE.sub("", line)):
-        return (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
-    point = _POINT.match(line)
-    if point is None or not (nested or _SECTION.match(line)):
-        return ""
-    rest = _ASIDE.sub("", line[point.end() :]).strip()
-    found = _POINT_LABEL.match(rest)
-    if found is None:
-        return ""
-    whole = found.group("whole")
-    if whole is not None and not _SECTION.match(line):
-        return ""  # a short point ("- 上线两个新功能") is content; a numbered section's title names a part
-    name = (found.group("label") or whole or "").strip(" *")
-    words = len(name.split())
-    return name if (len(name) <= 8 if chinese else 1 <= words <= 3) else ""
-
-
-def _bare_heading(lines: Sequence[str], index: int, chinese: bool) -> str:
-    """A line of a few words on its own, with no point mark or sentence mark, over a list of points
-    ("Schedule" over "- 2:00 Arrival", "预算" over "1. 餐饮…"): the name of the part it heads, or ""."""
-    line = lines[index].strip()
-    following = lines[index + 1] if index + 1 < len(lines) else ""
-    if not (_BULLET.match(following) or _NUMBERED.match(following)) or _POINT.match(line):
-        return ""
-    if re.search(r"[.。!！?？,，;；:：()（）\d]", line):
-        return ""
-    return line if (len(line) <= 6 if chinese else 1 <= len(line.split()) <= 3) else ""
-
-
-def _headed(lines: Sequence[str], chinese: bool) -> list[tuple[int, str]]:
-    """The lines that open a named part of the answer, as (index in `lines`, name): headings, labels,
-    titled sections (`_section_name`, `_bare_heading`). A first line that is only a label ("改好了：",
-    "Here you go:") introduces the answer and heads nothing; a name with a digit or of a person (the
-    one addressed) is no part's."""
-    start = 1 if lines and re.fullmatch(r"[^:：]{1,12}[:：]", lines[0].strip()) else 0
-    nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
-    found = []
-    for index in range(start, len(lines)):
-        name = _section_name(lines[index], chinese, nested) or _bare_heading(lines, index, chinese)
-        if name and not re.search(r"\d", name) and mask_personal(name) == name:
-            found.append((index, name))
-    return found
-
-
-def named_parts(text: str) -> list[tuple[str, str]]:
-    """The named parts of an answer with what the first of each held, as (name, gist) ("注意", "选缓震
-    好的跑鞋，尽量在塑胶跑道上跑，膝盖有痛感就停。"): the rest of the heading's line, or the line under a
-    heading that stands alone. A subject line is the shape's ("先写主题行"); a part with nothing after
-    its name is left out; an answer of more than `MAX_PARTS` parts has none. Personal data masked."""
-    lines = _lines(CODE_BLOCK.sub("", text))
-    headed = _headed(lines, bool(CJK.search(text)))
-    if len({name for _, name in headed}) > MAX_PARTS:
-        return []  # many parallel parts ("蔬果区：…", "肉禽区：…") sort the content; the shape lists them
-    found: dict[str, str] = {}
-    for index, name in headed:
-        if index == 0 and re.search(r"[:：]\s*$", lines[0]):
-            continue  # a first line that ends in a colon sums up the answer ("下周晚餐（都不辣）：")
-        if name in found or ":" in name or _SUBJECT.match(lines[index].strip()):
-            continue
-        line = _ASIDE.sub("", lines[index])
-        colon = re.search(r"[:：]", line)
-        rest = line[colon.end() :] if colon else ""
-        if not rest.strip(" *") and index + 1 < len(lines):
-            if any(p.match(lines[index + 1]) for p in (_DAY, _WEEK, _WEEKDAY, _TABLE)):
-                continue  # a title over the plan's days ("初版行程：") names the whole answer
-            rest = lines[index + 1]
-        gist = _POINT.sub("", rest.strip(" *")).strip(" *")
-        if len(content_tokens(gist)) >= 2:
-            found[name] = mask_personal(gist)
-    return list(found.items())
-
-
-MAX_PARTS = 3
-"""An answer of at most this many named parts has them as steps of their own."""
-_CLOSING = {True: "最后用一句话点出要点或提醒", False: "a one-sentence takeaway at the end"}
-MIN_CLOSING_WORDS = 4
-
-
-def _closes_with_takeaway(lines: Sequence[str]) -> bool:
-    """Whether an answer laid out in parts (a table, code, listed points) ends with a sentence of prose
-    after them ("December stands out; …", "全程不放辣，孩子吃可以少放盐。"): not a part, a label or a
-    sign-off, but a sentence that sums up or warns."""
-    if len(lines) < MIN_STRUCTURED_LINES + 1:
-        return False
-    last, before = lines[-1].strip(), lines[:-1]
-    laid_out = any(_TABLE.match(line) or line.lstrip().startswith("```") for line in before) or (
-        _parts(before) >= MIN_STRUCTURED_LINES - 1
-    )
-    prose = not (
-        any(p.match(last) for p in _PARTS)
-        or last.startswith(("```", "|", "#", "**"))
-        or re.match(r"^[^，,。.]{1,12}[:：]", last)
-    )
-    return (
-        laid_out
-        and prose
-        and len(content_tokens(last)) >= MIN_CLOSING_WORDS
-        and bool(re.search(r"[。.!！]$", last))
-    )
-
-
-def structure(text: str) -> list[str]:
-    """The parts an answer is built from, as short names in its language ("按天分段（D1、D2…）")."""
-    lines = _lines(text)
-    chinese = bool(CJK.search(text))
-    parts: list[str] = []
-    headings = list(dict.fromkeys(name for _, name in _headed(lines, chinese)))[:MAX_SECTIONS]
-    if headings:
-        parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
-    if (
-        lines
-        and re.search(r"[:：]$", lines[0])
-        and len(lines[0]) <= 30
-        and len(lines) >= MIN_STRUCTURED_LINES
-        # "改好了：", "Here you go:" hand the answer over; a summary says what it holds ("本周周报（林）：").
-        and len(content_tokens(lines[0])) > LEAD_IN_WORDS
-    ):
-        parts.insert(0, "先用一行总述" if chinese else "a one-line summary first")
-    # The first layout that two or more lines follow (days before weeks before plain bullets).
-    for pattern, zh, en in _LAYOUTS:
-        if sum(bool(pattern.match(line)) for line in lines) >= 2:
-            parts.append(zh if chinese else en)
-            break
-    else:
-        parts.extend(_letter(text, chinese))
-    if CODE_BLOCK.search(text):
-        parts.append("代码放在代码块里" if chinese else "code in a code block")
-    rows = [line for line in lines if _TABLE.match(line)]
-    if len(rows) >= 2:
-        columns = [c.strip(" *") for c in rows[0].strip().strip("|").split("|")]
-        named = [c for c in columns if c and not re.search(r"\d", c) and len(c) <= 16][:MAX_SECTIONS]
-        if chinese:
-            parts.append("用表格" + (f"（列：{'、'.join(named)}）" if named else ""))
-        else:
-            parts.append("a table" + (f" (columns: {', '.join(named)})" if named else ""))
-    if _closes_with_takeaway(lines):
-        parts.append(_CLOSING[chinese])
-    opening = [line.strip() for line in lines[:3]]
-    if any(_SUBJECT.match(line) for line in opening[:1]):
-        parts.insert(0, "先写主题行" if chinese else "a subject line first")
-    if any(_BOLD_LINE.fullmatch(line) for line in opening):
-        parts.insert(
-            1 if parts and parts[0] in ("先写主题行", "a subject line first") else 0,
-            "开头一行加粗的总结" if chinese else "a bold one-line summary at the top",
-        )
-    return parts
-
-
-MIN_PARAGRAPH_WORDS = 8
-"""A block of prose with at least this many content words is a paragraph of the answer's body."""
-_GREETING = re.compile(
-    r"^(?:dear|hi|hello|hey)\b[^\n]{0,40}[,:]?$|^(?:尊敬的|亲爱的|各位)[^\n]{0,16}[：:，,]?$"
-    r"|^[^\n]{1,8}(?:总|经理|老师|先生|女士|同学|们|好)[：:，,！!]?$",
-    re.I,
-)
-_SIGN_OFF = re.compile(
-    r"^(?:best|kind|warm)?\s*(?:regards|wishes|best|thanks|thank you|sincerely|cheers|yours)"
-    r"[^\n]{0,20}[,，]?$"
-    r"|^(?:此致|祝好|顺祝|谢谢|敬礼|祝[^\n]{0,8}[！!]?$)",
-    re.I,
-)
-
-
-def _letter(text: str, chinese: bool) -> list[str]:
-    """The shape of an answer written as prose paragraphs (a letter, an e-mail, a statement): a greeting
-    line, how many paragraphs, a sign-off; nothing for a single block of prose or an answer with code, a
-    table or a list."""
-    blocks = [block.strip() for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
-    laid_out = (_TABLE, *_PARTS)
-    if any(
-        block.startswith("```") or any(p.match(line) for line in _lines(block) for p in laid_out)
-        for block in blocks
-    ):
-        return []  # code, a table or a list: the answer is laid out, not written as a letter
-    body = [block for block in blocks if len(content_tokens(block)) >= MIN_PARAGRAPH_WORDS]
-    if len(body) < 2:
-        return []
-    shape = []
-    if _GREETING.match(blocks[0]) and blocks[0] not in body:
-        shape.append("开头称呼" if chinese else "a greeting line")
-    shape.append(f"正文{len(body)}段" if chinese else f"{len(body)} paragraphs")
-    if _SIGN_OFF.match(blocks[-1].split("\n")[0].strip()) and blocks[-1] not in body:
-        shape.append("结尾落款" if chinese else "a sign-off")
-    return shape
-
-
-_SUBJECT = re.compile(r"(?:subject|主题|邮件主题|标题)\s*[:：]\s*\S", re.I)
-"""An e-mail's subject line, as the first line of an answer."""
-_BOLD_LINE = re.compile(r"\*\*[^*\n]{4,200}\*\*[。.!！]?")
-"""A line that is all bold: the summary an answer leads with."""
 
 
 _CONFIRM = re.compile(
@@ -412,7 +157,7 @@ def reads_back(reply: str) -> bool:
     """Whether a reply reads the details back to be confirmed ("Please confirm: a table for 2 at
     12:45.", "帮您确认一下：…，对吗？"): it asks to confirm, and at most one question ("我先确认几件事：
     住宿订好了吗？…坐地铁还是打车？" asks questions)."""
-    short = len(_lines(reply)) <= 2 and len(reply) <= READ_BACK_CHARS  # not a report that "确认" a need
+    short = len(answer_lines(reply)) <= 2 and len(reply) <= READ_BACK_CHARS  # not a report that "确认" a need
     return short and bool(_CONFIRM.search(reply)) and len(re.findall(r"[?？]", reply)) <= 1
 
 
@@ -461,12 +206,15 @@ _EN_NAMED = re.compile(
 def _without_named_clauses(question: str) -> str:
     """A question without what names this occasion's places or people: a Chinese one without the clauses
     before its last that name one ("我知道两家，金茂北京威斯汀大饭店和北京昆仑饭店都还可以，你看选择哪个呢？"
-    asks "我知道两家，你看选择哪个呢？": the options were this occasion's), an English one without a phrase
-    naming one ("Which location of Bourbon Steak do you want?" asks "Which location do you want?")."""
+    asks "我知道两家，你看选择哪个呢？": the options were this occasion's; "" when what is left only offers
+    another of them: "…，还是喜洲这类村子？"), an English one without a phrase naming one ("Which location of
+    Bourbon Steak do you want?" asks "Which location do you want?")."""
     if not CJK.search(question):
         return _EN_NAMED.sub("", question)
     clauses = re.split(r"(?<=[，,；;])", question)
     kept = [c for c in clauses[:-1] if not names_a_name(c)] + clauses[-1:]
+    if len(kept) < len(clauses) and re.match(r"\s*(?:还是|或者|或是)", kept[0]):
+        return ""  # "住古城里、洱海边，还是喜洲这类村子？" chooses among this occasion's places
     return "".join(kept)
 
 
@@ -485,7 +233,7 @@ def confirmed_before_acting(messages: Sequence[Message], turns: Sequence[Turn]) 
 
 def example_text(answer: str) -> str:
     """The answer shortened by its structure (whole lines, "…" where cut), personal data masked."""
-    lines = _lines(CODE_BLOCK.sub(lambda m: m.group(0), answer))
+    lines = answer_lines(CODE_BLOCK.sub(lambda m: m.group(0), answer))
     kept: list[str] = []
     size = 0
     for line in lines:

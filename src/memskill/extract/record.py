@@ -16,9 +16,7 @@ from memskill.extract.answers import (
     clarifying_questions,
     confirmed_before_acting,
     example_text,
-    named_parts,
     reply_after,
-    structure,
 )
 from memskill.extract.facts import extract_facts
 from memskill.extract.followups import follow_ups, follows_up
@@ -43,6 +41,7 @@ from memskill.extract.prose import (
     shorten,
     split_sentences,
 )
+from memskill.extract.shape import named_parts, structure
 from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, read_turns, substantive
 from memskill.generalise import generalise
