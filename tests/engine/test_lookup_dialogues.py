@@ -76,7 +76,7 @@ def test_values_picked_for_one_booking_are_not_preferences(
     document = only_skill(tmp_path, offline_embedder, TABLE)
     assert document.name == "restaurant-booking"
     assert "Sino" not in document.description and "San Jose" not in document.description
-    items = [*document.preferences, *document.experience]
+    items = [*document.preferences, *document.experience, *document.procedure]
     assert not any("12:45" in i or "4 people" in i or "Sino" in i for i in items), items
     assert any("phone number" in step for step in document.procedure), document.procedure
     assert document.examples and "booked" in document.examples[0]
@@ -86,6 +86,22 @@ def test_values_picked_for_one_booking_are_not_preferences(
         "What time would you like the table for?"
     )
     assert "Read the details back and get the user's confirmation before acting" in document.procedure
+
+
+def test_a_later_request_that_names_a_pick_is_no_step(
+    offline_embedder: OfflineEmbedder, tmp_path: Path
+) -> None:
+    """ "Can you try Tuba?" answers "Any restaurant in mind?": this occasion's pick, asked as a request."""
+    messages = [
+        {"role": "user", "content": "I need a dinner table for two tonight at 7 pm."},
+        {"role": "assistant", "content": "Which city? Any restaurant in mind?"},
+        {"role": "user", "content": "Look in Oakland. Can you try Tuba?"},
+        {"role": "assistant", "content": "Please confirm: a table for 2 at Tuba in Oakland tonight at 7 pm."},
+        {"role": "user", "content": "Yes please."},
+        {"role": "assistant", "content": "Your table at Tuba is booked."},
+    ]
+    document = only_skill(tmp_path, offline_embedder, messages)
+    assert not any("Tuba" in step for step in document.procedure), document.procedure
 
 
 def test_occasion_values_and_names() -> None:

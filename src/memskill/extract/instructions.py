@@ -244,7 +244,7 @@ def instructions(
                 turn.message.id in (picking or set())
                 and not complained  # "太长了，以后控制在200字以内" corrects the result
                 and tag.label not in PREFERENCE_LABELS
-                and tag.label != "task_request"
+                and (tag.label != "task_request" or bool(requests))  # a later request: "Can you try Sino?"
                 and names_a_value(tag.text)
                 and not PER_UNIT.search(tag.text)
             ):
