@@ -291,7 +291,8 @@ def _is_person(word: str) -> bool:
         return False
     if word[0] in "小老阿" and len(word) == 2:
         return True
-    return word[0] in SURNAMES
+    # A word jieba's dictionary knows well is a word (胡萝卜 452, 杜甫 1304 are tagged `nr`), not a name.
+    return word[0] in SURNAMES and _frequency(word) < _COMMON_WORD
 
 
 _LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
@@ -344,7 +345,7 @@ def _chinese_names(text: str, travel: bool = True) -> str:
             name = word[len(lead) :]
             title = next((t for t in _TITLES if name.endswith(t) and len(name) > len(t)), "")
             # A name followed by a place noun names the place (杜甫草堂, 金沙遗址), not a person.
-            compound = next_word[-1:] in _BUILDING_ENDS + "址居场"
+            compound = bool(next_word) and next_word[-1] in _BUILDING_ENDS + "址居场"
             if title and _is_person(name):
                 pieces.append(lead + title)
             elif _is_person(name) and not compound:

@@ -42,6 +42,25 @@ _POINTERS = frozenset(
 of a verb and these says nothing an agent could follow."""
 
 
+_NO_OBJECT_EN = frozenset(
+    """search look find try show give get book make do change changed mind something anything else other
+    others another different options option one ones some any more again instead actually right now wait
+    hold uh um won work works fine okay ok user please thing things just really""".split()
+)
+_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|的|吧|了|呢|个")
+"""What asking for another option is made of ("Search for something else", "Do you have other options",
+"换个别的", "再找找其他的"): an instruction of these alone names nothing the user wants."""
+
+
+def says_what(text: str) -> bool:
+    """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
+    rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
+    work"): only such a one is a preference or a lesson for the next task."""
+    if CJK.search(text):
+        return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
+    return any(word not in _NO_OBJECT_EN and word not in _POINTERS for word in content_tokens(text))
+
+
 def clean(text: str) -> str:
     return _LEADING_PUNCTUATION.sub("", text).strip()
 

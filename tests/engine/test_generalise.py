@@ -168,3 +168,9 @@ def test_a_clock_time_without_am_or_pm_is_generalised() -> None:
 
 def test_a_range_of_days_is_one_date() -> None:
     assert generalise("17–19号西安以晴为主") == "日期目的地以晴为主"
+
+
+def test_a_name_at_the_end_is_masked_and_a_well_known_word_tagged_as_one_is_not() -> None:
+    assert generalise("写上工作交接给同事李明") == "写上工作交接给同事对方"
+    assert generalise("孩子不爱吃胡萝卜") == "孩子不爱吃胡萝卜"  # jieba tags 胡萝卜 `nr`
+    assert generalise("去杜甫草堂") == "去杜甫草堂"
