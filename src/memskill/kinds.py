@@ -170,7 +170,7 @@ KINDS: tuple[TaskKind, ...] = (
             "订位",
             "restaurant",
             "reservation",
-            "book a table",
+            "re:\\b(?:book|reserve|get)\\b[\\w' ]{0,24}?\\btables?\\b",
             "table for",
             "dine",
             "dining",

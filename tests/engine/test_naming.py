@@ -99,3 +99,12 @@ def test_a_skill_keeps_the_kind_it_was_named_after() -> None:
 def test_a_quoted_request_is_cut_at_a_word_not_inside_one() -> None:
     naming = name_skill(["Make a restaurant reservation for two people near the station please"], [], "en")
     assert '"Make a restaurant reservation for two…"' in naming.description
+
+
+def test_booking_a_table_is_a_restaurant_booking_however_it_is_said() -> None:
+    from memskill.naming import recognise
+
+    for said in ("Try to book me a table at Tanchito's", "Can you book another table?", "reserve a table"):
+        kind = recognise([said])
+        assert kind is not None and kind.name == "restaurant-booking", said
+    assert recognise(["Put the results in a table"]) is None
