@@ -233,7 +233,7 @@ def _dates(text: str, chinese: bool, travel: bool) -> str:
     if chinese:
         text = _ZH_TIME.sub("时间", text)
         text = _ZH_DATE.sub(zh_date, text)
-        return re.sub(r"(出行日期|日期)(?:[和、到至~-]\1)+", r"\1", text)
+        return re.sub(r"(出行日期|日期)(?:[和、到至~-]\1|[（(]\1[)）])+", r"\1", text)
 
     def english(match: re.Match[str]) -> str:
         relative = match.group(0).lower().split()[0] in {"on", "next", "this", "last", "coming"}

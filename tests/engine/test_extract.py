@@ -701,3 +701,19 @@ def test_a_question_to_the_assistant_is_no_step_but_a_request_asked_as_one_is() 
     assert not asks_the_assistant("能帮我看看哪天有票吗？")
     assert not asks_the_assistant("Can you check which day is free?")
     assert not asks_the_assistant("能顺路加上吗？")  # no question word: a wish asked as a question
+
+
+def test_an_answer_to_a_first_message_that_asks_nothing_outright_is_shown_under_that_message() -> None:
+    record = extract(
+        chunk(
+            ("user", "打算下周五到周日去西安玩3天。老规矩，先查天气，别走回头路。"),
+            (
+                "assistant",
+                "行程由东往南走，不回头：\nD1 兵马俑 → 华清宫\nD2 钟鼓楼 → 碑林\nD3 陕历博 → 大雁塔",
+            ),
+            ("user", "可以。陕历博是不是得提前预约？"),
+            ("assistant", "要提前实名预约。"),
+        )
+    ).record
+    assert record.example.startswith("行程由东往南走")
+    assert record.example_request.startswith("打算"), record.example_request

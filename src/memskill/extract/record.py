@@ -8,6 +8,7 @@ the next task of the kind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -194,15 +195,24 @@ def build_task_record(
     # the conversation's previous task, which the pipeline continues with it. A question stands for
     # its task ("“山城步道”用英文怎么说？" is a translation), as the first request would.
     asking = [tag for turn in turns for tag in turn.labelled("task_request", "side_request", "question")]
+    asked_later = False
     if not requests and asking:
         # The clause that asks, not the turn's first sentence: "行。还有…车是不是都很早？" asks the question.
         requests = [generalise(step_text(asking[0].text))]
+        opened = next((turn for turn in turns if first is not None and turn.message.id == first.id), None)
+        asked_later = opened is not None and not any(asking[0] is tag for tag in opened.tags)
     if confirmed_before_acting(chunk.messages, turns):
         steps.append(CONFIRM_STEP[language])
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
     answer = accepted_answer(chunk.messages, turns, only_follow)
+    replied = answered_request(chunk.messages, turns, answer) if answer else ""
+    if asked_later and answer and not replied and first is not None:
+        # The answer replied to a first message that asked nothing outright ("打算…去西安玩3天。老规矩，先查
+        # 天气…"): that message, not the later question the task's request was taken from, is what it answers.
+        said = re.sub(r"\s+", " ", CODE_BLOCK.sub(" ", first.content)).strip()
+        replied = generalise(shorten(said, 80))
     tools = dict.fromkeys(
         call.name for message in chunk.messages if message.role == "assistant" for call in message.tool_calls
     )
@@ -225,7 +235,7 @@ def build_task_record(
         shape=tuple(structure(answer)),
         asked=tuple(generalise(question) for question in questions),
         example=example_text(answer),
-        example_request=answered_request(chunk.messages, turns, answer) if answer else "",
+        example_request=replied,
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
         follow_ups=tuple(generalise(text) for text in followed),
         parts=tuple(f"{name}: {generalise(gist)}" for name, gist in named_parts(answer)),
