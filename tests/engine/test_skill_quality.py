@@ -203,7 +203,7 @@ def test_the_accepted_answer_is_the_revision_the_user_asked_for() -> None:
 
 def test_structure_names_the_parts_of_an_answer() -> None:
     plan = "天气：多云\nD1 武侯祠 → 锦里\nD2 金沙遗址 → 杜甫草堂\nD3 文殊院"
-    assert structure(plan) == ["包含：天气", "按天分段（D1、D2…）"]
+    assert structure(plan) == ["包含：天气", "按天分段（D1、D2…）", "每段的地点按先后用「→」连起来"]
     review = "- **Bug**: a\n- **Style**: b\n```python\nx = 1\n```"
     assert structure(review) == ["sections: Bug, Style", "bulleted points", "code in a code block"]
     assert structure("Sure, here you go.") == []
@@ -250,6 +250,17 @@ def test_an_answer_that_ends_in_a_sentence_after_its_parts_ends_with_a_takeaway(
     )
     letter = "Dear team,\n- one\n- two\n- three\nBest regards,\nMaya"
     assert "a one-sentence takeaway at the end" not in structure(letter)
+
+
+def test_what_each_day_or_week_of_a_plan_is_made_of() -> None:
+    session = "周二/周四：快走3分钟热身 + 慢跑3分钟/快走2分钟 × 5组 + 拉伸，约35分钟\n周六：慢跑4分钟 × 6组"
+    assert structure(session)[-1] == "每段由几部分组成，如：快走热身 + 慢跑/快走 + 拉伸"
+    weeks = (
+        "Week 1: 10 min walk + 3x1 min jog + stretch\nWeek 2: 5 min walk + 4x2 min jog\nWeek 3: 20 min jog"
+    )
+    assert structure(weeks)[-1] == "each part combines, e.g. walk + jog + stretch"
+    # One "+" in one day only is no pattern of the plan.
+    assert len(structure("Monday pasta + salad\nTuesday curry\nWednesday soup")) == 1
 
 
 def test_a_letter_is_a_greeting_its_paragraphs_and_a_sign_off() -> None:

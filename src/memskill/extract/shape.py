@@ -195,8 +195,11 @@ def structure(text: str) -> list[str]:
         parts.insert(0, "先用一行总述" if chinese else "a one-line summary first")
     # The first layout that two or more lines follow (days before weeks before plain bullets).
     for pattern, zh, en in _LAYOUTS:
-        if sum(bool(pattern.match(line)) for line in lines) >= 2:
+        periods = [line for line in lines if pattern.match(line)]
+        if len(periods) >= 2:
             parts.append(zh if chinese else en)
+            if pattern in (_DAY, _WEEK, _WEEKDAY):
+                parts.extend(_period_parts(periods, pattern, chinese))
             break
     else:
         parts.extend(_letter(text, chinese))
@@ -221,6 +224,36 @@ def structure(text: str) -> list[str]:
             "开头一行加粗的总结" if chinese else "a bold one-line summary at the top",
         )
     return parts
+
+
+_AMOUNT = re.compile(
+    r"[×x*]?\s*\d+(?:\.\d+)?(?:\s*[–~/-]\s*\d+(?:\.\d+)?)?\s*"
+    r"(?:分钟|小时|秒|次|组|个|人份|克|公里|km|min(?:utes?)?|reps?|sets?)?",
+    re.I,
+)
+
+
+def _period_parts(periods: Sequence[str], pattern: re.Pattern[str], chinese: bool) -> list[str]:
+    """What each day or week of a plan is made of, when the plan says it the same way in two or more of
+    them: stops joined by "→" (a route in visiting order), or items joined by "+" in two of them or three
+    in one (a session of warm-up + intervals + stretching, a meal of two dishes and a soup), shown by the
+    fullest such part with its amounts left out."""
+    found = []
+    if sum("→" in line for line in periods) >= 2:
+        found.append("每段的地点按先后用「→」连起来" if chinese else "stops in visiting order, joined by →")
+    joined = [line for line in periods if line.count("+") + line.count("＋") >= 1]
+    fullest = max(joined, key=lambda line: line.count("+") + line.count("＋"), default="")
+    if len(joined) >= 2 or fullest.count("+") + fullest.count("＋") >= 2:
+        labelled = re.match(r"^[^:：+＋]{1,12}[:：]", fullest)  # "周二/周四：", "Week 1-2:"
+        body = fullest[labelled.end() :] if labelled else pattern.sub("", fullest, count=1)
+        items = [re.split(r"[，,；;。]", _ASIDE.sub("", item))[0] for item in re.split(r"[+＋]", body)]
+        items = [_AMOUNT.sub("", item).strip(" 、：:") for item in items]
+        items = [item for item in items if item]
+        if len(items) >= 2:
+            found.append(
+                ("每段由几部分组成，如：" if chinese else "each part combines, e.g. ") + " + ".join(items)
+            )
+    return found
 
 
 MIN_PARAGRAPH_WORDS = 8
