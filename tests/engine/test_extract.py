@@ -717,3 +717,27 @@ def test_an_answer_to_a_first_message_that_asks_nothing_outright_is_shown_under_
     ).record
     assert record.example.startswith("行程由东往南走")
     assert record.example_request.startswith("打算"), record.example_request
+
+
+def test_a_limit_the_next_reply_applies_to_the_answer_corrects_it() -> None:
+    plan = "跑步计划：\n周二：快走热身 + 慢跑 + 拉伸\n周四：快走热身 + 慢跑 + 拉伸\n周六：慢跑30分钟"
+    revised = "调整为：\n周二：快走热身 + 慢跑 + 拉伸，30分钟\n周四：快走热身 + 慢跑 + 拉伸\n周六：慢跑50分钟"
+    record = extract(
+        chunk(
+            ("user", "帮我做个跑步计划。"),
+            ("assistant", plan),
+            ("user", "工作日每次别超过40分钟。"),
+            ("assistant", revised),
+        )
+    ).record
+    assert any("40分钟" in fix for fix in record.fixes), record
+    # A new search with its own limits after a recommendation revises nothing.
+    record = extract(
+        chunk(
+            ("user", "帮我推荐一个评分4.5分以上的景点。"),
+            ("assistant", "推荐您去颐和园。"),
+            ("user", "周边的酒店要经济型的，评分4.5分以上。"),
+            ("assistant", "北京如家酒店符合您的要求。"),
+        )
+    ).record
+    assert not record.fixes, record.fixes
