@@ -741,3 +741,11 @@ def test_a_limit_the_next_reply_applies_to_the_answer_corrects_it() -> None:
         )
     ).record
     assert not record.fixes, record.fixes
+
+
+def test_a_request_is_quoted_as_asked_and_as_a_step_names_the_user() -> None:
+    from memskill.extract.instructions import as_step
+
+    assert step_text("Can you send me the list?") == "Send me the list"
+    assert as_step(step_text("Can you send me the list?")) == "Send the user the list"
+    assert as_step("查询天气") == "查询天气"

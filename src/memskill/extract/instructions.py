@@ -46,14 +46,21 @@ _EN_ASKING = re.compile(
 
 
 def step_text(text: str) -> str:
-    """A request as a short imperative step ("帮我查一下天气吗？" → "查询天气"; "Can you send me the
-    list?" → "send the user the list")."""
+    """A request as a short imperative ("帮我查一下天气吗？" → "查询天气", "Can you send me the list?" →
+    "Send me the list": a request quoted as the user asked; as a step, `as_step` names the user)."""
     if not CJK.search(text):
-        return shorten(user_en(clean_en(_EN_ASKING.sub("", clean_en(text)).rstrip("?"))), 120)
+        return shorten(clean_en(_EN_ASKING.sub("", clean_en(text)).rstrip("?")), 120)
     step = re.sub(r"^(?:你|我想请你|我想让你|能不能|可以|能否|能)", "", clean_zh(text))
     for spoken, written in _ZH_STEP_VERBS:
         step = step.replace(spoken, written)
     return shorten(plain_zh(re.sub(r"[?？]+$", "", step)), 120)
+
+
+def as_step(request: str) -> str:
+    """A later request as a step of the task: in English, the user speaking named ("Mention the dbt
+    tests I set up" → "Mention the dbt tests the user set up"); Chinese requests read so already."""
+    step = request if CJK.search(request) else user_en(request)
+    return step[:1].upper() + step[1:]
 
 
 POINTS_AT_ANSWER = re.compile(
@@ -269,7 +276,7 @@ def instructions(
                 # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)
                 if requests:
                     if not one_off and not material:
-                        add(steps, generalise(step_text(tag.text)))
+                        add(steps, as_step(generalise(step_text(tag.text))))
                 else:
                     add(requests, generalise(step_text(request_words(tag))))
             elif (tag.label == "step" or (instruction and how >= limit)) and not one_off and not material:
