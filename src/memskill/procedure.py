@@ -52,6 +52,11 @@ _NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一�
 "换个别的", "再找找其他的"): an instruction of these alone names nothing the user wants."""
 
 
+_STATES = re.compile(r"(?:the user|i|we|it|they|there)\b", re.I)
+"""An English step that opens with its subject states something; a step to follow opens with its
+verb ("Use…", "Always show…") or when to do it ("Before…")."""
+
+
 def says_what(text: str) -> bool:
     """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
     rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
@@ -74,6 +79,8 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
         return False  # "博物馆、古迹这些": only things named, nothing to do
     if len([word for word in content_tokens(step) if word not in _POINTERS]) <= 1:
         return False  # "Write it that way": a verb and a pointer
+    if _STATES.match(step):
+        return False  # "The user is looking to make a reservation": says how things are, not what to do
     if _PROCEDURAL.search(step):
         return True
     return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)

@@ -126,13 +126,25 @@ def best_match(text: str, others: Sequence[str], similarity: Similarity) -> int 
     return None
 
 
+STRUCTURED_EXAMPLE = 3
+"""An example of at least this many lines of answer is laid out (the skill bench's "structured")."""
+
+
+def _example_lines(example: str) -> int:
+    """How many lines of answer an example has ("请求：…", "回答：" left out)."""
+    return len([line for line in example.split("\n")[2:] if line.strip()])
+
+
 def trim(items: list[SkillItem]) -> list[SkillItem]:
     """Keep the best-supported items of each section (newest examples), in a stable order."""
     kept: list[SkillItem] = []
     for section, limit in SECTION_LIMITS.items():
         group = [item for item in items if item.section == section]
         if section == "example":
-            # The fullest answers (most lines), the newest among equals.
+            # The fullest answers (most lines), the newest among equals; a one-line answer ("按你的习惯更推荐
+            # 龙井村…") only while the skill has no answer laid out in lines.
+            if any(_example_lines(item.text) >= STRUCTURED_EXAMPLE for item in group):
+                group = [item for item in group if _example_lines(item.text) >= STRUCTURED_EXAMPLE]
             ranked = sorted(range(len(group)), key=lambda i: (-group[i].text.count("\n"), -i))[:limit]
             group = [group[i] for i in sorted(ranked)]
         elif len(group) > limit:

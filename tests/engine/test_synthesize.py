@@ -231,3 +231,28 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         assert says_what(said), said
     items, _ = merge((), Evidence("rec_a", record(corrections=("换个别的", "也要安静一点的"))), no_embedding)
     assert [i.text for i in items if i.section == "preference"] == ["也要安静一点的"]
+
+
+def test_a_one_line_example_gives_way_to_an_answer_laid_out_in_lines() -> None:
+    from memskill.models import SkillItem
+    from memskill.skill_items import trim
+
+    plan = SkillItem("example", "请求：规划行程\n回答：\nD1 古城\nD2 洱海\nD3 苍山", 1, ("a",))
+    chat = SkillItem("example", "请求：住哪好\n回答：\n更推荐龙井村。", 1, ("b",))
+    assert [i.text for i in trim([plan, chat])] == [plan.text]
+    assert [i.text for i in trim([chat])] == [chat.text]  # while there is nothing else, it is shown
+
+
+def test_an_english_step_that_states_something_is_no_step() -> None:
+    from memskill.procedure import record_steps
+
+    english = replace_language(
+        record(steps=("The user is looking to make a reservation", "Use the recipe finder"))
+    )
+    assert [text for text, _ in record_steps(english)] == ["Use the recipe finder"]
+
+
+def replace_language(rec: TaskRecord) -> TaskRecord:
+    from dataclasses import replace
+
+    return replace(rec, language="en")
