@@ -174,3 +174,7 @@ def test_a_name_at_the_end_is_masked_and_a_well_known_word_tagged_as_one_is_not(
     assert generalise("写上工作交接给同事李明") == "写上工作交接给同事对方"
     assert generalise("孩子不爱吃胡萝卜") == "孩子不爱吃胡萝卜"  # jieba tags 胡萝卜 `nr`
     assert generalise("去杜甫草堂") == "去杜甫草堂"
+
+
+def test_a_food_street_is_a_kind_of_place_not_a_destination() -> None:
+    assert generalise("建设路美食街") == "建设路美食街"
