@@ -749,3 +749,11 @@ def test_a_request_is_quoted_as_asked_and_as_a_step_names_the_user() -> None:
     assert step_text("Can you send me the list?") == "Send me the list"
     assert as_step(step_text("Can you send me the list?")) == "Send the user the list"
     assert as_step("查询天气") == "查询天气"
+
+
+def test_a_yes_no_question_about_the_answer_is_no_limit() -> None:
+    from memskill.extract.instructions import asks_the_assistant
+
+    assert asks_the_assistant("Are there any vegetarian dishes available at that restaurant?")
+    assert asks_the_assistant("Do they have outdoor seating?")
+    assert not asks_the_assistant("Could you make it shorter?")

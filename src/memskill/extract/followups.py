@@ -38,7 +38,8 @@ _EN_NOT_ASKED = frozenset(
     """what whats where when which who whom whose how is are was were does do did can could will would
     should may might tell give let know get find need want like please also any some much many there
     serve serves offer offers located locate book reserve make
-    have has had more their them they its it that this these those about one ones""".split()
+    have has had more their them they its it that this these those about one ones
+    before let go again""".split()
 )
 _ZH_NOT_ASKED = frozenset(
     "什么 多少 哪里 哪儿 哪个 哪家 怎么样 怎么 时候 东西 情况 问题 一下 麻烦 帮忙".split()

@@ -118,7 +118,8 @@ add a summary")."""
 
 
 _WH = re.compile(
-    r"哪(?!怕)|什么|怎么|多少|几(?:点|天|个|家|种|号|晚)|谁|为什么|如何|^(?:what|where|which|when|who|whose|why|how)\b",
+    r"哪(?!怕)|什么|怎么|多少|几(?:点|天|个|家|种|号|晚)|谁|为什么|如何"
+    r"|^(?:what|where|which|when|who|whose|why|how|are|is|was|were|do|does|did|has|have)\b",
     re.I,
 )
 _ASKED_TO_DO = re.compile(
@@ -127,9 +128,10 @@ _ASKED_TO_DO = re.compile(
 
 
 def asks_the_assistant(text: str) -> bool:
-    """Whether a clause asks the assistant something ("住宿你建议住哪？", "Which area should I stay in?")
-    rather than asking it to do something ("能帮我看看哪天有票吗？", "Can you check which day is free?"):
-    a question with a question word, and no asking to do."""
+    """Whether a clause asks the assistant something ("住宿你建议住哪？", "Which area should I stay in?",
+    "Are there any vegetarian dishes?") rather than asking it to do something ("能帮我看看哪天有票吗？",
+    "Can you check which day is free?"): a question with a question word (or an English one opening
+    with its verb), and no asking to do."""
     text = text.strip()
     return bool(re.search(r"[?？]$", text) and _WH.search(text) and not _ASKED_TO_DO.search(text))
 
@@ -254,8 +256,10 @@ def instructions(
                 continue
             if turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
                 continue  # "回到行程，" / "By the way," only announces where the talk goes
-            if tag.label in ("step", "standing_rule") and asks_the_assistant(tag.text):
-                continue  # "住宿你建议住哪？": a question to answer, not a step of the task
+            if tag.label in (*INSTRUCTION_LABELS,) and asks_the_assistant(tag.text):
+                # "住宿你建议住哪？", "Are there any vegetarian dishes there?": a question to answer, not a
+                # step of the task nor a limit of its result.
+                continue
             if (
                 turn.message.id in (picking or set())
                 and not complained  # "太长了，以后控制在200字以内" corrects the result
