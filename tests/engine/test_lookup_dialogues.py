@@ -245,3 +245,16 @@ def test_an_english_question_asked_first_names_no_venue() -> None:
         Message(id="3", role="user", content="Santa Clara, yes."),
     ]
     assert clarifying_questions(messages) == ["Which location?", "Is it for Friday?"]
+
+
+def test_a_request_that_points_back_at_the_task_asks_for_no_new_one() -> None:
+    """ "Make it for the 14th" changes the booking at hand; "Book a table at …" may start another."""
+    from memskill.extract.record import asks_for_a_task
+    from memskill.models import TaskChunk
+
+    def asks(text: str) -> bool:
+        return asks_for_a_task(TaskChunk("c", "", (Message(role="user", content=text, id="m1"),), True))
+
+    assert not asks("Can you try to book it for Luna Bistro?")
+    assert not asks("Make it for the 14th of this month.")
+    assert asks("Book a table at Luna Bistro.")

@@ -84,9 +84,18 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
     counts as asking: "回到行程，住宿你建议住哪？" is read as a step, and it returns to another task."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
     asked = ("task_request", "side_request", "question", "step")
-    # A question about the answer just given ("它的地址是哪") asks for more of it, not for a new task.
+    # A question about the answer just given ("它的地址是哪") asks for more of it, not for a new task; nor
+    # does a request whose object points back at the task ("Make it for the 14th", "Please try that").
     turns = [
-        replace(turn, tags=tuple(tag for tag in turn.tags if not follows_up(turn, tag))) for turn in turns
+        replace(
+            turn,
+            tags=tuple(
+                t
+                for t in turn.tags
+                if not follows_up(turn, t) and not (turn.reacting and _BACK.match(t.text))
+            ),
+        )
+        for turn in turns
     ]
     first = turns[0].tags if turns else ()
     if (
@@ -101,6 +110,15 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
         return any(tag.mass(ASKING) >= ASK_FLOOR for turn in turns for tag in turn.tags)
     return any(tag.label in asked for turn in turns for tag in turn.tags)
 
+
+_BACK = re.compile(
+    r"^\s*(?:(?:yes|yeah|ok(?:ay)?|sure|so|then|please|can you|could you|let's|just)[,\s]+)*"
+    r"(?:[a-z]+\s+){1,3}"
+    r"(?:it|that|this|them)(?=\s*(?:$|[,.!?]|(?:for|to|at|on|in|again|instead|please|now|then)\b))"
+    r"|^\s*(?:那就|就|再)?(?:帮我)?把?(?:它|这个|那个)(?![\u4e00-\u9fff]{0,2}(?:酒店|餐馆|景点|地方))",
+    re.I,
+)
+"""A request whose object is a pronoun: it asks something of the task at hand."""
 
 _ANOTHER_ASK = ("task_request", "side_request", "question")
 """A clause asking for another part of the task ("给我写一下具体做法", "这个酒店有停车位吗？"), not how to
