@@ -211,13 +211,20 @@ def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
     example = _example(evidence.record)
     if not example:
         return items
-    # A record seen again replaces its own example; another record's identical one is not shown twice.
+    # A record seen again replaces its own example; another record's identical answer is not shown twice,
+    # whatever request it was shown under.
+    answer = _answer_of(example)
     kept = [
         i
         for i in items
-        if not (i.section == "example" and (evidence.record_id in i.sources or i.text == example))
+        if not (i.section == "example" and (evidence.record_id in i.sources or _answer_of(i.text) == answer))
     ]
     return [*kept, SkillItem("example", example, 1, (evidence.record_id,))]
+
+
+def _answer_of(example: str) -> str:
+    """An example's answer, without the request line it is shown under."""
+    return example.split("\n", 2)[-1].strip()
 
 
 def synthesize(

@@ -256,3 +256,13 @@ def replace_language(rec: TaskRecord) -> TaskRecord:
     from dataclasses import replace
 
     return replace(rec, language="en")
+
+
+def test_the_same_answer_is_shown_once_whatever_request_it_came_under() -> None:
+    from dataclasses import replace
+
+    first = replace(record(), example_request="规划行程")
+    second = replace(record(), example_request="再排一次")
+    items, _ = merge((), Evidence("rec_a", first), no_embedding)
+    items, _ = merge(items, Evidence("rec_b", second), no_embedding)
+    assert len([i for i in items if i.section == "example"]) == 1
