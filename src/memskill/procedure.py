@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from memskill.extract.instructions import POINTERS
 from memskill.extract.prose import shorten
 from memskill.generalise import parts_of_speech
 from memskill.models import TaskRecord
@@ -35,35 +36,9 @@ _NOMINAL = set("nrxmquc")
 Chinese step made of these alone names things and says nothing to do."""
 
 
-_POINTERS = frozenset(
-    "it that this way same like before again so 那样 这样 这个 那个 一样 照 按 上次 之前 刚才".split()
-)
-"""Words that only point at something said before ("so please write it that way", "就按那样写"): a step
-of a verb and these says nothing an agent could follow."""
-
-
-_NO_OBJECT_EN = frozenset(
-    """search look find try show give get book make do change changed mind something anything else other
-    others another different options option one ones some any more again instead actually right now wait
-    hold uh um won work works fine okay ok user please thing things just really""".split()
-)
-_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|的|吧|了|呢|个")
-"""What asking for another option is made of ("Search for something else", "Do you have other options",
-"换个别的", "再找找其他的"): an instruction of these alone names nothing the user wants."""
-
-
 _STATES = re.compile(r"(?:the user|i|we|it|they|there)\b", re.I)
 """An English step that opens with its subject states something; a step to follow opens with its
 verb ("Use…", "Always show…") or when to do it ("Before…")."""
-
-
-def says_what(text: str) -> bool:
-    """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
-    rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
-    work"): only such a one is a preference or a lesson for the next task."""
-    if CJK.search(text):
-        return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
-    return any(word not in _NO_OBJECT_EN and word not in _POINTERS for word in content_tokens(text))
 
 
 def clean(text: str) -> str:
@@ -77,7 +52,7 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
         return False
     if CJK.search(step) and all(flag[:1] in _NOMINAL for _, flag in parts_of_speech(step)):
         return False  # "博物馆、古迹这些": only things named, nothing to do
-    if len([word for word in content_tokens(step) if word not in _POINTERS]) <= 1:
+    if len([word for word in content_tokens(step) if word not in POINTERS]) <= 1:
         return False  # "Write it that way": a verb and a pointer
     if _STATES.match(step):
         return False  # "The user is looking to make a reservation": says how things are, not what to do

@@ -15,7 +15,6 @@ rewritten wholesale, so what the skill learned from earlier tasks survives a new
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ from memskill.extract.record import ASK_FLOOR
 from memskill.generalise import ROLES, as_title, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import kind_of_name, name_skill
-from memskill.procedure import clean, record_steps, says_what
+from memskill.procedure import clean, record_steps
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
     Similarity,
@@ -82,7 +81,7 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     specific = [
         text
         for text in dict.fromkeys(clean(p) for p in (*record.corrections, *record.requirements))
-        if text and text not in general and says_what(text)
+        if text and text not in general
     ]
     for index, text in enumerate(general):
         items.append(SkillItem("preference", text, 1, source, 0.5 * index / max(1, len(general))))
@@ -95,9 +94,7 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     # preference and stays one.
     # One lesson per correcting turn (a record stored before turns were kept: one per correction).
     fixes = record.fixes or tuple(c for c in record.corrections if c in record.requirements)
-    for fix in dict.fromkeys(clean(c) for c in fixes):
-        said = [part for part in re.split(r"；|; ", fix) if says_what(part)]
-        correction = ("；" if record.language == "zh" else "; ").join(said)
+    for correction in dict.fromkeys(clean(c) for c in fixes):
         if correction:
             lesson = (
                 "用户纠正过：" if record.language == "zh" else "The user corrected this before: "

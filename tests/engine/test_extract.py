@@ -757,3 +757,27 @@ def test_a_yes_no_question_about_the_answer_is_no_limit() -> None:
     assert asks_the_assistant("Are there any vegetarian dishes available at that restaurant?")
     assert asks_the_assistant("Do they have outdoor seating?")
     assert not asks_the_assistant("Could you make it shorter?")
+
+
+def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_lesson() -> None:
+    from memskill.extract.instructions import says_what
+
+    for said in (
+        "Search for something else",
+        "Do you have other options",
+        "Wait",
+        "换个别的",
+        "再找找其他的",
+    ):
+        assert not says_what(said), said
+    for said in ("换成博物馆", "Under 250 words", "也要安静一点的", "Lead with the dbt migration"):
+        assert says_what(said), said
+    record = extract(
+        chunk(
+            ("user", "五月中想去杭州待4天，帮我排个行程。"),
+            ("assistant", "D1 龙井村\nD2 九溪十八涧\nD3 茅家埠\nD4 返程"),
+            ("user", "九溪我之前去过了，换个别的吧，也要安静一点的。"),
+            ("assistant", "那D2换成中国茶叶博物馆，人很少。其他几天不变。"),
+        )
+    ).record
+    assert record.requirements == ("也要安静一点的",) and record.fixes == ("也要安静一点的",)

@@ -216,23 +216,6 @@ def test_a_short_step_said_whole_inside_a_longer_one_restates_it() -> None:
     assert overlap("先查路线", "每次规划前先查天气和温度") < 0.6
 
 
-def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_lesson() -> None:
-    from memskill.procedure import says_what
-
-    for said in (
-        "Search for something else",
-        "Do you have other options",
-        "Wait",
-        "换个别的",
-        "再找找其他的",
-    ):
-        assert not says_what(said), said
-    for said in ("换成博物馆", "Under 250 words", "也要安静一点的", "Lead with the dbt migration"):
-        assert says_what(said), said
-    items, _ = merge((), Evidence("rec_a", record(corrections=("换个别的", "也要安静一点的"))), no_embedding)
-    assert [i.text for i in items if i.section == "preference"] == ["也要安静一点的"]
-
-
 def test_a_one_line_example_gives_way_to_an_answer_laid_out_in_lines() -> None:
     from memskill.models import SkillItem
     from memskill.skill_items import trim

@@ -136,6 +136,32 @@ def asks_the_assistant(text: str) -> bool:
     return bool(re.search(r"[?？]$", text) and _WH.search(text) and not _ASKED_TO_DO.search(text))
 
 
+POINTERS = frozenset(
+    "it that this way same like before again so 那样 这样 这个 那个 一样 照 按 上次 之前 刚才".split()
+)
+"""Words that only point at something said before ("so please write it that way", "就按那样写"): a step
+of a verb and these says nothing an agent could follow."""
+
+
+_NO_OBJECT_EN = frozenset(
+    """search look find try show give get book make do change changed mind something anything else other
+    others another different options option one ones some any more again instead actually right now wait
+    hold uh um won work works fine okay ok user please thing things just really""".split()
+)
+_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|的|吧|了|呢|个")
+"""What asking for another option is made of ("Search for something else", "Do you have other options",
+"换个别的", "再找找其他的"): an instruction of these alone names nothing the user wants."""
+
+
+def says_what(text: str) -> bool:
+    """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
+    rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
+    work"): only such a one is a preference or a lesson for the next task."""
+    if CJK.search(text):
+        return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
+    return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
+
+
 def answers_to_questions(messages: Sequence[Message], asked: Sequence[str]) -> dict[str, set[str]]:
     """For the user message that answers the assistant's clarifying questions (`asked`, from
     `clarifying_questions`), the content words of those questions (by message id)."""
@@ -323,7 +349,8 @@ def instructions(
         for tool in (tools_after or {}).get(turn.message.id, []):
             add(steps, tool)
         before_words = reply_words
-    return requests, steps[:MAX_STEPS], list(requirements.values())
+    # A limit or correction that names nothing the user wants ("换个别的", "Wait") is none.
+    return requests, steps[:MAX_STEPS], [r for r in requirements.values() if says_what(r[0])]
 
 
 def fixes_by_turn(requirements: Sequence[tuple[str, bool, str]], language: str) -> tuple[str, ...]:
