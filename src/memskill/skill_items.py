@@ -130,9 +130,14 @@ STRUCTURED_EXAMPLE = 3
 """An example of at least this many lines of answer is laid out (the skill bench's "structured")."""
 
 
+def example_answer(example: str) -> str:
+    """An example's answer, without the request line and the answer's label ("请求：…", "回答：")."""
+    return example.split("\n", 2)[-1].strip()
+
+
 def _example_lines(example: str) -> int:
-    """How many lines of answer an example has ("请求：…", "回答：" left out)."""
-    return len([line for line in example.split("\n")[2:] if line.strip()])
+    """How many lines of answer an example has."""
+    return len([line for line in example_answer(example).split("\n") if line.strip()])
 
 
 def trim(items: list[SkillItem]) -> list[SkillItem]:

@@ -32,6 +32,7 @@ from memskill.skill_items import (
     apply_operations,
     apply_verdict,
     best_match,
+    example_answer,
     first_clause,
     merge_once,
     nearest_item,
@@ -210,18 +211,15 @@ def with_example(items: list[SkillItem], evidence: Evidence) -> list[SkillItem]:
         return items
     # A record seen again replaces its own example; another record's identical answer is not shown twice,
     # whatever request it was shown under.
-    answer = _answer_of(example)
+    answer = example_answer(example)
     kept = [
         i
         for i in items
-        if not (i.section == "example" and (evidence.record_id in i.sources or _answer_of(i.text) == answer))
+        if not (
+            i.section == "example" and (evidence.record_id in i.sources or example_answer(i.text) == answer)
+        )
     ]
     return [*kept, SkillItem("example", example, 1, (evidence.record_id,))]
-
-
-def _answer_of(example: str) -> str:
-    """An example's answer, without the request line it is shown under."""
-    return example.split("\n", 2)[-1].strip()
 
 
 def synthesize(
