@@ -197,7 +197,8 @@ def build_task_record(
     del facts
     turns = list(turns) if turns is not None else read_turns(chunk.messages, opening=chunk.after_answer)
     users = [turn.message for turn in turns]
-    first = next((turn.message for turn in turns if substantive(turn)), None)
+    first_turn = next((turn for turn in turns if substantive(turn)), None)
+    first = first_turn.message if first_turn is not None else None
     opening = first or (users[0] if users else None)
     goal = shorten(opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
@@ -217,8 +218,7 @@ def build_task_record(
     if not requests and asking:
         # The clause that asks, not the turn's first sentence: "行。还有…车是不是都很早？" asks the question.
         requests = [generalise(step_text(asking[0].text))]
-        opened = next((turn for turn in turns if first is not None and turn.message.id == first.id), None)
-        asked_later = opened is not None and not any(asking[0] is tag for tag in opened.tags)
+        asked_later = first_turn is not None and asking[0] not in first_turn.tags
     if confirmed_before_acting(chunk.messages, turns):
         steps.append(CONFIRM_STEP[language])
     del preferences  # the same clauses, read here as directives
