@@ -35,6 +35,10 @@ NEEDS_SPAN = frozenset(
     {"task_request", "step", "constraint", "like", "dislike", "standing_rule", "correction"}
 )
 NEEDS_DIRECTIVE = NEEDS_SPAN - {"task_request"}
+WISH_LABELS = frozenset({"constraint", "like", "dislike", "standing_rule", "correction"})
+"""Labels whose clauses may carry a `scope`: what the user wants of the result."""
+SCOPES = ("occasion", "lasting")
+"""Whether a wish holds for this request only or for the next task of the kind too (`Clause.scope`)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Clause:
     """The part that states the wish, step or task ("" when the label needs none)."""
     directive: str
     """The wish as a short instruction to an assistant ("" when the label needs none)."""
+    scope: str
+    """For a wish (`WISH_LABELS`): `lasting` when the user would want it applied to the next task of the
+    kind unasked, `occasion` when it fits this request only; "" when not annotated."""
     kind: str
     """The kind of task of the conversation."""
     lang: str
@@ -114,6 +121,9 @@ def _check(record: dict, kinds: dict[str, dict[str, str]], where: str) -> None:
                 fail(f"{at}: span {span!r} is not a substring of {text!r}")
             if label in NEEDS_DIRECTIVE and not clause.get("directive", "").strip():
                 fail(f"{at}: label {label} needs a `directive`")
+            scope = clause.get("scope", "")
+            if scope and (label not in WISH_LABELS or scope not in SCOPES):
+                fail(f"{at}: `scope` is {' or '.join(SCOPES)}, on a wish ({', '.join(sorted(WISH_LABELS))})")
 
 
 def read(paths: Iterable[Path], kinds: dict[str, dict[str, str]] | None = None) -> Iterator[Clause]:
@@ -142,6 +152,7 @@ def read(paths: Iterable[Path], kinds: dict[str, dict[str, str]] | None = None) 
                         label=clause["label"],
                         span=clause.get("span", ""),
                         directive=clause.get("directive", ""),
+                        scope=clause.get("scope", ""),
                         kind=record["kind"],
                         lang=record["lang"],
                         dialogue=record["id"],
