@@ -12,9 +12,9 @@ import pytest
 from memskill.cli import main
 from memskill.extract import extract
 from memskill.models import Message, TaskChunk
-from memskill.tagger import LABELS, Tagger, default_tagger
+from memskill.tagger import LABELS, Tagger, default_tagger, scope
 from memskill.tagger import train as training
-from memskill.tagger.corpus import CorpusError, corpus_dir, load, load_kinds, read
+from memskill.tagger.corpus import WISH_LABELS, CorpusError, corpus_dir, load, load_kinds, read
 from memskill.tagger.model import WEIGHTS, load_models, save_models
 
 CORPUS = corpus_dir()
@@ -65,7 +65,15 @@ def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
     bad_span["turns"][0]["clauses"][0]["span"] = "商场"
     bad_label = json.loads(json.dumps(good))
     bad_label["turns"][0]["clauses"][0]["label"] = "preference"
-    for bad, says in ((bad_span, "not a substring"), (bad_label, "unknown label"), ({"id": "y"}, "missing")):
+    bad_scope = json.loads(json.dumps(good))
+    bad_scope["turns"][0]["clauses"][0]["scope"] = "forever"
+    cases = (
+        (bad_span, "not a substring"),
+        (bad_label, "unknown label"),
+        (bad_scope, "scope"),
+        ({"id": "y"}, "missing"),
+    )
+    for bad, says in cases:
         path.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
         with pytest.raises(CorpusError, match=says):
             list(read([path]))
@@ -77,7 +85,8 @@ def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
 def test_shipped_weights_are_small_and_complete() -> None:
     assert WEIGHTS.stat().st_size <= 5 * 1024 * 1024
     models = load_models()
-    assert set(models) == {"clause", "boundary", "span_start", "span_end"}
+    assert set(models) == {"clause", "boundary", "span_start", "span_end", "scope"}
+    assert models["scope"].labels == ("occasion", "lasting")
     assert models["clause"].labels == LABELS
     assert "trained" in models["clause"].info
 
@@ -147,6 +156,25 @@ def _small_corpus(tmp_path: Path) -> Path:
             (CORPUS / "turns" / name).read_text(encoding="utf-8"), encoding="utf-8"
         )
     return folder
+
+
+def test_every_wish_of_the_corpus_has_a_scope_and_the_model_tells_them_apart() -> None:
+    clauses = load()
+    wishes = [c for c in clauses if c.label in WISH_LABELS]
+    assert wishes and all(c.scope in ("lasting", "occasion") for c in wishes)
+    kinds = load_kinds()
+    test = [c for c in clauses if kinds[c.kind]["split"] == "test"]  # whole turns: a clause's context
+    scored = scope.scores(load_models()["scope"], test)  # kinds the shipped model never saw
+    assert scored["accuracy"] > max(scored["lasting_share"], 1 - scored["lasting_share"])
+
+
+def test_a_wish_for_this_request_only_is_read_as_one() -> None:
+    tagger = default_tagger()
+    one_off = tagger.tag("我们一共4个人，这次预算3000以内。")[-1]
+    lasting = tagger.tag("以后写周报都控制在200字以内。")[0]
+    assert one_off.label == "constraint" and not one_off.lasts
+    assert lasting.lasts and lasting.lasting > one_off.lasting
+    assert tagger.tag("Keep it under 250 words, always.")[0].lasts
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

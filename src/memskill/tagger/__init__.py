@@ -4,7 +4,8 @@ A user turn is cut into clauses (`clauses.py`: sentence ends, then a learned cho
 each clause gets one of thirteen labels (`LABELS`) from a logistic regression over hashed character
 and word n-grams and the clause's place in the conversation (`features.py`, `model.py`), and the
 clauses that carry a wish get the span that states it (`span.py`) and a directive, the wish written as
-a short instruction (`directive.py`). All four models are trained by
+a short instruction (`directive.py`), and each wish the probability that it holds beyond this request
+(`scope.py`). All five models are trained by
 `memskill train tagger` (`train.py`) on the team's labelled corpus (`corpus/`, `docs/data/turns.md`) and
 public dialogue-act sets (`sources.py`), and ship as one small `weights.npz` read with numpy alone.
 
@@ -24,14 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from memskill.tagger.clauses import Splitter
-from memskill.tagger.corpus import LABELS, NEEDS_DIRECTIVE, NEEDS_SPAN
+from memskill.tagger.corpus import LABELS, NEEDS_DIRECTIVE, NEEDS_SPAN, WISH_LABELS
 from memskill.tagger.directive import Directives, rewrite
-from memskill.tagger.features import Context, feature_ids
+from memskill.tagger.features import Context, feature_ids, scope_features
 from memskill.tagger.model import WEIGHTS, Model, load_models
 from memskill.tagger.span import Spans
 
-__all__ = ["LABELS", "PREFERENCE_LABELS", "Context", "Tag", "Tagger", "default_tagger"]
+__all__ = ["LABELS", "LASTING", "PREFERENCE_LABELS", "Context", "Tag", "Tagger", "default_tagger"]
 
+LASTING = 0.25
+"""The least `Tag.lasting` of a wish that holds beyond its request (`Tag.lasts`)."""
 PREFERENCE_LABELS = frozenset({"like", "dislike", "standing_rule", "constraint", "correction"})
 """Labels whose clauses state how the user wants things done."""
 
@@ -52,6 +55,15 @@ class Tag:
     """The model's probability of every label."""
     directive: str = ""
     """The wish as a short instruction ("多安排文化景点", "Avoid cheese"); "" for other labels."""
+    lasting: float = 1.0
+    """The probability that the clause, read as a wish (`WISH_LABELS`; a clause of another label as a
+    `constraint`, since its label mass may still make it one), holds for the next task of the kind too,
+    not only this request (`tagger.scope`); 1.0 without a scope model."""
+
+    @property
+    def lasts(self) -> bool:
+        """Whether the wish holds for the next task of its kind too (`lasting` ≥ `LASTING`)."""
+        return self.lasting >= LASTING
 
     def mass(self, labels: Iterable[str]) -> float:
         """The probability that the clause carries one of `labels`."""
@@ -66,6 +78,7 @@ class Tagger:
         self.splitter = Splitter(models.get("boundary"))
         self.spans = Spans(models.get("span_start"), models.get("span_end"))
         self.directives = Directives(self.spans)
+        self.scope_model = models.get("scope")
         # The pipeline reads a chunk's turns more than once (is it a new task? then its extraction), and
         # each job re-reads recent history: a turn is tagged once per process.
         self._tagged = lru_cache(maxsize=4096)(self._tag_turn)
@@ -83,15 +96,26 @@ class Tagger:
         if not clauses:
             return []
         rows = [feature_ids(text, context) for text, context in zip(clauses, contexts)]
-        return [self._tag(text, row) for text, row in zip(clauses, self.clause_model.probabilities(rows))]
+        probabilities = self.clause_model.probabilities(rows)
+        return [self._tag(*row) for row in zip(clauses, probabilities, contexts)]
 
-    def _tag(self, text: str, probabilities: np.ndarray) -> Tag:
+    def _tag(self, text: str, probabilities: np.ndarray, context: Context) -> Tag:
         best = int(probabilities.argmax())
         label = self.clause_model.labels[best]
         span, confidence = self.spans.scored(text, label) if label in NEEDS_SPAN else (text.strip(), 1.0)
         every = {name: float(p) for name, p in zip(self.clause_model.labels, probabilities)}
         directive = rewrite(text, label, span, confidence) if label in NEEDS_DIRECTIVE else ""
-        return Tag(text, label, every[label], span, every, directive)
+        return Tag(text, label, every[label], span, every, directive, self._lasting(text, label, context))
+
+    def _lasting(self, text: str, label: str, context: Context) -> float:
+        """`Tag.lasting` of a clause with its label and context."""
+        model = self.scope_model
+        if model is None:
+            return 1.0
+        # A clause labelled otherwise may still be read as a wish (by its label mass): its scope as one.
+        wish = label if label in WISH_LABELS else "constraint"
+        row = model.probabilities([scope_features(text, wish, context)])[0]
+        return float(row[model.labels.index("lasting")])
 
     def tag(self, turn: str, first_turn: bool = True, after_answer: bool = False) -> list[Tag]:
         """Every clause of one user turn, labelled left to right (each clause sees the label given to
@@ -113,7 +137,7 @@ class Tagger:
                 previous_label=tags[-1].label if tags else "",
             )
             row = self.clause_model.probabilities([feature_ids(text, context)])[0]
-            tags.append(self._tag(text, row))
+            tags.append(self._tag(text, row, context))
         return tuple(tags)
 
 

@@ -282,7 +282,7 @@ def train_all(
     progress: Callable[[str], None] | None = None,
     with_dev: bool = True,
 ) -> tuple[dict[str, Model], Data]:
-    """The four models of the tagger (and the data they came from), trained on the training split and,
+    """The five models of the tagger (and the data they came from), trained on the training split and,
     with `with_dev` (the shipped model, once the settings are chosen), on the dev kinds too."""
     say = progress or (lambda _: None)
     data = load_data(data_dir, corpus_dir, seed)
@@ -298,7 +298,13 @@ def train_all(
     boundary = fit_boundaries(train_clauses, seed)
     say("spans")
     start, end = fit_spans(train_clauses, seed)
-    return {"clause": clause, "boundary": boundary, "span_start": start, "span_end": end}, data
+    from memskill.tagger.scope import fit_scope  # scope builds on this module's fitting
+
+    models = {"clause": clause, "boundary": boundary, "span_start": start, "span_end": end}
+    if any(c.scope for c in train_clauses):  # a corpus without scopes gives a tagger without the model
+        say("scope of wishes")
+        models["scope"] = fit_scope(train_clauses, seed)
+    return models, data
 
 
 def report(models: dict[str, Model], data: Data, with_dev: bool = True) -> str:
