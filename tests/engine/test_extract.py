@@ -781,3 +781,20 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         )
     ).record
     assert record.requirements == ("也要安静一点的",) and record.fixes == ("也要安静一点的",)
+
+
+def test_a_limit_of_this_request_only_is_no_preference_of_the_skill() -> None:
+    reply = ("assistant", "推荐：1. 陶陶居（人均180，包间安静）2. 点都德（人均120）3. 炳胜（人均220）")
+    record = extract(
+        chunk(
+            ("user", "周六中午想找家粤菜馆吃饭，这次预算人均200以内，我不吃辣，以后找餐厅都优先安静一点的。"),
+            reply,
+            ("user", "就第一个吧，谢谢。"),
+        )
+    ).record
+    assert record.preferences == ("不吃辣", "以后找餐厅都优先安静一点的")
+    assert not any("200" in text for text in record.requirements)  # this lunch's budget (`Tag.lasts`)
+    trip = extract(
+        chunk(("user", "帮我规划一下下周去成都的行程，这次一共4个人，预算3000以内，我们都不爱赶路。"), reply)
+    ).record
+    assert trip.preferences == ("避免赶路",) and trip.requirements == ()

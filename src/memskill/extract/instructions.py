@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from memskill.extract.answers import reply_before
 from memskill.extract.preferences import PREFERENCE_LABELS
@@ -230,6 +231,19 @@ def picks(text: str, reply: str) -> bool:
     return len(items) >= 3 and sum(item in reply for item in listed) >= 2
 
 
+class Requirement(NamedTuple):
+    """A limit or correction asked of the result."""
+
+    text: str
+    """As a directive, generalised."""
+    corrects: bool
+    """It changes an answer already given."""
+    message_id: str
+    """The message that said it."""
+    lasting: bool
+    """It holds for the next task of the kind too (`Tag.lasts`), not only for this request."""
+
+
 REVISED = 0.25
 """A reply revises the one before it when at least this share of its content words were in it (on the
 dev set's tune users: revisions .29–.84, new answers .00–.15)."""
@@ -243,7 +257,7 @@ def instructions(
     answering: dict[str, set[str]] | None = None,
     picking: set[str] | None = None,
     replies: dict[str, str] | None = None,
-) -> tuple[list[str], list[str], list[tuple[str, bool, str]]]:
+) -> tuple[list[str], list[str], list[Requirement]]:
     """What the user asked for (the words of each request), the steps of the task in order (later
     requests and instructions on how to do it, as directives, and the tools called after each turn,
     from `tools_after`), and the limits and corrections asked of the result, as (directive, corrects an
@@ -260,7 +274,7 @@ def instructions(
     report then lists, is what this answer says, not a step of writing one."""
     requests: list[str] = []
     steps: list[str] = []
-    requirements: dict[str, tuple[str, bool, str]] = {}
+    requirements: dict[str, Requirement] = {}
     seen: set[str] = set()
 
     def add(to: list[str], text: str) -> None:
@@ -314,10 +328,14 @@ def instructions(
                 add(steps, text)
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
                     # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
-                    requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, True, turn.message.id))
+                    requirements.setdefault(
+                        re.sub(r"\W+", "", text.lower()), Requirement(text, True, turn.message.id, tag.lasts)
+                    )
                 if SAYS_NO.match(text):
                     # "早饭不用单独排时间": a step that says what not to do limits every such result.
-                    requirements.setdefault(re.sub(r"\W+", "", text.lower()), (text, False, turn.message.id))
+                    requirements.setdefault(
+                        re.sub(r"\W+", "", text.lower()), Requirement(text, False, turn.message.id, tag.lasts)
+                    )
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
@@ -344,20 +362,21 @@ def instructions(
                     and not names_a_date(tag.text)
                     and not picks(tag.text, reply)
                 ):
-                    corrects = correction or requirements.get(key, ("", False, ""))[1]
-                    requirements[key] = (text, corrects, turn.message.id)
+                    earlier = requirements.get(key)
+                    corrects = correction or (earlier is not None and earlier.corrects)
+                    requirements[key] = Requirement(text, corrects, turn.message.id, tag.lasts)
         for tool in (tools_after or {}).get(turn.message.id, []):
             add(steps, tool)
         before_words = reply_words
     # A limit or correction that names nothing the user wants ("换个别的", "Wait") is none.
-    return requests, steps[:MAX_STEPS], [r for r in requirements.values() if says_what(r[0])]
+    return requests, steps[:MAX_STEPS], [r for r in requirements.values() if says_what(r.text)]
 
 
-def fixes_by_turn(requirements: Sequence[tuple[str, bool, str]], language: str) -> tuple[str, ...]:
+def fixes_by_turn(requirements: Sequence[Requirement], language: str) -> tuple[str, ...]:
     """What each correcting turn asked to change, one text per turn ("一天最多两个地方；节奏慢一点就好；
     网红点也去掉"): the lesson a correction teaches is the turn's, not each clause's."""
     by_turn: dict[str, list[str]] = {}
-    for text, corrects, message_id in requirements:
+    for text, corrects, message_id, _ in requirements:
         if corrects:
             by_turn.setdefault(message_id, []).append(text)
     return tuple(LIST_JOIN[language].join(texts) for texts in by_turn.values())

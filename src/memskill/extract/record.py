@@ -73,6 +73,8 @@ def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
         for tag, correction in turn_preferences(turn):
             if correction and POINTS_AT_ANSWER.search(tag.text):
                 continue
+            if not tag.lasts:
+                continue  # "这次想吃海鲜": a wish for this request, kept by its episode memory
             text = directive(tag, tag.label)
             found[text] = (text, correction or found.get(text, ("", False))[1])
     return list(found.values())
@@ -221,6 +223,10 @@ def build_task_record(
         asked_later = first_turn is not None and asking[0] not in first_turn.tags
     if confirmed_before_acting(chunk.messages, turns):
         steps.append(CONFIRM_STEP[language])
+    # A limit of this request only ("这次预算3000以内", "周五晚上7点") is no preference of the skill. A
+    # correction stays one: whether "力量训练换成在家做的" fixes one plan or states a taste is where the
+    # scope model and the skills' readers disagree most.
+    lasting = [r for r in requirements if r.lasting or r.corrects]
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
@@ -240,14 +246,14 @@ def build_task_record(
         goal=goal,
         steps=tuple(steps),
         corrections=tuple(
-            dict.fromkeys(text for text, fix in [*liked, *((t, f) for t, f, _ in requirements)] if fix)
+            dict.fromkeys(text for text, fix in [*liked, *((r.text, r.corrects) for r in lasting)] if fix)
         ),
         preferences=tuple(dict.fromkeys(text for text, _ in liked)),
         tools=tuple(tools),
         outcome=_outcome(chunk.messages),
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
-        requirements=tuple(dict.fromkeys(text for text, _, _ in requirements)),
+        requirements=tuple(dict.fromkeys(r.text for r in lasting)),
         fixes=fixes_by_turn(requirements, language),
         requests=tuple(requests),
         shape=tuple(structure(answer)),
