@@ -20,7 +20,9 @@ that read most of its task's messages, and that skill's SKILL.md is scored as an
 - **Examples**: how many lines each example has; structured when it has at least three.
 
 Gold skills are split: `tune` (dev-lin, dev-maya, dev-chen) may be looked at while building; `held-out`
-(dev-zhou, dev-sam) only measured. Both are reported, separately.
+(dev-zhou, dev-sam) only measured; `tune-2` (dev-he, dev-omar in `devset_extra.json`, new kinds of task
+written after the first tuning round) may be looked at, and measured first what that round's mechanisms
+did on tasks they were not built on. Each is reported separately.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from memskill.skillfile import parse
 
 MATCH_COSINE = 0.8
 COPY_SHARE = 0.8
+SPLITS = ("tune", "held-out", "tune-2")
 SECTIONS = {"steps": "procedure", "preferences": "preferences", "lessons": "experience"}
 
 
@@ -98,11 +101,11 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], Said]:
     from memskill.engine import Memory
     from memskill.ingest import normalise_messages
 
-    devset = load("devset.json")
+    users = load("devset.json")["users"] + load("devset_extra.json")["users"]
     memory = Memory(Path(tempfile.mkdtemp(prefix="memskill-bench-skills-")), settings=Settings(workers=0))
     served: dict[str, dict[str, str]] = {}
     said: Said = {}
-    for done, user in enumerate(devset["users"]):
+    for done, user in enumerate(users):
         gold_of: dict[str, str] = {}
         said[user["user_id"]] = []
         for conversation in user["conversations"]:
@@ -126,7 +129,7 @@ def build(progress: Progress) -> tuple[Any, dict[str, dict[str, str]], Said]:
                     async_mode=False,
                 )
         served[user["user_id"]] = _served(memory, user, gold_of)
-        progress("skills: dev-set users", done + 1, len(devset["users"]))
+        progress("skills: dev-set users", done + 1, len(users))
     return memory, served, said
 
 
@@ -243,7 +246,7 @@ def run(data: Path, quick: bool, progress: Progress) -> list[Result]:
     finally:
         memory.close()
     results = []
-    for split in ("tune", "held-out"):
+    for split in SPLITS:
         results.append(
             Result(
                 "skills",
