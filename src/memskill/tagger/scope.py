@@ -22,38 +22,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from memskill.tagger import LASTING
-from memskill.tagger.corpus import WISH_LABELS, Clause, load, load_kinds
-from memskill.tagger.features import scope_features
+from memskill.tagger.corpus import Clause, load, load_kinds
 from memskill.tagger.model import WEIGHTS, Model, load_models, save_models
-from memskill.tagger.sources import from_corpus
-from memskill.tagger.train import SEED, Settings, _fit_binary
-
-SETTINGS = Settings(epochs=2, learning_rate=0.05)
-
-
-def examples(clauses: Sequence[Clause]) -> tuple[list[np.ndarray], list[bool], list[Clause]]:
-    """The wishes with a scope among `clauses` (whole turns, which give each clause its context):
-    features, whether lasting, the clause."""
-    rows: list[np.ndarray] = []
-    gold: list[bool] = []
-    kept: list[Clause] = []
-    for clause, example in zip(clauses, from_corpus(list(clauses))):
-        if clause.label in WISH_LABELS and clause.scope:
-            rows.append(scope_features(clause.text, clause.label, example.context))
-            gold.append(clause.scope == "lasting")
-            kept.append(clause)
-    return rows, gold, kept
-
-
-def fit_scope(clauses: Sequence[Clause], seed: int) -> Model:
-    """The scope model, trained on the given clauses' annotated wishes."""
-    rows, gold, _ = examples(clauses)
-    return _fit_binary(rows, gold, ("occasion", "lasting"), SETTINGS, seed, "annotated wishes")
+from memskill.tagger.train import SEED, fit_scope, scope_examples
 
 
 def scores(model: Model, clauses: Sequence[Clause]) -> dict[str, float]:
     """Accuracy, and precision / recall of `lasting`, on the given clauses' annotated wishes."""
-    rows, gold, _ = examples(clauses)
+    rows, gold, _ = scope_examples(clauses)
     if not rows:
         return {"n": 0.0}
     lasting = model.probabilities(rows)[:, model.labels.index("lasting")] >= LASTING
