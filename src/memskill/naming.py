@@ -18,7 +18,7 @@ from importlib import resources
 
 import numpy as np
 
-from memskill.generalise import names_a_name
+from memskill.generalise import ROLES, names_a_name
 from memskill.kinds import KINDS, TaskKind
 from memskill.skillfile import slugify
 from memskill.text import STOPWORDS, has_cjk
@@ -35,6 +35,8 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_IDENTIFIER = re.compile(r"[^\s`'\"]*[a-z0-9][/_][a-z0-9][^\s`'\"]*")
+_ROLES = re.compile("|".join(re.escape(role) for role in sorted(ROLES, key=len, reverse=True)), re.IGNORECASE)
 
 
 def kind_of_name(skill_name: str) -> TaskKind | None:
@@ -48,8 +50,9 @@ def record_kind(title: str, goal: str) -> TaskKind | None:
 
 
 def recognise(texts: Sequence[str]) -> TaskKind | None:
-    """The task kind whose keywords occur most often in `texts`, if any occurs."""
-    joined = "\n".join(texts).lower()
+    """The task kind whose keywords occur most often in `texts`, if any occurs; identifiers and paths
+    (`test_invoice_email_is_queued`, `omar/bill-377-invoice-email-flake`) name things, not the task."""
+    joined = _IDENTIFIER.sub(" ", "\n".join(texts).lower())
     best: tuple[int, TaskKind] | None = None
     for kind in KINDS:
         hits = 0
@@ -169,7 +172,8 @@ def name_skill(
             when = f' (e.g. "{_short([example])}")' if example else ""
             description = f"Use when the user asks for a similar task{when}; {kind.purpose_en}."
     else:
-        words = _english_words(texts)
+        # The words `generalise` put in place of values ("the time", "the destination") name no kind.
+        words = _english_words([_ROLES.sub(" ", text) for text in texts])
         near = nearest_kind(titles or goals, similarity) if similarity and not words else None
         fallback = near or f"{_chinese_action(titles or goals)}-task"
         name = slugify("-".join(words[:3]), fallback=fallback) if words else fallback

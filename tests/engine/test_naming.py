@@ -108,3 +108,16 @@ def test_booking_a_table_is_a_restaurant_booking_however_it_is_said() -> None:
         kind = recognise([said])
         assert kind is not None and kind.name == "restaurant-booking", said
     assert recognise(["Put the results in a table"]) is None
+
+
+def test_identifiers_and_paths_name_things_not_the_task() -> None:
+    said = "test_invoice_email_is_queued in tests/test_invoices.py is flaky, branch omar/bill-377-email-flake"
+    assert recognise([said]) is None
+    found = recognise([said + ". Can you draft an email to the team about it?"])
+    assert found is not None and found.name == "email-writing"
+
+
+def test_a_name_holds_no_word_generalisation_put_in_place_of_a_value() -> None:
+    title = "Our account team in the destination booked a call for the time the destination time on the date"
+    name = name_skill([title], [], "en").name
+    assert not {"destination", "time", "date"} & set(name.split("-")), name

@@ -88,7 +88,9 @@ def own_sentences(content: str) -> list[str]:
     colon = re.search(r"[:：]", text)
     if colon is not None:
         head, rest = text[: colon.start()], text[colon.end() :]
-        if (len(head) <= 80 and _MATERIAL_HEAD.search(head)) or len(rest) > 200:
+        # After "Translate this:" comes material; so does a long block of lines after any colon. One
+        # long paragraph after "Another flaky one:" is the user still speaking.
+        if (len(head) <= 80 and _MATERIAL_HEAD.search(head)) or (len(rest) > 200 and "\n" in rest.strip()):
             text = head
     lines = [line for line in text.split("\n") if line.strip() and not _is_code_line(line)]
     sentences = split_sentences("\n".join(lines))
