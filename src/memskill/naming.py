@@ -35,6 +35,7 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_QUOTED = re.compile(r"“[^”]{6,}”|「[^」]{6,}」|\"[^\"]{12,}\"")
 _IDENTIFIER = re.compile(r"[^\s`'\"]*[a-z0-9][/_][a-z0-9][^\s`'\"]*")
 _ROLES = re.compile("|".join(re.escape(role) for role in sorted(ROLES, key=len, reverse=True)), re.IGNORECASE)
 
@@ -51,8 +52,10 @@ def record_kind(title: str, goal: str) -> TaskKind | None:
 
 def recognise(texts: Sequence[str]) -> TaskKind | None:
     """The task kind whose keywords occur most often in `texts`, if any occurs; identifiers and paths
-    (`test_invoice_email_is_queued`, `omar/bill-377-invoice-email-flake`) name things, not the task."""
-    joined = _IDENTIFIER.sub(" ", "\n".join(texts).lower())
+    (`test_invoice_email_is_queued`, `omar/bill-377-invoice-email-flake`) name things, not the task,
+    and neither are the words generalisation put in place of values ("出行日期") nor quoted material
+    (the "视频会议" of a sentence to translate)."""
+    joined = _IDENTIFIER.sub(" ", _QUOTED.sub(" ", _ROLES.sub(" ", "\n".join(texts))).lower())
     best: tuple[int, TaskKind] | None = None
     for kind in KINDS:
         hits = 0
