@@ -183,6 +183,9 @@ class Extraction:
     facts: tuple[FactDraft, ...] = ()
     preferences: tuple[PreferenceDraft, ...] = ()
     tool_lessons: tuple[ToolLessonDraft, ...] = ()
+    earlier_lessons: tuple[ToolLessonDraft, ...] = ()
+    """Tool lessons of the chunk's re-read history: stored by an earlier job, still the task's own (a
+    skill rebuilt from the task's record keeps what they teach)."""
 
 
 @dataclass(frozen=True)

@@ -216,9 +216,7 @@ class Pipeline:
         title = previous.current.name if previous else record.title
         description = previous.current.description if previous else ""
         items = previous.current.items if previous else ()
-        lessons = [
-            rule for lesson in extraction.tool_lessons if _teaches(lesson) for rule in _learned(lesson)
-        ]
+        lessons = _rules((*extraction.earlier_lessons, *extraction.tool_lessons))
         evidence = Evidence(self._record_id(job, chunk), record, tuple(lessons))
         shown = shown_candidates(items, evidence, self.similarity)
         update = self.stages.skill_update(title, description, items, shown, record.language, ledger)
@@ -245,15 +243,16 @@ class Pipeline:
         retracted: list[str] = []
         for preference in extraction.preferences:
             retracted += self.memories.preference(job, scope, preference, cluster.id, tags, outcome)
-        lessons = [
-            rule
+        stored = [
+            lesson
             for lesson in extraction.tool_lessons
             if self.memories.tool_lesson(
                 job, scope, lesson, tags, outcome, _served(chunk, lesson, extraction.record)
             )
-            and _teaches(lesson)
-            for rule in _learned(lesson)
         ]
+        # A task re-read with its next turn is the same task: the failures fixed in its earlier turns
+        # still teach its skill (the record's items are rebuilt from this evidence).
+        lessons = _rules((*extraction.earlier_lessons, *stored))
         record = extraction.record
         self.store.add_task_record(
             TaskRecordRow(
@@ -460,9 +459,10 @@ def _teaches(lesson: ToolLessonDraft) -> bool:
     return lesson.usage.success_rate < 1.0
 
 
-def _learned(lesson: ToolLessonDraft) -> tuple[str, ...]:
-    """What a tool lesson teaches a skill: each fixed failure as a rule, else its one experience."""
-    return lesson.rules or (lesson.experience,)
+def _rules(lessons: Sequence[ToolLessonDraft]) -> list[str]:
+    """What tool lessons teach a skill: each fixed failure of a lesson that `_teaches` as a rule, else
+    its one experience."""
+    return [rule for lesson in lessons if _teaches(lesson) for rule in (lesson.rules or (lesson.experience,))]
 
 
 def _stage_summary(ledger: Ledger) -> str:
@@ -482,6 +482,7 @@ def _only_fresh(extraction: Extraction, fresh: set[str]) -> Extraction:
         facts=tuple(f for f in extraction.facts if new(f.sources)),
         preferences=tuple(p for p in extraction.preferences if new(p.sources)),
         tool_lessons=tuple(t for t in extraction.tool_lessons if new(t.sources)),
+        earlier_lessons=tuple(t for t in extraction.tool_lessons if not new(t.sources)),
     )
 
 

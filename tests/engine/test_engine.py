@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -507,3 +508,56 @@ def test_a_like_reverses_only_the_dislike_of_the_same_thing(memory: Memory) -> N
     assert any("胡萝卜" in text for text in active) and any("番茄" in text for text in active)
     assert not any("喜欢吃辣" in text for text in active), active
     assert any("不吃辣" in text for text in active), active
+
+
+def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memory) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "search_venues", "arguments": ""}}
+    turns: list[list[dict[str, Any]]] = [
+        [
+            {
+                "role": "user",
+                "content": "这周五部门团建，帮我出个方案，人均预算上限150元，一定要有雨天备选。",
+            },
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [_with(call, '{"budget_per_person": "150元以内"}')],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "c1",
+                "content": '{"error": "budget_per_person: expected an integer"}',
+            },
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [_with(call, '{"budget_per_person": 150}', "c2")],
+            },
+            {"role": "tool", "tool_call_id": "c2", "content": '{"venues": [{"name": "茶园营地"}]}'},
+            {
+                "role": "assistant",
+                "content": "方案：\n13:30 出发\n14:15 茶园徒步\n17:40 农家晚餐\n19:00 返程",
+            },
+        ],
+        [
+            {"role": "user", "content": "大巴的钱你没算吧？以后算人均都要把交通费算进去。"},
+            {"role": "assistant", "content": "已改：\n13:30 出发\n14:15 茶园徒步\n费用：含大巴，人均143元"},
+        ],
+        [{"role": "user", "content": "这版清楚了，就按这个报给领导。"}],
+        [
+            {"role": "user", "content": "帮我写篇小红书笔记，推我们店新上的香薰蜡烛，标题不超过20字。"},
+            {
+                "role": "assistant",
+                "content": "标题：下班后，给房间点一支蜡烛\n正文：\n加班回家，点一支蜡烛。\n#香薰蜡烛",
+            },
+        ],
+    ]
+    for turn in turns:
+        memory.add_message(user_id="u", conversation_id="c", messages=turn, async_mode=False)
+    [events] = [s for s in memory.store.list_skills(Scope("u")) if "search_venues" in s.current.markdown]
+    # The next task's job re-read the outing with its record; the failure fixed in it still teaches.
+    assert "budget_per_person=150" in events.current.markdown.split("## Experience")[1]
+
+
+def _with(call: dict[str, Any], arguments: str, call_id: str = "c1") -> dict[str, Any]:
+    return {**call, "id": call_id, "function": {**call["function"], "arguments": arguments}}
