@@ -474,6 +474,9 @@ def test_a_long_argument_whose_error_names_nothing_is_shown_as_before() -> None:
         ('{"status": "error", "message": "bad key"}', True),
         ('{"temp": 22, "note": "no errors reported"}', False),
         ("Sunny, 22°C", False),
+        # A test run that reports failing tests worked: its counts are what it found, not its failure.
+        ("run_tests: 50 sessions\nsessions failed: 4/50\ntests: 46 passed, 4 failed in 11.6s", False),
+        ("3 errors found; build failed", True),
     ],
 )
 def test_error_detection_in_tool_results(result: str, failed: bool) -> None:

@@ -68,9 +68,17 @@ def _error_of(result: str) -> str | None:
     if parsed is not None:
         return None
     head = stripped[:300]
-    if _ERROR_WORDS.search(head) or _STATUS_CODE.search(head):
+    if _ERROR_WORDS.search(_COUNTS.sub(" ", head)) or _STATUS_CODE.search(head):
         return shorten(head.splitlines()[0], 80)
     return None
+
+
+_COUNTS = re.compile(
+    r"\b\d+\s*(?:failed|failures?|errors?)\b|\b(?:failed|failures?|errors?)\s*[:=]\s*\d+|\d+\s*(?:个)?(?:失败|错误)",
+    re.IGNORECASE,
+)
+"""Counts a result reports ("46 passed, 4 failed", "sessions failed: 4/50", "0 errors"): the call worked
+and says how the things it ran went."""
 
 
 def _error_type(error: str) -> str:
