@@ -772,9 +772,17 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Wait",
         "换个别的",
         "再找找其他的",
+        "Two things",  # announcing what follows
+        "One new rule",
     ):
         assert not says_what(said), said
-    for said in ("换成博物馆", "Under 250 words", "也要安静一点的", "Lead with the dbt migration"):
+    for said in (
+        "换成博物馆",
+        "Under 250 words",
+        "也要安静一点的",
+        "Lead with the dbt migration",
+        "Two slides max",
+    ):
         assert says_what(said), said
     record = extract(
         chunk(

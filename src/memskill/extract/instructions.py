@@ -147,11 +147,13 @@ of a verb and these says nothing an agent could follow."""
 _NO_OBJECT_EN = frozenset(
     """search look find try show give get book make do change changed mind something anything else other
     others another different options option one ones some any more again instead actually right now wait
-    hold uh um won work works fine okay ok user please thing things just really""".split()
+    hold uh um won work works fine okay ok user please thing things just really two three few several
+    couple new rule rules point points""".split()
 )
 _NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|的|吧|了|呢|个")
 """What asking for another option is made of ("Search for something else", "Do you have other options",
-"换个别的", "再找找其他的"): an instruction of these alone names nothing the user wants."""
+"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:"): an instruction
+of these alone names nothing the user wants."""
 
 
 def says_what(text: str) -> bool:
