@@ -23,7 +23,7 @@ from memskill.cluster import Chooser
 from memskill.consolidate import Consolidator, Outcome, memory_texts, stable_id
 from memskill.errors import LeaseLost
 from memskill.evidence import sources_of
-from memskill.extract import asks_for_a_task, detect_language, reacts_to_answer
+from memskill.extract import detect_language, task_chunks
 from memskill.generalise import generalise
 from memskill.lifecycle import MACHINE, Review, after_build, found_helpful, removed_items, vetted
 from memskill.llm import Ledger, StageRun, StructuredLLM
@@ -129,21 +129,7 @@ class Pipeline:
         messages = [*context, *new]
         fresh = set(new_ids)
         tags = tuple(str(t) for t in payload.get("tags", []))
-        parts: list[TaskChunk] = []
-        for part in self.stages.segment(messages, ledger):
-            chunk = TaskChunk(
-                job.conversation_id,
-                part.title,
-                tuple(messages[part.start : part.end + 1]),
-                reacts_to_answer(messages, part.start),
-            )
-            if parts and not asks_for_a_task(chunk):
-                # Thanks, corrections or limits alone answer the task before them: one task, one record.
-                before = parts[-1]
-                chunk = replace(before, messages=before.messages + chunk.messages)
-                parts[-1] = chunk
-            else:
-                parts.append(chunk)
+        parts = task_chunks(job.conversation_id, messages, self.stages.segment(messages, ledger))
         # A chunk with new messages is a task to record; so is an older chunk whose stored record
         # reaches past it (a later turn moved its boundary): that record is written again, shorter.
         chunks = [

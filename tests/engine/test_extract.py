@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -18,10 +19,11 @@ from memskill.extract import (
     extract_preferences,
     extract_tool_lessons,
     split_sentences,
+    task_chunks,
 )
 from memskill.extract.instructions import picks, request_words, step_text
 from memskill.extract.prose import own_sentences
-from memskill.models import Message, PreferenceDraft, TaskChunk, ToolCall
+from memskill.models import Message, PreferenceDraft, Segment, TaskChunk, ToolCall
 from memskill.tagger import default_tagger
 
 PREFEVAL_FILLER = SHARED / "data/prefeval/filtered_inter_turns.json"
@@ -814,3 +816,21 @@ def test_a_long_paragraph_after_a_short_lead_in_is_the_user_speaking() -> None:
     assert any("reproduce first" in sentence for sentence in own_sentences(said))
     pasted = "Check this:\nline one of the log that the user pasted here\n" + "more pasted log output\n" * 12
     assert own_sentences(pasted) == ["Check this"]
+
+
+def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves() -> None:
+    messages = conversation(
+        ("user", "这周五部门团建，帮我出个方案，人均150以内，不要安排喝酒环节。"),
+        ("assistant", "方案：\n13:30 出发\n14:15 茶园徒步\n17:40 农家晚餐（不上酒水）"),
+        ("user", "这版清楚了，就按这个报给领导。"),
+        ("user", "帮我写篇小红书笔记，推我们店新上的香薰蜡烛，标题不超过20字。"),
+        ("assistant", "标题：下班后，给房间点一支蜡烛\n正文：\n点一支蜡烛。\n#香薰蜡烛"),
+    )
+    # The segmenter put the approval with the next request; the approval answers the outing.
+    outing, copy = task_chunks("c1", messages, [Segment(0, 1, ""), Segment(2, 4, "")])
+    assert [m.content[:4] for m in outing.messages] == ["这周五部", "方案：\n", "这版清楚"]
+    assert copy.messages[0].content.startswith("帮我写篇小红书")
+    # A limit ahead of the ask may be the next task's own: it stays there.
+    limit = replace(messages[2], content="预算这次控制在100以内。")
+    _, copy = task_chunks("c1", (*messages[:2], limit, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")])
+    assert copy.messages[0].content.startswith("预算")

@@ -24,11 +24,12 @@ pasted material, the fillers trimmed off a clause, the subject rewritten in the 
 from memskill.extract.facts import extract_facts
 from memskill.extract.preferences import extract_preferences
 from memskill.extract.prose import detect_language, split_sentences
-from memskill.extract.record import asks_for_a_task, build_task_record, extract
+from memskill.extract.record import answers_before, asks_for_a_task, build_task_record, extract, task_chunks
 from memskill.extract.tools import extract_tool_lessons
 from memskill.extract.turns import reacts_to_answer
 
 __all__ = [
+    "answers_before",
     "asks_for_a_task",
     "build_task_record",
     "detect_language",
@@ -38,4 +39,5 @@ __all__ = [
     "extract_tool_lessons",
     "reacts_to_answer",
     "split_sentences",
+    "task_chunks",
 ]

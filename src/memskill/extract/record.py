@@ -44,9 +44,9 @@ from memskill.extract.prose import (
 )
 from memskill.extract.shape import named_parts, structure
 from memskill.extract.tools import extract_tool_lessons, tool_steps
-from memskill.extract.turns import Turn, read_turns, substantive
+from memskill.extract.turns import Turn, reacts_to_answer, read_turns, substantive
 from memskill.generalise import generalise
-from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, TaskChunk, TaskRecord
+from memskill.models import Extraction, FactDraft, Message, PreferenceDraft, Segment, TaskChunk, TaskRecord
 from memskill.text import content_tokens
 
 CONFIRM_STEP = {
@@ -109,6 +109,46 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
         # turn that says it changes or returns to a topic ("另外…", "回到行程，…") is read by its labels.
         return any(tag.mass(ASKING) >= ASK_FLOOR for turn in turns for tag in turn.tags)
     return any(tag.label in asked for turn in turns for tag in turn.tags)
+
+
+def answers_before(chunk: TaskChunk) -> int:
+    """How many leading messages of a chunk that goes on to ask for something still answer the task
+    before it: approvals or thanks alone ("这版清楚了，就按这个报给领导。") and any reply to them, up to the
+    first user message that asks (0 when the chunk opens asking, never asks, or says something else
+    first). They belong to that task's record, not to the next one's."""
+    for index, message in enumerate(chunk.messages):
+        if message.role != "user" or not message.content.strip():
+            continue
+        alone = TaskChunk(chunk.conversation_id, "", (message,), chunk.after_answer or index > 0)
+        if asks_for_a_task(alone):
+            return index
+        if any(substantive(turn) for turn in read_turns(alone.messages, opening=alone.after_answer)):
+            return 0  # a limit or a fact ahead of the ask may be the next task's own
+    return 0
+
+
+def task_chunks(
+    conversation_id: str, messages: Sequence[Message], segments: Sequence[Segment]
+) -> list[TaskChunk]:
+    """The tasks of a conversation's messages, cut where the segmenter cut, except that thanks,
+    corrections or limits answer the task before them, alone or ahead of a new ask (`answers_before`):
+    one task, one record."""
+    parts: list[TaskChunk] = []
+    for part in segments:
+        chunk = TaskChunk(
+            conversation_id,
+            part.title,
+            tuple(messages[part.start : part.end + 1]),
+            reacts_to_answer(messages, part.start),
+        )
+        head = len(chunk.messages) if parts and not asks_for_a_task(chunk) else 0
+        head = head or (answers_before(chunk) if parts else 0)
+        if head:
+            parts[-1] = replace(parts[-1], messages=parts[-1].messages + chunk.messages[:head])
+        if head < len(chunk.messages):
+            after = reacts_to_answer(messages, part.start + head)
+            parts.append(replace(chunk, messages=chunk.messages[head:], after_answer=after))
+    return parts
 
 
 _BACK = re.compile(
