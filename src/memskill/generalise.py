@@ -296,6 +296,8 @@ def _is_person(word: str) -> bool:
 
 
 _LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
+_THERE = frozenset("那边 这边 附近 一带 周边 那儿 这儿 玩 逛 旅游 出差 待 住 。 ， ！ ？ , . ! ?".split())
+"""What follows a place one goes to ("去余杭那边", "去萧山玩") rather than a person."""
 _COMMON_WORD = 100  # jieba's count from which a two-character `ns` word may be ordinary (入门: 312)
 _EVERYDAY_WORD = 5000
 """From this count a two-character `ns` word outside the gazetteer is an everyday word even on a trip
@@ -346,7 +348,10 @@ def _chinese_names(text: str, travel: bool = True) -> str:
             title = next((t for t in _TITLES if name.endswith(t) and len(name) > len(t)), "")
             # A name followed by a place noun names the place (杜甫草堂, 金沙遗址), not a person.
             compound = bool(next_word) and next_word[-1] in _BUILDING_ENDS + "址居场"
-            if title and _is_person(name):
+            previous = pairs[index - 1][0] if index else ""
+            if not title and previous.endswith(_LOCATING) and (not next_word or next_word in _THERE):
+                pieces.append("目的地")  # "想去余杭那边", "下周去萧山": an `nr` word one goes to is a place
+            elif title and _is_person(name):
                 pieces.append(lead + title)
             elif _is_person(name) and not compound:
                 pieces.append(lead + "对方")

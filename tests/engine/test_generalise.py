@@ -178,3 +178,11 @@ def test_a_name_at_the_end_is_masked_and_a_well_known_word_tagged_as_one_is_not(
 
 def test_a_food_street_is_a_kind_of_place_not_a_destination() -> None:
     assert generalise("建设路美食街") == "建设路美食街"
+
+
+def test_a_name_one_goes_to_is_a_place_not_a_person() -> None:
+    # jieba tags 余杭 and 萧山 (districts of Hangzhou) as people's names.
+    assert generalise("想去余杭那边") == "想去目的地那边"
+    assert generalise("去萧山玩两天") == "去目的地玩N天"
+    assert generalise("跟李明去吃饭") == "跟对方去吃饭"
+    assert generalise("帮我给王芳写封邮件") == "帮我给对方写封邮件"
