@@ -112,15 +112,29 @@ def retract(
 
 
 def same(a: str, b: str, similarity: Similarity) -> bool:
+    if _other_tools(a, b):
+        return False
     return overlap(a, b) >= MERGE_OVERLAP or float(similarity([a], [b])[0, 0]) >= MERGE_COSINE
+
+
+def _other_tools(a: str, b: str) -> bool:
+    """Whether two steps call different tools: "调用 get_weather（参数：city、date）" is no restatement of
+    "调用 search_venues（参数：city、district、date、…）", however many parameters they share."""
+    left, right = _TOOL_STEP.match(a), _TOOL_STEP.match(b)
+    return bool(left and right and left.group(1) != right.group(1))
 
 
 def best_match(text: str, others: Sequence[str], similarity: Similarity) -> int | None:
     if not others:
         return None
     cosines = similarity([text], others)[0]
-    scores = [max(float(c), overlap(text, other) + 0.2) for c, other in zip(cosines, others)]
+    scores = [
+        -1.0 if _other_tools(text, other) else max(float(c), overlap(text, other) + 0.2)
+        for c, other in zip(cosines, others)
+    ]
     best = int(np.argmax(scores))
+    if _other_tools(text, others[best]):
+        return None
     if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[best]) >= MERGE_OVERLAP:
         return best
     return None
@@ -339,6 +353,10 @@ def _once_key(step: str) -> tuple[str, str] | None:
             return kind, ""
     named = _PART_NAME.match(step)
     return ("part", named.group(1) or named.group(2)) if named else None
+
+
+_TOOL_STEP = re.compile(r"^(?:调用 |Call )([\w.-]+)")
+"""A step that calls a tool (`extract.tools.tool_steps`), with the tool's name."""
 
 
 def _is_part(step: str) -> bool:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from memskill.models import TaskRecord
-from memskill.skill_items import overlap
+from memskill.skill_items import best_match, overlap, same
 from memskill.skillfile import validate
 from memskill.synthesize import Evidence, document, merge, render_checked, synthesize
 
@@ -249,3 +249,11 @@ def test_the_same_answer_is_shown_once_whatever_request_it_came_under() -> None:
     items, _ = merge((), Evidence("rec_a", first), no_embedding)
     items, _ = merge(items, Evidence("rec_b", second), no_embedding)
     assert len([i for i in items if i.section == "example"]) == 1
+
+
+def test_steps_calling_different_tools_never_merge() -> None:
+    weather = "调用 get_weather（参数：city、date）"
+    venues = "调用 search_venues（参数：city、district、date、people、budget_per_person）"
+    assert overlap(weather, venues) >= 0.6, "they share most of their words"
+    assert not same(weather, venues, no_embedding) and best_match(weather, [venues], no_embedding) is None
+    assert same(weather, "调用 get_weather（参数：city、date、days）", no_embedding)
