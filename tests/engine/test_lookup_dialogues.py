@@ -258,3 +258,17 @@ def test_a_request_that_points_back_at_the_task_asks_for_no_new_one() -> None:
     assert not asks("Can you try to book it for Luna Bistro?")
     assert not asks("Make it for the 14th of this month.")
     assert asks("Book a table at Luna Bistro.")
+
+
+def test_an_answer_laid_out_in_lines_asks_nothing_first_whatever_it_holds() -> None:
+    outline = "\n".join(f"**{n}. Slide {n} states its point.**\n- a bullet" for n in range(1, 8))
+    messages = [
+        Message(
+            id="1", role="user", content="Another deck outline, please: two more engineers for payments."
+        ),
+        Message(id="2", role="assistant", content=outline + "\n**8. Summary**\n- Questions?"),
+        Message(id="3", role="user", content="Don't finish on a summary slide, end with the ask."),
+    ]
+    assert clarifying_questions(messages) == []
+    messages[1] = Message(id="2", role="assistant", content="How long is the slot, and who is in the room?")
+    assert clarifying_questions(messages) == ["How long is the slot, and who is in the room?"]
