@@ -97,24 +97,24 @@ class Tagger:
             return []
         rows = [feature_ids(text, context) for text, context in zip(clauses, contexts)]
         probabilities = self.clause_model.probabilities(rows)
-        return [self._tag(*row) for row in zip(clauses, probabilities, contexts)]
+        return [self._tag(*row) for row in zip(clauses, probabilities, rows, contexts)]
 
-    def _tag(self, text: str, probabilities: np.ndarray, context: Context) -> Tag:
+    def _tag(self, text: str, probabilities: np.ndarray, slots: np.ndarray, context: Context) -> Tag:
         best = int(probabilities.argmax())
         label = self.clause_model.labels[best]
         span, confidence = self.spans.scored(text, label) if label in NEEDS_SPAN else (text.strip(), 1.0)
         every = {name: float(p) for name, p in zip(self.clause_model.labels, probabilities)}
         directive = rewrite(text, label, span, confidence) if label in NEEDS_DIRECTIVE else ""
-        return Tag(text, label, every[label], span, every, directive, self._lasting(text, label, context))
+        return Tag(text, label, every[label], span, every, directive, self._lasting(slots, label, context))
 
-    def _lasting(self, text: str, label: str, context: Context) -> float:
+    def _lasting(self, slots: np.ndarray, label: str, context: Context) -> float:
         """`Tag.lasting` of a clause with its label and context."""
         model = self.scope_model
         if model is None:
             return 1.0
         # A clause labelled otherwise may still be read as a wish (by its label mass): its scope as one.
         wish = label if label in WISH_LABELS else "constraint"
-        row = model.probabilities([scope_features(text, wish, context)])[0]
+        row = model.probabilities([scope_features(slots, wish, context)])[0]
         return float(row[model.labels.index("lasting")])
 
     def tag(self, turn: str, first_turn: bool = True, after_answer: bool = False) -> list[Tag]:
@@ -136,8 +136,9 @@ class Tagger:
                 following=clauses[i + 1] if i + 1 < len(clauses) else "",
                 previous_label=tags[-1].label if tags else "",
             )
-            row = self.clause_model.probabilities([feature_ids(text, context)])[0]
-            tags.append(self._tag(text, row, context))
+            slots = feature_ids(text, context)
+            row = self.clause_model.probabilities([slots])[0]
+            tags.append(self._tag(text, row, slots, context))
         return tuple(tags)
 
 

@@ -142,7 +142,8 @@ def feature_ids(text: str, context: Context) -> np.ndarray:
     return np.unique(np.fromiter((_hash(name) for name in feature_names(text, context)), dtype=np.int64))
 
 
-def scope_features(text: str, label: str, context: Context) -> np.ndarray:
-    """A wish's features for the scope model (`tagger.scope`): the clause's, with its label."""
+def scope_features(slots: np.ndarray, label: str, context: Context) -> np.ndarray:
+    """A wish's features for the scope model (`tagger.scope`): the clause's (`feature_ids`), with its
+    label."""
     extra = [_hash(f"label:{label}"), _hash(f"label:{label}|{'first' if context.first_turn else 'later'}")]
-    return np.unique(np.append(feature_ids(text, context), extra))
+    return np.unique(np.append(slots, extra))

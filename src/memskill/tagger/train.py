@@ -288,7 +288,8 @@ def scope_examples(clauses: Sequence[Clause]) -> tuple[list[np.ndarray], list[bo
     kept: list[Clause] = []
     for clause, example in zip(clauses, from_corpus(list(clauses))):
         if clause.label in WISH_LABELS and clause.scope:
-            rows.append(scope_features(clause.text, clause.label, example.context))
+            slots = feature_ids(clause.text, example.context)
+            rows.append(scope_features(slots, clause.label, example.context))
             gold.append(clause.scope == "lasting")
             kept.append(clause)
     return rows, gold, kept
