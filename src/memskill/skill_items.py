@@ -20,6 +20,7 @@ import numpy as np
 
 from memskill.consolidate import CONTRADICTION_COSINE
 from memskill.extract.prose import shorten
+from memskill.extract.tools import called_tool
 from memskill.models import PreferenceDraft, SkillItem
 from memskill.prompts import one_line
 from memskill.prompts.skill_update import SECTIONS, SkillUpdate, Verdict
@@ -120,23 +121,19 @@ def same(a: str, b: str, similarity: Similarity) -> bool:
 def _other_tools(a: str, b: str) -> bool:
     """Whether two steps call different tools: "调用 get_weather（参数：city、date）" is no restatement of
     "调用 search_venues（参数：city、district、date、…）", however many parameters they share."""
-    left, right = _TOOL_STEP.match(a), _TOOL_STEP.match(b)
-    return bool(left and right and left.group(1) != right.group(1))
+    left, right = called_tool(a), called_tool(b)
+    return left is not None and right is not None and left != right
 
 
 def best_match(text: str, others: Sequence[str], similarity: Similarity) -> int | None:
-    if not others:
+    candidates = [i for i, other in enumerate(others) if not _other_tools(text, other)]
+    if not candidates:
         return None
-    cosines = similarity([text], others)[0]
-    scores = [
-        -1.0 if _other_tools(text, other) else max(float(c), overlap(text, other) + 0.2)
-        for c, other in zip(cosines, others)
-    ]
+    cosines = similarity([text], [others[i] for i in candidates])[0]
+    scores = [max(float(c), overlap(text, others[i]) + 0.2) for c, i in zip(cosines, candidates)]
     best = int(np.argmax(scores))
-    if _other_tools(text, others[best]):
-        return None
-    if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[best]) >= MERGE_OVERLAP:
-        return best
+    if float(cosines[best]) >= MERGE_COSINE or overlap(text, others[candidates[best]]) >= MERGE_OVERLAP:
+        return candidates[best]
     return None
 
 
@@ -353,10 +350,6 @@ def _once_key(step: str) -> tuple[str, str] | None:
             return kind, ""
     named = _PART_NAME.match(step)
     return ("part", named.group(1) or named.group(2)) if named else None
-
-
-_TOOL_STEP = re.compile(r"^(?:调用 |Call )([\w.-]+)")
-"""A step that calls a tool (`extract.tools.tool_steps`), with the tool's name."""
 
 
 def _is_part(step: str) -> bool:

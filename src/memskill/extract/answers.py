@@ -171,10 +171,6 @@ LAID_OUT = 8
 round of questions before one."""
 
 
-def _laid_out(text: str) -> bool:
-    return sum(1 for line in text.splitlines() if line.strip()) >= LAID_OUT
-
-
 def clarifying_questions(messages: Sequence[Message]) -> list[str]:
     """Questions the assistant asked before its first answer (that the user then answered), from every
     reply that asks until the first that does not: a reply that asks nothing is an answer, and what is
@@ -182,7 +178,7 @@ def clarifying_questions(messages: Sequence[Message]) -> list[str]:
     first (`confirmed_before_acting`); an acknowledgement before a question is left out."""
     asked: list[str] = []
     for index, reply in answers(messages):
-        if not _QUESTION.search(reply.content) or _laid_out(reply.content):
+        if not _QUESTION.search(reply.content) or len(answer_lines(reply.content)) >= LAID_OUT:
             break  # an answer, even one with a "Questions?" slide or a closing "Anything else?"
         answered = any(m.role == "user" for m in messages[index + 1 :])
         if not answered:

@@ -298,7 +298,7 @@ def instructions(
                 continue
             if turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
                 continue  # "回到行程，" / "By the way," only announces where the talk goes
-            if tag.label in (*INSTRUCTION_LABELS,) and asks_the_assistant(tag.text):
+            if tag.label in INSTRUCTION_LABELS and asks_the_assistant(tag.text):
                 # "住宿你建议住哪？", "Are there any vegetarian dishes there?": a question to answer, not a
                 # step of the task nor a limit of its result.
                 continue

@@ -264,7 +264,7 @@ def build_task_record(
     # A limit the scope model reads as this request's only ("这次预算3000以内", "周五晚上7点") ranks after
     # the lasting ones, so a full skill leaves it out first. Dropping it outright lost more of the
     # users' own limits than it removed of the occasion's (docs/benchmarks.md).
-    lasting = sorted(requirements, key=lambda r: not (r.lasting or r.corrects))
+    ranked = sorted(requirements, key=lambda r: not (r.lasting or r.corrects))
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
@@ -284,14 +284,14 @@ def build_task_record(
         goal=goal,
         steps=tuple(steps),
         corrections=tuple(
-            dict.fromkeys(text for text, fix in [*liked, *((r.text, r.corrects) for r in lasting)] if fix)
+            dict.fromkeys(text for text, fix in [*liked, *((r.text, r.corrects) for r in ranked)] if fix)
         ),
         preferences=tuple(dict.fromkeys(text for text, _ in liked)),
         tools=tuple(tools),
         outcome=_outcome(chunk.messages),
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
-        requirements=tuple(dict.fromkeys(r.text for r in lasting)),
+        requirements=tuple(dict.fromkeys(r.text for r in ranked)),
         fixes=fixes_by_turn(requirements, language),
         requests=tuple(requests),
         shape=tuple(structure(answer)),

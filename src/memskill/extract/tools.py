@@ -286,8 +286,23 @@ def tool_steps(messages: Sequence[Message], chinese: bool) -> dict[str, list[str
             )
             keys = list((_arguments(good.arguments) or {}) if good is not None else {})
             if chinese:
-                text = f"调用 {call.name}" + (f"（参数：{'、'.join(keys)}）" if keys else "")
+                text = CALL_STEP["zh"].format(tool=call.name) + (
+                    f"（参数：{'、'.join(keys)}）" if keys else ""
+                )
             else:
-                text = f"Call {call.name}" + (f" (arguments: {', '.join(keys)})" if keys else "")
+                text = CALL_STEP["en"].format(tool=call.name) + (
+                    f" (arguments: {', '.join(keys)})" if keys else ""
+                )
             after.setdefault(last_user, []).append(text)
     return after
+
+
+CALL_STEP = {"zh": "调用 {tool}", "en": "Call {tool}"}
+"""How a step that calls a tool opens (`tool_steps`)."""
+_CALL_STEP = re.compile(r"^(?:调用 |Call )([\w.-]+)")
+
+
+def called_tool(step: str) -> str | None:
+    """The tool a procedure step calls (`tool_steps`), or None for any other step."""
+    match = _CALL_STEP.match(step)
+    return match.group(1) if match else None
