@@ -235,6 +235,10 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     ]
     table = "| 类别 | 项目 | 金额 |\n|---|---|---|\n| 固定 | 房贷 | 6500 |\n| 日常 | 交通 | 800 |"
     assert structure(table) == ["用表格（列：类别、项目、金额）"]
+    # Chinese layouts: parts headed 【…】, points marked "·" with or without a space; "-5℃" is no point.
+    event = "【时间】周五下午\n13:30 集合\n【场地】\n茶园营地\n【费用】\n·套餐：98元\n· 大巴：50元"
+    assert structure(event) == ["包含：时间、场地、费用", "分点列出"]
+    assert structure("早晚温差大\n-5℃到3℃\n-2℃到6℃") == []
 
 
 def test_an_answer_that_ends_in_a_sentence_after_its_parts_ends_with_a_takeaway() -> None:

@@ -29,11 +29,14 @@ _WEEK = re.compile(
     re.I,
 )
 _NUMBERED = re.compile(r"^\s*\d+[.、)）]\s*\S")
-_BULLET = re.compile(r"^\s*[-*•]\s+\S")
+BULLET_MARK = r"(?:[-*•]\s+|[·●▪■◆]\s*)"
+"""A bullet opening a line: a dash or star needs a space after it ("- 上线", not "-5℃"); the bullets of
+Chinese layouts ("·木质灯芯", "● 场地") do not."""
+_BULLET = re.compile(rf"^\s*{BULLET_MARK}\S")
 _SECTION = re.compile(r"^\s*[一二三四五六七八九十]+、")
 _HEADING = re.compile(
-    r"^\s*(?:#{1,4}\s*(?P<md>[^#\n]{1,24})$|(?:[-*•]\s+)?\*\*(?P<bold>[^*\n]{1,16})\*\*|"
-    r"(?P<label>[^\s:：|，,。.0-9*#-][^:：|，,。.*]{0,3})[:：](?!//))"
+    r"^\s*(?:#{1,4}\s*(?P<md>[^#\n]{1,24})$|(?:[-*•]\s+)?\*\*(?P<bold>[^*\n]{1,16})\*\*|【(?P<bracket>[^】\n]{1,12})】|"
+    r"(?P<label>[^\s:：|，,。.0-9*#·●▪■◆-][^:：|，,。.*]{0,3})[:：](?!//))"
 )
 _TABLE = re.compile(r"^\s*\|.*\|\s*$")
 _LAYOUTS = (
@@ -60,7 +63,7 @@ def answer_lines(text: str) -> list[str]:
 
 
 MAX_SECTIONS = 6
-_POINT = re.compile(r"^\s*(?:\d+[.、)）]|[-*•]|[一二三四五六七八九十]+、)\s*")
+_POINT = re.compile(rf"^\s*(?:\d+[.、)）]|{BULLET_MARK}|[一二三四五六七八九十]+、)\s*")
 _POINT_LABEL = re.compile(
     r"^(?:\*\*)?(?P<label>[^:：*\n]{1,24}?)(?:\*\*)?\s*[:：]|^(?P<whole>[^:：，,。.!?！？\n]{1,12})$"
 )
@@ -76,7 +79,8 @@ def _section_name(line: str, chinese: bool, nested: bool) -> str:
     if any(p.match(line) for p in (_DAY, _WEEK, _WEEKDAY)):
         return ""
     if match := _HEADING.match(_ASIDE.sub("", line)):
-        return (match.group("md") or match.group("bold") or match.group("label")).strip(" *:：")
+        name = match.group("md") or match.group("bold") or match.group("bracket") or match.group("label")
+        return name.strip(" *:：")
     point = _POINT.match(line)
     if point is None or not (nested or _SECTION.match(line)):
         return ""
