@@ -136,6 +136,22 @@ def test_initials_do_not_end_a_sentence() -> None:
     assert len(tagger.split("It works. Thanks a lot.")) == 2
 
 
+def test_a_turn_is_never_cut_inside_brackets() -> None:
+    from memskill.tagger.clauses import cut_points
+
+    text = "Wait on it (an event, a future, a join), then assert. 费用（含大巴、保险）按人均算，别超150。"
+    inside = [(text.index("("), text.index(")")), (text.index("（"), text.index("）"))]
+    hard, soft = cut_points(text)
+    assert soft and not any(a < p < b for p in hard + soft for a, b in inside)
+
+
+def test_a_time_or_condition_stays_with_what_it_modifies() -> None:
+    tagger = default_tagger()
+    rule = "And from now on, before you show me a patch, explain the root cause in two sentences."
+    assert tagger.split(rule) == [rule]
+    assert tagger.split("如果下雨，就把室内场地当主方案。") == ["如果下雨，就把室内场地当主方案。"]
+
+
 def test_tagging_never_breaks_on_odd_input() -> None:
     tagger = default_tagger()
     for text in ("", "   ", "👍", "```\ncode, with; commas\n```", "a" * 5000, "？？？", "，，，"):
