@@ -818,6 +818,22 @@ def test_a_long_paragraph_after_a_short_lead_in_is_the_user_speaking() -> None:
     assert own_sentences(pasted) == ["Check this"]
 
 
+def test_what_the_user_says_after_pasted_material_is_theirs() -> None:
+    ticket = (
+        "Draft a reply to this ticket, pasting it:\n\nFrom: a customer\nSubject: reminders broken\n"
+        "Our reminders stopped. I want a refund.\n\nHow I want replies in general: never write "
+        "'we apologize for any inconvenience', and sign off as 'Ines, Customer Care'."
+    )
+    said = own_sentences(ticket)
+    assert said[0] == "Draft a reply to this ticket, pasting it"
+    assert any("Ines, Customer Care" in sentence for sentence in said)
+    assert not any("refund" in sentence for sentence in said)
+    essay = "帮我批改下作文，但有几点：先夸，再说问题，问题最多两个。\n\n《小仓鼠》\n它叫团子。\n我爱它。"
+    assert own_sentences(essay) == ["帮我批改下作文，但有几点：先夸，再说问题，问题最多两个。"]
+    rules = "写篇小红书。\n\n1. 标题20字以内\n2. 结尾3个话题标签\n3. 别用网络词"
+    assert len(own_sentences(rules)) == 4
+
+
 def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves() -> None:
     messages = conversation(
         ("user", "这周五部门团建，帮我出个方案，人均150以内，不要安排喝酒环节。"),

@@ -83,20 +83,48 @@ def _is_code_line(line: str) -> bool:
 
 
 def own_sentences(content: str) -> list[str]:
-    """Sentences where the user speaks for themselves (code and pasted material dropped)."""
+    """Sentences where the user speaks for themselves (code and pasted material dropped). Material is
+    what a paragraph ending in a colon brings ("pasting it:", "我的笔记："), a block of lines pasted
+    after the user's first paragraph (an essay, an e-mail, a log), and within a paragraph what follows
+    "Translate this:" or a colon before a block of lines; the user's paragraphs after it are theirs."""
     text = _LONG_QUOTE.sub(" ", CODE_BLOCK.sub(" ", content))
-    colon = re.search(r"[:：]", text)
+    own: list[str] = []
+    introduced = False
+    for index, paragraph in enumerate(p for p in re.split(r"\n\s*\n", text) if p.strip()):
+        if introduced or (index and _pasted(paragraph)):
+            introduced = False
+            continue
+        words, introduced = _own_part(paragraph.strip())
+        own.append(words)
+    lines = [line for line in "\n".join(own).split("\n") if line.strip() and not _is_code_line(line)]
+    sentences = split_sentences("\n".join(lines))
+    if sum(map(len, lines)) > 1000 and len(sentences) > 4:
+        sentences = sentences[:2] + sentences[-2:]
+    return sentences
+
+
+PASTED_LINES = 3
+"""A paragraph of at least this many lines, after the first, is pasted (unless its lines are points)."""
+_POINT_LINE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•·])\s*\S")
+
+
+def _pasted(paragraph: str) -> bool:
+    lines = [line for line in paragraph.strip().split("\n") if line.strip()]
+    return len(lines) >= PASTED_LINES and not all(_POINT_LINE.match(line) for line in lines)
+
+
+def _own_part(paragraph: str) -> tuple[str, bool]:
+    """The user's words in a paragraph, and whether it ends by introducing material."""
+    if re.search(r"[:：]$", paragraph):
+        return paragraph[:-1], True
+    colon = re.search(r"[:：]", paragraph)
     if colon is not None:
-        head, rest = text[: colon.start()], text[colon.end() :]
+        head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
         # After "Translate this:" comes material; so does a long block of lines after any colon. One
         # long paragraph after "Another flaky one:" is the user still speaking.
         if (len(head) <= 80 and _MATERIAL_HEAD.search(head)) or (len(rest) > 200 and "\n" in rest.strip()):
-            text = head
-    lines = [line for line in text.split("\n") if line.strip() and not _is_code_line(line)]
-    sentences = split_sentences("\n".join(lines))
-    if len(text) > 1000 and len(sentences) > 4:
-        sentences = sentences[:2] + sentences[-2:]
-    return sentences
+            return head, False
+    return paragraph, False
 
 
 ZH_LEADING_FILLER = re.compile(

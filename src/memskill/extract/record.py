@@ -39,6 +39,7 @@ from memskill.extract.prose import (
     CODE_BLOCK,
     clean_en,
     detect_language,
+    own_sentences,
     shorten,
     split_sentences,
 )
@@ -240,7 +241,10 @@ def build_task_record(
     first_turn = next((turn for turn in turns if substantive(turn)), None)
     first = first_turn.message if first_turn is not None else None
     opening = first or (users[0] if users else None)
-    goal = shorten(opening.content, 500) if opening is not None else chunk.title
+    # What the user said, not what they pasted: a ticket's "SMS reminders" does not make the task a
+    # reminder, nor a log line's "refactor" a coding task.
+    said = " ".join(own_sentences(opening.content)) if opening is not None else ""
+    goal = shorten(said or opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
     questions = clarifying_questions(chunk.messages)
     requests, steps, requirements = instructions(
