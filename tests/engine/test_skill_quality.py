@@ -143,6 +143,10 @@ def test_directives_keep_the_polarity_of_a_wish() -> None:
     assert not rewrite("网红打卡点就算了", "dislike").startswith("优先")
     assert not rewrite("排队拍照那种我真的没兴趣", "like").startswith("优先")
     assert not rewrite("千万别走回头路", "constraint").startswith("不别")
+    # A span that leaves out the "never" / "别" before it keeps it: the rule must not become its opposite.
+    never = "Never write 'we apologize', it's canned"
+    assert rewrite(never, "step", "write 'we apologize', it's canned").startswith("Never")
+    assert rewrite("千万别用这种网络词", "constraint", "这种网络词").startswith("千万别用")
     for tag in tagger.tag("我比较喜欢逛文化景点，商场什么的不太感兴趣。"):
         assert not tag.directive.startswith(("我", "用户")), tag
 

@@ -164,12 +164,30 @@ def rewrite(text: str, label: str, span: str, confidence: float = 1.0) -> str:
     if label == "like" and _NEGATION.search(text) and not _NEGATION.search(span):
         return compose("", _SPEAKER.sub("", text))  # "…那种我真的没兴趣" read as a like: no "优先"
     span = _SPEAKER.sub("", span) or span  # a span that took in its speaker ("I'd rather avoid …")
+    span = _with_negation(text, span)
     felt = _felt(span, label, language)
     if felt:
         return felt
     if (language, label) in POLARITY and not _NEGATION.search(span):
         return compose(POLARITY[language, label], span)
     return compose("", span)
+
+
+_NEGATION_BEFORE = re.compile(
+    r"(?:\b(?:never|don't|dont|do not|no|not)\s+(?:[a-z]+\s+)?"
+    r"|(?:千万|绝对|一定)?(?:不要|不能|不用|不必|勿|(?<![特区分告离识性类级差辨])别)[\u4e00-\u9fff]{0,2})$",
+    re.I,
+)
+
+
+def _with_negation(text: str, span: str) -> str:
+    """The span with the "never" / "别" said just before it in the clause: a span that leaves out the
+    word that negates it would turn "Never write 'we apologize…'" into its opposite."""
+    start = text.find(span)
+    if start <= 0 or _NEGATION.search(span):
+        return span
+    before = _NEGATION_BEFORE.search(text[:start])
+    return text[before.start() : start] + span if before else span
 
 
 def _felt(body: str, label: str, language: str) -> str:
