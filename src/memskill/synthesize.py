@@ -161,6 +161,7 @@ def merge(
     )
     number = 0
     proposed = candidates(evidence)
+    known = len(current)
     # One embedding call for every text the loop compares (the embedder caches them), not one per
     # candidate: a batch costs about half as much per text.
     similarity([*{item.text for item in (*current, *proposed) if item.section != "example"}], [])
@@ -180,7 +181,10 @@ def merge(
             current, candidate, verdict, nearest, evidence.record_id, corrected, log
         ):
             continue
-        same_section = [i for i, item in enumerate(current) if item.section == candidate.section]
+        # A record's own candidates are distinct (each was kept once when the record was built): one
+        # never merges into another added just before it ("sections: …, What went well" is no
+        # duplicate of "Add a short 'What went well' section").
+        same_section = [i for i, item in enumerate(current[:known]) if item.section == candidate.section]
         if merge_once(current, candidate, evidence.record_id, log):
             continue
         match = best_match(candidate.text, [current[i].text for i in same_section], similarity)

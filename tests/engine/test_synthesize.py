@@ -257,3 +257,17 @@ def test_steps_calling_different_tools_never_merge() -> None:
     assert overlap(weather, venues) >= 0.6, "they share most of their words"
     assert not same(weather, venues, no_embedding) and best_match(weather, [venues], no_embedding) is None
     assert same(weather, "调用 get_weather（参数：city、date、days）", no_embedding)
+
+
+def test_one_records_steps_never_merge_into_each_other() -> None:
+    """A record's candidates are already distinct: two of its steps that share words both arrive; the
+    same record read again (its conversation went on) still adds nothing twice."""
+    steps = ("Add a short 'What went well' section", "Answer with sections: Summary, What went well, Actions")
+
+    def alike(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+        return np.full((len(left), len(right)), 0.95)
+
+    items, _ = merge((), Evidence("rec_a", record(steps=steps)), alike)
+    assert [i.text for i in items if i.section == "procedure"] == list(steps)
+    again, _ = merge(items, Evidence("rec_a", record(steps=steps)), alike)
+    assert [(i.text, i.support) for i in again if i.section == "procedure"] == [(s, 1) for s in steps]
