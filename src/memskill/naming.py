@@ -150,16 +150,19 @@ def name_skill(
     taken: Sequence[str] = (),
     similarity: Similarity | None = None,
     kind: TaskKind | None = None,
+    named: bool = False,
 ) -> SkillNaming:
     """Name, title and description for a skill learned from tasks with these (generalised) titles and goals.
 
     The kind of task is `kind` (a skill keeps the kind it was named after, so that its name, title and
     description say one thing), else recognised from titles and goals; the description quotes a title.
+    A skill already `named` after no kind keeps none: a later task's words ("周末懒得做饭" in a budget
+    review) must not give a skill named `household-spending` the title and purpose of meal planning.
     """
     texts = [*titles, *goals]
     # What was asked names the kind; the background around it ("a cover letter … 5 years of churn
     # dashboards") only when the requests name none.
-    kind = kind or recognise(titles) or recognise(texts)
+    kind = kind or (None if named else recognise(titles) or recognise(texts))
     goals = titles
     chinese = language == "zh" or any(has_cjk(t) for t in titles[:1])
     if kind is not None:

@@ -263,7 +263,8 @@ def synthesize(
     log = [line for line in log if not line.startswith("skip ")] + more
     language = evidence.record.language
     kept = kind_of_name(previous.name) if previous is not None else None
-    naming = name_skill(titles, goals, language, () if previous else taken_names, similarity, kept)
+    named = previous is not None
+    naming = name_skill(titles, goals, language, () if named else taken_names, similarity, kept, named)
     name = previous.name if previous is not None else naming.name
     described = description_of(update) if update is not None else None
     return SkillDraft(name, naming.title, described or naming.description, tuple(items), tuple(log), language)

@@ -850,3 +850,10 @@ def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves()
     limit = replace(messages[2], content="预算这次控制在100以内。")
     _, copy = task_chunks("c1", (*messages[:2], limit, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")])
     assert copy.messages[0].content.startswith("预算")
+
+
+def test_a_request_that_names_no_task_gives_way_to_the_one_that_does() -> None:
+    ask = "再帮个忙，朵朵写了篇作文。你帮我批改下，但有几点：先夸，再说问题，问题最多两个。"
+    record = extract(chunk(("user", ask), ("assistant", "朵朵，你的作文写得很有意思！\n1. …\n2. …"))).record
+    assert record.requests and record.requests[0].startswith("批改")
+    assert "但有几点" not in record.requests[0]

@@ -271,3 +271,12 @@ def test_one_records_steps_never_merge_into_each_other() -> None:
     assert [i.text for i in items if i.section == "procedure"] == list(steps)
     again, _ = merge(items, Evidence("rec_a", record(steps=steps)), alike)
     assert [(i.text, i.support) for i in again if i.section == "procedure"] == [(s, 1) for s in steps]
+
+
+def test_a_skill_named_after_no_kind_keeps_its_own_title_and_purpose() -> None:
+    """A later task's words ("做饭" in a budget review) give a kindless skill no kind's title."""
+    from memskill.naming import name_skill
+
+    first = name_skill(["看下我们家开销"], ["看下我们家开销"], "zh")
+    later = name_skill(["看下我们家开销", "外卖"], ["周末懒得做饭，晚餐都点外卖"], "zh", named=True)
+    assert later.title == first.title and "餐" not in later.description

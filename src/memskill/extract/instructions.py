@@ -85,7 +85,17 @@ plan, not how such tasks are done: it stays out of the skill. Narrower than `POI
 部分再具体一点" points at a part of the answer and still says how such answers should be."""
 
 
+_ANNOUNCES = re.compile(r"[:：]|[，,]\s*(?:但是?|不过|可是|只是|but\b)")
+"""Where a request's words end: a colon, or a "but" that goes on to the conditions ("批改下，但有几点：…")."""
+
+
 def request_words(tag: Tag) -> str:
+    """The words of a request (`_request_words`) up to what it announces (`_ANNOUNCES`)."""
+    words = _request_words(tag)
+    return _ANNOUNCES.split(words, maxsplit=1)[0].strip() or words
+
+
+def _request_words(tag: Tag) -> str:
     """The words of a request: its span, unless the span stops before a verb of its phrase ("帮我把训练
     计划往上调一调" has the span "把训练计划往"), then the clause, so a request never loses its action; a
     span that starts inside "帮我" ("我列一个PPT大纲") without its "我"."""
@@ -93,7 +103,7 @@ def request_words(tag: Tag) -> str:
         return tag.span or tag.text
     before = tag.text[: tag.text.find(tag.span)] if tag.span in tag.text else ""
     if before.endswith(("帮", "给", "替", "请", "让")) and tag.span.startswith("我"):
-        return request_words(replace(tag, span=tag.span[1:]))  # "帮|我列一个PPT大纲": the span cut 帮我
+        return _request_words(replace(tag, span=tag.span[1:]))  # "帮|我列一个PPT大纲": the span cut 帮我
     rest = tag.text[tag.text.find(tag.span) + len(tag.span) :] if tag.span in tag.text else ""
     rest = re.split(r"[，,。.;；:：!！?？\s]", rest, maxsplit=1)[0]  # the words the span's phrase runs on
     if any(flag.startswith("v") for _, flag in parts_of_speech(rest)):
@@ -148,12 +158,12 @@ _NO_OBJECT_EN = frozenset(
     """search look find try show give get book make do change changed mind something anything else other
     others another different options option one ones some any more again instead actually right now wait
     hold uh um won work works fine okay ok user please thing things just really two three few several
-    couple new rule rules point points""".split()
+    couple new rule rules point points help favour favor quick""".split()
 )
-_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|的|吧|了|呢|个")
+_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个")
 """What asking for another option is made of ("Search for something else", "Do you have other options",
-"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:"): an instruction
-of these alone names nothing the user wants."""
+"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:", "再帮个忙"): an
+instruction of these alone names nothing the user wants, and a request of these alone names no task."""
 
 
 def says_what(text: str) -> bool:
@@ -323,7 +333,7 @@ def instructions(
                 if requests:
                     if not one_off and not material:
                         add(steps, as_step(generalise(step_text(tag.text))))
-                else:
+                elif says_what(step_text(tag.text)):
                     add(requests, generalise(step_text(request_words(tag))))
             elif (tag.label == "step" or (instruction and how >= limit)) and not one_off and not material:
                 text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
