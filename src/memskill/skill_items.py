@@ -165,10 +165,12 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
             group = [group[i] for i in sorted(ranked)]
         elif len(group) > limit:
             # Best supported first; among equal preferences, what the user likes and always wants before
-            # the limits of one task, and the newest first (a user's latest word wins); among equal
-            # steps, the user's own and the tools' before the parts of an answer.
+            # the limits of one task, the newest task's first (a user's latest word wins), and within
+            # a task the surest first (its record ranks them); among equal steps, the user's own and
+            # the tools' before the parts of an answer.
+            task = {source: n for n, source in enumerate(dict.fromkeys(i.sources[:1] for i in group))}
             keys = [
-                (-item.support, item.position >= 0.5, -i)
+                (-item.support, item.position >= 0.5, -task[item.sources[:1]], item.position, -i)
                 if section == "preference"
                 else (-item.support, _is_part(item.text), i)
                 for i, item in enumerate(group)

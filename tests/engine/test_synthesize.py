@@ -280,3 +280,14 @@ def test_a_skill_named_after_no_kind_keeps_its_own_title_and_purpose() -> None:
     first = name_skill(["看下我们家开销"], ["看下我们家开销"], "zh")
     later = name_skill(["看下我们家开销", "外卖"], ["周末懒得做饭，晚餐都点外卖"], "zh", named=True)
     assert later.title == first.title and "餐" not in later.description
+
+
+def test_a_full_skill_keeps_each_tasks_surest_preferences_and_the_newest_tasks_first() -> None:
+    from memskill.models import SkillItem
+    from memskill.skill_items import SECTION_LIMITS, trim
+
+    limit = SECTION_LIMITS["preference"]
+    old = [SkillItem("preference", f"old {n}", 1, ("rec_a",), 0.5 + 0.04 * n) for n in range(limit)]
+    new = [SkillItem("preference", f"new {n}", 1, ("rec_b",), 0.5 + 0.04 * n) for n in range(limit - 2)]
+    kept = [item.text for item in trim([*old, *new])]
+    assert kept == ["old 0", "old 1", *(item.text for item in new)]

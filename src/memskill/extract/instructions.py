@@ -254,6 +254,9 @@ class Requirement(NamedTuple):
     """The message that said it."""
     lasting: bool
     """It holds for the next task of the kind too (`Tag.lasts`), not only for this request."""
+    confidence: float = 1.0
+    """The tagger's probability of the clause's label: a reason or an aside cut off from its wish
+    ("好几个同事不喝") reads low, and a full skill leaves it out first."""
 
 
 REVISED = 0.25
@@ -341,12 +344,14 @@ def instructions(
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
                     # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
                     requirements.setdefault(
-                        re.sub(r"\W+", "", text.lower()), Requirement(text, True, turn.message.id, tag.lasts)
+                        re.sub(r"\W+", "", text.lower()),
+                        Requirement(text, True, turn.message.id, tag.lasts, tag.confidence),
                     )
                 if SAYS_NO.match(text):
                     # "早饭不用单独排时间": a step that says what not to do limits every such result.
                     requirements.setdefault(
-                        re.sub(r"\W+", "", text.lower()), Requirement(text, False, turn.message.id, tag.lasts)
+                        re.sub(r"\W+", "", text.lower()),
+                        Requirement(text, False, turn.message.id, tag.lasts, tag.confidence),
                     )
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
@@ -376,7 +381,9 @@ def instructions(
                 ):
                     earlier = requirements.get(key)
                     corrects = correction or (earlier is not None and earlier.corrects)
-                    requirements[key] = Requirement(text, corrects, turn.message.id, tag.lasts)
+                    requirements[key] = Requirement(
+                        text, corrects, turn.message.id, tag.lasts, tag.confidence
+                    )
         for tool in (tools_after or {}).get(turn.message.id, []):
             add(steps, tool)
         before_words = reply_words
@@ -388,9 +395,9 @@ def fixes_by_turn(requirements: Sequence[Requirement], language: str) -> tuple[s
     """What each correcting turn asked to change, one text per turn ("一天最多两个地方；节奏慢一点就好；
     网红点也去掉"): the lesson a correction teaches is the turn's, not each clause's."""
     by_turn: dict[str, list[str]] = {}
-    for text, corrects, message_id, _ in requirements:
-        if corrects:
-            by_turn.setdefault(message_id, []).append(text)
+    for requirement in requirements:
+        if requirement.corrects:
+            by_turn.setdefault(requirement.message_id, []).append(requirement.text)
     return tuple(LIST_JOIN[language].join(texts) for texts in by_turn.values())
 
 

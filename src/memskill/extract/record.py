@@ -70,13 +70,16 @@ def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
     """What the user likes, dislikes and always wants, as directives ("优先文化景点", "避免商场"), each
     with whether it corrects an answer; the clauses `extract_preferences` stores as preferences."""
     found: dict[str, tuple[str, bool]] = {}
+    confidence: dict[str, float] = {}
     for turn in turns:
         for tag, correction in turn_preferences(turn):
             if correction and POINTS_AT_ANSWER.search(tag.text):
                 continue
             text = directive(tag, tag.label)
             found[text] = (text, correction or found.get(text, ("", False))[1])
-    return list(found.values())
+            confidence[text] = max(confidence.get(text, 0.0), tag.confidence)
+    # The surest first: a full skill keeps the first ones (`skill_items.trim`).
+    return sorted(found.values(), key=lambda wish: -confidence[wish[0]])
 
 
 def asks_for_a_task(chunk: TaskChunk) -> bool:
@@ -268,7 +271,7 @@ def build_task_record(
     # A limit the scope model reads as this request's only ("这次预算3000以内", "周五晚上7点") ranks after
     # the lasting ones, so a full skill leaves it out first. Dropping it outright lost more of the
     # users' own limits than it removed of the occasion's (docs/benchmarks.md).
-    ranked = sorted(requirements, key=lambda r: not (r.lasting or r.corrects))
+    ranked = sorted(requirements, key=lambda r: (not (r.lasting or r.corrects), -r.confidence))
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
