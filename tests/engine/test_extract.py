@@ -857,3 +857,12 @@ def test_a_request_that_names_no_task_gives_way_to_the_one_that_does() -> None:
     record = extract(chunk(("user", ask), ("assistant", "朵朵，你的作文写得很有意思！\n1. …\n2. …"))).record
     assert record.requests and record.requests[0].startswith("批改")
     assert "但有几点" not in record.requests[0]
+
+
+def test_a_clause_that_only_announces_what_follows_is_neither_step_nor_wish() -> None:
+    from memskill.extract.turns import read_turns
+
+    said = "再帮我看看这周的作文。再加一条：最后给她留一个小任务，只要一个。"
+    [turn] = read_turns([Message(role="user", content=said)])
+    assert not any(tag.text.endswith("：") for tag in turn.tags)
+    assert any("小任务" in tag.text for tag in turn.tags)

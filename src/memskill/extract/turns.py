@@ -57,8 +57,15 @@ def read_turns(
         text = "\n".join(own_sentences(message.content))
         reacting = reacts_to_answer(messages, index, opening) if after_answer is None else after_answer
         tags = tagger.tag(text, first_turn=not turns, after_answer=reacting) if text else []
+        tags = [tag for n, tag in enumerate(tags) if n == len(tags) - 1 or not announces(tag)]
         turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting))
     return turns
+
+
+def announces(tag: Tag) -> bool:
+    """Whether a clause only announces the ones after it ("再加一条：", "几个要求先说清楚：", "One new
+    rule:"): it ends in a colon and asks for no task ("帮我看看这段代码：" does)."""
+    return tag.text.rstrip().endswith((":", "：")) and tag.label != "task_request"
 
 
 def substantive(turn: Turn) -> bool:
