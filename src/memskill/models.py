@@ -127,6 +127,10 @@ class TaskRecord:
     parts: tuple[str, ...] = ()
     """The named parts of the accepted answer with what each held, as "name: gist" ("注意: 选缓震好的
     跑鞋，…", "Risks: the migration locks the table"): the next answer of the kind has them too."""
+    standing: tuple[str, ...] = ()
+    """Steps the user gave as how tasks of the kind are done from now on (the scope model reads them as
+    lasting: "from now on add a short 'What went well' section", "老规矩：先夸，再说问题"): preferences of
+    the skill as well as steps."""
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,9 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     general = [text for text in dict.fromkeys(clean(p) for p in record.preferences) if text]
     specific = [
         text
-        for text in dict.fromkeys(clean(p) for p in (*record.corrections, *record.requirements))
+        for text in dict.fromkeys(
+            clean(p) for p in (*record.corrections, *record.requirements, *record.standing)
+        )
         if text and text not in general
     ]
     for index, text in enumerate(general):

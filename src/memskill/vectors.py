@@ -93,6 +93,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "asks": record.asks,
         "follow_ups": list(record.follow_ups),
         "fixes": list(record.fixes),
+        "standing": list(record.standing),
         "parts": list(record.parts),
     }
 
@@ -124,4 +125,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         follow_ups=strings("follow_ups"),
         fixes=strings("fixes"),
         parts=strings("parts"),
+        standing=strings("standing"),
     )

@@ -866,3 +866,12 @@ def test_a_clause_that_only_announces_what_follows_is_neither_step_nor_wish() ->
     [turn] = read_turns([Message(role="user", content=said)])
     assert not any(tag.text.endswith("：") for tag in turn.tags)
     assert any("小任务" in tag.text for tag in turn.tags)
+
+
+def test_a_step_the_user_gives_for_every_task_of_the_kind_is_also_a_preference() -> None:
+    rule = "And from now on, before you show me a patch, explain the root cause in two sentences."
+    record = extract(
+        chunk(("user", "Fix the flaky test_invoice test."), ("assistant", "Done."), ("user", rule))
+    ).record
+    assert any("root cause in two sentences" in step for step in record.standing)
+    assert all(step in record.steps for step in record.standing)

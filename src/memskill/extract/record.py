@@ -250,7 +250,7 @@ def build_task_record(
     goal = shorten(said or opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
     questions = clarifying_questions(chunk.messages)
-    requests, steps, requirements = instructions(
+    requests, steps, requirements, standing = instructions(
         turns,
         tool_steps(chunk.messages, language == "zh"),
         answers_to_questions(chunk.messages, questions),
@@ -299,6 +299,7 @@ def build_task_record(
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
         requirements=tuple(dict.fromkeys(r.text for r in ranked)),
+        standing=tuple(standing),
         fixes=fixes_by_turn(requirements, language),
         requests=tuple(requests),
         shape=tuple(structure(answer)),
