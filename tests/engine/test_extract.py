@@ -875,3 +875,13 @@ def test_a_step_the_user_gives_for_every_task_of_the_kind_is_also_a_preference()
     ).record
     assert any("root cause in two sentences" in step for step in record.standing)
     assert all(step in record.steps for step in record.standing)
+
+
+def test_a_list_of_rules_after_a_colon_is_the_users_and_review_is_not_review_this() -> None:
+    rules = "Ground rules, every week:\n- absolutely no nuts\n- dinner is 30 min max\n- Friday is pizza"
+    assert any("no nuts" in sentence for sentence in own_sentences(rules * 3))
+    said = "good. and this is for every review from now on: end with a 'Missing tests' section."
+    assert any("Missing tests" in sentence for sentence in own_sentences(said))
+    assert own_sentences("Can you review the following code: x = compute(a, b)") == [
+        "Can you review the following code"
+    ]

@@ -122,9 +122,23 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
         # After "Translate this:" comes material; so does a long block of lines after any colon. One
         # long paragraph after "Another flaky one:" is the user still speaking.
-        if (len(head) <= 80 and _MATERIAL_HEAD.search(head)) or (len(rest) > 200 and "\n" in rest.strip()):
+        if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
+            len(rest) > 200 and "\n" in rest.strip() and not _points(rest)
+        ):
             return head, False
     return paragraph, False
+
+
+def _tail(head: str) -> str:
+    """The last words before a colon, where "Translate this", "review the following code", "翻译下面这段"
+    name what comes next ("this is for every review from now on:" does not)."""
+    return head[-8:] if CJK.search(head[-8:]) else " ".join(head.split()[-3:])
+
+
+def _points(rest: str) -> bool:
+    """Whether the lines after a colon are points the user lists ("Ground rules: - no nuts - …")."""
+    lines = [line for line in rest.strip().split("\n") if line.strip()]
+    return len(lines) >= 2 and all(_POINT_LINE.match(line) for line in lines[1:])
 
 
 ZH_LEADING_FILLER = re.compile(
