@@ -885,3 +885,5 @@ def test_a_list_of_rules_after_a_colon_is_the_users_and_review_is_not_review_thi
     assert own_sentences("Can you review the following code: x = compute(a, b)") == [
         "Can you review the following code"
     ]
+    request = "PR to review: acme/web #2217, CSV export. Same rules as last time: one-line verdict on top."
+    assert any("verdict" in sentence for sentence in own_sentences(request))

@@ -60,12 +60,13 @@ def split_sentences(text: str) -> list[str]:
 
 CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _LONG_QUOTE = re.compile(r"[\"“「『][^\"”」』]{25,}[\"”」』]")
-# What comes after "Translate this:" is material, not the user speaking; "Different question: …" is.
+# What comes after "Translate this:" is material, not the user speaking; "Different question: …" is, and
+# so is "PR to review: …": a verb that works on a text ("translate", "润色") or a word pointing at what
+# follows ("this", "the following", "下面这段") ends the words before the colon.
 _MATERIAL_HEAD = re.compile(
-    r"\b(make|rewrite|translate|correct|fix|summari[sz]e|simplify|explain|revise|paraphrase|"
-    r"proofread|check|complete|convert|improve|comment|analy[sz]e|edit|classify|continue|"
-    r"read|review|following|below|text|sentence|paragraph|code|passage)\b"
-    r"|改写|翻译|润色|总结|修改|解释|纠正|检查|分析|回答|下面|以下|这段|这句",
+    r"\b(?:rewrite|translate|correct|fix|summari[sz]e|simplify|paraphrase|proofread|convert|improve|"
+    r"edit|classify|continue|this|these|following|below)\b"
+    r"|改写|翻译|润色|总结|修改|纠正|下面|以下|这段|这句|这篇",
     re.IGNORECASE,
 )
 _CODE_MARKS = re.compile(
