@@ -243,6 +243,9 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     event = "【时间】周五下午\n13:30 集合\n【场地】\n茶园营地\n【费用】\n·套餐：98元\n· 大巴：50元"
     assert structure(event) == ["包含：时间、场地、费用", "分点列出"]
     assert structure("早晚温差大\n-5℃到3℃\n-2℃到6℃") == []
+    # An e-mail's header lines, its subject and its greeting are no parts of its body.
+    mail = "收件人：刘总\n抄送：小林\n主题：【需审批】调研预算\n刘总：\n方案A：买平台\n方案B：外包"
+    assert structure(mail) == ["先写主题行", "包含：方案A、方案B"]
 
 
 def test_an_answer_that_ends_in_a_sentence_after_its_parts_ends_with_a_takeaway() -> None:

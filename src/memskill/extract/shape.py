@@ -117,10 +117,20 @@ def _headed(lines: Sequence[str], chinese: bool) -> list[tuple[int, str]]:
     nested = any(_NUMBERED.match(line) for line in lines) and any(_BULLET.match(line) for line in lines)
     found = []
     for index in range(start, len(lines)):
+        if (
+            _GREETING.match(lines[index].strip())
+            or _HEADER.match(lines[index])
+            or _SUBJECT.match(lines[index])
+        ):
+            continue  # "刘总：" greets, "收件人：" / "Cc:" address an e-mail, its subject is the shape's
         name = _section_name(lines[index], chinese, nested) or _bare_heading(lines, index, chinese)
         if name and not re.search(r"\d", name) and mask_personal(name) == name:
             found.append((index, name))
     return found
+
+
+_HEADER = re.compile(r"^\s*(?:收件人|抄送|密送|发件人|to|cc|bcc|from)\s*[:：]", re.IGNORECASE)
+"""An e-mail's header line."""
 
 
 def named_parts(text: str) -> list[tuple[str, str]]:
@@ -219,7 +229,7 @@ def structure(text: str) -> list[str]:
             parts.append("a table" + (f" (columns: {', '.join(named)})" if named else ""))
     if _closes_with_takeaway(lines):
         parts.append(_CLOSING[chinese])
-    opening = [line.strip() for line in lines[:3]]
+    opening = [line.strip() for line in lines if not _HEADER.match(line)][:3]
     if any(_SUBJECT.match(line) for line in opening[:1]):
         parts.insert(0, "先写主题行" if chinese else "a subject line first")
     if any(_BOLD_LINE.fullmatch(line) for line in opening):
