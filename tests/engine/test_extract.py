@@ -887,3 +887,6 @@ def test_a_list_of_rules_after_a_colon_is_the_users_and_review_is_not_review_thi
     ]
     request = "PR to review: acme/web #2217, CSV export. Same rules as last time: one-line verdict on top."
     assert any("verdict" in sentence for sentence in own_sentences(request))
+    second = " Same rules as last time, and the usual list of what the PR changes that no test covers." * 3
+    two_lines = request + second + "\nOh, and skip the tests."
+    assert any("verdict" in sentence for sentence in own_sentences(two_lines))

@@ -123,8 +123,9 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
         # After "Translate this:" comes material; so does a long block of lines after any colon. One
         # long paragraph after "Another flaky one:" is the user still speaking.
+        block = len([line for line in rest.split("\n") if line.strip()]) >= PASTED_LINES
         if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
-            len(rest) > 200 and "\n" in rest.strip() and not _points(rest)
+            len(rest) > 200 and block and not _points(rest)
         ):
             return head, False
     return paragraph, False
