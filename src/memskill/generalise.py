@@ -170,7 +170,8 @@ _ZH_CURRENCY = any_of("块钱|块|元|人民币|美元|美金|欧元|日元|英�
 _ZH_MONEY = re.compile(
     r"[¥￥]\s*\d[\d,]*(?:\.\d+)?[ \t]*(?:万|千|[kK])?(?:元|块)?"
     rf"|(?:\d[\d,]*(?:\.\d+)?\s*(?:[-~～—]|到|至)\s*)?\d[\d,]*(?:\.\d+)?\s*(?:万|千|[kK])?\s*{_ZH_CURRENCY}"
-    rf"|[{_ZH_NUMERAL}百千万]+(?:块钱|块|元)"
+    # Spelled out: "两百块", "五十元", "三块钱"; not an ordinal ("第一块") nor "一块" (together, a piece).
+    rf"|(?<!第)[{_ZH_NUMERAL}]*[百千万][{_ZH_NUMERAL}百千万]*块|(?<!第)[{_ZH_NUMERAL}百千万]+(?:块钱|元)"
 )
 _ZH_BUDGET_COLLAPSE = re.compile(
     r"预算(?:是|为|在|有|大概|大约|约|控制在|不超过|\s|:|：)*预算(?:左右|上下|以内|之内)?"
@@ -275,6 +276,8 @@ _DISH_ENDS = "鱼虾蟹肉鸡鸭菜汤羹饭面粥糕饼酱菇椒薯"
 characters almost never end a given name, and recipes and meal plans name many such foods."""
 _TITLES = ("经理", "老师", "总监", "主任", "老板", "医生", "先生", "女士", "同学", "阿姨", "叔叔", "总")
 """王经理 → 经理: a person named with their title keeps the title, the role the skill needs."""
+_ROLE_OF_TITLE = {"总": "领导"}
+"""A title that is no word alone: 刘总 is 领导, not 总 ("给总写封邮件")."""
 _RARE_PLACE = 10
 """A place word jieba's dictionary has seen fewer times than this, glued to the next character
 ("波比跳" cut as 波比/跳), is probably part of another word: it stays as written."""
@@ -352,7 +355,7 @@ def _chinese_names(text: str, travel: bool = True) -> str:
             if not title and previous.endswith(_LOCATING) and (not next_word or next_word in _THERE):
                 pieces.append("目的地")  # "想去余杭那边", "下周去萧山": an `nr` word one goes to is a place
             elif title and _is_person(name):
-                pieces.append(lead + title)
+                pieces.append(lead + _ROLE_OF_TITLE.get(title, title))
             elif _is_person(name) and not compound:
                 pieces.append(lead + "对方")
             else:

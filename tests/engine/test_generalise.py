@@ -84,6 +84,9 @@ def test_entities_are_replaced_whole_never_inside_another_word() -> None:
     assert generalise("波比跳做三组") == "波比跳做三组"
     assert generalise("我们部门的王经理") == "我们部门的经理"
     assert generalise("帮我规划成都5天的行程") == "帮我规划目的地N天的行程"
+    assert generalise("刘总基本只看第一块") == "领导基本只看第一块"  # no "总基本只看第预算"
+    assert generalise("我们一块去吃饭") == "我们一块去吃饭"
+    assert generalise("人均两百块以内") == "人均预算以内"
     en = generalise("Call Mr. Smith at 555-123-4567 or see https://example.com/a")
     assert en == "Call the person at the phone number or see the URL"
 
