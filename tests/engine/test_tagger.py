@@ -134,6 +134,9 @@ def test_initials_do_not_end_a_sentence() -> None:
         "Could you book P.f. Chang's in Corte Madera at noon?"
     ]
     assert len(tagger.split("It works. Thanks a lot.")) == 2
+    # People who type in lower case end sentences too; "e.g." and "etc." do not end one.
+    assert len(tagger.split("end with a tests section. we had two bugs this quarter")) == 2
+    assert len(tagger.split("use the usual tools, e.g. the linter, etc. and stop.")) == 1
 
 
 def test_a_turn_is_never_cut_inside_brackets() -> None:

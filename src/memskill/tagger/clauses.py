@@ -21,9 +21,14 @@ from memskill.tagger.features import BUCKETS
 from memskill.tagger.model import Model
 from memskill.text import CJK
 
-EN_FULL_STOP = r"(?<=[a-z0-9)\]\"'`*_]{2}[.])(?=\s+[A-Z\"“(\[0-9])"
+EN_FULL_STOP = (
+    r"(?<=[a-z0-9)\]\"'`*_]{2}[.])(?=\s+[A-Z\"“(\[0-9])"
+    r"|(?<!etc\.)(?<!approx\.)(?<!incl\.)(?<!misc\.)(?<!dept\.)(?<=[a-z]{3}[.])(?=\s+[a-z])"
+)
 """An English full stop that ends a sentence: after a word of two letters or more, before a capital
-("P.f. Chang's", "J. Smith" and "U.S." are initials, not sentence ends)."""
+("P.f. Chang's", "J. Smith" and "U.S." are initials, not sentence ends), or after a word of three
+letters or more before a lower-case word, as people who type in lower case end theirs ("…no test
+covers. we've had…"; "e.g. the" and "etc. and" go on)."""
 _HARD = re.compile(r"(?<=[。！？!?])[”’\"')）]*|\n+|" + EN_FULL_STOP)
 _SOFT = re.compile(
     r"(?<=[，,；;：:、—–\U0001f300-\U0001faff\u2600-\u27bf])(?=\s*\w)|(?=\s(?:and|but|so|because|then)\s)"
