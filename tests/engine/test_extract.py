@@ -890,3 +890,24 @@ def test_a_list_of_rules_after_a_colon_is_the_users_and_review_is_not_review_thi
     second = " Same rules as last time, and the usual list of what the PR changes that no test covers." * 3
     two_lines = request + second + "\nOh, and skip the tests."
     assert any("verdict" in sentence for sentence in own_sentences(two_lines))
+
+
+def test_a_limit_that_lists_rules_is_one_preference_per_rule() -> None:
+    from memskill.extract.instructions import listed_rules
+
+    assert listed_rules("老规矩：每天最多俩景点、9点以后出门、一家酒店住到底、不吃辣、") == [
+        "每天最多俩景点",
+        "9点以后出门",
+        "一家酒店住到底",
+        "不吃辣",
+    ]
+    assert listed_rules("Same rules as last time: 30 min max, pizza friday, list by aisle, under $130.") == [
+        "30 min max",
+        "Pizza friday",
+        "List by aisle",
+        "Under $130",
+    ]
+    assert listed_rules("预算3000以内，别排太贵的") == []  # two are no list
+    ask = "帮我排下行程。老规矩：每天最多俩景点、9点以后出门、一家酒店住到底、不吃辣。"
+    record = extract(chunk(("user", ask), ("assistant", "D1 …\nD2 …\nD3 …"))).record
+    assert {"每天最多俩景点", "9点以后出门", "不吃辣"} <= set(record.requirements)

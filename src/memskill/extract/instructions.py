@@ -365,6 +365,15 @@ def instructions(
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
+                for item in listed_rules(tag.text)[:-1]:
+                    item = generalise(item, keep_amounts=True)
+                    if not names_a_date(item):
+                        requirements.setdefault(
+                            re.sub(r"\W+", "", item.lower()),
+                            Requirement(item, False, turn.message.id, tag.lasts, tag.confidence),
+                        )
+                if listed_rules(tag.text):
+                    text = generalise(listed_rules(tag.text)[-1], keep_amounts=True)
                 key = re.sub(r"\W+", "", text.lower())
                 # A limit set in reaction to an answer, in a turn that asks for nothing else, that the next
                 # reply applies to that answer (`REVISED`: "周末我时间多，可以把长一点的放周末", "Good. Round
@@ -404,6 +413,28 @@ def instructions(
         [r for r in requirements.values() if says_what(r.text)],
         [step for step in dict.fromkeys(standing) if step in kept],
     )
+
+
+_AS_BEFORE = re.compile(r"老规矩|老样子|照旧|还是老样子|same (?:rules|as) (?:as )?(?:last time|before)", re.I)
+_LIST_HEAD = re.compile(r"^[^:：\n]{0,24}(?:[:：]|\s[-–—]\s)")
+MIN_LISTED = 3
+"""A limit that lists at least this many rules, each a few words ("老规矩：每天最多俩景点、9点以后出门、一家
+酒店住到底、不吃辣", "30 min max Mon-Thu, pizza friday, list by aisle, under $130"), is that many limits:
+the span of one clause keeps only one of them, and each restates a rule of an earlier task."""
+
+
+def listed_rules(text: str) -> list[str]:
+    """The rules a clause lists after an optional lead-in, or [] when it lists fewer than `MIN_LISTED`
+    short ones (at most 16 characters in Chinese, 10 words in English)."""
+    body = _LIST_HEAD.sub("", text.strip()).strip(" 。.；;，,、!！")
+    if CJK.search(body):
+        parts, short = re.split(r"[、，,；;]", body), lambda part: len(part) <= 16
+    else:
+        parts, short = re.split(r"\s*[,;]\s*(?:and\s+)?", body), lambda part: len(part.split()) <= 10
+    parts = [part.strip() for part in parts if part.strip() and not _AS_BEFORE.fullmatch(part.strip())]
+    if len(parts) < MIN_LISTED or not all(short(part) and content_tokens(part) for part in parts):
+        return []
+    return [part[:1].upper() + part[1:] for part in parts]
 
 
 def fixes_by_turn(requirements: Sequence[Requirement], language: str) -> tuple[str, ...]:
