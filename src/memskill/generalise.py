@@ -110,6 +110,8 @@ _EN_DATE = re.compile(
     r"|\b(?:Christmas(?: Eve)?|Easter|Thanksgiving|New Year's(?: Eve| Day)?|Labor Day"
     r"|Memorial Day|Spring Festival|Golden Week|Chinese New Year)\b"
     r"|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
+    rf"|\b(?:{_EN_WEEKDAY}|(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?) \d{{1,2}}(?:st|nd|rd|th)?\b"
+    r"(?!\s*(?:am|pm|a\.m|p\.m|[:.]\d))"
 )
 
 

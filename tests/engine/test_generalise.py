@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memskill.generalise import as_title, generalise, is_travel_context, mask_personal
+from memskill.generalise import as_title, generalise, is_travel_context, mask_personal, names_a_date
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,11 @@ def test_travel_context_detection() -> None:
 def test_empty_text_is_returned_unchanged() -> None:
     assert generalise("") == ""
     assert generalise("   ") == "   "
+
+
+def test_a_weekday_with_a_day_number_is_a_date_and_with_a_clock_time_is_not() -> None:
+    assert generalise("plan dinners for Sun 15th to Sat 21st") == "plan dinners for the date to the date"
+    assert names_a_date("Sun 12 to Sat 18") and not names_a_date("Friday 3 pm")
 
 
 def test_month_parts_and_day_ranges_are_dates() -> None:
