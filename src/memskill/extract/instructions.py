@@ -300,7 +300,7 @@ def instructions(
     seen: set[str] = set()
 
     def add(to: list[str], text: str) -> None:
-        key = re.sub(r"\W+", "", text.lower())
+        key = _key(text)
         if len(key) >= 2 and key not in seen:
             seen.add(key)
             to.append(text)
@@ -353,28 +353,24 @@ def instructions(
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
                     # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
                     requirements.setdefault(
-                        re.sub(r"\W+", "", text.lower()),
-                        Requirement(text, True, turn.message.id, tag.lasts, tag.confidence),
+                        _key(text), Requirement(text, True, turn.message.id, tag.lasts, tag.confidence)
                     )
                 if SAYS_NO.match(text):
                     # "早饭不用单独排时间": a step that says what not to do limits every such result.
                     requirements.setdefault(
-                        re.sub(r"\W+", "", text.lower()),
-                        Requirement(text, False, turn.message.id, tag.lasts, tag.confidence),
+                        _key(text), Requirement(text, False, turn.message.id, tag.lasts, tag.confidence)
                     )
             if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
-                for item in listed_rules(tag.text)[:-1]:
-                    item = generalise(item, keep_amounts=True)
+                *others, last = listed_rules(tag.text) or [""]
+                for item in (generalise(other, keep_amounts=True) for other in others):
                     if not names_a_date(item):
                         requirements.setdefault(
-                            re.sub(r"\W+", "", item.lower()),
-                            Requirement(item, False, turn.message.id, tag.lasts, tag.confidence),
+                            _key(item), Requirement(item, False, turn.message.id, tag.lasts, tag.confidence)
                         )
-                if listed_rules(tag.text):
-                    text = generalise(listed_rules(tag.text)[-1], keep_amounts=True)
-                key = re.sub(r"\W+", "", text.lower())
+                text = generalise(last, keep_amounts=True) if last else text
+                key = _key(text)
                 # A limit set in reaction to an answer, in a turn that asks for nothing else, that the next
                 # reply applies to that answer (`REVISED`: "周末我时间多，可以把长一点的放周末", "Good. Round
                 # the percentages to one decimal place"), corrects it. Answers to the assistant's questions
@@ -413,6 +409,11 @@ def instructions(
         [r for r in requirements.values() if says_what(r.text)],
         [step for step in dict.fromkeys(standing) if step in kept],
     )
+
+
+def _key(text: str) -> str:
+    """What two wordings of one instruction share: its letters, lower-cased."""
+    return re.sub(r"\W+", "", text.lower())
 
 
 _AS_BEFORE = re.compile(r"老规矩|老样子|照旧|还是老样子|same (?:rules|as) (?:as )?(?:last time|before)", re.I)
