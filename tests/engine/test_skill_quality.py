@@ -147,6 +147,9 @@ def test_directives_keep_the_polarity_of_a_wish() -> None:
     never = "Never write 'we apologize', it's canned"
     assert rewrite(never, "step", "write 'we apologize', it's canned").startswith("Never")
     assert rewrite("千万别用这种网络词", "constraint", "这种网络词").startswith("千万别用")
+    # A Chinese dislike said topic first, its span unsure: the topic is what to avoid.
+    assert rewrite("商场什么的不太感兴趣。", "dislike", "感兴趣") == "避免商场"
+    assert rewrite("我个人不太喜欢送烟酒", "dislike", "个人") != "避免个人"
     for tag in tagger.tag("我比较喜欢逛文化景点，商场什么的不太感兴趣。"):
         assert not tag.directive.startswith(("我", "用户")), tag
 

@@ -160,7 +160,8 @@ def rewrite(text: str, label: str, span: str, confidence: float = 1.0) -> str:
     short directive."""
     language = "zh" if has_cjk(text) else "en"
     if confidence < MIN_SPAN_CONFIDENCE or len(_CONTENT.findall(span)) < MIN_SPAN[language]:
-        return _felt(_SPEAKER.sub("", text), label, language) or compose("", _SPEAKER.sub("", text))
+        body = _SPEAKER.sub("", text)
+        return _felt(body, label, language) or _topic_felt(body, label) or compose("", body)
     if label == "like" and _NEGATION.search(text) and not _NEGATION.search(span):
         return compose("", _SPEAKER.sub("", text))  # "…那种我真的没兴趣" read as a like: no "优先"
     span = _SPEAKER.sub("", span) or span  # a span that took in its speaker ("I'd rather avoid …")
@@ -188,6 +189,21 @@ def _with_negation(text: str, span: str) -> str:
         return span
     before = _NEGATION_BEFORE.search(text[:start])
     return text[before.start() : start] + span if before else span
+
+
+_TOPIC_FELT = re.compile(
+    r"^(?:对于|对)?(?P<topic>[\u4e00-\u9fff]{1,8}?)(?:什么的|之类的|这种|这类|这些|那种)?(?:我们|我)?"
+    r"(?:真的|实在|其实|也|都|一般)?(?:不太|不大|不怎么|不|没)(?:太|什么)?(?:感兴趣|兴趣|喜欢|爱吃|爱|想去|想吃)"
+    r"(?:了|啊|呀)?[。！!，,\s]*$"
+)
+"""A Chinese dislike that names its object first and ends on the feeling denied ("商场什么的不太感兴趣",
+"海鲜不爱吃"); "我个人不太喜欢送烟酒" names its subject first and its object after."""
+
+
+def _topic_felt(body: str, label: str) -> str:
+    """A dislike said topic first as "避免" + its topic; "" otherwise."""
+    found = _TOPIC_FELT.match(_LEAD.sub("", body.strip())) if label == "dislike" else None
+    return compose(POLARITY["zh", "dislike"], found.group("topic")) if found else ""
 
 
 def _felt(body: str, label: str, language: str) -> str:
