@@ -825,7 +825,7 @@ def test_what_the_user_says_after_pasted_material_is_theirs() -> None:
         "'we apologize for any inconvenience', and sign off as 'Ines, Customer Care'."
     )
     said = own_sentences(ticket)
-    assert said[0] == "Draft a reply to this ticket, pasting it"
+    assert said[0] == "Draft a reply to this ticket, pasting it:"
     assert any("Ines, Customer Care" in sentence for sentence in said)
     assert not any("refund" in sentence for sentence in said)
     essay = "帮我批改下作文，但有几点：先夸，再说问题，问题最多两个。\n\n《小仓鼠》\n它叫团子。\n我爱它。"

@@ -117,7 +117,7 @@ def _pasted(paragraph: str) -> bool:
 def _own_part(paragraph: str) -> tuple[str, bool]:
     """The user's words in a paragraph, and whether it ends by introducing material."""
     if re.search(r"[:：]$", paragraph):
-        return paragraph[:-1], True
+        return paragraph, True  # the colon stays: the clause it ends announces (`turns.announces`)
     colon = re.search(r"[:：]", paragraph)
     if colon is not None:
         head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
