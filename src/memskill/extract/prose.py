@@ -106,11 +106,18 @@ def own_sentences(content: str) -> list[str]:
 
 PASTED_LINES = 3
 """A paragraph of at least this many lines, after the first, is pasted (unless its lines are points)."""
-_POINT_LINE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•·])\s*\S")
+BULLET_MARK = r"(?:[-*•]\s+|[·●▪■◆]\s*)"
+"""A bullet opening a line: a dash or star needs a space after it ("- 上线", not "-5℃"); the bullets of
+Chinese layouts ("·木质灯芯", "● 场地") do not."""
+_POINT_LINE = re.compile(rf"^\s*(?:\d+[.、)）]\s*|{BULLET_MARK})\S")
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.strip().split("\n") if line.strip()]
 
 
 def _pasted(paragraph: str) -> bool:
-    lines = [line for line in paragraph.strip().split("\n") if line.strip()]
+    lines = _lines(paragraph)
     return len(lines) >= PASTED_LINES and not all(_POINT_LINE.match(line) for line in lines)
 
 
@@ -123,7 +130,7 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
         # After "Translate this:" comes material; so does a long block of lines after any colon. One
         # long paragraph after "Another flaky one:" is the user still speaking.
-        block = len([line for line in rest.split("\n") if line.strip()]) >= PASTED_LINES
+        block = len(_lines(rest)) >= PASTED_LINES
         if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
             len(rest) > 200 and block and not _points(rest)
         ):
@@ -139,7 +146,7 @@ def _tail(head: str) -> str:
 
 def _points(rest: str) -> bool:
     """Whether the lines after a colon are points the user lists ("Ground rules: - no nuts - …")."""
-    lines = [line for line in rest.strip().split("\n") if line.strip()]
+    lines = _lines(rest)
     return len(lines) >= 2 and all(_POINT_LINE.match(line) for line in lines[1:])
 
 

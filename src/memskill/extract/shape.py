@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from memskill.extract.prose import CJK, CODE_BLOCK
+from memskill.extract.prose import BULLET_MARK, CJK, CODE_BLOCK
 from memskill.generalise import mask_personal
 from memskill.text import content_tokens
 
@@ -29,9 +29,6 @@ _WEEK = re.compile(
     re.I,
 )
 _NUMBERED = re.compile(r"^\s*\d+[.、)）]\s*\S")
-BULLET_MARK = r"(?:[-*•]\s+|[·●▪■◆]\s*)"
-"""A bullet opening a line: a dash or star needs a space after it ("- 上线", not "-5℃"); the bullets of
-Chinese layouts ("·木质灯芯", "● 场地") do not."""
 _BULLET = re.compile(rf"^\s*{BULLET_MARK}\S")
 _SECTION = re.compile(r"^\s*[一二三四五六七八九十]+、")
 _HEADING = re.compile(
