@@ -39,7 +39,6 @@ from memskill.extract.prose import (
     CODE_BLOCK,
     clean_en,
     detect_language,
-    own_sentences,
     shorten,
     split_sentences,
 )
@@ -243,10 +242,11 @@ def build_task_record(
     users = [turn.message for turn in turns]
     first_turn = next((turn for turn in turns if substantive(turn)), None)
     first = first_turn.message if first_turn is not None else None
-    opening = first or (users[0] if users else None)
+    opening_turn = first_turn or (turns[0] if turns else None)
+    opening = opening_turn.message if opening_turn is not None else None
     # What the user said, not what they pasted: a ticket's "SMS reminders" does not make the task a
     # reminder, nor a log line's "refactor" a coding task.
-    said = " ".join(own_sentences(opening.content)) if opening is not None else ""
+    said = opening_turn.said.replace("\n", " ") if opening_turn is not None else ""
     goal = shorten(said or opening.content, 500) if opening is not None else chunk.title
     language = detect_language(" ".join(turn.message.content for turn in turns) or chunk.title)
     questions = clarifying_questions(chunk.messages)

@@ -25,6 +25,8 @@ class Turn:
     """The chunk's first user message."""
     reacting: bool
     """It follows an assistant reply."""
+    said: str = ""
+    """What the user says in their own words (`prose.own_sentences`), the text the tags were read from."""
 
     def labelled(self, *labels: str) -> list[Tag]:
         return [tag for tag in self.tags if tag.label in labels]
@@ -58,7 +60,7 @@ def read_turns(
         reacting = reacts_to_answer(messages, index, opening) if after_answer is None else after_answer
         tags = tagger.tag(text, first_turn=not turns, after_answer=reacting) if text else []
         tags = [tag for n, tag in enumerate(tags) if n == len(tags) - 1 or not announces(tag)]
-        turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting))
+        turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting, said=text))
     return turns
 
 
