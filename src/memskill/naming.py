@@ -45,9 +45,10 @@ def kind_of_name(skill_name: str) -> TaskKind | None:
     return next((k for k in KINDS if skill_name == k.name or skill_name.startswith(k.name + "-")), None)
 
 
-def record_kind(title: str, goal: str) -> TaskKind | None:
-    """A task's kind: what its title names, else what its title and goal together name."""
-    return recognise([title]) or recognise([title, goal])
+def record_kind(title: str, goal: str, ask: str = "") -> TaskKind | None:
+    """A task's kind: what its title names, else what its title and the words that ask for it (`ask`,
+    else the whole goal) together name."""
+    return recognise([title]) or recognise([title, ask or goal])
 
 
 def recognise(texts: Sequence[str]) -> TaskKind | None:
@@ -89,6 +90,9 @@ _ZH_ACTIONS = (
     ("订", "booking"),
     ("推荐", "recommendation"),
     ("找", "search"),
+    ("筛", "screening"),
+    ("挑", "selection"),
+    ("比较", "comparison"),
     ("查", "lookup"),
     ("规划", "planning"),
     ("计划", "planning"),
@@ -151,18 +155,20 @@ def name_skill(
     similarity: Similarity | None = None,
     kind: TaskKind | None = None,
     named: bool = False,
+    asks: Sequence[str] = (),
 ) -> SkillNaming:
     """Name, title and description for a skill learned from tasks with these (generalised) titles and goals.
 
     The kind of task is `kind` (a skill keeps the kind it was named after, so that its name, title and
-    description say one thing), else recognised from titles and goals; the description quotes a title.
+    description say one thing), else recognised from titles and what asked for each task (`asks`: the
+    words up to each request, the goals when not given); the description quotes a title.
     A skill already `named` after no kind keeps none: a later task's words ("周末懒得做饭" in a budget
     review) must not give a skill named `household-spending` the title and purpose of meal planning.
     """
     texts = [*titles, *goals]
-    # What was asked names the kind; the background around it ("a cover letter … 5 years of churn
-    # dashboards") only when the requests name none.
-    kind = kind or (None if named else recognise(titles) or recognise(texts))
+    # What was asked names the kind, with the set-up before the request ("打算去西安玩3天，帮我规划下"),
+    # not the conditions after it ("帮我筛下房子吧。…地铁公交都行" is no metro question).
+    kind = kind or (None if named else recognise(titles) or recognise([*titles, *(asks or goals)]))
     goals = titles
     chinese = language == "zh" or any(has_cjk(t) for t in titles[:1])
     if kind is not None:

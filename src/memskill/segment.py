@@ -134,7 +134,8 @@ _CUE_ZH = re.compile(
 _CUE_EN = re.compile(
     r"\b(?:by the way|btw|different topic|another question|different question|unrelated|new topic"
     r"|new question|one more thing|one other thing|something else|also,? (?:can|could|would) you"
-    r"|next,|switching gears|change of subject|changing the subject|moving on|on another note"
+    r"|next,|next thing|next one|different thing|switching gears|change of subject|changing the subject"
+    r"|moving on|on another note"
     r"|on a different note|let's talk about|separately|quick question|i have another)\b"
 )
 _GREETING = re.compile(

@@ -126,7 +126,12 @@ class Stages:
             # comes from the algorithmic record, so a model's record loses none of it.
             base = algorithmic.record
             record = replace(
-                record, requests=base.requests, shape=base.shape, asked=base.asked, example=base.example
+                record,
+                requests=base.requests,
+                shape=base.shape,
+                asked=base.asked,
+                example=base.example,
+                ask=base.ask,
             )
         return Extraction(record, found[0], found[1], lessons)
 

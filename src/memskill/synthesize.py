@@ -236,8 +236,10 @@ def synthesize(
     similarity: Similarity,
     taken_names: Sequence[str] = (),
     update: SkillUpdate | None = None,
+    asks: Sequence[str] = (),
 ) -> SkillDraft:
-    """The next version of a cluster's skill after one more task record.
+    """The next version of a cluster's skill after one more task record (`asks`: the words that asked
+    for each task, which name its kind; the goals by default).
 
     The record's candidates are always merged algorithmically. With `update` (a model's operations on
     the previous bullets) those operations are applied first, so the model refines and adds while what
@@ -266,7 +268,7 @@ def synthesize(
     language = evidence.record.language
     kept = kind_of_name(previous.name) if previous is not None else None
     named = previous is not None
-    naming = name_skill(titles, goals, language, () if named else taken_names, similarity, kept, named)
+    naming = name_skill(titles, goals, language, () if named else taken_names, similarity, kept, named, asks)
     name = previous.name if previous is not None else naming.name
     described = description_of(update) if update is not None else None
     return SkillDraft(name, naming.title, described or naming.description, tuple(items), tuple(log), language)
@@ -388,8 +390,13 @@ def next_version(
         as_title(generalise(first)) if first else evidence.record.title
     ]
     goals = [generalise(str(r.record.get("goal", ""))) for r in ordered] or [generalise(evidence.record.goal)]
+    # What asked for each task names the skill's kind; the conditions said after the request do not.
+    # As said: "去大理待5天" names a trip, its generalised "去目的地待N天" no longer does.
+    asks = [str(r.record.get("ask") or r.record.get("goal", "")) for r in ordered] or [
+        evidence.record.ask or evidence.record.goal
+    ]
     draft = synthesize(
-        previous.current if previous else None, evidence, titles, goals, similarity, taken, update
+        previous.current if previous else None, evidence, titles, goals, similarity, taken, update, asks
     )
     if previous is not None and not draft.operations:
         return None

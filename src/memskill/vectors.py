@@ -94,6 +94,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "follow_ups": list(record.follow_ups),
         "fixes": list(record.fixes),
         "standing": list(record.standing),
+        "ask": record.ask,
         "parts": list(record.parts),
     }
 
@@ -126,4 +127,5 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         fixes=strings("fixes"),
         parts=strings("parts"),
         standing=strings("standing"),
+        ask=str(fields.get("ask", "")),
     )

@@ -172,3 +172,79 @@ def test_chinese_task_titles_of_the_same_kind_join_and_others_do_not():
     assert assign(yunnan, centroids).index == 0
     other_email = embedder.embed(["写一封邮件向经理请两天假"])[0]
     assert assign(other_email, centroids).index == 1
+
+
+def _conversation(memory, user: str, conversation: str, turns: list[tuple[str, str]]) -> None:
+    """The turns an hour apart (each its own task), then a thank-you that closes the last one."""
+    chinese = any("\u4e00" <= c <= "\u9fff" for c in turns[0][0])
+    thanks = ("好的，谢谢", "不客气") if chinese else ("thanks!", "Welcome!")
+    for hour, (said, answer) in enumerate([*turns, thanks]):
+        at = f"2026-06-0{1 + len(conversation)}T{10 + hour}:00:00+08:00"
+        messages = [
+            {"role": "user", "content": said, "chat_time": at},
+            {"role": "assistant", "content": answer, "chat_time": at},
+        ]
+        memory.add_message(user_id=user, conversation_id=conversation, messages=messages, async_mode=False)
+
+
+def _skills(memory, user: str) -> dict[str, list[str]]:
+    """Each skill's name with the titles of the task records it was learned from."""
+    from memskill.models import Scope
+
+    return {
+        s.current.name: [str(r.record["title"]) for r in memory.store.task_records(s.cluster_id)]
+        for s in memory.store.list_skills(Scope(user))
+    }
+
+
+NOTICE = "\n".join(["各位家长好：", "**6月17日（周三）8:30** 在**东操场**开运动会。", "孩子穿校服和运动鞋。"])
+FLATS = "\n".join(["两套：", "| 小区 | 租金 | 楼层 |", "|---|---|---|", "| 春波小区 | 3900 | 4/6 |"])
+
+
+def test_conditions_after_a_request_name_no_kind_and_a_task_asked_again_joins_its_own_skill(memory) -> None:
+    """ "帮我筛下房子吧。…地铁公交都行" is a flat search, not metro directions; "再写个家长群通知" (no request
+    word, so it asks nothing new) after the flat search is the user's notices again, not a step of the
+    search."""
+    _conversation(
+        memory,
+        "u-teacher",
+        "c1",
+        [
+            ("帮我写个家长群通知。下周三8:30开运动会，在东操场。开头就一句“各位家长好”。", NOTICE),
+            ("最近要搬家，帮我筛下房子吧。通勤单程别超过40分钟，地铁公交都行，我不开车。不要一楼。", FLATS),
+        ],
+    )
+    _conversation(
+        memory,
+        "u-teacher",
+        "c2",
+        [
+            ("再帮我找找房子。老规矩：通勤40分钟以内、不要一楼。", FLATS),
+            ("再写个家长群通知。老规矩：开头就“各位家长好”，时间地点加粗。这次是期末家长会。", NOTICE),
+        ],
+    )
+    skills = _skills(memory, "u-teacher")
+    assert not any(name.startswith("public-transport") for name in skills), skills
+    [notices] = [titles for titles in skills.values() if any("通知" in t for t in titles)]
+    assert len(notices) == 2 and all("通知" in title for title in notices), skills
+
+
+def test_a_request_that_says_a_new_task_begins_does_not_go_on_with_the_last(memory) -> None:
+    """ "Next thing: …" opens another task, however close its words are to the one before."""
+    _conversation(
+        memory,
+        "u-support",
+        "c1",
+        [
+            (
+                "Can you draft a reply to the customer about the SMS outage refund? Keep it short.",
+                "Hi Marta,\n\nSorry about the missed SMS reminders.\nWe refunded the month.\n\nBest,\nInes",
+            ),
+            (
+                "Next thing: the notes on that SMS outage, turned into a timeline for the team.",
+                "Timeline:\n- 08:02 SMS provider starts failing\n- 09:40 alert fires\n- 11:15 fixed",
+            ),
+        ],
+    )
+    skills = _skills(memory, "u-support")
+    assert len(skills) == 2, skills

@@ -145,3 +145,17 @@ def test_placeholders_and_quoted_material_name_no_kind() -> None:
 def test_decks_and_flaky_tests_have_kinds(text: str, kind: str) -> None:
     found = recognise([text])
     assert found is not None and found.name == kind
+
+
+def test_a_postmortem_is_a_report_and_a_reply_to_a_ticket_is_an_email() -> None:
+    from memskill.naming import recognise, record_kind
+
+    assert recognise(["Postmortem for yesterday's double-booking incident"]).name == "report-writing"
+    assert recognise(["帮我写个支付故障复盘"]).name == "report-writing"
+    assert recognise(["Can you draft a reply to ticket #48213?"]).name == "email-writing"
+    assert recognise(["New ticket to answer, #48790"]).name == "email-writing"
+    assert recognise(["准备部门季度复盘会的材料"]) is None  # a review meeting is no incident
+    # the conditions after the request ("地铁公交都行") name no kind when the words that ask are known
+    goal = "最近要搬家，帮我筛下房子吧。通勤单程别超过40分钟，地铁公交都行。"
+    assert record_kind("最近要搬家，筛下房子", goal).name == "public-transport-directions"
+    assert record_kind("最近要搬家，筛下房子", goal, ask="最近要搬家，帮我筛下房子吧。") is None

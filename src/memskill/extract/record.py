@@ -30,6 +30,7 @@ from memskill.extract.instructions import (
     instructions,
     repeated_share,
     request_words,
+    says_what,
     step_text,
     turns_to,
 )
@@ -309,7 +310,20 @@ def build_task_record(
         asks=max((tag.mass(ASKING) for turn in turns for tag in turn.tags), default=0.0),
         follow_ups=tuple(generalise(text) for text in followed),
         parts=tuple(f"{name}: {generalise(gist)}" for name, gist in named_parts(answer)),
+        ask=_ask(opening_turn),
     )
+
+
+def _ask(turn: Turn | None) -> str:
+    """The user's own words up to the end of the first clause that asks for a task and names it (its
+    set-up before it kept: "打算去西安玩3天，帮我规划下"); "" when none does."""
+    if turn is None:
+        return ""
+    for tag in turn.labelled("task_request", "side_request", "question"):
+        at = turn.said.find(tag.text)
+        if at >= 0 and says_what(request_words(tag)):
+            return shorten(turn.said[: at + len(tag.text)].replace("\n", " "), 500)
+    return ""
 
 
 def extract(chunk: TaskChunk) -> Extraction:
