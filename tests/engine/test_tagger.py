@@ -276,3 +276,10 @@ def test_an_english_instruction_names_the_user_and_keeps_quotes() -> None:
     quoted = compose("", "Replace 'I feel like I deserve' with 'based on my results'")
     assert quoted.startswith("Replace 'I feel like I deserve' with 'based on my results")
     assert compose("", "Assume I retire at 62") == "Assume I retire at 62"
+
+
+def test_the_items_of_a_list_joined_by_a_dunhao_stay_one_clause() -> None:
+    """ "、" joins the items of one list; no clause of the corpus ends in one."""
+    clauses = default_tagger().split("老规矩：直接对她说、先夸、问题最多两个、错别字只标位置。再加一条。")
+    assert not any(clause.rstrip().endswith("、") for clause in clauses), clauses
+    assert any("直接对她说、先夸、问题最多两个" in clause for clause in clauses), clauses

@@ -31,10 +31,13 @@ letters or more before a lower-case word, as people who type in lower case end t
 covers. we've had…"; "e.g. the" and "etc. and" go on)."""
 _HARD = re.compile(r"(?<=[。！？!?])[”’\"')）]*|\n+|" + EN_FULL_STOP)
 _SOFT = re.compile(
-    r"(?<=[，,；;：:、—–\U0001f300-\U0001faff\u2600-\u27bf])(?=\s*\w)|(?=\s(?:and|but|so|because|then)\s)"
+    r"(?<=[，,；;：:—–\U0001f300-\U0001faff\u2600-\u27bf])(?=\s*\w)|(?=\s(?:and|but|so|because|then)\s)"
     r"|(?<=\s-)(?=\s)",
     re.IGNORECASE,
 )
+"""Where a clause may end inside a sentence. Not after "、", which joins the items of one list
+("老规矩：直接对她说、先夸、问题最多两个"): none of the corpus's 13,481 clauses ends in one, yet the
+boundary model, seeing a few words either side, cut after the first item."""
 CUT_THRESHOLD = 0.25
 """Cut when the model's probability reaches this. Chosen on the corpus's dev kinds for F2 (recall
 weighted: an extra cut between two pieces that do the same thing costs little, a missed cut merges two
