@@ -82,7 +82,7 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     specific = [
         text
         for text in dict.fromkeys(
-            clean(p) for p in (*record.corrections, *record.requirements, *record.standing)
+            clean(p) for p in (*record.requirements, *record.corrections, *record.standing)
         )
         if text and text not in general
     ]

@@ -911,3 +911,16 @@ def test_a_limit_that_lists_rules_is_one_preference_per_rule() -> None:
     ask = "帮我排下行程。老规矩：每天最多俩景点、9点以后出门、一家酒店住到底、不吃辣。"
     record = extract(chunk(("user", ask), ("assistant", "D1 …\nD2 …\nD3 …"))).record
     assert {"每天最多俩景点", "9点以后出门", "不吃辣"} <= set(record.requirements)
+
+
+def test_rules_restated_as_before_are_each_a_standing_preference() -> None:
+    """ "老规矩：a、b、c" restates how the user always wants it done, whatever the clause reads as (the
+    tagger reads this one as a step)."""
+    record = extract(
+        chunk(
+            ("user", "再帮我看看朵朵的作文。老规矩：直接对她说、先夸、问题最多两个、错别字只标位置。"),
+            ("assistant", "朵朵，你这篇写得很生动：\n1. 好在哪：……\n2. 可以想想：……"),
+        )
+    ).record
+    for rule in ("直接对她说", "先夸", "问题最多两个", "错别字只标位置"):
+        assert any(rule in text for text in record.requirements), record.requirements

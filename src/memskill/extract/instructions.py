@@ -337,6 +337,16 @@ def instructions(
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
             how = share["step"] + share["standing_rule"]
             limit = share["constraint"] + share["correction"]
+            restated = listed_rules(tag.text) if _AS_BEFORE.search(tag.text) and how >= limit else []
+            if restated and not one_off:
+                # "老规矩：取整到元、跟去年同月比、超10%的才标": rules of earlier tasks said again, each one
+                # how the user always wants it done, whatever the clause reads as (here a step).
+                for item in (generalise(rule, keep_amounts=True) for rule in restated):
+                    if not names_a_date(item):
+                        requirements.setdefault(
+                            _key(item), Requirement(item, False, turn.message.id, True, tag.confidence)
+                        )
+                continue
             if tag.label == "task_request":
                 # The first request names the task; a later one in the same task is a part of it.
                 # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)

@@ -271,8 +271,9 @@ def build_task_record(
         steps.append(CONFIRM_STEP[language])
     # A limit the scope model reads as this request's only ("这次预算3000以内", "周五晚上7点") ranks after
     # the lasting ones, so a full skill leaves it out first. Dropping it outright lost more of the
-    # users' own limits than it removed of the occasion's (docs/benchmarks.md).
-    ranked = sorted(requirements, key=lambda r: (not (r.lasting or r.corrects), -r.confidence))
+    # users' own limits than it removed of the occasion's (docs/benchmarks.md). A correction of this
+    # answer comes between: what it diagnoses ("去年那边空调没扣") must not crowd out a lasting rule.
+    ranked = sorted(requirements, key=lambda r: (not r.lasting, not r.corrects, -r.confidence))
     del preferences  # the same clauses, read here as directives
     liked = wishes(turns)
     followed, only_follow = follow_ups(turns, requests, chunk.messages)
