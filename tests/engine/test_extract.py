@@ -924,3 +924,40 @@ def test_rules_restated_as_before_are_each_a_standing_preference() -> None:
     ).record
     for rule in ("直接对她说", "先夸", "问题最多两个", "错别字只标位置"):
         assert any(rule in text for text in record.requirements), record.requirements
+
+
+def test_the_users_own_points_after_their_lead_in_are_theirs_and_notes_changelogs_are_not() -> None:
+    rules = "\n".join(
+        [
+            "need a question set for the backend role. pull the job posting first.",
+            "",
+            "how I want these in general, this will come up a lot this quarter:",
+            "- max 6 questions, I'd rather go deep on fewer",
+            "- a rubric under every question: what a strong, an ok and a weak answer sounds like",
+            "- no brain teasers or puzzle questions",
+            "",
+            "just for this role: put in one question on async work across time zones.",
+        ]
+    )
+    said = " ".join(own_sentences(rules))
+    for rule in ("max 6 questions", "a rubric under every question", "no brain teasers", "async work"):
+        assert rule in said, said
+    # Notes for a report are data (most lines carry a number), a changelog's lines open with ticket ids,
+    # and a block the user says is below is material, however it is laid out.
+    notes = "\n".join(["写周报。", "", "这周的记录：", "- DAU日均21.4万", "- 订单6.08万", "- 6/23上线"])
+    assert not any("DAU" in s or "订单" in s for s in own_sentences(notes)), own_sentences(notes)
+    changelog = "release notes for 4.3 please, same rules as last time.\n\n" + "\n".join(
+        ["- PAY-1231 new: partial payments", "- PAY-1236 dark mode (web)", "- INFRA-901 logs moved"]
+    )
+    assert own_sentences(changelog) == ["release notes for 4.3 please, same rules as last time."]
+    below = "the changelog is below. group into New / Fixed.\n\n- bulk export\n- faster list\n- fixed accents"
+    assert not any("accents" in s for s in own_sentences(below)), own_sentences(below)
+
+
+def test_a_quotation_never_runs_across_lines_and_a_long_message_keeps_all_the_users_words() -> None:
+    text = '- max 150 words, the "what\'s new" panel cuts off after that\n- sends "payment received" twice'
+    assert any("panel cuts off" in s for s in own_sentences(text)), own_sentences(text)
+    rules = [f"- rule {w}: keep the {w} part short and plain, no jargon or fluff" for w in "abcdefghijklmnop"]
+    long = "here is how I want these reports written from now on, every time:\n\n" + "\n".join(rules)
+    said = own_sentences(long)
+    assert sum(len(s) for s in said) > 1000 and all(any(f"rule {w}" in s for s in said) for w in "aip")

@@ -8,6 +8,7 @@ politeness trimmed off a clause once the tagger has said what it does ("请帮�
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from memskill.tagger.clauses import EN_FULL_STOP
@@ -59,7 +60,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
-_LONG_QUOTE = re.compile(r"[\"“「『][^\"”」』]{25,}[\"”」』]")
+_LONG_QUOTE = re.compile(r"[\"“「『][^\"”」』\n]{25,}[\"”」』]")
 # What comes after "Translate this:" is material, not the user speaking; "Different question: …" is, and
 # so is "PR to review: …": a verb that works on a text ("translate", "润色") or a word pointing at what
 # follows ("this", "the following", "下面这段") ends the words before the colon.
@@ -85,21 +86,30 @@ def _is_code_line(line: str) -> bool:
 
 def own_sentences(content: str) -> list[str]:
     """Sentences where the user speaks for themselves (code and pasted material dropped). Material is
-    what a paragraph ending in a colon brings ("pasting it:", "我的笔记："), a block of lines pasted
-    after the user's first paragraph (an essay, an e-mail, a log), and within a paragraph what follows
-    "Translate this:" or a colon before a block of lines; the user's paragraphs after it are theirs."""
+    what a paragraph ending in a colon brings ("pasting it:", "我的笔记："), unless the user's own points
+    (`_own_points`), a block of lines pasted after the user's first paragraph (an essay, an e-mail, a
+    log, a changelog), a last block the user said is below, and within a paragraph what follows
+    "Translate this:" or a colon before a block of lines; the user's paragraphs after it are theirs.
+    Only a very long message (over 3,000 characters of the user's own words) keeps just its first and
+    last two sentences: at 1,000 the rules a user listed in a long first message were lost."""
     text = _LONG_QUOTE.sub(" ", CODE_BLOCK.sub(" ", content))
     own: list[str] = []
     introduced = False
-    for index, paragraph in enumerate(p for p in re.split(r"\n\s*\n", text) if p.strip()):
-        if introduced or (index and _pasted(paragraph)):
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    for index, paragraph in enumerate(paragraphs):
+        # The user's own points after their own lead-in ("how I want these in general:") are theirs;
+        # after "pasting it:", or as the last block of a message that says it is "below", material.
+        points = all(_POINT_LINE.match(line) for line in _lines(paragraph))
+        if (introduced and not _own_points(own[-1], _lines(paragraph))) or (
+            index and (_pasted(paragraph) or (points and _below(own, paragraphs, index)))
+        ):
             introduced = False
             continue
         words, introduced = _own_part(paragraph.strip())
         own.append(words)
     lines = [line for line in "\n".join(own).split("\n") if line.strip() and not _is_code_line(line)]
     sentences = split_sentences("\n".join(lines))
-    if sum(map(len, lines)) > 1000 and len(sentences) > 4:
+    if sum(map(len, lines)) > 3000 and len(sentences) > 4:
         sentences = sentences[:2] + sentences[-2:]
     return sentences
 
@@ -116,9 +126,40 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.strip().split("\n") if line.strip()]
 
 
+_RECORD_LINE = re.compile(
+    rf"^\s*(?:{BULLET_MARK})?(?:[A-Z][A-Z0-9]+-\d+|#\d+|v?\d+\.\d+\.\d+|[0-9a-f]{{7,40}}\b|\d{{1,2}}:\d{{2}})"
+)
+"""A line a system wrote: it opens with a ticket id, a version, a commit or a time ("- PAY-1182 bulk CSV
+export", "08:02 alerts fire")."""
+
+
 def _pasted(paragraph: str) -> bool:
+    """A block of lines that are not the user's own points (with or without their own lead-in: "how I
+    want these in general:\n- max 6 questions\n- …"; "pasting it:\n- …" leads in to material), or
+    that a system wrote (most of its lines are `_RECORD_LINE`s: a changelog, a log)."""
     lines = _lines(paragraph)
-    return len(lines) >= PASTED_LINES and not all(_POINT_LINE.match(line) for line in lines)
+    if len(lines) < PASTED_LINES:
+        return False
+    if 3 * sum(bool(_RECORD_LINE.match(line)) for line in lines) >= 2 * len(lines):
+        return True
+    if all(_POINT_LINE.match(line) for line in lines):
+        return False
+    head = lines[0].rstrip()
+    return not (head.endswith((":", "：")) and _own_points(head, lines[1:]))
+
+
+def _own_points(lead: str, lines: Sequence[str]) -> bool:
+    """Whether the lines after a lead-in ending in a colon are the user's own points: points, after no
+    text verb or pointer ("pasting it:"), and not data, as notes for a report or a changelog are (most
+    of their lines carry a number: "- 本周日均DAU 18.6万，上周17.2万"; rules rarely do: "- max 6
+    questions")."""
+    numbered = sum(bool(re.search(r"\d", _POINT_LINE.sub("", line, count=1))) for line in lines)
+    return (
+        bool(lines)
+        and all(_POINT_LINE.match(line) for line in lines)
+        and not _MATERIAL_HEAD.search(_tail(lead.rstrip().rstrip(":：")))
+        and 2 * numbered < len(lines)
+    )
 
 
 def _own_part(paragraph: str) -> tuple[str, bool]:
@@ -138,10 +179,28 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
     return paragraph, False
 
 
+_BELOW = re.compile(r"\b(?:is|are) (?:pasted |attached )?below\b|见下|如下|附在下面|贴在下面", re.IGNORECASE)
+
+
+def _below(own: Sequence[str], paragraphs: Sequence[str], index: int) -> bool:
+    """Whether the paragraph at `index` is a message's last block of lines, which the user's words
+    before it said is below ("changelog from eng is below.")."""
+    last = index == len(paragraphs) - 1 and len(_lines(paragraphs[index])) >= PASTED_LINES
+    return last and any(_BELOW.search(words) for words in own)
+
+
+_NO_POINTER = re.compile(
+    r"\b(?:for|in|on|at|of|about|during|by) (?:this|these)\b"
+    r"|\b(?:this|these) (?:times?|weeks?|months?|quarters?|years?|one|role|case|round)\b",
+    re.IGNORECASE,
+)
+""""this" that points at no text: a time or occasion ("for this role", "a lot this quarter")."""
+
+
 def _tail(head: str) -> str:
     """The last words before a colon, where "Translate this", "review the following code", "翻译下面这段"
-    name what comes next ("this is for every review from now on:" does not)."""
-    return head[-8:] if CJK.search(head[-8:]) else " ".join(head.split()[-3:])
+    name what comes next ("this is for every review from now on:", "just for this role:" do not)."""
+    return head[-8:] if CJK.search(head[-8:]) else _NO_POINTER.sub(" ", " ".join(head.split()[-3:]))
 
 
 def _points(rest: str) -> bool:
