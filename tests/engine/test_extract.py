@@ -799,11 +799,14 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
 
 def test_a_limit_of_this_request_only_ranks_after_the_lasting_ones() -> None:
     reply = ("assistant", "推荐：1. 陶陶居（人均180，包间安静）2. 点都德（人均120）3. 炳胜（人均220）")
-    said = "周六中午想找家粤菜馆吃饭，这次预算人均200以内，要安静一点能聊天的，我不吃辣。"
+    said = "周六中午想找家粤菜馆吃饭，预算人均200以内，要安静一点能聊天的，我不吃辣。"
     record = extract(chunk(("user", said), reply)).record
     # This lunch's budget was said first, but the scope model reads it as this request's only.
     assert record.preferences == ("不吃辣",)
     assert record.requirements == ("安静一点能聊天的", "人均200以内")
+    # Said to be for this time ("这次"), it is no limit of the kind at all.
+    record = extract(chunk(("user", said.replace("预算", "这次预算")), reply)).record
+    assert record.requirements == ("安静一点能聊天的",)
     trip = "帮我规划一下下周去成都的行程，这次一共4个人，预算3000以内，每天最多两个景点，我们都不爱赶路。"
     assert extract(chunk(("user", trip), reply)).record.requirements[0].startswith("每天最多两个景点")
 
@@ -961,3 +964,19 @@ def test_a_quotation_never_runs_across_lines_and_a_long_message_keeps_all_the_us
     long = "here is how I want these reports written from now on, every time:\n\n" + "\n".join(rules)
     said = own_sentences(long)
     assert sum(len(s) for s in said) > 1000 and all(any(f"rule {w}" in s for s in said) for w in "aip")
+
+
+def test_what_the_user_says_is_for_this_time_only_is_no_rule_of_the_kind() -> None:
+    record = extract(
+        chunk(
+            (
+                "user",
+                "release notes for 4.3 please. max 150 words total. also leave dark mode out this time, "
+                "marketing is announcing it. One new rule, from now on: no emoji this time or ever.",
+            ),
+            ("assistant", "**What's new in 4.3**\n**New**\n- Partial payments\n**Fixed**\n- Totals right"),
+        )
+    ).record
+    kept = [*record.requirements, *record.steps]
+    assert not any("dark mode" in text for text in kept), kept
+    assert any("150 words" in text for text in kept) and any("emoji" in text for text in kept), kept

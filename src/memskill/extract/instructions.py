@@ -80,6 +80,14 @@ ONE_DAY = re.compile(
     r"\b(?:that|this|the (?:first|second|third|last)) day\b",
     re.I,
 )
+ONE_TIME = re.compile(r"\bthis (?:time|week)\b|\bjust for this\b|这次|这回|本次|这一次|这周", re.I)
+STILL_LASTING = re.compile(
+    r"以后|每次|每回|一律|加一条|from now on|every time|each time|always|permanent|new rule|one more rule",
+    re.I,
+)
+"""A step or limit the user says is for this time only ("leave dark mode out this time", "这次一室就够") is
+no rule of the kind, unless it also says it lasts ("这周加一条：以后…"): closed words, since the scope model
+reads "this time" as lasting (.33) as often as not."""
 """A later request or step about one day of the plan just shown ("第二天能不能把小雁塔也加上") changes that
 plan, not how such tasks are done: it stays out of the skill. Narrower than `POINTS_AT_ANSWER`: "结果那
 部分再具体一点" points at a part of the answer and still says how such answers should be."""
@@ -331,7 +339,8 @@ def instructions(
                 and not PER_UNIT.search(tag.text)
             ):
                 continue
-            one_off = turn.reacting and bool(ONE_DAY.search(tag.text))
+            once = bool(ONE_TIME.search(tag.text)) and not STILL_LASTING.search(tag.text)
+            one_off = (turn.reacting and bool(ONE_DAY.search(tag.text))) or once
             material = echoed(tag.text, reply_words)
             share = {label: tag.probabilities.get(label, 0.0) for label in INSTRUCTION_LABELS}
             instruction = tag.label in INSTRUCTION_LABELS or sum(share.values()) >= MIN_INSTRUCTION
@@ -370,7 +379,7 @@ def instructions(
                     requirements.setdefault(
                         _key(text), Requirement(text, False, turn.message.id, tag.lasts, tag.confidence)
                     )
-            if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5:
+            if instruction and limit >= MIN_LIMIT and tag.mass(PREFERENCE_LABELS) < 0.5 and not once:
                 label = "correction" if share["correction"] > share["constraint"] else "constraint"
                 text = directive(tag, label if tag.label not in INSTRUCTION_LABELS else None)
                 *others, last = listed_rules(tag.text) or [""]
