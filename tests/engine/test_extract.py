@@ -980,3 +980,16 @@ def test_what_the_user_says_is_for_this_time_only_is_no_rule_of_the_kind() -> No
     kept = [*record.requirements, *record.steps]
     assert not any("dark mode" in text for text in kept), kept
     assert any("150 words" in text for text in kept) and any("emoji" in text for text in kept), kept
+
+
+def test_an_announcement_of_rules_and_its_discourse_marker_are_no_clauses_of_their_own() -> None:
+    from memskill.extract.turns import read_turns
+
+    said = (
+        "hey, can you review PR 1187 on billing-api? How I want reviews written, in general: start with a "
+        "one-line verdict so I know where we stand. Then the findings, blockers first."
+    )
+    [turn] = read_turns((Message(role="user", content=said, id="u"),))
+    texts = [tag.text for tag in turn.tags]
+    assert not any(text.lower().startswith(("how i want", "in general")) for text in texts), texts
+    assert any(text.startswith("start with a one-line verdict") for text in texts), texts

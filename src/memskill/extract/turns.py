@@ -7,8 +7,9 @@ knowing whether it is the task's first user turn and whether it answers an assis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from memskill.extract.prose import own_sentences
 from memskill.models import Message
@@ -59,7 +60,12 @@ def read_turns(
         text = "\n".join(own_sentences(message.content))
         reacting = reacts_to_answer(messages, index, opening) if after_answer is None else after_answer
         tags = tagger.tag(text, first_turn=not turns, after_answer=reacting) if text else []
-        tags = [tag for n, tag in enumerate(tags) if n == len(tags) - 1 or not announces(tag)]
+        tags = [
+            tag
+            for n, tag in enumerate(tags)
+            if n == len(tags) - 1 or not (announces(tag) or _leads_in(tags[:n], tags[n + 1]))
+        ]
+        tags = [_without_lead_in(tag) for tag in tags]
         turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting, said=text))
     return turns
 
@@ -68,6 +74,34 @@ def announces(tag: Tag) -> bool:
     """Whether a clause only announces the ones after it ("再加一条：", "几个要求先说清楚：", "One new
     rule:"): it ends in a colon and asks for no task ("帮我看看这段代码：" does)."""
     return tag.text.rstrip().endswith((":", "：")) and tag.label != "task_request"
+
+
+_LEAD_IN = re.compile(
+    r"^\s*(?:in general|generally|overall|as a rule|basically|一般来说|总的来说|总体来说|原则上)\s*[:：]\s*",
+    re.IGNORECASE,
+)
+"""A discourse marker that opens the rules after it ("in general: start with a one-line verdict")."""
+
+
+def _leads_in(before: Sequence[Tag], following: Tag) -> bool:
+    """Whether a clause is the first half of an announcement the next clause ends ("How I want reviews
+    written, | in general: start with…"): the rules follow, and the clause asks for no task unless an
+    earlier one did."""
+    asked_before = any(tag.label == "task_request" for tag in before)
+    return bool(_LEAD_IN.match(following.text)) and (following.label != "task_request") and asked_before
+
+
+def _without_lead_in(tag: Tag) -> Tag:
+    """The clause without its opening discourse marker ("in general: start with…" → "start with…")."""
+    lead = _LEAD_IN.match(tag.text)
+    if lead is None or lead.end() >= len(tag.text.rstrip()):
+        return tag
+    return replace(
+        tag,
+        text=tag.text[lead.end() :],
+        span=_LEAD_IN.sub("", tag.span) or tag.span,
+        directive=_LEAD_IN.sub("", tag.directive) or tag.directive,
+    )
 
 
 def substantive(turn: Turn) -> bool:
