@@ -993,3 +993,16 @@ def test_an_announcement_of_rules_and_its_discourse_marker_are_no_clauses_of_the
     texts = [tag.text for tag in turn.tags]
     assert not any(text.lower().startswith(("how i want", "in general")) for text in texts), texts
     assert any(text.startswith("start with a one-line verdict") for text in texts), texts
+
+
+def test_a_wish_or_limit_that_only_points_back_is_no_preference() -> None:
+    record = extract(
+        chunk(
+            ("user", "帮我整理成会议纪要。结论放最前，不写讨论过程。"),
+            ("assistant", "**周会纪要**\n一、会议结论\n1. ……\n二、待办事项\n| 事项 | 负责人 |"),
+            ("user", "可以，以后都按这个来。待定的都这么放。"),
+        )
+    ).record
+    kept = [*record.preferences, *record.requirements, *record.steps]
+    assert not any(text.endswith(("都按这个来", "都这么放")) for text in kept), kept
+    assert any("结论放最前" in text for text in kept), kept

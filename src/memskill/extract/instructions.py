@@ -168,10 +168,14 @@ _NO_OBJECT_EN = frozenset(
     hold uh um won work works fine okay ok user please thing things just really two three few several
     couple new rule rules point points help favour favor quick""".split()
 )
-_NO_OBJECT_ZH = re.compile(r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个")
+_NO_OBJECT_ZH = re.compile(
+    r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个|让你|你"
+    r"|这个|那个|这样|那样|这么|那么|一样|都|按|照|来"
+)
 """What asking for another option is made of ("Search for something else", "Do you have other options",
-"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:", "再帮个忙"): an
-instruction of these alone names nothing the user wants, and a request of these alone names no task."""
+"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:", "再帮个忙", "想让你
+帮忙"), or pointing back ("都按这个来", "都这么放"): an instruction of these alone names nothing the user
+wants, and a request of these alone names no task."""
 
 
 def says_what(text: str) -> bool:
@@ -364,8 +368,12 @@ def instructions(
                         add(steps, as_step(generalise(step_text(tag.text))))
                 elif says_what(step_text(tag.text)):
                     add(requests, generalise(step_text(request_words(tag))))
-            elif (tag.label == "step" or (instruction and how >= limit)) and not one_off and not material:
-                text = directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None)
+            elif (
+                (tag.label == "step" or (instruction and how >= limit))
+                and not one_off
+                and not material
+                and says_what(text := directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None))
+            ):  # (not "都按这个来", which only points back)
                 add(steps, text)
                 if tag.lasting >= STANDING:
                     standing.append(text)

@@ -76,6 +76,8 @@ def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
             if correction and POINTS_AT_ANSWER.search(tag.text):
                 continue
             text = directive(tag, tag.label)
+            if not says_what(text):
+                continue  # "都按这个来": it points back and names nothing an agent could follow
             found[text] = (text, correction or found.get(text, ("", False))[1])
             confidence[text] = max(confidence.get(text, 0.0), tag.confidence)
     # The surest first: a full skill keeps the first ones (`skill_items.trim`).
