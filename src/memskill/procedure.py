@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from memskill.extract.instructions import POINTERS
 from memskill.extract.prose import shorten
+from memskill.extract.tools import called_tool
 from memskill.generalise import parts_of_speech
 from memskill.models import TaskRecord
 from memskill.skill_items import (
@@ -56,8 +57,8 @@ def _is_step(step: str, preferences: Sequence[str]) -> bool:
         return False  # "Write it that way": a verb and a pointer
     if _STATES.match(step):
         return False  # "The user is looking to make a reservation": says how things are, not what to do
-    if _PROCEDURAL.search(step):
-        return True
+    if _PROCEDURAL.search(step) or called_tool(step) is not None:
+        return True  # a call of a tool restates no preference, whatever words its arguments share
     return not any(overlap(step, preference) >= 0.5 or step in preference for preference in preferences)
 
 

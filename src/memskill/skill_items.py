@@ -167,12 +167,13 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
             # Best supported first; among equal preferences, what the user likes and always wants before
             # the limits of one task, the newest task's first (a user's latest word wins), and within
             # a task the surest first (its record ranks them); among equal steps, the user's own and
-            # the tools' before the parts of an answer.
+            # the tools' before the parts of an answer, and a tool the task called before the user's
+            # words (which may be a reason or an aside read as a step).
             task = {source: n for n, source in enumerate(dict.fromkeys(i.sources[:1] for i in group))}
             keys = [
                 (-item.support, item.position >= 0.5, -task[item.sources[:1]], item.position, -i)
                 if section == "preference"
-                else (-item.support, _is_part(item.text), i)
+                else (-item.support, _is_part(item.text), called_tool(item.text) is None, i)
                 for i, item in enumerate(group)
             ]
             ranked = sorted(range(len(group)), key=keys.__getitem__)[:limit]

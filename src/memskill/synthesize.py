@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from memskill.consolidate import stable_id
 from memskill.extract.prose import shorten
 from memskill.extract.record import ASK_FLOOR
+from memskill.extract.tools import called_tool
 from memskill.generalise import ROLES, as_title, generalise
 from memskill.models import Scope, Skill, SkillItem, SkillVersion, TaskRecord
 from memskill.naming import kind_of_name, name_skill
@@ -201,7 +202,10 @@ def merge(
         sources = (*existing.sources, evidence.record_id)
         support = existing.support + 1
         position = (existing.position * existing.support + candidate.position) / support
-        if candidate.text in corrections and candidate.text != existing.text:
+        wider = called_tool(candidate.text) == called_tool(existing.text) is not None and len(
+            candidate.text
+        ) > len(existing.text)  # the same tool called with more arguments: the fuller call stands
+        if (candidate.text in corrections or wider) and candidate.text != existing.text:
             current[index] = replace(existing, text=candidate.text, support=support, sources=sources)
             log.append(f"edit {candidate.section}: {existing.text} → {candidate.text}")
         else:

@@ -402,3 +402,15 @@ def test_review_over_http_and_feedback_naming_a_skill(
             for tag in op.get("tags", [])
         }
         assert "Skill review (extension)" in tags
+
+
+def test_a_lesson_quoting_a_structured_argument_is_backed_by_the_calls_json() -> None:
+    lesson = SkillItem(
+        "experience",
+        "search_papers: pass year_range={'from': 2021, 'to': 9}, not year_range='2021 onwards'",
+        1,
+        ("rec",),
+    )
+    sources = 'search_papers {"year_range": "2021 onwards"} {"year_range": {"from": 2021, "to": 9}}'
+    kept, held = check([lesson], sources.lower())
+    assert kept == [lesson] and not held

@@ -291,3 +291,21 @@ def test_a_full_skill_keeps_each_tasks_surest_preferences_and_the_newest_tasks_f
     new = [SkillItem("preference", f"new {n}", 1, ("rec_b",), 0.5 + 0.04 * n) for n in range(limit - 2)]
     kept = [item.text for item in trim([*old, *new])]
     assert kept == ["old 0", "old 1", *(item.text for item in new)]
+
+
+def test_a_tool_call_is_a_step_whatever_words_its_arguments_share_with_a_preference() -> None:
+    from memskill.procedure import record_steps
+
+    call = "调用 search_papers（参数：query、year_range、max_results）"
+    said = record(steps=(call,), preferences=("最多8篇papers，max_results",))
+    steps = [text for text, _ in record_steps(said)]
+    assert call in steps, steps
+
+
+def test_the_same_tool_called_with_more_arguments_keeps_the_fuller_call() -> None:
+    narrow = "调用 query_transactions（参数：month）"
+    wide = "调用 query_transactions（参数：month、category）"
+    items, _ = merge((), Evidence("rec_a", record(steps=(narrow,))), no_embedding)
+    items, _ = merge(items, Evidence("rec_b", record(steps=(wide,))), no_embedding)
+    calls = [i for i in items if i.section == "procedure" and "query_transactions" in i.text]
+    assert [(c.text, c.support) for c in calls] == [(wide, 2)], calls

@@ -80,7 +80,9 @@ ONE_DAY = re.compile(
     r"\b(?:that|this|the (?:first|second|third|last)) day\b",
     re.I,
 )
-ONE_TIME = re.compile(r"\bthis (?:time|week)\b|\bjust for this\b|这次|这回|本次|这一次|这周", re.I)
+ONE_TIME = re.compile(
+    r"\bthis (?:time|week)\b|\b(?:just )?for this one\b|\bjust for this\b|这次|这回|本次|这一次|这周", re.I
+)
 STILL_LASTING = re.compile(
     r"以后|每次|每回|一律|加一条|from now on|every time|each time|always|permanent|new rule|one more rule",
     re.I,
