@@ -345,7 +345,17 @@ KINDS: tuple[TaskKind, ...] = (
     ),
     TaskKind(
         "shopping-advice",
-        ("推荐买", "选购", "购买", "哪款", "buy", "purchase", "which model", "recommend a"),
+        (
+            "推荐买",
+            "选购",
+            "购买",
+            "哪款",
+            "re:[买挑选]一?[个台款]",
+            "buy",
+            "purchase",
+            "which model",
+            "recommend a",
+        ),
         "购物建议",
         "Shopping advice",
         "比较商品并给出购买建议",

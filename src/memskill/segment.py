@@ -128,7 +128,7 @@ _ACK_EN_WORDS = frozenset(
     understood noted wow oh ah fantastic excellent appreciate appreciated cheers""".split()
 )
 _CUE_ZH = re.compile(
-    r"另外|顺便|换个话题|换一个话题|还有一件事|还有件事|还有个事|还有一个问题|还有个问题|另一个问题"
+    r"另外|顺便|换个话题|换一个话题|还有一?[件个]\S{0,2}事|还有一个问题|还有个问题|另一个问题|题外话"
     r"|别的问题|新问题|对了|话说|接下来|下一个|再问一下|再问个|我还想问|我还有|不说这个了?|先不说|说回"
 )
 _CUE_EN = re.compile(

@@ -1006,3 +1006,30 @@ def test_a_wish_or_limit_that_only_points_back_is_no_preference() -> None:
     kept = [*record.preferences, *record.requirements, *record.steps]
     assert not any(text.endswith(("都按这个来", "都这么放")) for text in kept), kept
     assert any("结论放最前" in text for text in kept), kept
+
+
+def test_a_quoted_draft_is_the_material_a_colon_announced_and_the_question_after_it_is_the_users() -> None:
+    quote = '"' + "Aim 2. Quantify subsoil carbon gains under herbal leys on 24 farms. " * 2 + '"'
+    message = "\n\n".join(
+        [
+            "right, work before bed. here's the current draft of Aim 2 for the grant:",
+            quote,
+            "can you digest what's been published on leys since 2022? same rules as last time: "
+            "peer-reviewed only, max 8, newest first.\ntwo new ones, for every digest from now on:\n"
+            "- a sampling depth column\n- the DOI in every row",
+        ]
+    )
+    said = " ".join(own_sentences(message))
+    for words in ("can you digest", "peer-reviewed only, max 8", "a sampling depth column", "the DOI in"):
+        assert words in said, said
+    assert "Quantify subsoil" not in said
+
+
+def test_a_request_whose_words_name_no_task_gives_way_to_the_next_one() -> None:
+    record = extract(
+        chunk(
+            ("user", "还有个私事想让你帮忙。老家降温了，想给爸妈卧室买个取暖器，300以内。"),
+            ("assistant", "推荐：\n| 型号 | 价格 |\n|---|---|\n| 安暖 AN-R13 | 289 |"),
+        )
+    ).record
+    assert record.requests and "取暖器" in record.requests[0], record.requests

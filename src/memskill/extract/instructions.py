@@ -368,8 +368,8 @@ def instructions(
                 if requests:
                     if not one_off and not material:
                         add(steps, as_step(generalise(step_text(tag.text))))
-                elif says_what(step_text(tag.text)):
-                    add(requests, generalise(step_text(request_words(tag))))
+                elif says_what(words := step_text(request_words(tag))):  # not "想让你帮忙"
+                    add(requests, generalise(words))
             elif (
                 (tag.label == "step" or (instruction and how >= limit))
                 and not one_off

@@ -92,7 +92,9 @@ def own_sentences(content: str) -> list[str]:
     "Translate this:" or a colon before a block of lines; the user's paragraphs after it are theirs.
     Only a very long message (over 3,000 characters of the user's own words) keeps just its first and
     last two sentences: at 1,000 the rules a user listed in a long first message were lost."""
-    text = _LONG_QUOTE.sub(" ", CODE_BLOCK.sub(" ", content))
+    # Code and long quotations leave a mark, so a paragraph of nothing else is still the material a
+    # colon announced ("the current draft:\n\n"<quoted aim>"\n\ncan you…": the question is the user's).
+    text = _LONG_QUOTE.sub(_CUT, CODE_BLOCK.sub(_CUT, content))
     own: list[str] = []
     introduced = False
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
@@ -100,12 +102,14 @@ def own_sentences(content: str) -> list[str]:
         # The user's own points after their own lead-in ("how I want these in general:") are theirs;
         # after "pasting it:", or as the last block of a message that says it is "below", material.
         points = all(_POINT_LINE.match(line) for line in _lines(paragraph))
-        if (introduced and not _own_points(own[-1], _lines(paragraph))) or (
-            index and (_pasted(paragraph) or (points and _below(own, paragraphs, index)))
+        if (
+            not paragraph.replace(_CUT, "").strip()
+            or (introduced and not _own_points(own[-1], _lines(paragraph)))
+            or (index and (_pasted(paragraph) or (points and _below(own, paragraphs, index))))
         ):
             introduced = False
             continue
-        words, introduced = _own_part(paragraph.strip())
+        words, introduced = _own_part(paragraph.replace(_CUT, " ").strip())
         own.append(words)
     lines = [line for line in "\n".join(own).split("\n") if line.strip() and not _is_code_line(line)]
     sentences = split_sentences("\n".join(lines))
@@ -114,6 +118,8 @@ def own_sentences(content: str) -> list[str]:
     return sentences
 
 
+_CUT = "\x00"
+"""Where code or a long quotation was cut out of a message."""
 PASTED_LINES = 3
 """A paragraph of at least this many lines, after the first, is pasted (unless its lines are points)."""
 BULLET_MARK = r"(?:[-*•]\s+|[·●▪■◆]\s*)"
@@ -134,9 +140,9 @@ export", "08:02 alerts fire")."""
 
 
 def _pasted(paragraph: str) -> bool:
-    """A block of lines that are not the user's own points (with or without their own lead-in: "how I
-    want these in general:\n- max 6 questions\n- …"; "pasting it:\n- …" leads in to material), or
-    that a system wrote (most of its lines are `_RECORD_LINE`s: a changelog, a log)."""
+    """A block of at least `PASTED_LINES` lines besides the user's own points and their lead-ins ("two
+    new ones, for every digest from now on:\n- a sampling depth column\n- …"; "pasting it:\n- …" leads
+    in to material), or that a system wrote (most of its lines are `_RECORD_LINE`s: a changelog, a log)."""
     lines = _lines(paragraph)
     if len(lines) < PASTED_LINES:
         return False
@@ -144,21 +150,30 @@ def _pasted(paragraph: str) -> bool:
         return True
     if all(_POINT_LINE.match(line) for line in lines):
         return False
-    head = lines[0].rstrip()
-    return not (head.endswith((":", "：")) and _own_points(head, lines[1:]))
+    others, index = 0, 0
+    while index < len(lines):
+        end = index + 1
+        while end < len(lines) and _POINT_LINE.match(lines[end]):
+            end += 1
+        lead = lines[index].rstrip()
+        if end > index + 1 and lead.endswith((":", "：")) and _own_points(lead, lines[index + 1 : end]):
+            index = end
+            continue
+        others, index = others + 1, index + 1
+    return others >= PASTED_LINES
 
 
 def _own_points(lead: str, lines: Sequence[str]) -> bool:
     """Whether the lines after a lead-in ending in a colon are the user's own points: points, after no
-    text verb or pointer ("pasting it:"), and not data, as notes for a report or a changelog are (most
-    of their lines carry a number: "- 本周日均DAU 18.6万，上周17.2万"; rules rarely do: "- max 6
+    text verb or pointer ("pasting it:"), and not data, as notes for a report or a changelog are (two
+    lines in three carry a number: "- 本周日均DAU 18.6万，上周17.2万"; rules rarely do: "- max 6
     questions")."""
     numbered = sum(bool(re.search(r"\d", _POINT_LINE.sub("", line, count=1))) for line in lines)
     return (
         bool(lines)
         and all(_POINT_LINE.match(line) for line in lines)
         and not _MATERIAL_HEAD.search(_tail(lead.rstrip().rstrip(":：")))
-        and 2 * numbered < len(lines)
+        and 3 * numbered < 2 * len(lines)
     )
 
 
@@ -171,7 +186,8 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         head, rest = paragraph[: colon.start()], paragraph[colon.end() :]
         # After "Translate this:" comes material; so does a long block of lines after any colon. One
         # long paragraph after "Another flaky one:" is the user still speaking.
-        block = len(_lines(rest)) >= PASTED_LINES
+        # (A block starts on a line of its own: "same rules as last time: peer-reviewed only, …" goes on.)
+        block = rest.lstrip(" \t").startswith("\n") and len(_lines(rest)) >= PASTED_LINES
         if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
             len(rest) > 200 and block and not _points(rest)
         ):
