@@ -1033,3 +1033,9 @@ def test_a_request_whose_words_name_no_task_gives_way_to_the_next_one() -> None:
         )
     ).record
     assert record.requests and "取暖器" in record.requests[0], record.requests
+
+
+def test_an_arrow_in_a_sentence_is_prose_and_in_a_short_line_code() -> None:
+    rotation = "say which bed each thing goes in, four beds in turn: potatoes -> beans -> brassicas -> roots."
+    assert own_sentences(rotation) == [rotation]
+    assert own_sentences("why does this fail?\nresult = items.map(x => x + 1)") == ["why does this fail?"]

@@ -71,8 +71,11 @@ _MATERIAL_HEAD = re.compile(
     re.IGNORECASE,
 )
 _CODE_MARKS = re.compile(
-    r"[{};]\s*$|==|!=|=>|->|::|</|/>|^\s*(def|class|import|from|#include|return|for|if|while|SELECT|select)\b"
+    r"[{};]\s*$|==|!=|::|</|/>|^\s*(def|class|import|from|#include|return|for|if|while|SELECT|select)\b"
 )
+_ARROW = re.compile(r"=>|->")
+"""An arrow is code in a short line ("x -> y + 1") and prose in a sentence ("four beds on a rotation,
+potatoes -> peas & beans -> brassicas -> roots & onions, then round again")."""
 _ASSIGNMENT = re.compile(r"^\s*[\w.\[\]'\"]+\s*[+\-*/]?=\s*\S")
 
 
@@ -81,6 +84,8 @@ def _is_code_line(line: str) -> bool:
     ("x = 5", but not "Churn = customers who cancelled in the month, as a share of …")."""
     if _CODE_MARKS.search(line):
         return True
+    if _ARROW.search(line):
+        return len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
     return bool(_ASSIGNMENT.match(line)) and len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
 
 
