@@ -1039,3 +1039,18 @@ def test_an_arrow_in_a_sentence_is_prose_and_in_a_short_line_code() -> None:
     rotation = "say which bed each thing goes in, four beds in turn: potatoes -> beans -> brassicas -> roots."
     assert own_sentences(rotation) == [rotation]
     assert own_sentences("why does this fail?\nresult = items.map(x => x + 1)") == ["why does this fail?"]
+
+
+def test_steps_after_a_lead_in_to_general_rules_are_standing_preferences() -> None:
+    record = extract(
+        chunk(
+            (
+                "user",
+                "帮我挑个取暖器。我给爸妈买东西一般是这几个要求：操作要简单；还有要能直接送货上门；"
+                "最后你直接给我推荐一个就行。这次预算500以内。",
+            ),
+            ("assistant", "推荐：安暖 AN-R13\n| 型号 | 送货 |\n|---|---|\n| 安暖 | 送货上门 |"),
+        )
+    ).record
+    assert any("送货上门" in text for text in record.standing), record.standing
+    assert not any("500" in text for text in [*record.standing, *record.requirements]), record.requirements

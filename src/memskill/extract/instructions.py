@@ -322,12 +322,14 @@ def instructions(
     before_words: set[str] = set()  # the content words of the reply before the turn
     for turn in turns:
         complained = False
+        general = False  # after "我给爸妈买东西一般是这几个要求：", "how I want these in general:"
         asked = (answering or {}).get(turn.message.id, set())
         reply = (replies or {}).get(turn.message.id, "")
         reply_words = set(content_tokens(reply))
         revised = repeated_share(reply_words, before_words) >= REVISED
         for tag in turn.tags:
             complained = complained or tag.label == "complaint"
+            general = general or bool(_GENERAL_LEAD.search(tag.text))
             if asked and tag.label not in PREFERENCE_LABELS and answers_question(tag.text, asked):
                 continue
             if turns_to(tag.text) and len(content_tokens(tag.text)) <= 2:
@@ -377,7 +379,7 @@ def instructions(
                 and says_what(text := directive(tag, "step" if tag.label not in INSTRUCTION_LABELS else None))
             ):  # (not "都按这个来", which only points back)
                 add(steps, text)
-                if tag.lasting >= STANDING:
+                if tag.lasting >= STANDING or general:
                     standing.append(text)
                 if complained and turn.reacting and not POINTS_AT_ANSWER.search(tag.text):
                     # "太长了，…概述都删掉": an instruction answering a complaint corrects the result.
@@ -445,6 +447,14 @@ def _key(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
+_GENERAL_LEAD = re.compile(
+    r"(?:一般|平时|通常|向来|习惯|规矩|要求|原则"
+    r"|\bin general\b|\bgenerally\b|\bmy rules\b|\bhow I (?:want|like)\b)[^:：\n]{0,16}[:：]",
+    re.IGNORECASE,
+)
+"""A lead-in that says the rules after it hold in general ("我给爸妈买东西一般是这几个要求：", "how I want
+these in general:"): the steps the turn gives after it are how such tasks are always done (preferences
+too), whatever the scope model reads in each."""
 _AS_BEFORE = re.compile(r"老规矩|老样子|照旧|还是老样子|same (?:rules|as) (?:as )?(?:last time|before)", re.I)
 _LIST_HEAD = re.compile(r"^[^:：\n]{0,24}(?:[:：]|\s[-–—]\s)")
 MIN_LISTED = 3
