@@ -1054,3 +1054,17 @@ def test_steps_after_a_lead_in_to_general_rules_are_standing_preferences() -> No
     ).record
     assert any("送货上门" in text for text in record.standing), record.standing
     assert not any("500" in text for text in [*record.standing, *record.requirements]), record.requirements
+
+
+def test_a_second_request_that_ends_in_a_colon_announces_the_rules_after_it() -> None:
+    from memskill.extract.turns import read_turns
+
+    said = (
+        "morning! need a lit digest for the case for support Mireille and I are writing: cover crops and "
+        "soil organic carbon in temperate arable systems, 2021 onwards.\n\nhow I want these in general "
+        "(there'll be a few more before the NERC deadline):\n1. peer-reviewed only.\n2. max 8 papers."
+    )
+    [turn] = read_turns((Message(role="user", content=said, id="u"),))
+    texts = [tag.text for tag in turn.tags]
+    assert not any(text.lower().startswith("how i want") for text in texts), texts
+    assert any("max 8 papers" in text for text in texts), texts

@@ -63,7 +63,8 @@ def read_turns(
         tags = [
             tag
             for n, tag in enumerate(tags)
-            if n == len(tags) - 1 or not (announces(tag) or _leads_in(tags[:n], tags[n + 1]))
+            if n == len(tags) - 1
+            or not (announces(tag) or _announces_again(tags[:n], tag) or _leads_in(tags[:n], tags[n + 1]))
         ]
         tags = [_without_lead_in(tag) for tag in tags]
         turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting, said=text))
@@ -89,6 +90,14 @@ def _leads_in(before: Sequence[Tag], following: Tag) -> bool:
     earlier one did."""
     asked_before = any(tag.label == "task_request" for tag in before)
     return bool(_LEAD_IN.match(following.text)) and (following.label != "task_request") and asked_before
+
+
+def _announces_again(before: Sequence[Tag], tag: Tag) -> bool:
+    """Whether a clause read as a request, after the turn's request, ends in a colon: it announces the
+    rules that follow ("how I want these in general (…):", "rules for release notes, for this and every
+    release:"), it asks for no second task."""
+    asked_before = any(earlier.label == "task_request" for earlier in before)
+    return asked_before and tag.label == "task_request" and tag.text.rstrip().endswith((":", "："))
 
 
 def _without_lead_in(tag: Tag) -> Tag:
