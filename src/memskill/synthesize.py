@@ -202,9 +202,10 @@ def merge(
         sources = (*existing.sources, evidence.record_id)
         support = existing.support + 1
         position = (existing.position * existing.support + candidate.position) / support
-        wider = called_tool(candidate.text) == called_tool(existing.text) is not None and len(
-            candidate.text
-        ) > len(existing.text)  # the same tool called with more arguments: the fuller call stands
+        # The same tool called with more arguments: the fuller call stands.
+        tool = called_tool(candidate.text)
+        wider = tool is not None and tool == called_tool(existing.text)
+        wider = wider and len(candidate.text) > len(existing.text)
         if (candidate.text in corrections or wider) and candidate.text != existing.text:
             current[index] = replace(existing, text=candidate.text, support=support, sources=sources)
             log.append(f"edit {candidate.section}: {existing.text} → {candidate.text}")

@@ -84,9 +84,8 @@ def _is_code_line(line: str) -> bool:
     ("x = 5", but not "Churn = customers who cancelled in the month, as a share of …")."""
     if _CODE_MARKS.search(line):
         return True
-    if _ARROW.search(line):
-        return len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
-    return bool(_ASSIGNMENT.match(line)) and len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
+    short = len(re.findall(r"[A-Za-z\u4e00-\u9fff]+", line)) < 8
+    return short and bool(_ARROW.search(line) or _ASSIGNMENT.match(line))
 
 
 def own_sentences(content: str) -> list[str]:
@@ -194,7 +193,7 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         # (A block starts on a line of its own: "same rules as last time: peer-reviewed only, …" goes on.)
         block = rest.lstrip(" \t").startswith("\n") and len(_lines(rest)) >= PASTED_LINES
         if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
-            len(rest) > 200 and block and not _points(rest)
+            len(rest) > 200 and block and not _own_points(head, _lines(rest))
         ):
             return head, False
     return paragraph, False
@@ -222,12 +221,6 @@ def _tail(head: str) -> str:
     """The last words before a colon, where "Translate this", "review the following code", "翻译下面这段"
     name what comes next ("this is for every review from now on:", "just for this role:" do not)."""
     return head[-8:] if CJK.search(head[-8:]) else _NO_POINTER.sub(" ", " ".join(head.split()[-3:]))
-
-
-def _points(rest: str) -> bool:
-    """Whether the lines after a colon are points the user lists ("Ground rules: - no nuts - …")."""
-    lines = _lines(rest)
-    return len(lines) >= 2 and all(_POINT_LINE.match(line) for line in lines[1:])
 
 
 ZH_LEADING_FILLER = re.compile(

@@ -60,21 +60,17 @@ def read_turns(
         text = "\n".join(own_sentences(message.content))
         reacting = reacts_to_answer(messages, index, opening) if after_answer is None else after_answer
         tags = tagger.tag(text, first_turn=not turns, after_answer=reacting) if text else []
-        tags = [
-            tag
-            for n, tag in enumerate(tags)
-            if n == len(tags) - 1
-            or not (announces(tag) or _announces_again(tags[:n], tag) or _leads_in(tags[:n], tags[n + 1]))
-        ]
-        tags = [_without_lead_in(tag) for tag in tags]
+        tags = [_without_lead_in(tag) for tag in _without_announcements(tags)]
         turns.append(Turn(message, tuple(tags), first=not turns, reacting=reacting, said=text))
     return turns
 
 
-def announces(tag: Tag) -> bool:
+def announces(tag: Tag, asked_before: bool = False) -> bool:
     """Whether a clause only announces the ones after it ("再加一条：", "几个要求先说清楚：", "One new
-    rule:"): it ends in a colon and asks for no task ("帮我看看这段代码：" does)."""
-    return tag.text.rstrip().endswith((":", "：")) and tag.label != "task_request"
+    rule:"): it ends in a colon and asks for no task ("帮我看看这段代码：" does), or asks again after the
+    turn's request ("rules for release notes, for this and every release:", "how I want these in general
+    (…):": no second task)."""
+    return tag.text.rstrip().endswith((":", "：")) and (tag.label != "task_request" or asked_before)
 
 
 _LEAD_IN = re.compile(
@@ -84,20 +80,18 @@ _LEAD_IN = re.compile(
 """A discourse marker that opens the rules after it ("in general: start with a one-line verdict")."""
 
 
-def _leads_in(before: Sequence[Tag], following: Tag) -> bool:
-    """Whether a clause is the first half of an announcement the next clause ends ("How I want reviews
-    written, | in general: start with…"): the rules follow, and the clause asks for no task unless an
-    earlier one did."""
-    asked_before = any(tag.label == "task_request" for tag in before)
-    return bool(_LEAD_IN.match(following.text)) and (following.label != "task_request") and asked_before
-
-
-def _announces_again(before: Sequence[Tag], tag: Tag) -> bool:
-    """Whether a clause read as a request, after the turn's request, ends in a colon: it announces the
-    rules that follow ("how I want these in general (…):", "rules for release notes, for this and every
-    release:"), it asks for no second task."""
-    asked_before = any(earlier.label == "task_request" for earlier in before)
-    return asked_before and tag.label == "task_request" and tag.text.rstrip().endswith((":", "："))
+def _without_announcements(tags: Sequence[Tag]) -> list[Tag]:
+    """The clauses of a turn without those that only announce (`announces`), nor the first half of an
+    announcement the next clause ends ("How I want reviews written, | in general: start with…", after
+    the turn's request). The last clause always stays."""
+    kept: list[Tag] = []
+    asked = False
+    for tag, following in zip(tags, [*tags[1:], None]):
+        lead = following is not None and following.label != "task_request" and _LEAD_IN.match(following.text)
+        if following is None or not (announces(tag, asked) or (asked and lead)):
+            kept.append(tag)
+        asked = asked or tag.label == "task_request"
+    return kept
 
 
 def _without_lead_in(tag: Tag) -> Tag:
