@@ -68,6 +68,14 @@ def recognise(texts: Sequence[str]) -> TaskKind | None:
     return None if best is None else best[1]
 
 
+_PHRASE_ENDS = frozenset(
+    "for of on in at to from with about by into over than that which who whose where when while before "
+    "after and or but so because if i me my you your he him his she her they them their we us our it its "
+    "is are was were be been goes go".split()
+)
+_QUANTIFIERS = frozenset("every each few some any all another next other several many more one".split())
+
+
 def _english_words(texts: Sequence[str]) -> list[str]:
     """The most frequent content words of `texts`, proper names left out (a capitalised word after the
     first of its text: "Villa Romano" names a restaurant, not the kind of task)."""
@@ -78,9 +86,33 @@ def _english_words(texts: Sequence[str]) -> list[str]:
             if index and word[0].isupper():
                 continue
             word = word.lower()
-            if word not in STOPWORDS and len(word) > 2:
+            if word not in STOPWORDS and word not in _QUANTIFIERS and len(word) > 2:
                 counts[word] += 1
     return [word for word, _ in counts.most_common(4)]
+
+
+def _head_words(texts: Sequence[str]) -> tuple[list[str], str]:
+    """What the first English request naming a thing asks for, as its noun phrase's last two content
+    words: English compounds end in their head ("a proper sowing & planting calendar for March" →
+    planting calendar; "need a question set for my interviews" → question set). The phrase ends at the
+    first preposition, pronoun or auxiliary after it begins; proper names, quantifiers ("every
+    release") and contractions ("what's") are not part of it. A request whose phrase has fewer than two
+    such words ("Give me a few…") names nothing. Returns the words and the request they came from."""
+    for text in texts:
+        words: list[str] = []
+        for index, match in enumerate(re.finditer(r"[A-Za-z][A-Za-z0-9'’]*", text)):
+            word, lower = match.group(0), match.group(0).lower()
+            if lower in _PHRASE_ENDS or "'" in lower or "’" in lower:
+                if words:
+                    break
+                continue
+            if (index and word[0].isupper()) or lower in STOPWORDS or lower in _QUANTIFIERS:
+                continue
+            if len(lower) > 2:
+                words.append(lower)
+        if len(words) >= 2:
+            return words[-2:], text
+    return [], ""
 
 
 _ZH_ACTIONS = (
@@ -185,11 +217,15 @@ def name_skill(
             description = f"Use when the user asks for a similar task{when}; {kind.purpose_en}."
     else:
         # The words `generalise` put in place of values ("the time", "the destination") name no kind.
-        words = _english_words([_ROLES.sub(" ", text) for text in texts])
+        head, source = ([], "") if chinese else _head_words([_ROLES.sub(" ", text) for text in titles])
+        words = head or _english_words([_ROLES.sub(" ", text) for text in texts])
+        titles = [source, *titles] if source else titles
         near = nearest_kind(titles or goals, similarity) if similarity and not words else None
         fallback = near or f"{_chinese_action(titles or goals)}-task"
         name = slugify("-".join(words[:3]), fallback=fallback) if words else fallback
-        title = next((t for t in titles if t.strip() and not names_a_name(t)), titles[0] if titles else name)
+        title = " ".join(head).capitalize() or next(
+            (t for t in titles if t.strip() and not names_a_name(t)), titles[0] if titles else name
+        )
         if chinese:
             description = f"完成「{_short(titles)}」这类任务的个人化做法。当用户提出类似请求时使用。"
         else:

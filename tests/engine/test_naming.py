@@ -159,3 +159,20 @@ def test_a_postmortem_is_a_report_and_a_reply_to_a_ticket_is_an_email() -> None:
     goal = "最近要搬家，帮我筛下房子吧。通勤单程别超过40分钟，地铁公交都行。"
     assert record_kind("最近要搬家，筛下房子", goal).name == "public-transport-directions"
     assert record_kind("最近要搬家，筛下房子", goal, ask="最近要搬家，帮我筛下房子吧。") is None
+
+
+@pytest.mark.parametrize(
+    ("requests", "name", "title"),
+    [
+        (["A proper sowing & planting calendar for March to May"], "planting-calendar", "Planting calendar"),
+        (["Need a question set for my hiring manager interviews"], "question-set", "Question set"),
+        (["Every release", "Release notes for 4.3, goes out Thursday"], "release-notes", "Release notes"),
+    ],
+)
+def test_a_request_of_no_known_kind_is_named_after_what_it_asks_for(
+    requests: list[str], name: str, title: str
+) -> None:
+    # The head of the request's noun phrase, not its most frequent words ("plot-week-proper").
+    naming = name_skill(requests, [f"ok completely different thing. {requests[-1]}"], "en")
+    assert (naming.name, naming.title) == (name, title)
+    assert requests[-1][:12] in naming.description or requests[0][:12] in naming.description
