@@ -896,7 +896,7 @@ def test_a_list_of_rules_after_a_colon_is_the_users_and_review_is_not_review_thi
 
 
 def test_a_limit_that_lists_rules_is_one_preference_per_rule() -> None:
-    from memskill.extract.instructions import listed_rules
+    from memskill.extract.scope_words import listed_rules
 
     assert listed_rules("老规矩：每天最多俩景点、9点以后出门、一家酒店住到底、不吃辣、") == [
         "每天最多俩景点",

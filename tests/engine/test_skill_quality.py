@@ -23,7 +23,8 @@ from memskill.extract.answers import (
     clarifying_questions,
     example_text,
 )
-from memskill.extract.instructions import ONE_DAY, answers_question
+from memskill.extract.instructions import answers_question
+from memskill.extract.scope_words import ONE_DAY
 from memskill.extract.shape import named_parts, structure
 from memskill.extract.turns import read_turns
 from memskill.generalise import mask_personal, names_a_date
