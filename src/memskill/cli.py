@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--out", help="where to write the weights (default: the package's weights.npz)")
     trainer.add_argument("--seed", type=int, default=20261206)
     trainer.add_argument(
+        "--only", choices=["clause"], help="retrain this model alone; keep the others of the --out weights"
+    )
+    trainer.add_argument(
         "--hold-out-dev", action="store_true", help="train without the dev kinds and score them (for tuning)"
     )
 

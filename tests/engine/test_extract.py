@@ -347,11 +347,6 @@ def test_facts_about_the_user_and_the_task() -> None:
     assert not any("小助手" in fact.value for fact in facts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tagger reads 'I'm a software engineer and I live in Berlin.' as "
-    "a like (.57): 'I'm a …' opens many likes in the corpus (I'm a night owl, I'm a big fan)",
-)
 def test_an_occupation_stated_with_i_am_a_is_a_fact() -> None:
     facts = extract_facts(
         (Message(role="user", content="I'm a software engineer and I live in Berlin.", id="u"),)

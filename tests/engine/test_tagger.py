@@ -54,9 +54,9 @@ def test_pending_corpus_rounds_keep_the_format_and_known_kinds() -> None:
     # Written and checked, not yet trained on (docs/data/turns.md): they must stay loadable as they are.
     kinds = load_kinds()
     files = sorted((CORPUS / "pending").glob("*.jsonl"))
-    assert len(files) >= 7
+    assert len(files) >= 5
     clauses = list(read(files))
-    assert len(clauses) >= 3000 and {c.kind for c in clauses} <= set(kinds)
+    assert len(clauses) >= 2000 and {c.kind for c in clauses} <= set(kinds)
 
 
 def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
@@ -229,6 +229,15 @@ def test_train_command_writes_weights_and_a_report(
     assert "corpus test kinds" in out and "macro" in out
     assert "training on the corpus alone" in err and "wrote" in err
     assert main(["train", "tagger", "--corpus", str(tmp_path / "missing")]) == 2
+    # --only clause relabels and keeps the other models of the weights it rewrites
+    before = load_models(target)
+    before["boundary"].weights[:] = 0  # a mark that a full retraining would not keep
+    save_models(before, target)
+    args = ["--corpus", str(folder), "--data", str(tmp_path / "none"), "--out", str(target), "--seed", "3"]
+    assert main(["train", "tagger", *args, "--only", "clause"]) == 0
+    after = load_models(target)
+    assert not after["boundary"].weights.any()
+    assert not np.array_equal(after["clause"].weights, before["clause"].weights)
 
 
 def test_a_directive_drops_courtesy_at_its_edges() -> None:

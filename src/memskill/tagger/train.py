@@ -33,7 +33,7 @@ from memskill.tagger import sources
 from memskill.tagger.clauses import boundary_features, cut_points
 from memskill.tagger.corpus import LABELS, NEEDS_SPAN, WISH_LABELS, Clause, corpus_dir, load, load_kinds
 from memskill.tagger.features import BUCKETS, feature_ids, scope_features
-from memskill.tagger.model import WEIGHTS, Model, save_models, softmax
+from memskill.tagger.model import WEIGHTS, Model, load_models, save_models, softmax
 from memskill.tagger.sources import Example, from_corpus
 from memskill.tagger.span import gold_token_span, token_rows
 
@@ -357,13 +357,21 @@ def main(
     seed: int,
     say: Callable[[str], None],
     with_dev: bool = True,
+    only_clause: bool = False,
 ) -> str:
-    """Train, write the weights to `out`, and return the report (test kinds; dev too when held out)."""
+    """Train, write the weights to `out`, and return the report (test kinds; dev too when held out).
+    `only_clause`: retrain the clause labels alone and keep the other four models of the weights at
+    `out` (how the shipped weights were last rebuilt: docs/data/turns.md)."""
     if data_dir is not None and not data_dir.is_dir():
         say(f"no public data sets at {data_dir}: training on the corpus alone")
         data_dir = None
     started = time.monotonic()
-    models, data = train_all(data_dir, corpus_dir, seed, say, with_dev)
+    if only_clause:
+        data = load_data(data_dir, corpus_dir, seed)
+        models = load_models(out if out.is_file() else WEIGHTS)
+        models["clause"] = fit(data.train + data.dev if with_dev else data.train, seed=seed, progress=say)
+    else:
+        models, data = train_all(data_dir, corpus_dir, seed, say, with_dev)
     save_models(models, out)
     say(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {time.monotonic() - started:.0f} s")
     return report(models, data, with_dev)
@@ -381,5 +389,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise InvalidRequest("no turn corpus found: pass --corpus DIR (the repository's corpus/ folder)")
     data = Path(args.data) if args.data else None
     target = Path(args.out) if args.out else WEIGHTS
-    out.write(main(data, corpus, target, args.seed, say, with_dev=not args.hold_out_dev) + "\n")
+    report = main(data, corpus, target, args.seed, say, not args.hold_out_dev, args.only == "clause")
+    out.write(report + "\n")
     return 0
