@@ -44,7 +44,7 @@ from memskill.skill_items import (
 )
 from memskill.skillfile import SkillDocument, render, validate
 from memskill.stores.base import TaskRecordRow
-from memskill.vectors import record_request
+from memskill.vectors import record_from_dict, record_request
 
 
 @dataclass(frozen=True)
@@ -242,9 +242,11 @@ def synthesize(
     taken_names: Sequence[str] = (),
     update: SkillUpdate | None = None,
     asks: Sequence[str] = (),
+    earlier: Sequence[Evidence] = (),
 ) -> SkillDraft:
     """The next version of a cluster's skill after one more task record (`asks`: the words that asked
-    for each task, which name its kind; the goals by default).
+    for each task, which name its kind; the goals by default). A first version also folds in the
+    cluster's `earlier` records, tasks of the kind that were too unsure a request to start a skill.
 
     The record's candidates are always merged algorithmically. With `update` (a model's operations on
     the previous bullets) those operations are applied first, so the model refines and adds while what
@@ -252,6 +254,9 @@ def synthesize(
     """
     items: Sequence[SkillItem] = previous.items if previous else ()
     log: list[str] = []
+    for record in earlier if previous is None else ():
+        items, folded = merge(items, record, similarity, None)
+        log += folded
     if evidence.revised:
         items, log = withdraw(items, evidence.record_id)
     if update is not None:
@@ -400,9 +405,11 @@ def next_version(
     asks = [str(r.record.get("ask") or r.record.get("goal", "")) for r in ordered] or [
         evidence.record.ask or evidence.record.goal
     ]
-    draft = synthesize(
-        previous.current if previous else None, evidence, titles, goals, similarity, taken, update, asks
-    )
+    # A task of the kind whose request read too unsure to start a skill ("I need an outline for…" at
+    # .58) still says how the user wants the kind done: the first version folds it in.
+    earlier = [Evidence(r.id, record_from_dict(r.record), ()) for r in ordered if r.id != evidence.record_id]
+    current = previous.current if previous else None
+    draft = synthesize(current, evidence, titles, goals, similarity, taken, update, asks, earlier)
     if previous is not None and not draft.operations:
         return None
     kept, held_out = vet(draft.items) if vet is not None else (list(draft.items), [])

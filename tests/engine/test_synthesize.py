@@ -309,3 +309,24 @@ def test_the_same_tool_called_with_more_arguments_keeps_the_fuller_call() -> Non
     items, _ = merge(items, Evidence("rec_b", record(steps=(wide,))), no_embedding)
     calls = [i for i in items if i.section == "procedure" and "query_transactions" in i.text]
     assert [(c.text, c.support) for c in calls] == [(wide, 2)], calls
+
+
+def test_a_first_version_folds_in_the_clusters_earlier_tasks() -> None:
+    # The cluster's first task read as too unsure a request to start a skill; when the second starts
+    # it, the first one's wishes are the user's too.
+    from memskill.models import Scope
+    from memskill.stores.base import TaskRecordRow
+    from memskill.synthesize import next_version
+    from memskill.vectors import record_dict
+
+    unsure = record(preferences=("我不喜欢走回头路",))
+    second = record(steps=("出发前先查询天气和温度",))
+    rows = [TaskRecordRow("rec_a", "u", "c", "conv1", record_dict(unsure), 1)]
+    rows.append(TaskRecordRow("rec_b", "u", "c", "conv2", record_dict(second), 2))
+    built = next_version(None, Scope("u"), "c", Evidence("rec_b", second), rows, (), no_embedding, None, 3)
+    assert built is not None
+    skill, _ = built
+    assert skill.current.version == 1
+    [preference] = [i for i in skill.current.items if i.section == "preference"]
+    assert preference.text == "我不喜欢走回头路" and preference.sources == ("rec_a",)
+    assert any(i.text == "出发前先查询天气和温度" for i in skill.current.items)
