@@ -214,6 +214,10 @@ def test_structure_names_the_parts_of_an_answer() -> None:
     assert structure(plan) == ["包含：天气", "按天分段（D1、D2…）", "每段的地点按先后用「→」连起来"]
     review = "- **Bug**: a\n- **Style**: b\n```python\nx = 1\n```"
     assert structure(review) == ["sections: Bug, Style", "bulleted points", "code in a code block"]
+    # what code says heads no part of the answer
+    code = "# app/routes.py\ndef post(\n    body: RefundIn,\n):\n    try:\n        pass"
+    patched = review.replace("x = 1", code)
+    assert structure(patched) == ["sections: Bug, Style", "bulleted points", "code in a code block"]
     assert structure("Sure, here you go.") == []
     weeks = "8周跑步计划：\n第1–2周：快走热身 + 慢跑\n第3–4周：慢跑3分钟\n注意：膝盖疼就停"
     assert structure(weeks) == ["先用一行总述", "包含：注意", "按周分阶段（第1周、第2周…）"]

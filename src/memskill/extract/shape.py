@@ -192,7 +192,9 @@ def structure(text: str) -> list[str]:
     lines = answer_lines(text)
     chinese = bool(CJK.search(text))
     parts: list[str] = []
-    headings = list(dict.fromkeys(name for _, name in _headed(lines, chinese)))[:MAX_SECTIONS]
+    # Code is material: "try:", "body: PartialRefundIn," and "# app/routes.py" inside it head nothing.
+    prose = answer_lines(CODE_BLOCK.sub("", text))
+    headings = list(dict.fromkeys(name for _, name in _headed(prose, chinese)))[:MAX_SECTIONS]
     if headings:
         parts.append(("包含：" if chinese else "sections: ") + ("、" if chinese else ", ").join(headings))
     if (
