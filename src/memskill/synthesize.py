@@ -79,12 +79,14 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     items = [SkillItem("procedure", text, 1, source, position) for text, position in record_steps(record)]
     # What the user likes and always wants ranks before the limits of one task (position < 0.5 vs ≥ 0.5),
     # so a long task's limits never crowd the user's own preferences out of the skill.
-    general = [text for text in dict.fromkeys(clean(p) for p in record.preferences) if text]
+    # Steps the user said hold for every task of the kind ("from now on…", after "how I want these in
+    # general:") are such preferences too.
+    general = [
+        text for text in dict.fromkeys(clean(p) for p in (*record.preferences, *record.standing)) if text
+    ]
     specific = [
         text
-        for text in dict.fromkeys(
-            clean(p) for p in (*record.requirements, *record.corrections, *record.standing)
-        )
+        for text in dict.fromkeys(clean(p) for p in (*record.requirements, *record.corrections))
         if text and text not in general
     ]
     for index, text in enumerate(general):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -330,3 +331,12 @@ def test_a_first_version_folds_in_the_clusters_earlier_tasks() -> None:
     [preference] = [i for i in skill.current.items if i.section == "preference"]
     assert preference.text == "我不喜欢走回头路" and preference.sources == ("rec_a",)
     assert any(i.text == "出发前先查询天气和温度" for i in skill.current.items)
+
+
+def test_a_rule_said_for_every_task_outranks_one_tasks_limits_under_the_cap() -> None:
+    limits = tuple(f"第{n}天控制在{n}个景点以内" for n in range(1, 15))
+    rule = "每次规划前先查天气"
+    ruled = replace(record(steps=(rule,)), requirements=limits, standing=(rule,))
+    draft = synthesize(None, Evidence("rec_a", ruled), ["规划行程"], ["规划目的地N天的行程"], no_embedding)
+    preferences = [i.text for i in draft.items if i.section == "preference"]
+    assert len(preferences) == 12 and rule in preferences
