@@ -28,7 +28,7 @@ NOT_CONCRETE = frozenset(
     """山区 古镇 古城 老城区 市区 郊区 城区 景区 海边 市中心 中华 华夏 南方 北方 东方
     西方 海外 国外 国内 当地 本地 外地 异地 全国 世界 天下 江湖 安静 文静 华为 高兴
     时尚 方便 常规 金色 白天 明白 平安 回头路 文化景点 天气 温度 目的地 出发地 对方
-    熊猫 大熊猫 熊猫基地 美食街 小吃街 夜市""".split()
+    熊猫 大熊猫 熊猫基地 美食街 小吃街 夜市 房东 二房东 大房东""".split()
 )
 # Words after a place that make it an adjective (兰州拉面 is a dish, not a trip to Lanzhou).
 PLACE_ADJECTIVE_HEADS = tuple("菜 话 拉面 小面 烤鸭 方言 口音 料理 风味 火锅".split())

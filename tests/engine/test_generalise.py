@@ -34,6 +34,7 @@ def test_chinese_values_become_roles(text: str, expected: str) -> None:
         "第一天去宽窄巷子",
         "兰州拉面好吃吗",
         "第三天不要去熊猫基地",
+        "以后二房东转租的一律筛掉",  # jieba tags 二房东 (a sublessor) as a place
     ],
 )
 def test_ordinary_chinese_words_are_kept(text: str) -> None:
