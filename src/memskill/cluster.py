@@ -407,19 +407,16 @@ class Chooser:
             # it names another kind of task ("回到行程，住宿你建议住哪？" after a post: back to the trip)
             # or is another of the user's tasks again ("再写个家长群通知" after a flat search: .83 to the
             # notices, .39 to the search; the continuations of the dev set are at most .29 elsewhere).
-            elsewhere = [float(c.centroid @ vector) for c in clusters if before is None or c.id != before.id]
-            if before is not None and max(elsewhere, default=0.0) >= max(
-                ASSIGN_THRESHOLD, float(before.centroid @ vector)
-            ):
-                return None
-            return before
+            return None if _closer_elsewhere(before, clusters, vector) else before
         if kind is None:
             # A request of no known kind right after a task goes on with it when it is close to it, or
             # names a place or person that task named (its requests or the answer): the conversation is
             # evidence too ("帮我在规划的时候，提前确认一下天气" after a trip plan; "到沙溪的车是不是都很早？"
             # after a plan that ends in 沙溪). Not when the user says a new one begins ("Next thing: the
             # postmortem for that SMS outage", .45 to the refund it follows).
-            if has_cue(record.goal):
+            # Nor when another of the user's tasks is closer ("再出份练习" after a health-check summary:
+            # .41 to it, .59 to the exercise sheets).
+            if has_cue(record.goal) or _closer_elsewhere(before, clusters, vector):
                 return None
             if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
                 return before
@@ -430,6 +427,15 @@ class Chooser:
                 return before
             return None
         return before if previous_kind == kind else None
+
+
+def _closer_elsewhere(before: ClusterRow | None, clusters: Sequence[ClusterRow], vector: np.ndarray) -> bool:
+    """Whether another cluster is closer to the task than the conversation's previous one and close
+    enough to join (`ASSIGN_THRESHOLD`)."""
+    if before is None:
+        return False
+    elsewhere = [float(c.centroid @ vector) for c in clusters if c.id != before.id]
+    return max(elsewhere, default=0.0) >= max(ASSIGN_THRESHOLD, float(before.centroid @ vector))
 
 
 def _same_kind(

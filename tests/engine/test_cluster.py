@@ -248,3 +248,31 @@ def test_a_request_that_says_a_new_task_begins_does_not_go_on_with_the_last(memo
     )
     skills = _skills(memory, "u-support")
     assert len(skills) == 2, skills
+
+
+def test_a_request_of_no_known_kind_closer_to_another_task_does_not_go_on_with_the_last(memory) -> None:
+    """ "再帮我出份练习" right after a health-check summary (cosine .41 to it) is the user's exercise sheets
+    again (.59 to them): the conversation is evidence, a closer task of the user's is stronger."""
+    from memskill.cluster import Chooser
+    from memskill.models import Scope, TaskRecord
+    from memskill.stores.base import ClusterRow, TaskRecordRow
+    from memskill.vectors import record_dict
+
+    def cluster(name: str, centroid: list[float]) -> ClusterRow:
+        vector = np.array(centroid, dtype=np.float32)
+        return ClusterRow(name, "u", None, None, name, vector, 1, None, 0, 0)
+
+    report, sheets = cluster("reports", [1.0, 0.0, 0.0]), cluster("sheets", [0.0, 1.0, 0.0])
+
+    def record(title: str, goal: str, request: str) -> TaskRecord:
+        return TaskRecord(title, goal, (), (), (), (), "", "zh", (), requests=(request,))
+
+    summary = record("整理体检报告", "帮我整理体检报告发家庭群", "整理体检报告")
+    memory.store.add_task_record(TaskRecordRow("r1", "u", "reports", "c2", record_dict(summary), 1))
+    again = record("再出份练习", "再帮我出份练习。", "出份练习")
+    vector = np.array([0.41, 0.59, 0.0], dtype=np.float32)
+    chooser = Chooser(memory.store, memory.embedder)
+    assert chooser._continued(Scope("u"), "c2", again, [report, sheets], vector) is None
+    near = np.array([0.45, 0.3, 0.0], dtype=np.float32)  # closer to the last task: it goes on
+    continued = chooser._continued(Scope("u"), "c2", again, [report, sheets], near)
+    assert continued is not None and continued.id == "reports"
