@@ -940,6 +940,19 @@ def test_the_users_own_points_after_their_lead_in_are_theirs_and_notes_changelog
     said = " ".join(own_sentences(rules))
     for rule in ("max 6 questions", "a rubric under every question", "no brain teasers", "async work"):
         assert rule in said, said
+    # Numbers inside a rule's sentence ("over 70", "16pt") make it no data.
+    sheets = "\n".join(
+        [
+            "I need a home exercise sheet for a patient, so here's how I like them:",
+            "- plain words only, no anatomy. half my patients are over 70, many read English as a second one",
+            "- no tables, one exercise per section. reception prints our sheets in big print (16pt)",
+            "- dose written the way people talk: 'do this 10 times, 3 times a day', not '3x10 TDS'",
+            "",
+            "this one's for a knee replacement.",
+        ]
+    )
+    said = " ".join(own_sentences(sheets))
+    assert all(rule in said for rule in ("plain words only", "no tables", "dose written")), said
     # Notes for a report are data (most lines carry a number), a changelog's lines open with ticket ids,
     # and a block the user says is below is material, however it is laid out.
     notes = "\n".join(["写周报。", "", "这周的记录：", "- DAU日均21.4万", "- 订单6.08万", "- 6/23上线"])
