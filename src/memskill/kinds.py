@@ -60,6 +60,7 @@ KINDS: tuple[TaskKind, ...] = (
             "mail to",
             r"re:\b(?:reply|respond|answer) to (?:the |this |a |that )?(?:ticket|customer|complaint)",
             "ticket to answer",
+            "newsletter",
         ),
         "邮件撰写",
         "Email writing",

@@ -154,6 +154,7 @@ def test_a_postmortem_is_a_report_and_a_reply_to_a_ticket_is_an_email() -> None:
     assert recognise(["帮我写个支付故障复盘"]).name == "report-writing"
     assert recognise(["Can you draft a reply to ticket #48213?"]).name == "email-writing"
     assert recognise(["New ticket to answer, #48790"]).name == "email-writing"
+    assert recognise(["hiya, May newsletter time"]).name == "email-writing"  # not its "running tips"
     assert recognise(["准备部门季度复盘会的材料"]) is None  # a review meeting is no incident
     # the conditions after the request ("地铁公交都行") name no kind when the words that ask are known
     goal = "最近要搬家，帮我筛下房子吧。通勤单程别超过40分钟，地铁公交都行。"
