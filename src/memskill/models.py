@@ -131,6 +131,9 @@ class TaskRecord:
     """Steps the user gave as how tasks of the kind are done from now on (the scope model reads them as
     lasting: "from now on add a short 'What went well' section", "老规矩：先夸，再说问题"): preferences of
     the skill as well as steps."""
+    occasional: tuple[str, ...] = ()
+    """The `requirements` the scope model reads as this request's only ("这次预算3000以内", "patient is
+    34, keen runner"): under a skill's cap they give way to every task's lasting ones."""
     ask: str = ""
     """The user's first words up to the clause that asks for the task ("最近要搬家，帮我筛下房子吧。"): what
     names its kind, without the conditions said after it ("地铁公交都行" is a commute, not a metro

@@ -33,6 +33,8 @@ MERGE_OVERLAP = 0.6
 """…or whose character-bigram Jaccard overlap is at least this."""
 CONTAINMENT_WEIGHT = 0.85
 """Containment of the shorter text counts a little less than Jaccard overlap of the same size."""
+ONCE = 0.75
+"""A preference's `position` from which it is a limit of one request only (`TaskRecord.occasional`)."""
 SECTION_LIMITS = {"procedure": 7, "preference": 12, "experience": 8, "example": 2}
 """Items kept per section: seven steps, so that with the closing check step a procedure has at most
 eight; the two fullest examples."""
@@ -171,7 +173,14 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
             # words (which may be a reason or an aside read as a step).
             task = {source: n for n, source in enumerate(dict.fromkeys(i.sources[:1] for i in group))}
             keys = [
-                (-item.support, item.position >= 0.5, -task[item.sources[:1]], item.position, -i)
+                (
+                    -item.support,
+                    item.position >= 0.5,
+                    item.position >= ONCE,
+                    -task[item.sources[:1]],
+                    item.position,
+                    -i,
+                )
                 if section == "preference"
                 else (-item.support, _is_part(item.text), called_tool(item.text) is None, i)
                 for i, item in enumerate(group)

@@ -91,8 +91,13 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     ]
     for index, text in enumerate(general):
         items.append(SkillItem("preference", text, 1, source, 0.5 * index / max(1, len(general))))
-    for index, text in enumerate(specific):
-        items.append(SkillItem("preference", text, 1, source, 0.5 + 0.5 * index / max(1, len(specific))))
+    # A limit of this request only ranks after every task's lasting ones (position ≥ 0.75).
+    lasting = [text for text in specific if text not in record.occasional]
+    for index, text in enumerate(lasting):
+        items.append(SkillItem("preference", text, 1, source, 0.5 + 0.25 * index / max(1, len(lasting))))
+    once = [text for text in specific if text in record.occasional]
+    for index, text in enumerate(once):
+        items.append(SkillItem("preference", text, 1, source, 0.75 + 0.25 * index / max(1, len(once))))
     for lesson in dict.fromkeys(evidence.lessons):
         if lesson.strip():
             items.append(SkillItem("experience", lesson, 1, source))

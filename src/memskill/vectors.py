@@ -96,6 +96,7 @@ def record_dict(record: TaskRecord) -> dict[str, Any]:
         "standing": list(record.standing),
         "ask": record.ask,
         "parts": list(record.parts),
+        "occasional": list(record.occasional),
     }
 
 
@@ -117,6 +118,7 @@ def record_from_dict(fields: dict[str, object]) -> TaskRecord:
         language="zh" if fields.get("language") == "zh" else "en",
         sources=strings("sources"),
         requirements=strings("requirements"),
+        occasional=strings("occasional"),
         requests=strings("requests"),
         shape=strings("shape"),
         asked=strings("asked"),

@@ -288,8 +288,8 @@ def test_a_full_skill_keeps_each_tasks_surest_preferences_and_the_newest_tasks_f
     from memskill.skill_items import SECTION_LIMITS, trim
 
     limit = SECTION_LIMITS["preference"]
-    old = [SkillItem("preference", f"old {n}", 1, ("rec_a",), 0.5 + 0.04 * n) for n in range(limit)]
-    new = [SkillItem("preference", f"new {n}", 1, ("rec_b",), 0.5 + 0.04 * n) for n in range(limit - 2)]
+    old = [SkillItem("preference", f"old {n}", 1, ("rec_a",), 0.5 + 0.02 * n) for n in range(limit)]
+    new = [SkillItem("preference", f"new {n}", 1, ("rec_b",), 0.5 + 0.02 * n) for n in range(limit - 2)]
     kept = [item.text for item in trim([*old, *new])]
     assert kept == ["old 0", "old 1", *(item.text for item in new)]
 
@@ -340,3 +340,14 @@ def test_a_rule_said_for_every_task_outranks_one_tasks_limits_under_the_cap() ->
     draft = synthesize(None, Evidence("rec_a", ruled), ["规划行程"], ["规划目的地N天的行程"], no_embedding)
     preferences = [i.text for i in draft.items if i.section == "preference"]
     assert len(preferences) == 12 and rule in preferences
+
+
+def test_a_limit_of_one_request_gives_way_to_every_tasks_lasting_ones_under_the_cap() -> None:
+    lasting = tuple(f"每天最多{n}个景点" for n in range(1, 8))
+    first = replace(record(), requirements=lasting)
+    items, _ = merge((), Evidence("rec_a", first), no_embedding)
+    once = tuple(f"这次第{n}天住{n}号酒店" for n in range(1, 9))
+    newer = replace(record(), requirements=("节奏放慢", *once), occasional=once)
+    items, _ = merge(items, Evidence("rec_b", newer), no_embedding)
+    preferences = [i.text for i in items if i.section == "preference"]
+    assert len(preferences) == 12 and set(lasting) | {"节奏放慢"} <= set(preferences), preferences

@@ -303,6 +303,7 @@ def build_task_record(
         language=language,
         sources=tuple(message.id for message in chunk.messages if message.id),
         requirements=tuple(dict.fromkeys(r.text for r in ranked)),
+        occasional=tuple(dict.fromkeys(r.text for r in ranked if not r.lasting)),
         standing=tuple(standing),
         fixes=fixes_by_turn(requirements, language),
         requests=tuple(requests),
