@@ -24,8 +24,9 @@ Gold skills are split: `tune` (dev-lin, dev-maya, dev-chen) may be looked at whi
 written after the first tuning round) may be looked at, and measured first what that round's mechanisms
 did on tasks they were not built on; `tune-3` (dev-xu, dev-ines, written the same way after the second
 round), `tune-4` (dev-wu, dev-kai, common kinds of task, after the third), `tune-5` (dev-qin,
-dev-lena, after the fourth), `tune-6` (dev-fang, dev-noor, after the fifth) and `tune-7` (dev-tang,
-dev-rosa, after the sixth) likewise. Each is reported separately.
+dev-lena, after the fourth), `tune-6` (dev-fang, dev-noor, after the fifth), `tune-7` (dev-tang,
+dev-rosa, after the sixth) and `tune-8` (dev-lu, dev-ben, after the seventh) likewise. Each is reported
+separately.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from memskill.skillfile import parse
 
 MATCH_COSINE = 0.8
 COPY_SHARE = 0.8
-SPLITS = ("tune", "held-out", "tune-2", "tune-3", "tune-4", "tune-5", "tune-6", "tune-7")
+SPLITS = ("tune", "held-out", "tune-2", "tune-3", "tune-4", "tune-5", "tune-6", "tune-7", "tune-8")
 SECTIONS = {"steps": "procedure", "preferences": "preferences", "lessons": "experience"}
 
 
