@@ -416,7 +416,7 @@ class Chooser:
             # postmortem for that SMS outage", .45 to the refund it follows).
             # Nor when another of the user's tasks is closer ("再出份练习" after a health-check summary:
             # .41 to it, .59 to the exercise sheets).
-            if has_cue(record.goal) or _closer_elsewhere(before, clusters, vector):
+            if has_cue(record.goal, also=True) or _closer_elsewhere(before, clusters, vector):
                 return None
             if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
                 return before

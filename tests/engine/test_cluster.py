@@ -276,3 +276,8 @@ def test_a_request_of_no_known_kind_closer_to_another_task_does_not_go_on_with_t
     near = np.array([0.45, 0.3, 0.0], dtype=np.float32)  # closer to the last task: it goes on
     continued = chooser._continued(Scope("u"), "c2", again, [report, sheets], near)
     assert continued is not None and continued.id == "reports"
+    # "还有" + what it is about, with a request, is another task however close ("还有，…" goes on)
+    menu = record("下周的菜单和备货单", "还有下周的菜单和备货单，帮我排一下。", "排一下下周的菜单和备货单")
+    assert chooser._continued(Scope("u"), "c2", menu, [report, sheets], near) is None
+    more = record("还有，再排一下", "还有，帮我再排一下。", "再排一下")
+    assert chooser._continued(Scope("u"), "c2", more, [report, sheets], near) is not None
