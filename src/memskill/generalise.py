@@ -296,7 +296,16 @@ def _is_person(word: str) -> bool:
         return False
     if word[0] in "小老阿" and len(word) == 2:
         return True
-    # A word jieba's dictionary knows well is a word (胡萝卜 452, 杜甫 1304 are tagged `nr`), not a name.
+    # A word jieba's dictionary knows well is a word (胡萝卜 452, 杜甫 1304 are tagged `nr`), not a name;
+    # so is a verb on a common noun that opens with a surname's character ("戴帽子": 帽子 1032).
+    rest = parts_of_speech(word[1:]) if len(word) == 3 else []
+    if (
+        len(rest) == 1
+        and rest[0][1] == "n"
+        and word[1:] not in _TITLES
+        and _frequency(word[1:]) >= _COMMON_WORD
+    ):
+        return False
     return word[0] in SURNAMES and _frequency(word) < _COMMON_WORD
 
 

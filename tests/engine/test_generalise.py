@@ -142,6 +142,8 @@ def test_a_dish_jieba_reads_as_a_name_is_not_masked() -> None:
         "番茄龙利鱼：龙利鱼400克切块，罗非鱼也行。请某经理确认。"
     )
     assert mask_personal("D2 周城扎染作坊体验") == "D2 周城扎染作坊体验"  # 周城 is a town, not a Mr Zhou
+    # "戴帽子" (wear a hat) is tagged as a name that opens with the surname 戴
+    assert mask_personal("员工没戴帽子，上岗必须戴帽子和口罩") == "员工没戴帽子，上岗必须戴帽子和口罩"
 
 
 def test_a_title_drops_the_day_that_only_said_which_occasion() -> None:
