@@ -167,10 +167,10 @@ def trim(items: list[SkillItem]) -> list[SkillItem]:
             group = [group[i] for i in sorted(ranked)]
         elif len(group) > limit:
             # Best supported first; among equal preferences, what the user likes and always wants before
-            # the limits of one task, the newest task's first (a user's latest word wins), and within
-            # a task the surest first (its record ranks them); among equal steps, the user's own and
-            # the tools' before the parts of an answer, and a tool the task called before the user's
-            # words (which may be a reason or an aside read as a step).
+            # the limits of one task (those of this request only last of all), the newest task's first
+            # (a user's latest word wins), and within a task the surest first (its record ranks them);
+            # among equal steps, the user's own and the tools' before the parts of an answer, and a tool
+            # the task called before the user's words (which may be a reason or an aside read as a step).
             task = {source: n for n, source in enumerate(dict.fromkeys(i.sources[:1] for i in group))}
             keys = [
                 (

@@ -29,6 +29,7 @@ from memskill.naming import kind_of_name, name_skill
 from memskill.procedure import clean, record_steps
 from memskill.prompts.skill_update import Candidate, SkillUpdate, Verdict, description_of
 from memskill.skill_items import (
+    ONCE,
     Similarity,
     apply_operations,
     apply_verdict,
@@ -91,13 +92,14 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     ]
     for index, text in enumerate(general):
         items.append(SkillItem("preference", text, 1, source, 0.5 * index / max(1, len(general))))
-    # A limit of this request only ranks after every task's lasting ones (position ≥ 0.75).
+    # A limit of this request only ranks after every task's lasting ones (position ≥ `ONCE`).
     lasting = [text for text in specific if text not in record.occasional]
     for index, text in enumerate(lasting):
-        items.append(SkillItem("preference", text, 1, source, 0.5 + 0.25 * index / max(1, len(lasting))))
+        position = 0.5 + (ONCE - 0.5) * index / max(1, len(lasting))
+        items.append(SkillItem("preference", text, 1, source, position))
     once = [text for text in specific if text in record.occasional]
     for index, text in enumerate(once):
-        items.append(SkillItem("preference", text, 1, source, 0.75 + 0.25 * index / max(1, len(once))))
+        items.append(SkillItem("preference", text, 1, source, ONCE + (1 - ONCE) * index / max(1, len(once))))
     for lesson in dict.fromkeys(evidence.lessons):
         if lesson.strip():
             items.append(SkillItem("experience", lesson, 1, source))
