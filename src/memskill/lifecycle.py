@@ -95,7 +95,8 @@ def served(store: Store, skill: Skill) -> Skill:
 APPROVING = 0.5
 """Feedback is helpful when a clause is at least this surely an approval and none is a complaint or a
 correction by more than `DOUBTING`; unhelpful when a clause is a complaint or correction at least this
-surely; else it counts neither way (a new standing rule, or a reading the tagger is unsure of)."""
+surely, or is labelled one while no clause is an approval by `DOUBTING`; else it counts neither way (a
+new standing rule, or a reading the tagger is unsure of)."""
 DOUBTING = 0.2
 
 
@@ -114,7 +115,10 @@ def found_helpful(messages: Sequence[Message]) -> bool | None:
     ]
     against = max((tag.mass(("complaint", "correction")) for tag in tags), default=0.0)
     approval = max((tag.probabilities.get("approval", 0.0) for tag in tags), default=0.0)
-    if against >= APPROVING:
+    # A complaint read as such, however unsure ("Too long again.": .46 complaint, .16 approval), with no
+    # approval in sight, is one too.
+    complains = any(tag.label in ("complaint", "correction") for tag in tags) and approval < DOUBTING
+    if against >= APPROVING or complains:
         return False
     if approval >= APPROVING and against < DOUBTING:
         return True
