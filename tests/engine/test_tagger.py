@@ -92,7 +92,7 @@ def test_corpus_checker_says_what_is_wrong(tmp_path: Path) -> None:
 
 
 def test_shipped_weights_are_small_and_complete() -> None:
-    assert WEIGHTS.stat().st_size <= 5 * 1024 * 1024
+    assert WEIGHTS.stat().st_size <= 2 * 1024 * 1024
     models = load_models()
     assert set(models) == {"clause", "boundary", "span_start", "span_end", "scope"}
     assert models["scope"].labels == ("occasion", "lasting")
@@ -203,6 +203,19 @@ def test_a_wish_for_this_request_only_is_read_as_one() -> None:
     assert one_off.label == "constraint" and not one_off.lasts
     assert lasting.lasts and lasting.lasting > one_off.lasting
     assert tagger.tag("Keep it under 250 words, always.")[0].lasts
+
+
+def test_weights_are_stored_in_eight_bits_to_within_half_a_step(tmp_path: Path) -> None:
+    from memskill.tagger.model import Model, quantise
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(64, 3)).astype(np.float32)
+    weights[:, 2] = 0.0  # a label no feature moves
+    steps, scale = quantise(weights)
+    assert steps.dtype == np.int8 and np.all(np.abs(steps * scale - weights) <= scale / 2 + 1e-7)
+    save_models({"m": Model(("a", "b", "c"), weights, np.zeros(3, dtype=np.float32))}, tmp_path / "w.npz")
+    back = load_models(tmp_path / "w.npz")["m"].weights
+    assert np.allclose(back, weights, atol=float(scale.max()) / 2 + 1e-6) and not back[:, 2].any()
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
