@@ -93,11 +93,12 @@ def candidates(evidence: Evidence) -> list[SkillItem]:
     for index, text in enumerate(general):
         items.append(SkillItem("preference", text, 1, source, 0.5 * index / max(1, len(general))))
     # A limit of this request only ranks after every task's lasting ones (position ≥ `ONCE`).
-    lasting = [text for text in specific if text not in record.occasional]
+    occasional = {clean(p) for p in record.occasional}
+    lasting = [text for text in specific if text not in occasional]
     for index, text in enumerate(lasting):
         position = 0.5 + (ONCE - 0.5) * index / max(1, len(lasting))
         items.append(SkillItem("preference", text, 1, source, position))
-    once = [text for text in specific if text in record.occasional]
+    once = [text for text in specific if text in occasional]
     for index, text in enumerate(once):
         items.append(SkillItem("preference", text, 1, source, ONCE + (1 - ONCE) * index / max(1, len(once))))
     for lesson in dict.fromkeys(evidence.lessons):
@@ -267,7 +268,8 @@ def synthesize(
         items, folded = merge(items, record, similarity, None)
         log += folded
     if evidence.revised:
-        items, log = withdraw(items, evidence.record_id)
+        items, withdrawn = withdraw(items, evidence.record_id)
+        log += withdrawn
     if update is not None:
         may_remove = bool(evidence.record.corrections or evidence.retracted)
         items, applied = apply_operations(items, update, evidence.record_id, may_remove)
@@ -416,7 +418,11 @@ def next_version(
     ]
     # A task of the kind whose request read too unsure to start a skill ("I need an outline for…" at
     # .58) still says how the user wants the kind done: the first version folds it in.
-    earlier = [Evidence(r.id, record_from_dict(r.record), ()) for r in ordered if r.id != evidence.record_id]
+    earlier = [
+        Evidence(r.id, record_from_dict(r.record), ())
+        for r in (ordered if previous is None else ())
+        if r.id != evidence.record_id
+    ]
     current = previous.current if previous else None
     draft = synthesize(current, evidence, titles, goals, similarity, taken, update, asks, earlier)
     if previous is not None and not draft.operations:

@@ -363,9 +363,10 @@ def instructions(
                         add(steps, as_step(generalise(step_text(tag.text))))
                 elif says_what(words := step_text(request_words(tag))):  # not "想让你帮忙"
                     add(requests, generalise(words))
-                elif (named := _named_later(turn.tags, tag)) is not None:
-                    add(requests, generalise(step_text(request_words(named))))
-                    taken.add(named.text)
+                elif named := _named_later(turn.tags, tag):
+                    clause, words = named
+                    add(requests, generalise(words))
+                    taken.add(clause.text)
             elif (
                 (tag.label == "step" or (instruction and how >= limit))
                 and not one_off
@@ -442,17 +443,17 @@ nothing announced ("还有个私事想让你帮忙。老家降温了，想给爸
 follows, so the likeliest request after it is that task even when read as a plan (.45 against .50)."""
 
 
-def _named_later(tags: Sequence[Tag], nameless: Tag) -> Tag | None:
-    """The clause naming the task that a request naming nothing announced: the later clause of its turn
-    likeliest to ask for one that names it, when none is read as a request (that one gives it), and
-    its probability reaches `NAMED_LATER`."""
+def _named_later(tags: Sequence[Tag], nameless: Tag) -> tuple[Tag, str] | None:
+    """The clause naming the task that a request naming nothing announced, with its request's words: the
+    later clause of its turn likeliest to ask for one that names it, when none is read as a request
+    (that one gives it), and its probability reaches `NAMED_LATER`."""
     later = tags[tags.index(nameless) + 1 :]
     if any(tag.label == "task_request" for tag in later):
         return None
     likely = [tag for tag in later if tag.probabilities.get("task_request", 0.0) >= NAMED_LATER]
     for tag in sorted(likely, key=lambda t: -t.probabilities.get("task_request", 0.0)):
-        if says_what(step_text(request_words(tag))):
-            return tag
+        if says_what(words := step_text(request_words(tag))):
+            return tag, words
     return None
 
 
