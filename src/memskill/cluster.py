@@ -24,6 +24,7 @@ All results are deterministic for a given seed.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -416,7 +417,8 @@ class Chooser:
             # postmortem for that SMS outage", .45 to the refund it follows).
             # Nor when another of the user's tasks is closer ("再出份练习" after a health-check summary:
             # .41 to it, .59 to the exercise sheets).
-            if has_cue(record.goal, also=True) or _closer_elsewhere(before, clusters, vector):
+            another = has_cue(record.goal) or _ALSO.match(record.goal.strip())
+            if another or _closer_elsewhere(before, clusters, vector):
                 return None
             if before is not None and float(before.centroid @ vector) >= CONTINUE_COSINE:
                 return before
@@ -427,6 +429,12 @@ class Chooser:
                 return before
             return None
         return before if previous_kind == kind else None
+
+
+_ALSO = re.compile(r"还有(?![，,、。：:\s]|就是|点|些|一点)")
+"""A request that opens "还有" + what it is about ("还有下周的菜单和备货单，帮我排一下") brings another task;
+"还有，…" / "还有就是…" goes on with the same one (segmentation, which cuts on cues, does not use it:
+"还有" opens many a turn of one task)."""
 
 
 def _closer_elsewhere(before: ClusterRow | None, clusters: Sequence[ClusterRow], vector: np.ndarray) -> bool:

@@ -82,13 +82,18 @@ def _english_words(texts: Sequence[str]) -> list[str]:
     counts: Counter[str] = Counter()
     for text in texts:
         for index, match in enumerate(re.finditer(r"[A-Za-z][A-Za-z0-9]+", text)):
-            word = match.group(0)
-            if index and word[0].isupper():
-                continue
-            word = word.lower()
-            if word not in STOPWORDS and word not in _QUANTIFIERS and len(word) > 2:
+            if word := _content_word(match.group(0), index):
                 counts[word] += 1
     return [word for word, _ in counts.most_common(4)]
+
+
+def _content_word(word: str, index: int) -> str:
+    """`word` lower-cased when it can name a kind of task: not a proper name (capitalised after the
+    first word of its text), a stop word, a quantifier or a word of two letters; else ""."""
+    lower = word.lower()
+    if (index and word[0].isupper()) or lower in STOPWORDS or lower in _QUANTIFIERS or len(lower) <= 2:
+        return ""
+    return lower
 
 
 def _head_words(texts: Sequence[str]) -> tuple[list[str], str]:
@@ -106,10 +111,8 @@ def _head_words(texts: Sequence[str]) -> tuple[list[str], str]:
                 if words:
                     break
                 continue
-            if (index and word[0].isupper()) or lower in STOPWORDS or lower in _QUANTIFIERS:
-                continue
-            if len(lower) > 2:
-                words.append(lower)
+            if content := _content_word(word, index):
+                words.append(content)
         if len(words) >= 2:
             return words[-2:], text
     return [], ""

@@ -131,9 +131,6 @@ _CUE_ZH = re.compile(
     r"另外|顺便|换个话题|换一个话题|还有一?[件个]\S{0,2}事|还有一个问题|还有个问题|另一个问题|题外话"
     r"|别的问题|新问题|对了|话说|接下来|下一个|再问一下|再问个|我还想问|我还有|不说这个了?|先不说|说回"
 )
-_ALSO_ZH = re.compile(r"^还有(?![，,、。：:\s]|就是|点|些|一点)")
-"""A message opening "还有" + what it is about ("还有下周的菜单和备货单，帮我排一下") brings another task;
-"还有，…" / "还有就是…" goes on with the same one."""
 _CUE_EN = re.compile(
     r"\b(?:by the way|btw|different topic|another question|different question|unrelated|new topic"
     r"|new question|one more thing|one other thing|something else|also,? (?:can|could|would) you"
@@ -372,13 +369,10 @@ def _is_acknowledgement(text: str) -> bool:
     return 0 < len(words) <= 6 and all(word.strip("'") in _ACK_EN_WORDS for word in words)
 
 
-def has_cue(text: str, also: bool = False) -> bool:
-    """Whether `text` opens with a topic-change phrase ("另外", "顺便", "by the way"); with `also`, a
-    "还有" + its topic too (`_ALSO_ZH`: said with a request, another task)."""
+def has_cue(text: str) -> bool:
+    """Whether `text` opens with a topic-change phrase ("另外", "顺便", "by the way")."""
     lowered = text.strip().lower()
-    return bool(
-        _CUE_ZH.search(lowered[:12]) or _CUE_EN.search(lowered[:60]) or (also and _ALSO_ZH.match(lowered))
-    )
+    return bool(_CUE_ZH.search(lowered[:12]) or _CUE_EN.search(lowered[:60]))
 
 
 def _is_closing(messages: Sequence[Message]) -> bool:
