@@ -298,15 +298,12 @@ def _is_person(word: str) -> bool:
         return True
     # A word jieba's dictionary knows well is a word (胡萝卜 452, 杜甫 1304 are tagged `nr`), not a name;
     # so is a verb on a common noun that opens with a surname's character ("戴帽子": 帽子 1032).
-    rest = parts_of_speech(word[1:]) if len(word) == 3 else []
-    if (
-        len(rest) == 1
-        and rest[0][1] == "n"
-        and word[1:] not in _TITLES
-        and _frequency(word[1:]) >= _COMMON_WORD
-    ):
+    if word[0] not in SURNAMES or _frequency(word) >= _COMMON_WORD:
         return False
-    return word[0] in SURNAMES and _frequency(word) < _COMMON_WORD
+    rest = word[1:]
+    if len(word) == 3 and rest not in _TITLES and _frequency(rest) >= _COMMON_WORD:
+        return [flag for _, flag in parts_of_speech(rest)] != ["n"]
+    return True
 
 
 _LOCATING = tuple("在 去 到 从 来 回 住 飞 往 离 位于 前往 抵达".split())  # "在望京上班": used as a place
