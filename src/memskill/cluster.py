@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from memskill.consolidate import stable_id
+from memskill.extract.scope_words import AS_BEFORE
 from memskill.generalise import names_in
 from memskill.kinds import TaskKind
 from memskill.models import Scope, TaskRecord, now_ms
@@ -291,6 +292,11 @@ translation question join the trip; 0.38 and 0.40 change no dev-set assignment a
 weather request (0.41 from its trip) in the trip's skill."""
 KIND_JOIN_COSINE = 0.15
 """Tasks recognised as the same kind (same keyword family) join a cluster at this lower similarity."""
+RECUR_COSINE = 0.3
+"""A task the user says is done as before ("same as last time, usual shifts", "老规矩") joins the closest of
+the user's clusters at this lower similarity: its own details (this week's names and dates) keep it under
+`ASSIGN_THRESHOLD` (a food bank's rota of May, .38 to April's). The dev set's tasks reach at most .29 to a
+cluster of another of the user's tasks."""
 TOOL_WEIGHT = 0.1
 """Added to a cluster's similarity, times the Jaccard overlap of the tools its tasks and the new task
 called: the same tools are evidence of the same kind of task. dev-maya's order-value query (run_sql,
@@ -345,6 +351,8 @@ class Chooser:
             )
             choice = assign(vector, centroids, offsets=self._tool_overlap(record, clusters) * TOOL_WEIGHT)
             index = choice.index if choice.index is not None else _same_kind(kind, clusters, names, vector)
+            if index is None and AS_BEFORE.search(record.goal):
+                index = _closest(centroids, vector, RECUR_COSINE)
             if index is not None:
                 chosen = clusters[index]
                 return replace(
@@ -444,6 +452,13 @@ def _closer_elsewhere(before: ClusterRow | None, clusters: Sequence[ClusterRow],
         return False
     elsewhere = [float(c.centroid @ vector) for c in clusters if c.id != before.id]
     return max(elsewhere, default=0.0) >= max(ASSIGN_THRESHOLD, float(before.centroid @ vector))
+
+
+def _closest(centroids: np.ndarray, vector: np.ndarray, floor: float) -> int | None:
+    """The cluster closest to the task, when it reaches `floor`."""
+    similarities = centroids @ vector
+    best = int(np.argmax(similarities))
+    return best if float(similarities[best]) >= floor else None
 
 
 def _same_kind(

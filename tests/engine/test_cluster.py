@@ -281,3 +281,36 @@ def test_a_request_of_no_known_kind_closer_to_another_task_does_not_go_on_with_t
     assert chooser._continued(Scope("u"), "c2", menu, [report, sheets], near) is None
     more = record("还有，再排一下", "还有，帮我再排一下。", "再排一下")
     assert chooser._continued(Scope("u"), "c2", more, [report, sheets], near) is not None
+
+
+def test_a_task_said_to_be_done_as_before_joins_the_closest_of_the_users_tasks(memory) -> None:
+    """ "rota time again, same as last time" is under the join threshold to the user's April rota (its
+    names and dates differ) but says it recurs: it joins the closest cluster (.38 here), not a new one."""
+    from memskill.cluster import ASSIGN_THRESHOLD, RECUR_COSINE, Chooser
+    from memskill.models import Scope, TaskRecord
+    from memskill.stores.base import ClusterRow
+
+    class Fixed:
+        def __init__(self, vector: list[float]) -> None:
+            self.vector = np.array([vector], dtype=np.float32)
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return self.vector
+
+    for name, centroid in (("rota", [1.0, 0.0, 0.0]), ("sky", [0.0, 1.0, 0.0])):
+        vector = np.array(centroid, dtype=np.float32)
+        memory.store.save_cluster(ClusterRow(name, "u", None, None, name, vector, 1, None, 0, 0))
+    near = [0.38, 0.1, float(np.sqrt(1 - 0.38**2 - 0.1**2))]
+    assert RECUR_COSINE <= near[0] < ASSIGN_THRESHOLD
+    chooser = Chooser(memory.store, Fixed(near))
+
+    def chosen(goal: str) -> str:
+        record = TaskRecord("Evening", goal, (), (), (), (), "", "en", ())
+        return chooser.choose(Scope("u"), "may", record, goal, None).id
+
+    assert chosen("evening! rota time again, w/c 11th may. same as last time, usual shifts") == "rota"
+    assert chosen("按上次的来，这周的排班") == "rota"
+    assert chosen("evening! rota for w/c 11th may, Tony's off") not in ("rota", "sky")
+    far = Chooser(memory.store, Fixed([0.2, 0.1, float(np.sqrt(1 - 0.05))]))
+    record = TaskRecord("Again", "same as last time please", (), (), (), (), "", "en", ())
+    assert far.choose(Scope("u"), "may", record, "", None).id not in ("rota", "sky")

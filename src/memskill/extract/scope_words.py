@@ -36,7 +36,13 @@ GENERAL_LEAD = re.compile(
 """A lead-in that says the rules after it hold in general ("我给爸妈买东西一般是这几个要求：", "how I want
 these in general:"): the steps the turn gives after it are how such tasks are always done (preferences
 too), whatever the scope model reads in each."""
-AS_BEFORE = re.compile(r"老规矩|老样子|照旧|还是老样子|same (?:rules|as) (?:as )?(?:last time|before)", re.I)
+AS_BEFORE = re.compile(
+    r"老规矩|老样子|照旧|[跟和同照按]上次(?:一样|的|那样|来)|"
+    r"\bsame (?:rules |as )(?:as )?(?:last (?:time|week|month)|before)|\bas usual\b|\blike last time\b",
+    re.I,
+)
+"""Words that say a task is done as an earlier one was ("老规矩", "same as last time"): its rules are
+said again (`listed_rules`) and the task is one the user had before (`cluster.Chooser`)."""
 _LIST_HEAD = re.compile(r"^[^:：\n]{0,24}(?:[:：]|\s[-–—]\s)")
 MIN_LISTED = 3
 """A limit that lists at least this many rules, each a few words ("老规矩：每天最多俩景点、9点以后出门、一家
