@@ -74,6 +74,12 @@ _PHRASE_ENDS = frozenset(
     "is are was were be been goes go".split()
 )
 _QUANTIFIERS = frozenset("every each few some any all another next other several many more one".split())
+_TIMES = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday weekend morning afternoon evening night "
+    "tonight today tomorrow yesterday".split()
+)
+"""When a task is done ("every sunday night I post the rota") is not what it is."""
+_NOT_NAMING = STOPWORDS | _QUANTIFIERS | _TIMES
 
 
 def _english_words(texts: Sequence[str]) -> list[str]:
@@ -89,9 +95,10 @@ def _english_words(texts: Sequence[str]) -> list[str]:
 
 def _content_word(word: str, index: int) -> str:
     """`word` lower-cased when it can name a kind of task: not a proper name (capitalised after the
-    first word of its text), a stop word, a quantifier or a word of two letters; else ""."""
+    first word of its text), a stop word, a quantifier, a day or time of day or a word of two letters;
+    else ""."""
     lower = word.lower()
-    if (index and word[0].isupper()) or lower in STOPWORDS or lower in _QUANTIFIERS or len(lower) <= 2:
+    if (index and word[0].isupper()) or len(lower) <= 2 or lower in _NOT_NAMING:
         return ""
     return lower
 

@@ -771,6 +771,10 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "再找找其他的",
         "Two things",  # announcing what follows
         "One new rule",
+        "Tony,",  # one name of a list ("old hands: Margaret, Sheila, Tony, …")
+        "Can you swap her",  # one person of this task
+        "Leave her off",
+        "Same as last time, please",  # pointing back
     ):
         assert not says_what(said), said
     for said in (
@@ -779,6 +783,9 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "也要安静一点的",
         "Lead with the dbt migration",
         "Two slides max",
+        "First names only",
+        "Same as last time, no tables",
+        "Put her name in bold whenever the client is a woman",
     ):
         assert says_what(said), said
     record = extract(

@@ -156,7 +156,7 @@ _NO_OBJECT_EN = frozenset(
     """search look find try show give get book make do change changed mind something anything else other
     others another different options option one ones some any more again instead actually right now wait
     hold uh um won work works fine okay ok user please thing things just really two three few several
-    couple new rule rules point points help favour favor quick""".split()
+    couple new rule rules point points help favour favor quick usual""".split()
 )
 _NO_OBJECT_ZH = re.compile(
     r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个|让你|你"
@@ -174,7 +174,16 @@ def says_what(text: str) -> bool:
     work"): only such a one is a preference or a lesson for the next task."""
     if CJK.search(text):
         return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
+    if _BARE_NAME.fullmatch(text.strip()) or (_ONE_PERSON.search(text) and len(text.split()) <= 4):
+        # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"); "Leave her off", "Can
+        # you swap her": what to do about one person of this task, no rule of the kind
+        return False
+    text = AS_BEFORE.sub("", text)  # "Same as last time, usual shifts and names" points back
     return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
+
+
+_BARE_NAME = re.compile(r"[A-Z][a-z]+[,.;]?")
+_ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
 
 
 def answers_to_questions(messages: Sequence[Message], asked: Sequence[str]) -> dict[str, set[str]]:
