@@ -189,7 +189,7 @@ def cmd_segment(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from memskill.cluster import cluster_texts
+    from memskill.kmeans import cluster_texts
 
     if not args.jsonl:
         raise CommandError("pass --jsonl and one JSON list of texts per stdin line.")

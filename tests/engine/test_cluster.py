@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memskill.cluster import (
-    ASSIGN_THRESHOLD,
-    Assignment,
-    ClusterSettings,
-    assign,
-    choose_k,
-    cluster_texts,
-    cluster_vectors,
-    update_centroid,
-)
+from memskill.cluster import ASSIGN_THRESHOLD, Assignment, assign, update_centroid
+from memskill.kmeans import ClusterSettings, choose_k, cluster_texts, cluster_vectors
 from memskill.providers.embedders import HashingEmbedder, normalise_rows
 
 
@@ -314,3 +306,40 @@ def test_a_task_said_to_be_done_as_before_joins_the_closest_of_the_users_tasks(m
     far = Chooser(memory.store, Fixed([0.2, 0.1, float(np.sqrt(1 - 0.05))]))
     record = TaskRecord("Again", "same as last time please", (), (), (), (), "", "en", ())
     assert far.choose(Scope("u"), "may", record, "", None).id not in ("rota", "sky")
+
+
+def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory) -> None:
+    """A contract review (条款 / 问题 / 风险等级 / 修改建议) and an evidence list (序号 / 证据名称 /
+    页码) of one lawsuit are .50 alike in words: different deliverables, two skills. Very close texts (a
+    menu and its stock order, .79) or the same tools still join."""
+    from memskill.cluster import SAME_FORM_COSINE, Chooser
+    from memskill.models import Scope, TaskRecord
+    from memskill.stores.base import ClusterRow, TaskRecordRow
+    from memskill.vectors import record_dict
+
+    class Fixed:
+        def __init__(self, vector: list[float]) -> None:
+            self.vector = np.array([vector], dtype=np.float32)
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return self.vector
+
+    def record(title: str, columns: str, tools: tuple[str, ...] = ()) -> TaskRecord:
+        shape = (f"用表格（列：{columns}）",) if columns else ()
+        return TaskRecord(title, title, (), (), (), tools, "", "zh", (), requests=(title,), shape=shape)
+
+    review = record("出一份合同审查意见", "条款、问题、风险等级、修改建议", ("search_law",))
+    vector = np.array([1.0, 0.0], dtype=np.float32)
+    memory.store.save_cluster(ClusterRow("reviews", "u", None, None, "审查意见", vector, 1, None, 0, 0))
+    memory.store.add_task_record(TaskRecordRow("r1", "u", "reviews", "c1", record_dict(review), 1))
+
+    def chosen(task: TaskRecord, cosine: float) -> str:
+        chooser = Chooser(memory.store, Fixed([cosine, float(np.sqrt(1 - cosine**2))]))
+        return chooser.choose(Scope("u"), "c2", task, task.title, None).id
+
+    evidence = record("弄一下证据目录", "序号、证据名称、证据来源、证明目的、页码")
+    assert chosen(evidence, 0.5) != "reviews"
+    assert chosen(evidence, SAME_FORM_COSINE + 0.1) == "reviews"
+    assert chosen(record("再审一份合同", "条款、问题、风险等级、修改建议、依据"), 0.5) == "reviews"
+    assert chosen(record("再审一份合同", ""), 0.5) == "reviews"  # no table: its columns say nothing
+    assert chosen(record("查一下法条", "序号、法条", ("search_law",)), 0.5) == "reviews"

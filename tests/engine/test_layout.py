@@ -91,6 +91,7 @@ LAYERS: list[tuple[str, ...]] = [
         "memskill.extract",
         "memskill.segment",
         "memskill.cluster",
+        "memskill.kmeans",
         "memskill.consolidate",
         "memskill.skill_items",
         "memskill.procedure",

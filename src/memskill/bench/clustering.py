@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from memskill.bench.report import Progress, Result, no_progress
-from memskill.cluster import ClusterSettings, choose_k, cluster_vectors, text_features
 from memskill.errors import InvalidRequest
+from memskill.kmeans import ClusterSettings, choose_k, cluster_vectors, text_features
 from memskill.providers.embedders import Embedder, OfflineEmbedder, normalise_rows
 
 STAGE = "clustering"

@@ -239,6 +239,16 @@ def structure(text: str) -> list[str]:
     return parts
 
 
+def table_columns(shape: Sequence[str]) -> frozenset[str]:
+    """The column names of the table an accepted answer held, read from its `structure` ("用表格（列：
+    条款、问题）", "a table (columns: Exercise, Sets)"), lower-cased; empty when it held none."""
+    for part in shape:
+        if found := _COLUMNS.search(part):
+            return frozenset(c.strip().lower() for c in re.split(r"、|, ", found.group(1)) if c.strip())
+    return frozenset()
+
+
+_COLUMNS = re.compile(r"^(?:用表格（列：|a table \(columns: )(.+)[）)]$")
 _AMOUNT = re.compile(
     r"[×x*]?\s*\d+(?:\.\d+)?(?:\s*[–~/-]\s*\d+(?:\.\d+)?)?\s*"
     r"(?:分钟|小时|秒|次|组|个|人份|克|公里|km|min(?:utes?)?|reps?|sets?)?",
