@@ -92,6 +92,8 @@ SAME_FORM_COSINE = 0.6
 """A task this close to a cluster joins it even when their answers' tables share no column: a weekly menu
 and its stock order are one task of two tables (.79); a contract review and an evidence list of one
 lawsuit, two (.50 and .58)."""
+SAME_COLUMNS = 0.5
+"""Two tables are one form when they share at least this share of their columns (Jaccard)."""
 TOOL_WEIGHT = 0.1
 """Added to a cluster's similarity, times the Jaccard overlap of the tools its tasks and the new task
 called: the same tools are evidence of the same kind of task. dev-maya's order-value query (run_sql,
@@ -138,7 +140,7 @@ class Chooser:
             kinds = {c.id: kind_of_name(names.get(c.id, "")) or recognise([c.title]) for c in clusters}
             # A cluster of another recognised kind (an email cluster for a weekly report) is never joined,
             # however similar the texts: its skill would mix two procedures.
-            other = self._other_forms(record, clusters, vector)
+            other, same = self._forms(record, clusters, vector)
             centroids = np.stack(
                 [
                     c.centroid
@@ -149,8 +151,12 @@ class Chooser:
             )
             choice = assign(vector, centroids, offsets=self._tool_overlap(record, clusters) * TOOL_WEIGHT)
             index = choice.index if choice.index is not None else _same_kind(kind, clusters, names, vector)
-            if index is None and AS_BEFORE.search(record.goal):
-                index = _closest(centroids, vector, RECUR_COSINE)
+            if index is None:
+                # Said to be done as before ("same as last time"), or answered in the same table as
+                # one of the user's tasks (a risk assessment's hazard / controls / residual risk, .40)
+                recurs = AS_BEFORE.search(record.goal)
+                mask = np.array([[bool(recurs) or c.id in same] for c in clusters], dtype=np.float32)
+                index = _closest(centroids * mask, vector, RECUR_COSINE)
             if index is not None:
                 chosen = clusters[index]
                 return replace(
@@ -172,26 +178,36 @@ class Chooser:
             update_time=moment,
         )
 
-    def _other_forms(
+    def _forms(
         self, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
-    ) -> set[str]:
-        """The clusters (near enough to be joined at all) whose tasks' accepted answers were tables none
-        of whose columns the record's answer has: another deliverable, another kind of task. A
-        paralegal's contract review (条款 / 问题 / 风险等级 / 修改建议) and her evidence list (序号 / 证据名称
-        / 证明目的 / 页码) are .50 alike in words, about one client and one lawsuit."""
+    ) -> tuple[set[str], set[str]]:
+        """The clusters (near enough to be joined at all) of another form and of the same form as the
+        record's accepted answer, when that was a table: of another when their tasks' tables have none
+        of its columns (a paralegal's contract review, 条款 / 问题 / 风险等级 / 修改建议, and her evidence
+        list, 序号 / 证据名称 / 证明目的 / 页码, are .50 alike in words, about one client and one lawsuit);
+        of the same when one of their tables shares at least half of the two tables' columns."""
         columns = table_columns(record.shape)
-        if not columns:
-            return set()
         other: set[str] = set()
+        same: set[str] = set()
+        if not columns:
+            return other, same
         tools = self._tool_overlap(record, clusters)
         for index, cluster in enumerate(clusters):
-            if not KIND_JOIN_COSINE <= float(cluster.centroid @ vector) < SAME_FORM_COSINE or tools[index]:
-                continue  # far anyway, or close or calling the same tools whatever its columns
+            similarity = float(cluster.centroid @ vector)
+            if similarity < KIND_JOIN_COSINE:
+                continue
             rows = self.store.task_records(cluster.id)
             theirs = [table_columns(row.record.get("shape", ())) for row in rows]
-            if any(theirs) and not any(columns & mine for mine in theirs):
+            if any(len(columns & mine) >= SAME_COLUMNS * len(columns | mine) for mine in theirs):
+                same.add(cluster.id)
+            elif (
+                any(theirs)
+                and not any(columns & mine for mine in theirs)
+                and similarity < SAME_FORM_COSINE  # close texts or the same tools join, whatever the columns
+                and not tools[index]
+            ):
                 other.add(cluster.id)
-        return other
+        return other, same
 
     def _tool_overlap(self, record: TaskRecord, clusters: Sequence[ClusterRow]) -> np.ndarray:
         """Per cluster, the Jaccard overlap of the tools its tasks called with those `record` called."""
@@ -225,7 +241,7 @@ class Chooser:
         if previous is None:
             return None
         before = next((c for c in clusters if c.id == previous.cluster_id), None)
-        if before is not None and before.id in self._other_forms(record, [before], vector):
+        if before is not None and before.id in self._forms(record, [before], vector)[0]:
             return None
         previous_kind = record_kind(
             str(previous.record.get("title", "")),

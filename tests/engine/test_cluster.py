@@ -311,7 +311,7 @@ def test_a_task_said_to_be_done_as_before_joins_the_closest_of_the_users_tasks(m
 def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory) -> None:
     """A contract review (条款 / 问题 / 风险等级 / 修改建议) and an evidence list (序号 / 证据名称 /
     页码) of one lawsuit are .50 alike in words: different deliverables, two skills. Very close texts (a
-    menu and its stock order, .79) or the same tools still join."""
+    menu and its stock order, .79) or the same tools still join; the same table joins at .3."""
     from memskill.cluster import SAME_FORM_COSINE, Chooser
     from memskill.models import Scope, TaskRecord
     from memskill.stores.base import ClusterRow, TaskRecordRow
@@ -343,3 +343,8 @@ def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory)
     assert chosen(record("再审一份合同", "条款、问题、风险等级、修改建议、依据"), 0.5) == "reviews"
     assert chosen(record("再审一份合同", ""), 0.5) == "reviews"  # no table: its columns say nothing
     assert chosen(record("查一下法条", "序号、法条", ("search_law",)), 0.5) == "reviews"
+    # the same table joins under the threshold (a risk assessment's columns again, .40), not far below
+    again = record("下一份", "条款、问题、风险等级、修改建议")
+    assert chosen(again, 0.4) == "reviews"
+    assert chosen(again, 0.2) != "reviews"
+    assert chosen(record("下一份", "条款、备注"), 0.4) != "reviews"  # 1 of 5 columns: under half
