@@ -175,14 +175,14 @@ def says_what(text: str) -> bool:
     if CJK.search(text):
         return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
     if _BARE_NAME.fullmatch(text.strip()) or (_ONE_PERSON.search(text) and len(text.split()) <= 4):
-        # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"); "Leave her off", "Can
-        # you swap her": what to do about one person of this task, no rule of the kind
+        # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"), "Great Elm," of an
+        # address; "Leave her off", "Can you swap her": what to do about one person of this task
         return False
     text = AS_BEFORE.sub("", text)  # "Same as last time, usual shifts and names" points back
     return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
 
 
-_BARE_NAME = re.compile(r"[A-Z][a-z]+[,.;]?")
+_BARE_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}[,.;]?")
 _ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
 
 

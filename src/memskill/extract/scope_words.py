@@ -43,7 +43,7 @@ AS_BEFORE = re.compile(
 )
 """Words that say a task is done as an earlier one was ("老规矩", "same as last time"): its rules are
 said again (`listed_rules`) and the task is one the user had before (`cluster.Chooser`)."""
-_LIST_HEAD = re.compile(r"^[^:：\n]{0,24}(?:[:：]|\s[-–—]\s)")
+_LIST_HEAD = re.compile(r"^[^:：\n]{0,24}(?:[:：](?!\d)|\s[-–—]\s)")  # not the colon of "21:00"
 MIN_LISTED = 3
 """A limit that lists at least this many rules, each a few words ("老规矩：每天最多俩景点、9点以后出门、一家
 酒店住到底、不吃辣", "30 min max Mon-Thu, pizza friday, list by aisle, under $130"), is that many limits:
