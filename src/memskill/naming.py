@@ -76,10 +76,13 @@ _PHRASE_ENDS = frozenset(
 _QUANTIFIERS = frozenset("every each few some any all another next other several many more one".split())
 _TIMES = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday weekend morning afternoon evening night "
-    "tonight today tomorrow yesterday".split()
+    "tonight today tomorrow yesterday last".split()
 )
 """When a task is done ("every sunday night I post the rota") is not what it is."""
 _NOT_NAMING = STOPWORDS | _QUANTIFIERS | _TIMES
+_POSSESSIVE = re.compile(r"[a-z0-9]+['’]s")
+_CONTRACTED = frozenset("it what that there here he she who let where how why when".split())
+"""Words whose "'s" is "is" or "us" ("what's", "let's"), not a possessive."""
 
 
 def _english_words(texts: Sequence[str]) -> list[str]:
@@ -114,6 +117,8 @@ def _head_words(texts: Sequence[str]) -> tuple[list[str], str]:
         words: list[str] = []
         for index, match in enumerate(re.finditer(r"[A-Za-z][A-Za-z0-9'’]*", text)):
             word, lower = match.group(0), match.group(0).lower()
+            if _POSSESSIVE.fullmatch(lower) and lower[:-2] not in _CONTRACTED:
+                continue  # "last night's field notes": a possessive goes on to its head
             if lower in _PHRASE_ENDS or "'" in lower or "’" in lower:
                 if words:
                     break

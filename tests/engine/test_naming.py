@@ -170,6 +170,7 @@ def test_a_postmortem_is_a_report_and_a_reply_to_a_ticket_is_an_email() -> None:
         (["Every release", "Release notes for 4.3, goes out Thursday"], "release-notes", "Release notes"),
         # when it is done is not what it is
         (["Every sunday night I post the rota for the coming week"], "post-rota", "Post rota"),
+        (["Turn last night's field notes into a results section"], "field-notes", "Field notes"),
     ],
 )
 def test_a_request_of_no_known_kind_is_named_after_what_it_asks_for(
