@@ -776,6 +776,8 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Can you swap her",  # one person of this task
         "Leave her off",
         "Same as last time, please",  # pointing back
+        "以后都加上",
+        "以后都这样",
     ):
         assert not says_what(said), said
     for said in (
@@ -787,6 +789,7 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "First names only",
         "Same as last time, no tables",
         "Put her name in bold whenever the client is a woman",
+        "以后都加上页码",
     ):
         assert says_what(said), said
     record = extract(
@@ -1089,3 +1092,18 @@ def test_a_second_request_that_ends_in_a_colon_announces_the_rules_after_it() ->
     texts = [tag.text for tag in turn.tags]
     assert not any(text.lower().startswith("how i want") for text in texts), texts
     assert any("max 8 papers" in text for text in texts), texts
+
+
+def test_a_list_items_number_is_not_part_of_its_rule_and_tomorrows_errand_is_no_rule() -> None:
+    from memskill.extract.prose import clean_en, clean_zh
+
+    assert clean_zh("4. 表头写上案号、提交人、提交日期") == "表头写上案号、提交人、提交日期"
+    assert clean_zh("二、下周菜单") == "下周菜单"
+    assert clean_zh("1.5小时以内") == "1.5小时以内"  # a number, not a list mark
+    assert clean_en("- nobody more than 2 shifts a week") == "Nobody more than 2 shifts a week"
+    assert clean_en("1.5 hours max") == "1.5 hours max"
+    ask = "帮我弄个证据目录。证明目的一句话。一式三份明早找钱律师签字盖章。"
+    table = "| 序号 | 证据名称 |\n|---|---|\n| 1 | 合同 |"
+    record = extract(chunk(("user", ask), ("assistant", table))).record
+    said = " ".join((*record.requirements, *record.steps, *record.preferences))
+    assert "证明目的一句话" in said and "明早" not in said, said

@@ -17,15 +17,17 @@ ONE_DAY = re.compile(
 plan, not how such tasks are done: it stays out of the skill. Narrower than `POINTS_AT_ANSWER`: "结果那
 部分再具体一点" points at a part of the answer and still says how such answers should be."""
 ONE_TIME = re.compile(
-    r"\bthis (?:time|week)\b|\b(?:just )?for this one\b|\bjust for this\b|这次|这回|本次|这一次|这周", re.I
+    r"\bthis (?:time|week)\b|\b(?:just )?for this one\b|\bjust for this\b|\btonight\b|\btomorrow\b"
+    r"|这次|这回|本次|这一次|这周|明早|明天|今晚",
+    re.I,
 )
 STILL_LASTING = re.compile(
     r"以后|每次|每回|一律|加一条|from now on|every time|each time|always|permanent|new rule|one more rule",
     re.I,
 )
-"""A step or limit the user says is for this time only ("leave dark mode out this time", "这次一室就够") is
-no rule of the kind, unless it also says it lasts ("这周加一条：以后…"): closed words, since the scope model
-reads "this time" as lasting (.33) as often as not."""
+"""A step or limit the user says is for this time only ("leave dark mode out this time", "这次一室就够",
+"一式三份明早找钱律师签字") is no rule of the kind, unless it also says it lasts ("这周加一条：以后…"):
+closed words, since the scope model reads "this time" as lasting (.33) as often as not."""
 
 
 GENERAL_LEAD = re.compile(
