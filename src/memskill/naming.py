@@ -18,7 +18,7 @@ from importlib import resources
 
 import numpy as np
 
-from memskill.generalise import ROLES, names_a_name
+from memskill.generalise import ROLES, names_a_name, parts_of_speech
 from memskill.kinds import KINDS, TaskKind
 from memskill.skillfile import slugify
 from memskill.text import STOPWORDS, has_cjk
@@ -132,6 +132,8 @@ def _head_words(texts: Sequence[str]) -> tuple[list[str], str]:
 
 _ZH_ACTIONS = (
     ("翻译", "translation"),
+    ("审", "review"),
+    ("修改", "editing"),
     ("预订", "booking"),
     ("预约", "booking"),
     ("订", "booking"),
@@ -182,9 +184,13 @@ def nearest_kind(titles: Sequence[str], similarity: Similarity) -> str | None:
 
 
 def _chinese_action(texts: Sequence[str]) -> str:
-    joined = "".join(texts)
-    found = [(joined.find(verb), english) for verb, english in _ZH_ACTIONS if verb in joined]
-    return min(found)[1] if found else "request"
+    """The English of the first action the texts' words start with ("查一下" lookup; not the 查 inside
+    审查, a review)."""
+    for word, _ in parts_of_speech("".join(texts)):
+        for verb, english in _ZH_ACTIONS:
+            if word.startswith(verb):
+                return english
+    return "request"
 
 
 @dataclass(frozen=True)
