@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from memskill.extract.instructions import POINTERS
 from memskill.extract.prose import shorten
+from memskill.extract.substance import POINTERS
 from memskill.extract.tools import called_tool
 from memskill.generalise import parts_of_speech
 from memskill.models import TaskRecord

@@ -761,7 +761,7 @@ def test_a_yes_no_question_about_the_answer_is_no_limit() -> None:
 
 
 def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_lesson() -> None:
-    from memskill.extract.instructions import says_what
+    from memskill.extract.substance import says_what
 
     for said in (
         "Search for something else",
@@ -778,6 +778,11 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Same as last time, please",  # pointing back
         "以后都加上",
         "以后都这样",
+        "Same for all of them from now on",
+        "60% cloud, dry",  # readings of this task
+        "End 15C",
+        "F2 W",
+        "Count 169",
     ):
         assert not says_what(said), said
     for said in (
@@ -790,6 +795,10 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Same as last time, no tables",
         "Put her name in bold whenever the client is a woman",
         "以后都加上页码",
+        "Max 8 papers",
+        "16pt font",
+        "3 people per shift",
+        "What3words + postcode",
     ):
         assert says_what(said), said
     record = extract(

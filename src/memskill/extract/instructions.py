@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from memskill.extract.answers import reply_before
 from memskill.extract.preferences import PREFERENCE_LABELS
-from memskill.extract.prose import CJK, clean_en, clean_zh, shorten
+from memskill.extract.prose import CJK, LIST_MARK, clean_en, clean_zh, shorten
 from memskill.extract.scope_words import (
     AS_BEFORE,
     GENERAL_LEAD,
@@ -25,6 +25,7 @@ from memskill.extract.scope_words import (
     STILL_LASTING,
     listed_rules,
 )
+from memskill.extract.substance import says_what
 from memskill.extract.turns import Turn
 from memskill.generalise import generalise, names_a_date, names_a_value, parts_of_speech
 from memskill.models import Message
@@ -114,7 +115,7 @@ def directive(tag: Tag, label: str | None = None) -> str:
     label = label or tag.label
     text = tag.directive if label == tag.label and tag.directive else None
     text = text or default_tagger().directives.rewrite(tag.text, label, tag.span)
-    return generalise(text, keep_amounts=True)
+    return generalise(LIST_MARK.sub("", text), keep_amounts=True)
 
 
 SAYS_NO = re.compile(
@@ -143,47 +144,6 @@ def asks_the_assistant(text: str) -> bool:
     with its verb), and no asking to do."""
     text = text.strip()
     return bool(re.search(r"[?？]$", text) and _WH.search(text) and not _ASKED_TO_DO.search(text))
-
-
-POINTERS = frozenset(
-    "it that this way same like before again so 那样 这样 这个 那个 一样 照 按 上次 之前 刚才".split()
-)
-"""Words that only point at something said before ("so please write it that way", "就按那样写"): a step
-of a verb and these says nothing an agent could follow."""
-
-
-_NO_OBJECT_EN = frozenset(
-    """search look find try show give get book make do change changed mind something anything else other
-    others another different options option one ones some any more again instead actually right now wait
-    hold uh um won work works fine okay ok user please thing things just really two three few several
-    couple new rule rules point points help favour favor quick usual""".split()
-)
-_NO_OBJECT_ZH = re.compile(
-    r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个|让你|你"
-    r"|这个|那个|这样|那样|这么|那么|一样|都|按|照|来|以后|今后|加上|就行|就好"
-)
-"""What asking for another option is made of ("Search for something else", "Do you have other options",
-"换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:", "再帮个忙", "想让你
-帮忙"), or pointing back ("都按这个来", "都这么放", "以后都加上"): an instruction of these alone names
-nothing the user wants, and a request of these alone names no task."""
-
-
-def says_what(text: str) -> bool:
-    """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
-    rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
-    work"): only such a one is a preference or a lesson for the next task."""
-    if CJK.search(text):
-        return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
-    if _BARE_NAME.fullmatch(text.strip()) or (_ONE_PERSON.search(text) and len(text.split()) <= 4):
-        # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"), "Great Elm," of an
-        # address; "Leave her off", "Can you swap her": what to do about one person of this task
-        return False
-    text = AS_BEFORE.sub("", text)  # "Same as last time, usual shifts and names" points back
-    return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
-
-
-_BARE_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}[,.;]?")
-_ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
 
 
 def answers_to_questions(messages: Sequence[Message], asked: Sequence[str]) -> dict[str, set[str]]:

@@ -260,19 +260,19 @@ EN_CONTRACTIONS = (
 )  # fmt: skip
 
 
-_LIST_MARK = re.compile(r"^\s*(?:[(（]?(?:\d{1,2}|[一二三四五六七八九十])[.)、）](?!\d)|[-*•·])\s*")
+LIST_MARK = re.compile(r"^\s*(?:[(（]?(?:\d{1,2}|[一二三四五六七八九十])[.)、）](?!\d)|[-*•·])\s*")
 """The number or bullet of a list item ("4. 表头写上案号", "- 3 people per shift"), not "1.5 hours"."""
 
 
 def clean_zh(clause: str) -> str:
-    clause = ZH_LEADING_FILLER.sub("", _LIST_MARK.sub("", clause.strip()))
+    clause = ZH_LEADING_FILLER.sub("", LIST_MARK.sub("", clause.strip()))
     clause = re.sub(r"^你(?=别|不要|不用|不必|以后|下次|每次|尽量|最好|一定|记得|先)", "", clause)
     clause = _ZH_HELP.sub("", clause)
     return ZH_TRAILING.sub("", clause).strip("，, ")
 
 
 def clean_en(clause: str) -> str:
-    clause = EN_LEADING_FILLER.sub("", _LIST_MARK.sub("", clause.strip()))
+    clause = EN_LEADING_FILLER.sub("", LIST_MARK.sub("", clause.strip()))
     clause = _EN_PLEASE.sub("", clause).strip()
     clause = re.sub(r"[\s,.!;:—–-]+$", "", clause)
     return clause[:1].upper() + clause[1:]

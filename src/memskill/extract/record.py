@@ -30,7 +30,6 @@ from memskill.extract.instructions import (
     instructions,
     repeated_share,
     request_words,
-    says_what,
     step_text,
     turns_to,
 )
@@ -44,6 +43,7 @@ from memskill.extract.prose import (
     split_sentences,
 )
 from memskill.extract.shape import named_parts, structure
+from memskill.extract.substance import says_what
 from memskill.extract.tools import extract_tool_lessons, tool_steps
 from memskill.extract.turns import Turn, reacts_to_answer, read_turns, substantive
 from memskill.generalise import generalise
