@@ -783,6 +783,9 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "End 15C",
         "F2 W",
         "Count 169",
+        "Keep it that way for every set",  # the rule it points at was said before
+        "That goes for every blurb from now on",
+        "以后体检的都加上这个",
     ):
         assert not says_what(said), said
     for said in (
@@ -799,6 +802,8 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "16pt font",
         "3 people per shift",
         "What3words + postcode",
+        "体检报告加上这个指标的解释",
+        "Keep it short",
     ):
         assert says_what(said), said
     record = extract(

@@ -38,7 +38,11 @@ def says_what(text: str) -> bool:
     rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
     work"): only such a one is a preference or a lesson for the next task."""
     if CJK.search(text):
-        return len(CJK.findall(_NO_OBJECT_ZH.sub("", text))) >= 2
+        left = len(CJK.findall(_NO_OBJECT_ZH.sub("", text)))
+        # "以后体检的都加上这个": the rule is the one it points at, said before
+        return left >= 2 and not (_POINTER_ZH.search(text) and left <= 3)
+    if _POINTING_RULE.search(text):
+        return False  # "Keep it that way for every set", "That goes for every blurb from now on"
     if _BARE_NAME.fullmatch(text.strip()) or (_ONE_PERSON.search(text) and len(text.split()) <= 4):
         # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"), "Great Elm," of an
         # address; "Leave her off", "Can you swap her": what to do about one person of this task
@@ -49,6 +53,11 @@ def says_what(text: str) -> bool:
     return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
 
 
+_POINTER_ZH = re.compile(r"这个|这样|那样|这条|这些|那些")
+_POINTING_RULE = re.compile(
+    r"^(?:keep|do|make) (?:it|them|that|this) (?:that|this|the same) way\b|^(?:that|this|same|it) goes for\b",
+    re.I,
+)
 _BARE_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}[,.;]?")
 _ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
 _NUMBER = re.compile(r"(?<![A-Za-z])\d|\d(?![A-Za-z\d])")  # not the 3 of "what3words"
