@@ -786,6 +786,8 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Keep it that way for every set",  # the rule it points at was said before
         "That goes for every blurb from now on",
         "以后体检的都加上这个",
+        "Otherwise it wrecks the rotation",  # a reason cut off its wish
+        "省得一道道去对",
     ):
         assert not says_what(said), said
     for said in (

@@ -37,6 +37,8 @@ def says_what(text: str) -> bool:
     """Whether a limit or correction names something the user wants ("换成博物馆", "Under 250 words"),
     rather than only asking for another option or holding the talk ("换个别的", "Wait", "That won't
     work"): only such a one is a preference or a lesson for the next task."""
+    if _REASON.match(text.strip()):
+        return False  # "Otherwise it wrecks the rotation", "省得一道道去对": why, cut off a wish
     if CJK.search(text):
         left = len(CJK.findall(_NO_OBJECT_ZH.sub("", text)))
         # "以后体检的都加上这个": the rule is the one it points at, said before
@@ -53,6 +55,9 @@ def says_what(text: str) -> bool:
     return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
 
 
+_REASON = re.compile(
+    r"(?:otherwise|because|since|so that|'cause|cos)\b|(?:否则|不然|要不然|因为|省得|免得|以免)", re.I
+)
 _POINTER_ZH = re.compile(r"这个|这样|那样|这条|这些|那些")
 _POINTING_RULE = re.compile(
     r"^(?:keep|do|make) (?:it|them|that|this) (?:that|this|the same) way\b|^(?:that|this|same|it) goes for\b",
