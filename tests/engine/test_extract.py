@@ -1123,3 +1123,24 @@ def test_a_list_items_number_is_not_part_of_its_rule_and_tomorrows_errand_is_no_
     record = extract(chunk(("user", ask), ("assistant", table))).record
     said = " ".join((*record.requirements, *record.steps, *record.preferences))
     assert "证明目的一句话" in said and "明早" not in said, said
+
+
+def test_a_later_request_that_says_nothing_to_follow_is_no_step() -> None:
+    """A clause read as a second request of the task becomes a step only when it says what to do: the
+    reason cut off a rule ("otherwise everyone scores on gut feel") does not."""
+    from memskill.extract.instructions import instructions
+    from memskill.extract.turns import Turn
+    from memskill.tagger import Tag
+
+    def asks(text: str) -> Tag:
+        return Tag(text, "task_request", 0.6, text, {"task_request": 0.6, "personal_fact": 0.3})
+
+    message = Message(role="user", content="…", id="u1")
+    first = asks("need a question set for my interviews")
+    for later, word, kept in (
+        ("otherwise everyone scores on gut feel", "gut", False),
+        ("add a rubric under each", "rubric", True),
+    ):
+        turn = Turn(message, (first, asks(later)), first=True, reacting=False)
+        requests, steps, _, _ = instructions([turn])
+        assert requests and any(word in step for step in steps) == kept, (later, steps)

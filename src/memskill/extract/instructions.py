@@ -328,8 +328,8 @@ def instructions(
                 # The first request names the task; a later one in the same task is a part of it.
                 # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)
                 if requests:
-                    if not one_off and not material:
-                        add(steps, as_step(generalise(step_text(tag.text))))
+                    if not one_off and not material and says_what(later := step_text(tag.text)):
+                        add(steps, as_step(generalise(later)))
                 elif says_what(words := step_text(request_words(tag))):  # not "想让你帮忙"
                     add(requests, generalise(words))
                 elif named := _named_later(turn.tags, tag):
