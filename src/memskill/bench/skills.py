@@ -25,8 +25,9 @@ written after the first tuning round) may be looked at, and measured first what 
 did on tasks they were not built on; `tune-3` (dev-xu, dev-ines, written the same way after the second
 round), `tune-4` (dev-wu, dev-kai, common kinds of task, after the third), `tune-5` (dev-qin,
 dev-lena, after the fourth), `tune-6` (dev-fang, dev-noor, after the fifth), `tune-7` (dev-tang,
-dev-rosa, after the sixth), `tune-8` (dev-lu, dev-ben, after the seventh) and `tune-9` (dev-yao,
-dev-ruth, after the eighth) likewise. Each is reported separately.
+dev-rosa, after the sixth), `tune-8` (dev-lu, dev-ben, after the seventh), `tune-9` (dev-yao,
+dev-ruth, after the eighth) and `tune-10` (dev-mei, dev-owen, after the ninth) likewise. Each is
+reported separately.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from memskill.skillfile import parse
 
 MATCH_COSINE = 0.8
 COPY_SHARE = 0.8
-SPLITS = ("tune", "held-out", "tune-2", "tune-3", "tune-4", "tune-5", "tune-6", "tune-7", "tune-8", "tune-9")
+SPLITS = ("tune", "held-out", *(f"tune-{n}" for n in range(2, 11)))
 SECTIONS = {"steps": "procedure", "preferences": "preferences", "lessons": "experience"}
 
 
