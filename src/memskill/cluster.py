@@ -182,15 +182,34 @@ class Chooser:
         self, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
     ) -> tuple[set[str], set[str]]:
         """The clusters (near enough to be joined at all) of another form and of the same form as the
-        record's accepted answer, when that was a table: of another when their tasks' tables have none
-        of its columns (a paralegal's contract review, 条款 / 问题 / 风险等级 / 修改建议, and her evidence
-        list, 序号 / 证据名称 / 证明目的 / 页码, are .50 alike in words, about one client and one lawsuit);
-        of the same when one of their tables shares at least half of the two tables' columns."""
-        columns = table_columns(record.shape)
+        record's accepted answer. Of another: their tasks' answers were tables none of whose columns the
+        record's table has (a paralegal's contract review, 条款 / 问题 / 风险等级 / 修改建议, and her
+        evidence list, 序号 / 证据名称 / 证明目的 / 页码, are .50 alike in words, about one client and one
+        lawsuit), or tables where it answered without one, or the reverse (a guesthouse's check-in guide
+        in prose and its holiday price table, .43); not when close or calling the same tools. Of the
+        same: one of their tables shares at least half of the two tables' columns."""
         other: set[str] = set()
         same: set[str] = set()
-        if not columns:
-            return other, same
+        if not record.shape:
+            return other, same  # no answer (thanks, a correction not yet answered): its form is unknown
+        columns = table_columns(record.shape)
+        tools = self._tool_overlap(record, clusters)
+        for index, cluster in enumerate(clusters):
+            similarity = float(cluster.centroid @ vector)
+            if similarity < KIND_JOIN_COSINE:
+                continue
+            shapes = [row.record.get("shape", ()) for row in self.store.task_records(cluster.id)]
+            theirs = [table_columns(shape) for shape in shapes if shape]
+            if columns and any(len(columns & mine) >= SAME_COLUMNS * len(columns | mine) for mine in theirs):
+                same.add(cluster.id)
+            elif (
+                theirs
+                and (all(not (columns & mine) for mine in theirs) if columns else all(theirs))
+                and similarity < SAME_FORM_COSINE  # close texts or the same tools join, whatever the form
+                and not tools[index]
+            ):
+                other.add(cluster.id)
+        return other, same
         tools = self._tool_overlap(record, clusters)
         for index, cluster in enumerate(clusters):
             similarity = float(cluster.centroid @ vector)

@@ -312,6 +312,8 @@ def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory)
     """A contract review (条款 / 问题 / 风险等级 / 修改建议) and an evidence list (序号 / 证据名称 /
     页码) of one lawsuit are .50 alike in words: different deliverables, two skills. Very close texts (a
     menu and its stock order, .79) or the same tools still join; the same table joins at .3."""
+    from dataclasses import replace
+
     from memskill.cluster import SAME_FORM_COSINE, Chooser
     from memskill.models import Scope, TaskRecord
     from memskill.stores.base import ClusterRow, TaskRecordRow
@@ -348,3 +350,8 @@ def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory)
     assert chosen(again, 0.4) == "reviews"
     assert chosen(again, 0.2) != "reviews"
     assert chosen(record("下一份", "条款、备注"), 0.4) != "reviews"  # 1 of 5 columns: under half
+    # an answer in prose is another form than a table (a check-in guide and a price table, .43)
+    guide = "写个入住指引"
+    prose = TaskRecord(guide, guide, (), (), (), (), "", "zh", (), shape=("包含：停车、入住",))
+    assert chosen(prose, 0.45) != "reviews"
+    assert chosen(replace(prose, shape=()), 0.45) == "reviews"  # no answer yet: its form is unknown
