@@ -40,6 +40,8 @@ def says_what(text: str) -> bool:
     if _REASON.match(text.strip()):
         return False  # "Otherwise it wrecks the rotation", "省得一道道去对": why, cut off a wish
     if CJK.search(text):
+        if len(CJK.findall(text)) <= 10 and _NUMBER.search(text) and not _LIMIT_WORD_ZH.search(text):
+            return False  # "201 密码 4852#", "住201和202两间": this booking's data, not a rule
         left = len(CJK.findall(_NO_OBJECT_ZH.sub("", text)))
         # "以后体检的都加上这个": the rule is the one it points at, said before
         return left >= 2 and not (_POINTER_ZH.search(text) and left <= 3)
@@ -55,6 +57,10 @@ def says_what(text: str) -> bool:
     return any(word not in _NO_OBJECT_EN and word not in POINTERS for word in content_tokens(text))
 
 
+_LIMIT_WORD_ZH = re.compile(
+    r"都|用|要|别|不|只|才|每|最|内|以上|以下|前|后|超|至少|多|少|字|句|页|行|条|元|块|个|分钟|小时|控制|保持|写|加|放|按|比"
+)
+"""Words of a Chinese rule with a number in it ("尾数都用8", "200字以内", "每晚减50", "9点以后出门")."""
 _REASON = re.compile(
     r"(?:otherwise|because|since|so that|'cause|cos)\b|(?:否则|不然|要不然|因为|省得|免得|以免)", re.I
 )
