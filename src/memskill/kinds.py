@@ -53,7 +53,6 @@ KINDS: tuple[TaskKind, ...] = (
         "email-writing",
         (
             "邮件",
-            "请假",
             "回复工单",
             "email",
             "e-mail",

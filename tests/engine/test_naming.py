@@ -159,6 +159,7 @@ def test_a_postmortem_is_a_report_and_a_reply_to_a_ticket_is_an_email() -> None:
     assert recognise(["New ticket to answer, #48790"]).name == "email-writing"
     assert recognise(["hiya, May newsletter time"]).name == "email-writing"  # not its "running tips"
     assert recognise(["准备部门季度复盘会的材料"]) is None  # a review meeting is no incident
+    assert recognise(["小杨今天请假了，入住指引我自己弄，帮我写一下"]) is None  # someone's leave is no e-mail
     # the conditions after the request ("地铁公交都行") name no kind when the words that ask are known
     goal = "最近要搬家，帮我筛下房子吧。通勤单程别超过40分钟，地铁公交都行。"
     assert record_kind("最近要搬家，筛下房子", goal).name == "public-transport-directions"
