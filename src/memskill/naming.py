@@ -239,7 +239,8 @@ def name_skill(
     else:
         # The words `generalise` put in place of values ("the time", "the destination") name no kind.
         head, source = ([], "") if chinese else _head_words([_ROLES.sub(" ", text) for text in titles])
-        words = head or _english_words([_ROLES.sub(" ", text) for text in texts])
+        # An English word inside a Chinese request ("不要用emoji") names no Chinese task.
+        words = head or ([] if chinese else _english_words([_ROLES.sub(" ", text) for text in texts]))
         titles = [source, *titles] if source else titles
         near = nearest_kind(titles or goals, similarity) if similarity and not words else None
         fallback = near or f"{_chinese_action(titles or goals)}-task"

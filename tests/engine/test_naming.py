@@ -79,6 +79,8 @@ def test_a_chinese_task_of_no_known_kind_is_named_after_the_nearest_kind_when_ne
     below = name_skill(titles, titles, "zh", (), near("quarterly-review-slides", NEAREST_KIND - 0.01))
     assert below.name == "request-task"  # by its verb, as without an embedder
     assert name_skill(titles, titles, "zh").name == "request-task"
+    # an English word inside a Chinese request names no task
+    assert name_skill(["写一下，发给来的客人"], ["帮我写一下。不要用emoji"], "zh").name == "writing-task"
     # the verb a word starts with: 审查 is a review, not the 查 of a lookup
     assert name_skill(["出一份审查意见"], ["帮我出一份审查意见"], "zh").name == "review-task"
     assert name_skill(["查一下天气"], ["帮我查一下天气"], "zh").name == "lookup-task"
