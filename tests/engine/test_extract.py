@@ -788,6 +788,8 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "以后体检的都加上这个",
         "Otherwise it wrecks the rotation",  # a reason cut off its wish
         "省得一道道去对",
+        "两个地方改一下",  # announcing what follows
+        "删掉",
         "201 密码 4852#",  # this booking's data
         "住201和202两间山景大床",
     ):
@@ -808,6 +810,7 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "What3words + postcode",
         "体检报告加上这个指标的解释",
         "Keep it short",
+        "删掉小贴士",
         "价格尾数都用8",
         "3个话题标签",
         "超10%的才标出来",
