@@ -1153,3 +1153,40 @@ def test_a_later_request_that_says_nothing_to_follow_is_no_step() -> None:
         turn = Turn(message, (first, asks(later)), first=True, reacting=False)
         requests, steps, _, _ = instructions([turn])
         assert requests and any(word in step for step in steps) == kept, (later, steps)
+
+
+def test_a_limit_said_with_an_unsure_request_beside_it_still_corrects_the_answer() -> None:
+    """ "don't give magnitudes. they mean nothing to the kids" after a plan the next reply revises is a
+    correction (a lesson), though its reason reads as a request at .20; a sure request beside it is
+    another request, and the limit is no correction."""
+    from memskill.extract.instructions import instructions
+    from memskill.extract.turns import Turn
+    from memskill.tagger import Tag
+
+    plan = "19:00 the Moon, mag -12, easy. 19:30 the Pleiades, mag 1.6, binoculars."
+    revised = "19:00 the Moon, easy. 19:30 the Pleiades, easy, binoculars."
+    first = Turn(
+        Message(role="user", content="…", id="u1"),
+        (
+            Tag(
+                "plan the observing night",
+                "task_request",
+                0.9,
+                "plan the observing night",
+                {"task_request": 0.9},
+            ),
+        ),
+        first=True,
+        reacting=False,
+    )
+    limit = Tag("don't give magnitudes", "constraint", 0.6, "don't give magnitudes", {"constraint": 0.6})
+
+    def corrects(request_confidence: float) -> bool:
+        reason = "they mean nothing to the kids"
+        asks = Tag(reason, "task_request", request_confidence, reason, {"task_request": request_confidence})
+        second = Turn(Message(role="user", content="…", id="u2"), (limit, asks), first=False, reacting=True)
+        _, _, requirements, _ = instructions([first, second], replies={"u1": plan, "u2": revised})
+        return any(r.corrects and "magnitudes" in r.text for r in requirements)
+
+    assert corrects(0.2)
+    assert not corrects(0.9)

@@ -241,6 +241,9 @@ REVISED = 0.25
 dev set's tune users: revisions .29–.84, new answers .00–.15)."""
 _NOT_CHANGING = ("task_request", "side_request", "question")
 """Labels of a turn that does more than change the answer before it: it asks for something else."""
+ASKS_ELSE = 0.3
+"""The least confidence of such a label for the turn to ask for something else: "they mean nothing to
+the kids" read as a request at .20 is the reason of a correction, not another request."""
 
 
 def instructions(
@@ -375,7 +378,7 @@ def instructions(
                     and revised
                     and not asked
                     and turn.message.id not in (picking or set())
-                    and not any(t.label in _NOT_CHANGING for t in turn.tags)
+                    and not any(t.label in _NOT_CHANGING and t.confidence >= ASKS_ELSE for t in turn.tags)
                 )
                 correction = (
                     share["correction"] > share["constraint"] or (turn.reacting and complained) or changes
