@@ -944,6 +944,7 @@ def test_a_limit_that_lists_rules_is_one_preference_per_rule() -> None:
     assert listed_rules("预算3000以内，别排太贵的") == []  # two are no list
     # the colon of a time heads no list ("start 21" then "00, finish 22:50")
     assert listed_rules("start 21:00, finish 22:50, meet at the gate")[0] == "Start 21:00"
+    assert listed_rules("4. 不要用emoji、不叫亲、不写感叹号")[0] == "不要用emoji"  # not its list number
     ask = "帮我排下行程。老规矩：每天最多俩景点、9点以后出门、一家酒店住到底、不吃辣。"
     record = extract(chunk(("user", ask), ("assistant", "D1 …\nD2 …\nD3 …"))).record
     assert {"每天最多俩景点", "9点以后出门", "不吃辣"} <= set(record.requirements)

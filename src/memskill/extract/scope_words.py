@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from memskill.extract.prose import CJK
+from memskill.extract.prose import CJK, LIST_MARK
 from memskill.text import content_tokens
 
 ONE_DAY = re.compile(
@@ -55,7 +55,7 @@ the span of one clause keeps only one of them, and each restates a rule of an ea
 def listed_rules(text: str) -> list[str]:
     """The rules a clause lists after an optional lead-in, or [] when it lists fewer than `MIN_LISTED`
     short ones (at most 16 characters in Chinese, 10 words in English)."""
-    body = _LIST_HEAD.sub("", text.strip()).strip(" 。.；;，,、!！")
+    body = LIST_MARK.sub("", _LIST_HEAD.sub("", text.strip())).strip(" 。.；;，,、!！")
     if CJK.search(body):
         parts, short = re.split(r"[、，,；;]", body), lambda part: len(part) <= 16
     else:
