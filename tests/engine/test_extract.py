@@ -789,6 +789,7 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "Otherwise it wrecks the rotation",  # a reason cut off its wish
         "省得一道道去对",
         "两个地方改一下",  # announcing what follows
+        "这次加一条",
         "删掉",
         "201 密码 4852#",  # this booking's data
         "住201和202两间山景大床",
@@ -811,6 +812,7 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "体检报告加上这个指标的解释",
         "Keep it short",
         "删掉小贴士",
+        "这次预算3000以内",
         "价格尾数都用8",
         "3个话题标签",
         "超10%的才标出来",

@@ -26,7 +26,7 @@ _NO_OBJECT_EN = frozenset(
 _NO_OBJECT_ZH = re.compile(
     r"换个?|别的|其他|其它|另外|另一个|一个|再|找找?|看看|一下|帮|忙|的|吧|了|呢|个|让你|你"
     r"|这个|那个|这样|那样|这么|那么|一样|都|按|照|来|以后|今后|加上|就行|就好"
-    r"|[两几三]个?地方|(?<![\u4e00-\u9fff])改一?下|删掉|去掉"  # not the 改 of 批改
+    r"|[两几三]个?地方|(?<![\u4e00-\u9fff])改一?下|删掉|去掉|加一[条句]|这次|这回"  # not the 改 of 批改
 )
 """What asking for another option is made of ("Search for something else", "Do you have other options",
 "换个别的", "再找找其他的"), or announcing what follows ("Two things.", "One new rule:", "再帮个忙", "想让你
