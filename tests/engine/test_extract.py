@@ -882,6 +882,12 @@ def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves()
     outing, copy = task_chunks("c1", messages, [Segment(0, 1, ""), Segment(2, 4, "")])
     assert [m.content[:4] for m in outing.messages] == ["这周五部", "方案：\n", "这版清楚"]
     assert copy.messages[0].content.startswith("帮我写篇小红书")
+    # So does an approval that goes on about the answer it approves ("…发给小杨了，她明天上午去改").
+    signed = replace(messages[2], content="好，这版发给小杨了，她明天上午去改。")
+    outing, _ = task_chunks(
+        "c1", (*messages[:2], signed, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")]
+    )
+    assert outing.messages[-1].content.startswith("好，这版")
     # A limit ahead of the ask may be the next task's own: it stays there.
     limit = replace(messages[2], content="预算这次控制在100以内。")
     _, copy = task_chunks("c1", (*messages[:2], limit, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")])

@@ -128,9 +128,17 @@ def answers_before(chunk: TaskChunk) -> int:
         alone = TaskChunk(chunk.conversation_id, "", (message,), chunk.after_answer or index > 0)
         if asks_for_a_task(alone):
             return index
-        if any(substantive(turn) for turn in read_turns(alone.messages, opening=alone.after_answer)):
+        read = read_turns(alone.messages, opening=alone.after_answer)
+        if any(substantive(turn) for turn in read) and not _signs_off(read):
             return 0  # a limit or a fact ahead of the ask may be the next task's own
     return 0
+
+
+def _signs_off(turns: Sequence[Turn]) -> bool:
+    """Whether a message opens by approving the answer before it and asks nothing ("好，这版发给小杨了，
+    她明天上午去改。"): what it goes on to say is about that answer, not the next task."""
+    tags = [tag for turn in turns for tag in turn.tags]
+    return bool(tags) and tags[0].label == "approval" and not any(t.mass(ASKING) >= ASK_FLOOR for t in tags)
 
 
 def task_chunks(
