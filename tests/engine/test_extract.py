@@ -888,6 +888,12 @@ def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves()
         "c1", (*messages[:2], signed, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")]
     )
     assert outing.messages[-1].content.startswith("好，这版")
+    # An approval that goes on asking, however unsure the request, opens the next task.
+    asking = replace(messages[2], content="好的，谢谢。我还想找一个人均消费100-150元的餐馆。")
+    outing, _ = task_chunks(
+        "c1", (*messages[:2], asking, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")]
+    )
+    assert len(outing.messages) == 2
     # A limit ahead of the ask may be the next task's own: it stays there.
     limit = replace(messages[2], content="预算这次控制在100以内。")
     _, copy = task_chunks("c1", (*messages[:2], limit, *messages[3:]), [Segment(0, 1, ""), Segment(2, 4, "")])

@@ -84,12 +84,15 @@ def wishes(turns: Sequence[Turn]) -> list[tuple[str, bool]]:
     return sorted(found.values(), key=lambda wish: -confidence[wish[0]])
 
 
+_ASKED = ("task_request", "side_request", "question", "step")
+"""Labels of a clause that asks for something, however unsure ("好的，谢谢。我还想找一个…餐馆", .69)."""
+
+
 def asks_for_a_task(chunk: TaskChunk) -> bool:
     """Whether a user turn of the chunk asks for something (a request, a question, a step, another task);
     a chunk of thanks, corrections, limits or preferences only goes on with the task before it. A step
     counts as asking: "回到行程，住宿你建议住哪？" is read as a step, and it returns to another task."""
     turns = read_turns(chunk.messages, opening=chunk.after_answer)
-    asked = ("task_request", "side_request", "question", "step")
     # A question about the answer just given ("它的地址是哪") asks for more of it, not for a new task; nor
     # does a request whose object points back at the task ("Make it for the 14th", "Please try that").
     turns = [
@@ -114,7 +117,7 @@ def asks_for_a_task(chunk: TaskChunk) -> bool:
         # clause that surely asks for something new ("Perfect. Now I need …") starts another task. A
         # turn that says it changes or returns to a topic ("另外…", "回到行程，…") is read by its labels.
         return any(tag.mass(ASKING) >= ASK_FLOOR for turn in turns for tag in turn.tags)
-    return any(tag.label in asked for turn in turns for tag in turn.tags)
+    return any(tag.label in _ASKED for turn in turns for tag in turn.tags)
 
 
 def answers_before(chunk: TaskChunk) -> int:
@@ -138,7 +141,8 @@ def _signs_off(turns: Sequence[Turn]) -> bool:
     """Whether a message opens by approving the answer before it and asks nothing ("好，这版发给小杨了，
     她明天上午去改。"): what it goes on to say is about that answer, not the next task."""
     tags = [tag for turn in turns for tag in turn.tags]
-    return bool(tags) and tags[0].label == "approval" and not any(t.mass(ASKING) >= ASK_FLOOR for t in tags)
+    return bool(tags) and tags[0].label == "approval" and not any(t.label in _ASKED for t in tags)
+
 
 
 def task_chunks(
