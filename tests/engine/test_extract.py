@@ -788,6 +788,9 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "以后体检的都加上这个",
         "Otherwise it wrecks the rotation",  # a reason cut off its wish
         "省得一道道去对",
+        "He loves Dafydd Iwan",  # what someone else does or is
+        "Rhian from biology is coming to help supervise",
+        "Tom picked up Lyme at the Batcombe site last year",
         "两个地方改一下",  # announcing what follows
         "这次加一条",
         "删掉",
@@ -812,6 +815,9 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "体检报告加上这个指标的解释",
         "Keep it short",
         "删掉小贴士",
+        "She wants the numbers first",
+        "Summary goes first",
+        "Price is per night",
         "这次预算3000以内",
         "价格尾数都用8",
         "3个话题标签",

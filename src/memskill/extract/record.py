@@ -144,7 +144,6 @@ def _signs_off(turns: Sequence[Turn]) -> bool:
     return bool(tags) and tags[0].label == "approval" and not any(t.label in _ASKED for t in tags)
 
 
-
 def task_chunks(
     conversation_id: str, messages: Sequence[Message], segments: Sequence[Segment]
 ) -> list[TaskChunk]:

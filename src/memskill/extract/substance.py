@@ -52,6 +52,8 @@ def says_what(text: str) -> bool:
         # "Tony," of a list of names ("old hands: Margaret, Sheila, Tony, …"), "Great Elm," of an
         # address; "Leave her off", "Can you swap her": what to do about one person of this task
         return False
+    if _SOMEONE_DOES.match(text.strip()) and not _SOMEONE_WANTS.search(text):
+        return False  # "He loves Dafydd Iwan", "Rhian from biology is coming": what someone does or is
     if len(text.split()) <= 4 and _NUMBER.search(text) and not _LIMIT_WORD.search(text):
         return False  # "60% cloud, dry", "End 15C": a reading of this task, not a limit on the next
     text = AS_BEFORE.sub("", text)  # "Same as last time, usual shifts and names" points back
@@ -70,6 +72,16 @@ _POINTING_RULE = re.compile(
     r"^(?:keep|do|make) (?:it|them|that|this) (?:that|this|the same) way\b|^(?:that|this|same|it) goes for\b",
     re.I,
 )
+_SOMEONE_DOES = re.compile(
+    r"(?:he|she|they|dad|mum|mom)(?:'ll|'s|'d|'re| (?:is|was|will|would|has|had|does|did|can|always|never"
+    r"|loves|works|lives|goes|went|picked|says|said|gets|got|comes|came)\b)"
+    r"|[A-Z][a-z]+(?: from [a-z ]+)? (?:loves|works|lives|picked|caught)\b"
+    r"|[A-Z][a-z]+ from [a-z ]+ (?:is|was|will)\b",
+    re.I,
+)
+"""What someone else does or is ("He loves Dafydd Iwan", "Rhian from biology is coming to help"): a fact
+read as a rule. Not "Price is per night": a noun before "is" may be a part of the answer."""
+_SOMEONE_WANTS = re.compile(r"\b(?:wants?|likes?|prefers?|needs?|hates?|asks?|expects?|insists?)\b", re.I)
 _BARE_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}[,.;]?")
 _ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
 _NUMBER = re.compile(r"(?<![A-Za-z])\d|\d(?![A-Za-z\d])")  # not the 3 of "what3words"
