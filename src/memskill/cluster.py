@@ -140,7 +140,8 @@ class Chooser:
             kinds = {c.id: kind_of_name(names.get(c.id, "")) or recognise([c.title]) for c in clusters}
             # A cluster of another recognised kind (an email cluster for a weekly report) is never joined,
             # however similar the texts: its skill would mix two procedures.
-            other, same = self._forms(record, clusters, vector)
+            tools = self._tool_overlap(record, clusters)
+            other, same = self._forms(record, clusters, vector, tools)
             centroids = np.stack(
                 [
                     c.centroid
@@ -149,7 +150,7 @@ class Chooser:
                     for c in clusters
                 ]
             )
-            choice = assign(vector, centroids, offsets=self._tool_overlap(record, clusters) * TOOL_WEIGHT)
+            choice = assign(vector, centroids, offsets=tools * TOOL_WEIGHT)
             index = choice.index if choice.index is not None else _same_kind(kind, clusters, names, vector)
             if index is None:
                 # Said to be done as before ("same as last time"), or answered in the same table as
@@ -179,7 +180,7 @@ class Chooser:
         )
 
     def _forms(
-        self, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray
+        self, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray, tools: np.ndarray
     ) -> tuple[set[str], set[str]]:
         """The clusters (near enough to be joined at all) of another form and of the same form as the
         record's accepted answer. Of another: their tasks' answers were tables none of whose columns the
@@ -187,13 +188,13 @@ class Chooser:
         evidence list, 序号 / 证据名称 / 证明目的 / 页码, are .50 alike in words, about one client and one
         lawsuit), or tables where it answered without one, or the reverse (a guesthouse's check-in guide
         in prose and its holiday price table, .43); not when close or calling the same tools. Of the
-        same: one of their tables shares at least half of the two tables' columns."""
+        same: one of their tables shares at least half of the two tables' columns. `tools` is
+        `_tool_overlap` of the same clusters."""
         other: set[str] = set()
         same: set[str] = set()
         if not record.shape:
             return other, same  # no answer (thanks, a correction not yet answered): its form is unknown
         columns = table_columns(record.shape)
-        tools = self._tool_overlap(record, clusters)
         for index, cluster in enumerate(clusters):
             similarity = float(cluster.centroid @ vector)
             if similarity < KIND_JOIN_COSINE:
@@ -206,23 +207,6 @@ class Chooser:
                 theirs
                 and (all(not (columns & mine) for mine in theirs) if columns else all(theirs))
                 and similarity < SAME_FORM_COSINE  # close texts or the same tools join, whatever the form
-                and not tools[index]
-            ):
-                other.add(cluster.id)
-        return other, same
-        tools = self._tool_overlap(record, clusters)
-        for index, cluster in enumerate(clusters):
-            similarity = float(cluster.centroid @ vector)
-            if similarity < KIND_JOIN_COSINE:
-                continue
-            rows = self.store.task_records(cluster.id)
-            theirs = [table_columns(row.record.get("shape", ())) for row in rows]
-            if any(len(columns & mine) >= SAME_COLUMNS * len(columns | mine) for mine in theirs):
-                same.add(cluster.id)
-            elif (
-                any(theirs)
-                and not any(columns & mine for mine in theirs)
-                and similarity < SAME_FORM_COSINE  # close texts or the same tools join, whatever the columns
                 and not tools[index]
             ):
                 other.add(cluster.id)
@@ -260,7 +244,10 @@ class Chooser:
         if previous is None:
             return None
         before = next((c for c in clusters if c.id == previous.cluster_id), None)
-        if before is not None and before.id in self._forms(record, [before], vector)[0]:
+        if (
+            before is not None
+            and before.id in self._forms(record, [before], vector, self._tool_overlap(record, [before]))[0]
+        ):
             return None
         previous_kind = record_kind(
             str(previous.record.get("title", "")),
