@@ -817,6 +817,7 @@ def test_a_correction_that_only_asks_for_another_option_is_no_preference_or_less
         "删掉小贴士",
         "She wants the numbers first",
         "Summary goes first",
+        "Everything works offline",
         "Price is per night",
         "这次预算3000以内",
         "价格尾数都用8",

@@ -73,14 +73,14 @@ _POINTING_RULE = re.compile(
     re.I,
 )
 _SOMEONE_DOES = re.compile(
-    r"(?:he|she|they|dad|mum|mom)(?:'ll|'s|'d|'re| (?:is|was|will|would|has|had|does|did|can|always|never"
+    r"(?i:he|she|they|dad|mum|mom)(?:'ll|'s|'d|'re| (?:is|was|will|would|has|had|does|did|can|always|never"
     r"|loves|works|lives|goes|went|picked|says|said|gets|got|comes|came)\b)"
-    r"|[A-Z][a-z]+(?: from [a-z ]+)? (?:loves|works|lives|picked|caught)\b"
-    r"|[A-Z][a-z]+ from [a-z ]+ (?:is|was|will)\b",
-    re.I,
+    r"|[A-Z][a-z]+(?: from [a-z ]+)? (?:loves|lives|picked|caught)\b"
+    r"|[A-Z][a-z]+ from [a-z ]+ (?:is|was|will)\b"
 )
 """What someone else does or is ("He loves Dafydd Iwan", "Rhian from biology is coming to help"): a fact
-read as a rule. Not "Price is per night": a noun before "is" may be a part of the answer."""
+read as a rule. Not "Price is per night" nor "Everything works offline": a noun before "is" or "works"
+may be a part of the answer (a rule's first word is capitalised like a name)."""
 _SOMEONE_WANTS = re.compile(r"\b(?:wants?|likes?|prefers?|needs?|hates?|asks?|expects?|insists?)\b", re.I)
 _BARE_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}[,.;]?")
 _ONE_PERSON = re.compile(r"\b(?:her|him)\b", re.I)
