@@ -877,6 +877,26 @@ def test_what_the_user_says_after_pasted_material_is_theirs() -> None:
     assert len(own_sentences(rules)) == 4
 
 
+def test_rules_written_one_to_a_line_after_their_lead_in_are_the_users_own() -> None:
+    handover = (
+        "can you do the handover notes for tonight's shift\n\nmy rules for these:\n"
+        "put anything that changed since the morning round first, routine stuff after\n"
+        "never write a patient's name in them, use the bed number every time\n"
+        "keep the whole thing to one screen because nobody scrolls on the ward tablet"
+    )
+    said = own_sentences(handover)
+    assert any("bed number" in sentence for sentence in said)
+    assert any("one screen" in sentence for sentence in said)
+    listing = (
+        "帮我写个挂牌文案\n\n我写文案的习惯：\n标题写清楚品牌型号和几成新，别超过二十个字\n"
+        "毛病都放在正文最前面，别藏着掖着\n最后一句固定写上可以当面验货"
+    )
+    assert any("当面验货" in sentence for sentence in own_sentences(listing))
+    # Lines of items after a lead-in are material, as before: a running order, a recipe.
+    running = "links for sunday please\n\nrunning order:\nOPEN\nTrack one by a band\nLINK\nTrack two"
+    assert own_sentences(running) == ["links for sunday please"]
+
+
 def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves() -> None:
     messages = conversation(
         ("user", "这周五部门团建，帮我出个方案，人均150以内，不要安排喝酒环节。"),

@@ -152,7 +152,7 @@ def _pasted(paragraph: str) -> bool:
         return False
     if 3 * sum(bool(_RECORD_LINE.match(line)) for line in lines) >= 2 * len(lines):
         return True
-    if all(_POINT_LINE.match(line) for line in lines):
+    if all(_POINT_LINE.match(line) for line in lines) or _own_lines(lines[0], lines[1:]):
         return False
     others, index = 0, 0
     while index < len(lines):
@@ -181,6 +181,30 @@ def _own_points(lead: str, lines: Sequence[str]) -> bool:
     )
 
 
+def _own_lines(lead: str, lines: Sequence[str]) -> bool:
+    """Whether the lines after a lead-in of the same paragraph ending in a colon are the user's own
+    rules, written one to a line without marks ("我上架的习惯：\n标题就写 品牌+型号+成色…\n瑕疵放
+    正文最前面…"): after no text verb or pointer, every line a sentence of at least `SENTENCE_WORDS`
+    words, fewer than a third of them data. A running order, an export or a recipe is lines of items
+    ("OPEN", "Frit 3134 12"); notes are data."""
+    bare = [line for line in lines if not _POINT_LINE.match(line)]
+    return (
+        len(bare) == len(lines) >= 2
+        and lead.rstrip().endswith((":", "："))
+        and not _MATERIAL_HEAD.search(_tail(lead.rstrip().rstrip(":：")))
+        and all(_words(line) >= SENTENCE_WORDS for line in lines)
+        and 3 * sum(map(_data_line, lines)) < len(lines)
+    )
+
+
+SENTENCE_WORDS = 5
+"""The least words (Chinese: 2.5 characters a word) of a line that is a sentence, not an item."""
+
+
+def _words(text: str) -> float:
+    return len(CJK.findall(text)) / 2.5 + len(re.findall(r"[A-Za-z]+", text))
+
+
 DATA_WORDS = 12
 """A point of at most this many words (Chinese: 2.5 characters a word) that holds a number is data
 ("本周日均DAU 18.6万", "headaches 3-4x/week since Aug"); a longer one is a sentence, whose numbers a
@@ -188,8 +212,7 @@ rule may hold ("dose written the way people talk: 'do this 10 times, 3 times a d
 
 
 def _data_line(point: str) -> bool:
-    size = len(CJK.findall(point)) / 2.5 + len(re.findall(r"[A-Za-z]+", point))
-    return bool(re.search(r"\d", point)) and size <= DATA_WORDS
+    return bool(re.search(r"\d", point)) and _words(point) <= DATA_WORDS
 
 
 def _own_part(paragraph: str) -> tuple[str, bool]:
@@ -204,7 +227,10 @@ def _own_part(paragraph: str) -> tuple[str, bool]:
         # (A block starts on a line of its own: "same rules as last time: peer-reviewed only, …" goes on.)
         block = rest.lstrip(" \t").startswith("\n") and len(_lines(rest)) >= PASTED_LINES
         if (len(head) <= 80 and _MATERIAL_HEAD.search(_tail(head))) or (
-            len(rest) > 200 and block and not _own_points(head, _lines(rest))
+            len(rest) > 200
+            and block
+            and not _own_points(head, _lines(rest))
+            and not _own_lines(head + "：", _lines(rest))
         ):
             return head, False
     return paragraph, False
