@@ -404,6 +404,30 @@ def test_failed_then_fixed_tool_call_yields_a_lesson() -> None:
     assert record.tools == ("get_weather",)
 
 
+def test_an_argument_fixed_by_passing_another_type_teaches_the_type() -> None:
+    def call(call_id: str, names: object) -> Message:
+        arguments = json.dumps({"items": names, "store": "north"})
+        return Message("assistant", "", tool_calls=(ToolCall(call_id, "count_stock", arguments),), id=call_id)
+
+    names = ["oat milk", "rye flour", "sea salt", "dark chocolate", "dried figs"]
+    messages = (
+        Message("user", "How much of these have we got left?", id="u1"),
+        call("a1", ", ".join(names)),
+        Message("tool", '{"error": "items must be an array of names"}', tool_call_id="a1", id="t1"),
+        call("a2", names),
+        Message("tool", '{"results": []}', tool_call_id="a2", id="t2"),
+    )
+    [lesson] = extract_tool_lessons(messages)
+    # What to pass is the lesson, not the list of this one call: a rule for the next call.
+    example = "(e.g. ['oat milk', 'rye flour', …])"
+    assert lesson.experience.startswith(f"count_stock: pass items as a list {example}")
+    assert "not as a string" in lesson.experience and "dried figs" not in lesson.experience
+    chinese = (Message("user", "这几样还剩多少？", id="u1"), *messages[1:])
+    [rule] = extract_tool_lessons(chinese)
+    assert rule.experience.startswith("count_stock 的 items 要传列表（如 ['oat milk', 'rye flour', …]），")
+    assert "不要传字符串" in rule.experience
+
+
 def sql_session(request: str, failed: str, error: str, worked: str) -> tuple[Message, ...]:
     """A user's request, a query that failed with `error`, and the query that worked."""
 

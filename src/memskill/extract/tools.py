@@ -171,6 +171,37 @@ def _long_change(key: str, before: object, after: object, error: str, tool: str,
     return f"{tool}: in {key}, {use} (that failed: '{error}')"
 
 
+_TYPES = {
+    list: ("a list", "列表"),
+    dict: ("an object", "对象"),
+    str: ("a string", "字符串"),
+    bool: ("true or false", "布尔值"),
+    int: ("a number", "数字"),
+    float: ("a number", "数字"),
+}
+"""How a rule names the JSON type of an argument, in English and Chinese."""
+
+
+def _type_change(key: str, before: object, after: object, error: str, tool: str, chinese: bool) -> str | None:
+    """A rule for one argument the fix passed as another JSON type ("materials" as a list, not one
+    string of names): the type is the lesson, with a short example of the value that worked."""
+    if before is None or after is None or _TYPES.get(type(before)) == _TYPES.get(type(after)):
+        return None
+    if type(before) not in _TYPES or type(after) not in _TYPES:
+        return None
+    example = shorten(json.dumps(after[:2] if isinstance(after, list) else after, ensure_ascii=False), 60)
+    if isinstance(after, list) and len(after) > 2:
+        example = example[:-1] + ", …]"
+    example = example.replace('"', "'")
+    if chinese:
+        return (
+            f"{tool} 的 {key} 要传{_TYPES[type(after)][1]}（如 {example}），"
+            f"不要传{_TYPES[type(before)][1]}（报错：{error}）"
+        )
+    was, now = _TYPES[type(before)][0], _TYPES[type(after)][0]
+    return f"{tool}: pass {key} as {now} (e.g. {example}), not as {was} (that failed: '{error}')"
+
+
 def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
     """A failure and the later call that worked as a rule (what to pass, not what), None when the
     arguments did not change. A long argument (a query, code) is not quoted: the rule names the token
@@ -183,6 +214,9 @@ def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
         return None
     if len(changed) == 1:
         key = changed[0]
+        rule = _type_change(key, first.get(key), second.get(key), failed.error or "", tool, chinese)
+        if rule is not None:
+            return rule
         rule = _long_change(key, first.get(key, ""), second.get(key, ""), failed.error or "", tool, chinese)
         if rule is not None:
             return rule
