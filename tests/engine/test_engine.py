@@ -556,7 +556,7 @@ def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memo
         memory.add_message(user_id="u", conversation_id="c", messages=turn, async_mode=False)
     [events] = [s for s in memory.store.list_skills(Scope("u")) if "search_venues" in s.current.markdown]
     # The next task's job re-read the outing with its record; the failure fixed in it still teaches.
-    assert "budget_per_person=150" in events.current.markdown.split("## Experience")[1]
+    assert "budget_per_person 要传数字（如 150）" in events.current.markdown.split("## Experience")[1]
 
 
 def _with(call: dict[str, Any], arguments: str, call_id: str = "c1") -> dict[str, Any]:
