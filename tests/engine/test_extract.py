@@ -1171,6 +1171,25 @@ def test_steps_after_a_lead_in_to_general_rules_are_standing_preferences() -> No
     assert not any("500" in text for text in [*record.standing, *record.requirements]), record.requirements
 
 
+def test_each_point_of_a_list_of_lasting_rules_is_a_rule_whatever_its_clause_reads_as() -> None:
+    minutes = (
+        "can you sort the minutes from today's committee meeting\n\nhow I want minutes done from now on:\n"
+        "1. actions go first\n2. I always cc the treasurer on them\n3. no names on the votes"
+    )
+    answer = ("assistant", "**Minutes**\n\nActions:\n- Fix the gate")
+    record = extract(chunk(("user", minutes), answer)).record
+    # "I always cc the treasurer" reads as a fact about the user; in this list it is one of the rules.
+    assert any("cc the treasurer" in text for text in record.requirements), record.requirements
+    points = "\n1. 待办放最前面\n2. 只写票数\n3. 当天存一份到共享盘"
+    reply = ("assistant", "**会议纪要**\n\n待办：\n- 修门禁")
+    ask = "帮我整理一下今天业委会的会议纪要\n\n"
+    record = extract(chunk(("user", ask + "以后纪要都按这个来：" + points), reply)).record
+    assert any("共享盘" in text for text in record.requirements), record.requirements
+    # The same points after a lead-in that says nothing of lasting are read clause by clause, as before.
+    record = extract(chunk(("user", ask + "今天说了这些：" + points), reply)).record
+    assert not any("共享盘" in text for text in record.requirements), record.requirements
+
+
 def test_a_second_request_that_ends_in_a_colon_announces_the_rules_after_it() -> None:
     from memskill.extract.turns import read_turns
 

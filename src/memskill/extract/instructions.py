@@ -23,6 +23,7 @@ from memskill.extract.scope_words import (
     ONE_DAY,
     ONE_TIME,
     STILL_LASTING,
+    leads_rules,
     listed_rules,
 )
 from memskill.extract.substance import says_what
@@ -236,6 +237,14 @@ class Requirement(NamedTuple):
     ("好几个同事不喝") reads low, and a full skill leaves it out first."""
 
 
+def _rule_point(turn: Turn, tag: Tag) -> bool:
+    """Whether a clause opens a point of a list the turn introduced as lasting rules (`leads_rules`)."""
+    at = turn.said.find(tag.text[:12])
+    return bool(LIST_MARK.match(tag.text)) and at > 0 and leads_rules(turn.said[:at])
+
+
+_MISREAD_POINT = ("task_request", "personal_fact")
+"""Labels a point of a listed rule is read with when its wording is a request or a statement."""
 REVISED = 0.25
 """A reply revises the one before it when at least this share of its content words were in it (on the
 dev set's tune users: revisions .29–.84, new answers .00–.15)."""
@@ -326,6 +335,18 @@ def instructions(
                         requirements.setdefault(
                             _key(item), Requirement(item, False, turn.message.id, True, tag.confidence)
                         )
+                continue
+            if (
+                tag.label in _MISREAD_POINT
+                and not one_off
+                and _rule_point(turn, tag)
+                and says_what(text := directive(tag, "constraint"))
+                and not names_a_date(text)
+            ):
+                # "this is how I want glaze batches done from now on:\n…\n6. remind me to sieve": a point of
+                # a list of rules is a rule by its place, whatever its clause reads as (a request, a fact).
+                rule = Requirement(text, False, turn.message.id, True, tag.confidence)
+                requirements.setdefault(_key(text), rule)
                 continue
             if tag.label == "task_request":
                 # The first request names the task; a later one in the same task is a part of it.

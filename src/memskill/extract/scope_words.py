@@ -30,14 +30,25 @@ STILL_LASTING = re.compile(
 closed words, since the scope model reads "this time" as lasting (.33) as often as not."""
 
 
-GENERAL_LEAD = re.compile(
-    r"(?:一般|平时|通常|向来|习惯|规矩|要求|原则"
-    r"|\bin general\b|\bgenerally\b|\bmy rules\b|\bhow I (?:want|like)\b)[^:：\n]{0,16}[:：]",
-    re.IGNORECASE,
+_GENERAL_WORDS = (
+    r"一般|平时|通常|向来|习惯|规矩|要求|原则"
+    r"|\bin general\b|\bgenerally\b|\bmy rules\b|\bhow I (?:want|like)\b"
 )
+GENERAL_LEAD = re.compile(rf"(?:{_GENERAL_WORDS})[^:：\n]{{0,16}}[:：]", re.IGNORECASE)
 """A lead-in that says the rules after it hold in general ("我给爸妈买东西一般是这几个要求：", "how I want
 these in general:"): the steps the turn gives after it are how such tasks are always done (preferences
 too), whatever the scope model reads in each."""
+_RULES_LEAD = re.compile(rf"{_GENERAL_WORDS}|{STILL_LASTING.pattern}|\brules\b", re.IGNORECASE)
+
+
+def leads_rules(before: str) -> bool:
+    """Whether the last line ending in a colon of `before` (what a turn says ahead of a listed point)
+    says the points after it hold from now on ("this is how I want glaze batches done from now on, …:",
+    "rules for every kiln schedule I ask you for:", "我收货的规矩你记一下，以后都按这个来：")."""
+    leads = [line for line in before.split("\n") if line.rstrip().endswith((":", "："))]
+    return bool(leads) and bool(_RULES_LEAD.search(leads[-1]))
+
+
 AS_BEFORE = re.compile(
     r"老规矩|老样子|照旧|[跟和同照按]上次(?:一样|的|那样|来)|"
     r"\bsame (?:rules |as )(?:as )?(?:last (?:time|week|month)|before)|\bas usual\b|\blike last time\b",
