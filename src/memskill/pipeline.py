@@ -42,6 +42,7 @@ from memskill.models import (
 )
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder
+from memskill.rechunk import absorbed, reaches_past, record_id
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
@@ -136,7 +137,7 @@ class Pipeline:
             chunk
             for chunk in parts
             if any(m.id in fresh for m in chunk.messages)
-            or _reaches_past(self.store.get_task_record(self._record_id(job, chunk)), chunk)
+            or reaches_past(self.store.get_task_record(self._record_id(job, chunk)), chunk)
         ]
         extractions = []
         for number, chunk in enumerate(chunks, start=1):
@@ -162,8 +163,21 @@ class Pipeline:
                 proposal = proposals.get(self._record_id(job, chunk))
                 self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal)
                 self._report("storing memories and skills", number, len(extractions))
+            for stale in absorbed(self.store, job, parts, chunks, messages):
+                self._drop_record(scope, stale, outcome)
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
+
+    def _drop_record(self, scope: Scope, stale: TaskRecordRow, outcome: Outcome) -> None:
+        """Remove a record whose chunk is gone, with the skill it alone made; its cluster is re-centred."""
+        cluster = next((c for c in self.store.list_clusters(scope) if c.id == stale.cluster_id), None)
+        others = [row for row in self.store.task_records(stale.cluster_id) if row.id != stale.id]
+        if cluster is not None and cluster.skill_id and not others:
+            self.store.delete_skill(cluster.skill_id)
+            outcome.deleted.append(cluster.skill_id)
+        self.store.delete_task_record(stale.id)
+        if cluster is not None and others:
+            self._recentred(replace(cluster, size=len(others)))
 
     def _report(self, what: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -179,7 +193,7 @@ class Pipeline:
 
     @staticmethod
     def _record_id(job: Job, chunk: TaskChunk) -> str:
-        return stable_id("rec_", job.user_id, job.conversation_id, chunk.messages[0].id)
+        return record_id(job, chunk.messages[0].id)
 
     def _propose(
         self, scope: Scope, job: Job, chunk: TaskChunk, extraction: Extraction, ledger: Ledger
@@ -221,7 +235,7 @@ class Pipeline:
     ) -> None:
         record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
-        revised = _reaches_past(existing_record, chunk)
+        revised = reaches_past(existing_record, chunk)
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
         self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
         for fact in extraction.facts:
@@ -430,13 +444,6 @@ class Pipeline:
         if hits and hits[0].score >= 0.3:
             return next((s for s in skills if s.id == hits[0].id), None)
         return None
-
-
-def _reaches_past(stored: TaskRecordRow | None, chunk: TaskChunk) -> bool:
-    """Whether a chunk's stored record holds messages the chunk no longer has (a later turn moved the
-    boundary): the record is then written again, shorter."""
-    held = {m.id for m in chunk.messages}
-    return stored is not None and any(source not in held for source in stored.record.get("sources", []))
 
 
 def _teaches(lesson: ToolLessonDraft) -> bool:

@@ -510,6 +510,27 @@ def test_a_like_reverses_only_the_dislike_of_the_same_thing(memory: Memory) -> N
     assert any("不吃辣" in text for text in active), active
 
 
+def test_no_two_task_records_of_a_conversation_hold_the_same_message(memory: Memory) -> None:
+    # A potter's conversation sent turn by turn: small talk, then a kiln request that the small talk's
+    # chunk held until the request's next turn moved the boundary. The chunk that is gone leaves no
+    # record behind, so the kiln task makes one skill, not two.
+    from importlib import resources
+
+    users = json.loads(resources.files("memskill.bench").joinpath("devset_extra.json").read_text("utf-8"))
+    [jude] = [user for user in users["users"] if user["user_id"] == "dev-jude"]
+    conversation = jude["conversations"][0]
+    for _ in send(memory, "jude", conversation["conversation_id"], conversation["messages"]):
+        pass
+    held: dict[str, str] = {}
+    for cluster in memory.store.list_clusters(Scope("jude")):
+        for row in memory.store.task_records(cluster.id):
+            for source in row.record.get("sources", []):
+                assert source not in held, (row.record["title"], held.get(source))
+                held[source] = row.record["title"]
+    kiln = [s for s in memory.store.list_skills(Scope("jude")) if "1222" in s.current.markdown]
+    assert len(kiln) == 1, [s.current.name for s in kiln]
+
+
 def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memory) -> None:
     call = {"id": "c1", "type": "function", "function": {"name": "search_venues", "arguments": ""}}
     turns: list[list[dict[str, Any]]] = [

@@ -105,6 +105,7 @@ LAYERS: list[tuple[str, ...]] = [
         "memskill.archive",
         "memskill.reembed",
         "memskill.lifecycle",
+        "memskill.rechunk",
     ),
     ("memskill.pipeline", "memskill.jobs"),
     ("memskill.engine", "memskill.engine_data", "memskill.client"),

@@ -963,6 +963,20 @@ def test_task_records(any_store: Store) -> None:
     assert [r.id for r in any_store.task_records("k2")] == ["r1", "r2"]
 
 
+def test_deleting_a_task_record_takes_a_cluster_it_leaves_empty(any_store: Store) -> None:
+    any_store.save_cluster(cluster("k1"))
+    any_store.save_cluster(cluster("k2"))
+    for row in (record("r1", "k1", "c1", 10), record("r2", "k1", "c1", 20), record("r3", "k2", "c1", 30)):
+        any_store.add_task_record(row)
+    any_store.delete_task_record("r1")
+    any_store.delete_task_record("missing")
+    assert any_store.get_task_record("r1") is None
+    assert [r.id for r in any_store.task_records("k1")] == ["r2"]
+    assert {c.id for c in any_store.list_clusters(Scope("u1"))} == {"k1", "k2"}
+    any_store.delete_task_record("r3")
+    assert [c.id for c in any_store.list_clusters(Scope("u1"))] == ["k1"]
+
+
 # -- skills -------------------------------------------------------------------------------------------
 
 

@@ -339,6 +339,11 @@ class SkillStore(Protocol):
 
     def task_records(self, cluster_id: str) -> list[TaskRecordRow]: ...
 
+    def delete_task_record(self, record_id: str) -> None:
+        """Remove a task record; a cluster left with no record is removed with it (delete its skill
+        first)."""
+        ...
+
     def save_skill(
         self, skill: Skill, search_text: str, vector: np.ndarray | None, embedder_id: str | None
     ) -> None: ...

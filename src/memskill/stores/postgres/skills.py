@@ -107,6 +107,19 @@ class SkillQueries(Host):
             )
         )
 
+    def delete_task_record(self, record_id: str) -> None:
+        def work(db: Db) -> None:
+            gone = "DELETE FROM task_records WHERE id = %s RETURNING cluster_id"
+            row = db.execute(gone, (record_id,)).fetchone()
+            if row is not None:
+                db.execute(
+                    "DELETE FROM clusters WHERE id = %s AND NOT EXISTS "
+                    "(SELECT 1 FROM task_records WHERE cluster_id = %s)",
+                    (row[0], row[0]),
+                )
+
+        self._write(work)
+
     def get_task_record(self, record_id: str) -> TaskRecordRow | None:
         row = self._row(
             "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "

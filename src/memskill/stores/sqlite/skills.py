@@ -84,6 +84,19 @@ class SkillQueries(Host):
                 ),
             )
 
+    def delete_task_record(self, record_id: str) -> None:
+        db = self._db()
+        with self.transaction():
+            row = db.execute("SELECT cluster_id FROM task_records WHERE id = ?", (record_id,)).fetchone()
+            if row is None:
+                return
+            db.execute("DELETE FROM task_records WHERE id = ?", (record_id,))
+            db.execute(
+                "DELETE FROM clusters WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM task_records WHERE cluster_id = ?)",
+                (row[0], row[0]),
+            )
+
     def get_task_record(self, record_id: str) -> TaskRecordRow | None:
         row = (
             self._db()
