@@ -130,7 +130,8 @@ class TaskRecord:
     standing: tuple[str, ...] = ()
     """Steps the user gave as how tasks of the kind are done from now on (the scope model reads them as
     lasting: "from now on add a short 'What went well' section", "老规矩：先夸，再说问题"): preferences of
-    the skill as well as steps."""
+    the skill as well as steps. Limits the user declared lasting (said "from now on", or listed under a
+    lead-in that says so) are here too, ahead of those only the scope model reads as lasting."""
     occasional: tuple[str, ...] = ()
     """The `requirements` the scope model reads as this request's only ("这次预算3000以内", "patient is
     34, keen runner"): under a skill's cap they give way to every task's lasting ones."""

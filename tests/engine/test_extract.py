@@ -1190,6 +1190,25 @@ def test_each_point_of_a_list_of_lasting_rules_is_a_rule_whatever_its_clause_rea
     assert not any("共享盘" in text for text in record.requirements), record.requirements
 
 
+def test_limits_the_user_declared_lasting_are_standing_preferences() -> None:
+    said = (
+        "can you sort the minutes from today's committee meeting\n\nhow I want minutes done from now on:\n"
+        "1. actions go first\n2. keep it to one page\n3. no names on the votes"
+    )
+    record = extract(
+        chunk(
+            ("user", said),
+            ("assistant", "**Minutes**\n\nActions:\n- Fix the gate\n\nVotes: carried 7-2."),
+            ("user", "good. this once leave the votes out, the chair asked"),
+            ("assistant", "**Minutes**\n\nActions:\n- Fix the gate"),
+        )
+    ).record
+    # Declared by the user, not read by the tagger: they rank with what the user always wants, ahead
+    # of the limits the tagger reads as lasting, under a skill's cap.
+    assert {"Actions go first", "One page", "No names on the votes"} <= set(record.standing), record.standing
+    assert not any("votes out" in text for text in record.standing), record.standing
+
+
 def test_a_second_request_that_ends_in_a_colon_announces_the_rules_after_it() -> None:
     from memskill.extract.turns import read_turns
 

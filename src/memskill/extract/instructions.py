@@ -280,6 +280,7 @@ def instructions(
     steps: list[str] = []
     requirements: dict[str, Requirement] = {}
     standing: list[str] = []
+    declared: list[str] = []  # limits said to hold from now on, or listed under a lead-in that says so
     seen: set[str] = set()
 
     def add(to: list[str], text: str) -> None:
@@ -347,6 +348,7 @@ def instructions(
                 # a list of rules is a rule by its place, whatever its clause reads as (a request, a fact).
                 rule = Requirement(text, False, turn.message.id, True, tag.confidence)
                 requirements.setdefault(_key(text), rule)
+                declared.append(text)
                 continue
             if tag.label == "task_request":
                 # The first request names the task; a later one in the same task is a part of it.
@@ -417,6 +419,8 @@ def instructions(
                     requirements[key] = Requirement(
                         text, corrects, turn.message.id, tag.lasts or general, tag.confidence
                     )
+                    if general or _rule_point(turn, tag) or STILL_LASTING.search(tag.text):
+                        declared.append(text)
         for tool in (tools_after or {}).get(turn.message.id, []):
             add(steps, tool)
         before_words = reply_words
@@ -426,7 +430,10 @@ def instructions(
         requests,
         kept,
         [r for r in requirements.values() if says_what(r.text)],
-        [step for step in dict.fromkeys(standing) if step in kept],
+        [
+            *(step for step in dict.fromkeys(standing) if step in kept),
+            *(rule for rule in dict.fromkeys(declared) if says_what(rule)),
+        ],
     )
 
 
