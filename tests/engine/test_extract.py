@@ -1294,3 +1294,23 @@ def test_a_limit_said_with_an_unsure_request_beside_it_still_corrects_the_answer
 
     assert corrects(0.2)
     assert not corrects(0.9)
+
+
+def test_a_sure_request_names_the_task_over_an_unsure_one_before_it() -> None:
+    """A description of the goods read as a request at .39 ("屏幕有两道细划痕") before "帮我看看收多少合适"
+    at 1.00: the sure request names the task. Two sure requests, or an unsure one alone, keep the first."""
+    from memskill.extract.instructions import instructions
+    from memskill.extract.turns import Turn
+    from memskill.tagger import Tag
+
+    def asks(text: str, confidence: float) -> Tag:
+        return Tag(text, "task_request", confidence, text, {"task_request": confidence})
+
+    def named(*tags: Tag) -> str:
+        turn = Turn(Message(role="user", content="…", id="u1"), tags, first=True, reacting=False)
+        return instructions([turn])[0][0]
+
+    goods, price = asks("屏幕有两道细划痕，贴了膜", 0.39), asks("帮我看看收多少合适", 1.0)
+    assert "收多少" in named(goods, price)
+    assert "划痕" in named(asks("屏幕有两道细划痕，贴了膜", 0.95), price)
+    assert "划痕" in named(goods, asks("帮我看看收多少合适", 0.6))

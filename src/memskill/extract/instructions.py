@@ -237,6 +237,19 @@ class Requirement(NamedTuple):
     ("好几个同事不喝") reads low, and a full skill leaves it out first."""
 
 
+UNSURE_REQUEST = 0.5
+SURE_REQUEST = 0.9
+
+
+def _outweighed(turn: Turn, tag: Tag) -> bool:
+    """Whether a clause read as a request, but unsurely (under `UNSURE_REQUEST`), comes before a sure one
+    of its turn (`SURE_REQUEST`): the sure one names the task, the other is what the user said first."""
+    later = turn.tags[turn.tags.index(tag) + 1 :]
+    return tag.confidence < UNSURE_REQUEST and any(
+        t.label == "task_request" and t.confidence >= SURE_REQUEST for t in later
+    )
+
+
 def _rule_point(turn: Turn, tag: Tag) -> bool:
     """Whether a clause opens a point of a list the turn introduced as lasting rules (`leads_rules`)."""
     at = turn.said.find(tag.text[:12])
@@ -353,6 +366,8 @@ def instructions(
             if tag.label == "task_request":
                 # The first request names the task; a later one in the same task is a part of it.
                 # (The request's words name it; a later one keeps its verb: "标注路途中值得品尝的美食".)
+                if not requests and _outweighed(turn, tag):
+                    continue  # "屏幕有两道细划痕…" at .39 before "帮我看看收多少合适" at 1.00
                 if requests:
                     if not one_off and not material and says_what(later := step_text(tag.text)):
                         add(steps, as_step(generalise(later)))
