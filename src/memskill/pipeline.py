@@ -159,12 +159,14 @@ class Pipeline:
             for chunk, extraction in extractions
         }
         with self.store.transaction():
+            gone = absorbed(self.store, job, parts, chunks, messages)
+            for stale in gone:
+                self._drop_record(scope, stale, outcome)
             for number, (chunk, extraction) in enumerate(extractions, start=1):
                 proposal = proposals.get(self._record_id(job, chunk))
-                self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal)
+                gone_ids = tuple(row.id for row in gone)
+                self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal, gone_ids)
                 self._report("storing memories and skills", number, len(extractions))
-            for stale in absorbed(self.store, job, parts, chunks, messages):
-                self._drop_record(scope, stale, outcome)
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
 
@@ -232,6 +234,7 @@ class Pipeline:
         outcome: Outcome,
         ledger: Ledger,
         proposal: Proposal | None,
+        gone: tuple[str, ...] = (),
     ) -> None:
         record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
@@ -278,7 +281,7 @@ class Pipeline:
             return
         if cluster.skill_id is None and not substantive:
             return
-        evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted), revised)
+        evidence = Evidence(record_id, record, tuple(lessons), tuple(retracted), revised, gone)
         self._update_skill(scope, cluster, evidence, outcome, self._usable(cluster, proposal, ledger))
 
     def _usable(self, cluster: ClusterRow, proposal: Proposal | None, ledger: Ledger) -> SkillUpdate | None:

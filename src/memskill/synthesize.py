@@ -60,6 +60,9 @@ class Evidence:
     """Preference texts the user has since contradicted: matching items are removed."""
     revised: bool = False
     """The record was stored before from a longer chunk: what it said then is withdrawn first."""
+    gone: tuple[str, ...] = ()
+    """Records removed in the same job, their chunks gone (`rechunk.absorbed`): what they said is
+    withdrawn first too."""
 
 
 @dataclass(frozen=True)
@@ -267,8 +270,11 @@ def synthesize(
     for record in earlier if previous is None else ():
         items, folded = merge(items, record, similarity, None)
         log += folded
-    if evidence.revised:
-        items, withdrawn = withdraw(items, evidence.record_id)
+    for record_id in (evidence.record_id,) if evidence.revised else ():
+        items, withdrawn = withdraw(items, record_id)
+        log += withdrawn
+    for record_id in evidence.gone:
+        items, withdrawn = withdraw(items, record_id)
         log += withdrawn
     if update is not None:
         may_remove = bool(evidence.record.corrections or evidence.retracted)

@@ -59,8 +59,10 @@ description: How this user wants tasks like "Look at Villa Romano" done.
 
 - Try for 12:45
 - Is it open on Mondays?
+- A quiet table (confirmed 2×)
 """
     found = unseen.check(markdown, messages)
-    assert found["details"] == ["Try for 12:45"]
+    # The count of records that agree with an item is no value of the dialogue.
+    assert found["details"] == ["Try for 12:45"] and found["preferences"] == 3
     assert found["questions"] == ["Is it open on Mondays?"]
     assert len(found["copies"]) == 1 and found["entity_name"] == ["Romano", "Villa"]

@@ -529,6 +529,34 @@ def test_no_two_task_records_of_a_conversation_hold_the_same_message(memory: Mem
                 held[source] = row.record["title"]
     kiln = [s for s in memory.store.list_skills(Scope("jude")) if "1222" in s.current.markdown]
     assert len(kiln) == 1, [s.current.name for s in kiln]
+    # What a removed record said is withdrawn from its skill: every item cites records that exist.
+    records = {
+        row.id for c in memory.store.list_clusters(Scope("jude")) for row in memory.store.task_records(c.id)
+    }
+    for skill in memory.store.list_skills(Scope("jude")):
+        for item in skill.current.items:
+            assert set(item.sources) <= records, (item.text, item.sources)
+
+
+def test_a_skill_cites_only_records_that_exist(memory: Memory) -> None:
+    # A CrossWOZ dialogue (tune split) whose boundaries move as it goes: a record whose chunk is gone
+    # shared a cluster with the record that took its messages, and its support stayed in the skill.
+    from paths import SHARED
+
+    from memskill.bench import unseen
+
+    path = SHARED / "data" / "dialogue-acts" / unseen.FILES["tune", "zh"]
+    if not path.is_file():
+        pytest.skip("the shared dialogue-act data is not here")
+    *_, messages = unseen.dialogues(path, 18)
+    for _ in send(memory, "u", "c", messages):
+        pass
+    records = {
+        row.id for c in memory.store.list_clusters(Scope("u")) for row in memory.store.task_records(c.id)
+    }
+    for skill in memory.store.list_skills(Scope("u")):
+        for item in skill.current.items:
+            assert set(item.sources) <= records, (item.text, item.sources)
 
 
 def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memory) -> None:

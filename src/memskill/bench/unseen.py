@@ -9,7 +9,8 @@ the report in brackets), beside the skills per dialogue (`skills`):
 
 - **details as preferences** (`details`): a User Preferences item that names a value of this one occasion: a
   digit, a date or clock time, or a proper name said in the dialogue ("Make it for 4 people", "评分是
-  4.5分以上的景点没"). A standing preference names none of them.
+  4.5分以上的景点没"). A standing preference names none of them; the count of records that agree with
+  an item, written after it ("（2 次确认）"), is not part of it.
 - **questions as preferences** (`questions`): a preference that asks something ("地址在哪", "Is it cheap?").
 - **assistant copies** (`copies`): a procedure item that repeats a sentence of the assistant that asks nothing
   (the offer "推荐您去故宫餐厅用餐" is not a step; its questions may be asked first).
@@ -50,6 +51,8 @@ _ASKS_EN = re.compile(
     r"\?|^(?:what|where|when|which|who|how|is|are|does|do|can|could|will|would)\b", re.IGNORECASE
 )
 _DETAIL = re.compile(r"\d")
+_SUPPORT = re.compile(r"（\d+ 次确认）$| \(confirmed \d+×\)$")
+"""The count of records that agree with an item, after its text: no value of the dialogue."""
 _HASHED = re.compile(r"task-[0-9a-f]{6}(?:-\d+)?")
 
 
@@ -117,12 +120,13 @@ def check(markdown: str, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
         s for m in messages if m["role"] == "assistant" for s in split_sentences(m["content"]) if not asks(s)
     ]
     heading = f"{document.name.replace('-', ' ')} {document.description}".lower()
+    preferences = [_SUPPORT.sub("", p) for p in document.preferences]
     return {
         "name": document.name,
         "steps": len(document.procedure),
-        "preferences": len(document.preferences),
-        "details": [p for p in document.preferences if names_detail(p, names)],
-        "questions": [p for p in document.preferences if asks(p)],
+        "preferences": len(preferences),
+        "details": [p for p in preferences if names_detail(p, names)],
+        "questions": [p for p in preferences if asks(p)],
         "copies": [s for s in document.procedure if repeats(s, replies)],
         "entity_name": sorted(n for n in names if n.lower() in heading),
     }
