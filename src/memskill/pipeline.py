@@ -42,7 +42,7 @@ from memskill.models import (
 )
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder
-from memskill.rechunk import absorbed, reaches_past, record_id
+from memskill.rechunk import absorbed, moved, record_id, with_task_start
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
@@ -127,17 +127,19 @@ class Pipeline:
                 self._finish(job, outcome, ledger)
             return outcome.as_dict()
         context = self.store.recent_messages(job.user_id, job.conversation_id, CONTEXT_MESSAGES, new_ids)
+        if len(context) >= CONTEXT_MESSAGES:
+            context = with_task_start(self.store, job, context)
         messages = [*context, *new]
         fresh = set(new_ids)
         tags = tuple(str(t) for t in payload.get("tags", []))
         parts = task_chunks(job.conversation_id, messages, self.stages.segment(messages, ledger))
-        # A chunk with new messages is a task to record; so is an older chunk whose stored record
-        # reaches past it (a later turn moved its boundary): that record is written again, shorter.
+        # A chunk with new messages is a task to record; so is an older chunk whose stored record a
+        # later turn's boundary moved (`rechunk.moved`): that record is written again.
         chunks = [
             chunk
             for chunk in parts
             if any(m.id in fresh for m in chunk.messages)
-            or reaches_past(self.store.get_task_record(self._record_id(job, chunk)), chunk)
+            or moved(self.store.get_task_record(self._record_id(job, chunk)), chunk, fresh)
         ]
         extractions = []
         for number, chunk in enumerate(chunks, start=1):
@@ -165,7 +167,8 @@ class Pipeline:
             for number, (chunk, extraction) in enumerate(extractions, start=1):
                 proposal = proposals.get(self._record_id(job, chunk))
                 gone_ids = tuple(row.id for row in gone)
-                self._store_chunk(job, scope, chunk, extraction, tags, outcome, ledger, proposal, gone_ids)
+                args = (tags, outcome, ledger, proposal, gone_ids, frozenset(fresh))
+                self._store_chunk(job, scope, chunk, extraction, *args)
                 self._report("storing memories and skills", number, len(extractions))
             self._finish(job, outcome, ledger)
         return outcome.as_dict()
@@ -235,10 +238,11 @@ class Pipeline:
         ledger: Ledger,
         proposal: Proposal | None,
         gone: tuple[str, ...] = (),
+        fresh: frozenset[str] = frozenset(),
     ) -> None:
         record_id = self._record_id(job, chunk)
         existing_record = self.store.get_task_record(record_id)
-        revised = reaches_past(existing_record, chunk)
+        revised = moved(existing_record, chunk, fresh)
         cluster = self._cluster_for(scope, job.conversation_id, extraction.record, existing_record)
         self.memories.episode(job, scope, record_id, chunk, extraction.record, tags, outcome)
         for fact in extraction.facts:

@@ -1,12 +1,14 @@
 """Task records whose chunk a later turn changed. Segmentation runs again on every turn, so a boundary
 can move after a chunk was recorded: a chunk that lost messages is recorded again, shorter
-(`reaches_past`); a chunk that is gone, its messages now in other chunks, leaves a record to remove
-(`absorbed`), or it would make a second skill of the task that took its messages.
+(`moved`); a chunk that is gone, its messages now in other chunks, leaves a record to remove
+(`absorbed`), or it would make a second skill of the task that took its messages. A job reads the
+last messages of its conversation; a task longer than that is read from its start (`with_task_start`),
+or its part in the window would be recorded again as a task of its own, once per turn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from memskill.consolidate import stable_id
 from memskill.models import Job, Message, TaskChunk
@@ -18,11 +20,15 @@ def record_id(job: Job, first_message_id: str) -> str:
     return stable_id("rec_", job.user_id, job.conversation_id, first_message_id)
 
 
-def reaches_past(stored: TaskRecordRow | None, chunk: TaskChunk) -> bool:
-    """Whether a chunk's stored record holds messages the chunk no longer has (a later turn moved the
-    boundary): the record is then written again, shorter."""
+def moved(stored: TaskRecordRow | None, chunk: TaskChunk, fresh: Collection[str] = ()) -> bool:
+    """Whether a later turn moved a boundary of a chunk's stored record: the record holds messages the
+    chunk no longer has (it is written again, shorter), or the chunk holds earlier messages the record
+    does not, those of a chunk that is gone (`absorbed`), besides the `fresh` ones of this job."""
+    if stored is None:
+        return False
+    sources = set(stored.record.get("sources", []))
     held = {m.id for m in chunk.messages}
-    return stored is not None and any(source not in held for source in stored.record.get("sources", []))
+    return bool(sources - held) or any(m.id not in sources and m.id not in fresh for m in chunk.messages)
 
 
 def absorbed(
@@ -40,3 +46,18 @@ def absorbed(
     claimed = {m.id for chunk in recorded for m in chunk.messages}
     found = (store.get_task_record(record_id(job, m.id)) for m in messages[1:] if m.id not in starts)
     return [row for row in found if row and any(s in claimed for s in row.record.get("sources", []))]
+
+
+def with_task_start(store: Store, job: Job, context: Sequence[Message]) -> list[Message]:
+    """`context` reaching back to the first message of the recorded task its first message belongs to."""
+    first = context[0].id
+    holding = [
+        row
+        for row in store.conversation_records(job.user_id, job.conversation_id)
+        if first in row.record.get("sources", [])
+    ]
+    if not holding:
+        return list(context)
+    sources = list(holding[-1].record["sources"])
+    earlier = sources[: sources.index(first)]
+    return [*store.messages_by_ids(earlier), *context]

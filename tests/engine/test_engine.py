@@ -538,6 +538,24 @@ def test_no_two_task_records_of_a_conversation_hold_the_same_message(memory: Mem
             assert set(item.sources) <= records, (item.text, item.sources)
 
 
+def test_a_task_longer_than_the_context_is_read_from_its_start(memory: Memory) -> None:
+    # A museum officer's second conversation: labels, then catalogue records with tool calls, over the
+    # sixteen messages a job reads. Its part in the window was recorded again as a task of its own on
+    # each turn (a record starting at a tool result), and what it said counted three times.
+    from importlib import resources
+
+    users = json.loads(resources.files("memskill.bench").joinpath("devset_extra.json").read_text("utf-8"))
+    [nell] = [user for user in users["users"] if user["user_id"] == "dev-nell"]
+    conversation = nell["conversations"][1]
+    for _ in send(memory, "nell", conversation["conversation_id"], conversation["messages"]):
+        pass
+    rows = memory.store.conversation_records("nell", conversation["conversation_id"])
+    firsts = memory.store.messages_by_ids([row.record["sources"][0] for row in rows])
+    assert all(message.role == "user" for message in firsts), [m.content[:40] for m in firsts]
+    held = [source for row in rows for source in row.record["sources"]]
+    assert len(held) == len(set(held))
+
+
 def test_a_skill_cites_only_records_that_exist(memory: Memory) -> None:
     # A CrossWOZ dialogue (tune split) whose boundaries move as it goes: a record whose chunk is gone
     # shared a cluster with the record that took its messages, and its support stayed in the skill.
@@ -610,3 +628,19 @@ def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memo
 
 def _with(call: dict[str, Any], arguments: str, call_id: str = "c1") -> dict[str, Any]:
     return {**call, "id": call_id, "function": {**call["function"], "arguments": arguments}}
+
+
+def test_a_record_is_written_again_when_a_boundary_of_its_chunk_moved() -> None:
+    from memskill.models import Message, TaskChunk
+    from memskill.rechunk import moved
+    from memskill.stores.base import TaskRecordRow
+
+    stored = TaskRecordRow("rec_1", "u", "clu_1", "c", {"sources": ["a", "b"]}, 1)
+
+    def chunk(*ids: str) -> TaskChunk:
+        return TaskChunk("c", "", tuple(Message("user", ids_, id=ids_) for ids_ in ids))
+
+    assert not moved(stored, chunk("a", "b", "c"), fresh={"c"})  # the task went on: this job records it
+    assert moved(stored, chunk("a", "b", "c"))  # it took the messages of a chunk that is gone
+    assert moved(stored, chunk("a"))  # it lost messages to the next chunk
+    assert not moved(None, chunk("a"))

@@ -952,6 +952,8 @@ def test_task_records(any_store: Store) -> None:
     assert any_store.latest_task_record("u1", "c1") == rows[1]
     assert any_store.latest_task_record("u1", "c2") == rows[2]
     assert any_store.latest_task_record("u2", "c1") is None
+    assert any_store.conversation_records("u1", "c1") == [rows[0], rows[1]]
+    assert any_store.conversation_records("u2", "c1") == []
     tied = record("r4", "k1", "c1", 30)  # same time as r2: the later stored one is the latest
     any_store.add_task_record(tied)
     assert any_store.latest_task_record("u1", "c1") == tied

@@ -302,7 +302,8 @@ def extract_tool_lessons(messages: Sequence[Message]) -> list[ToolLessonDraft]:
 
 def tool_steps(messages: Sequence[Message], chinese: bool) -> dict[str, list[str]]:
     """Each tool the assistant called, as a step ("调用 get_weather（参数：city、days）"), under the id of
-    the user message it answered, in call order; the arguments are those of the call that worked."""
+    the user message it answered, in call order; the arguments are those of the calls that worked (a
+    tool asked first for a month, then for a month and a category, takes both), else of the last call."""
     calls = _calls(messages)
     after: dict[str, list[str]] = {}
     seen: set[str] = set()
@@ -315,10 +316,8 @@ def tool_steps(messages: Sequence[Message], chinese: bool) -> dict[str, list[str
                 continue
             seen.add(call.name)
             mine = [c for c in calls if c.tool == call.name]
-            good = next(
-                (c for c in mine if c.result is not None and c.error is None), mine[-1] if mine else None
-            )
-            keys = list((_arguments(good.arguments) or {}) if good is not None else {})
+            good = [c for c in mine if c.result is not None and c.error is None] or mine[-1:]
+            keys = list(dict.fromkeys(key for c in good for key in _arguments(c.arguments) or {}))
             if chinese:
                 text = CALL_STEP["zh"].format(tool=call.name) + (
                     f"（参数：{'、'.join(keys)}）" if keys else ""

@@ -339,6 +339,10 @@ class SkillStore(Protocol):
 
     def task_records(self, cluster_id: str) -> list[TaskRecordRow]: ...
 
+    def conversation_records(self, user_id: str, conversation_id: str) -> list[TaskRecordRow]:
+        """A conversation's task records, oldest first."""
+        ...
+
     def delete_task_record(self, record_id: str) -> None:
         """Remove a task record; a cluster left with no record is removed with it (delete its skill
         first)."""

@@ -128,6 +128,14 @@ class SkillQueries(Host):
         )
         return None if row is None else _record(row)
 
+    def conversation_records(self, user_id: str, conversation_id: str) -> list[TaskRecordRow]:
+        rows = self._rows(
+            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+            "WHERE user_id = %s AND conversation_id = %s ORDER BY create_time, seq",
+            (user_id, conversation_id),
+        )
+        return [_record(row) for row in rows]
+
     def latest_task_record(self, user_id: str, conversation_id: str) -> TaskRecordRow | None:
         row = self._row(
             "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "

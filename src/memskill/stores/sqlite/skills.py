@@ -111,6 +111,14 @@ class SkillQueries(Host):
             None if row is None else TaskRecordRow(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
         )
 
+    def conversation_records(self, user_id: str, conversation_id: str) -> list[TaskRecordRow]:
+        rows = self._db().execute(
+            "SELECT id, user_id, cluster_id, conversation_id, record, create_time FROM task_records "
+            "WHERE user_id = ? AND conversation_id = ? ORDER BY create_time, rowid",
+            (user_id, conversation_id),
+        )
+        return [TaskRecordRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
     def latest_task_record(self, user_id: str, conversation_id: str) -> TaskRecordRow | None:
         row = (
             self._db()
