@@ -27,8 +27,8 @@ round), `tune-4` (dev-wu, dev-kai, common kinds of task, after the third), `tune
 dev-lena, after the fourth), `tune-6` (dev-fang, dev-noor, after the fifth), `tune-7` (dev-tang,
 dev-rosa, after the sixth), `tune-8` (dev-lu, dev-ben, after the seventh), `tune-9` (dev-yao,
 dev-ruth, after the eighth), `tune-10` (dev-mei, dev-owen, after the ninth), `tune-11` (dev-pei,
-dev-jude, after the tenth) and `tune-12` (dev-qiao, dev-nell, after the eleventh) likewise. Each is
-reported separately.
+dev-jude, after the tenth), `tune-12` (dev-qiao, dev-nell, after the eleventh) and `tune-13` (dev-rong,
+dev-cal, after the twelfth) likewise. Each is reported separately.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from memskill.skillfile import parse
 
 MATCH_COSINE = 0.8
 COPY_SHARE = 0.8
-SPLITS = ("tune", "held-out", *(f"tune-{n}" for n in range(2, 13)))
+SPLITS = ("tune", "held-out", *(f"tune-{n}" for n in range(2, 14)))
 SECTIONS = {"steps": "procedure", "preferences": "preferences", "lessons": "experience"}
 
 
