@@ -20,7 +20,7 @@ import numpy as np
 
 from memskill.consolidate import stable_id
 from memskill.extract.scope_words import AS_BEFORE
-from memskill.extract.shape import table_columns
+from memskill.extract.shape import table_columns, unnamed_table
 from memskill.generalise import names_in
 from memskill.kinds import TaskKind
 from memskill.models import Scope, TaskRecord, now_ms
@@ -192,8 +192,10 @@ class Chooser:
         `_tool_overlap` of the same clusters."""
         other: set[str] = set()
         same: set[str] = set()
-        if not record.shape:
-            return other, same  # no answer (thanks, a correction not yet answered): its form is unknown
+        if not record.shape or unnamed_table(record.shape):
+            # No answer (thanks, a correction not yet answered), or a table of unnamed columns (a plate
+            # map's 1–12): its form is unknown.
+            return other, same
         columns = table_columns(record.shape)
         for index, cluster in enumerate(clusters):
             similarity = float(cluster.centroid @ vector)

@@ -355,3 +355,6 @@ def test_a_task_whose_answer_is_a_table_of_other_columns_is_another_task(memory)
     prose = TaskRecord(guide, guide, (), (), (), (), "", "zh", (), shape=("包含：停车、入住",))
     assert chosen(prose, 0.45) != "reviews"
     assert chosen(replace(prose, shape=()), 0.45) == "reviews"  # no answer yet: its form is unknown
+    # a table whose columns have no names (a plate map's 1–12) has no columns to compare either
+    grid = replace(prose, shape=("a bold one-line summary at the top", "用表格"))
+    assert chosen(grid, 0.5) == "reviews"

@@ -249,6 +249,13 @@ def table_columns(shape: Sequence[str]) -> frozenset[str]:
 
 
 _COLUMNS = re.compile(r"^(?:用表格（列：|a table \(columns: )(.+)[）)]$")
+
+
+def unnamed_table(shape: Sequence[str]) -> bool:
+    """Whether an accepted answer held a table whose columns have no names (a plate map's 1–12)."""
+    return any(part in ("用表格", "a table") for part in shape)
+
+
 _AMOUNT = re.compile(
     r"[×x*]?\s*\d+(?:\.\d+)?(?:\s*[–~/-]\s*\d+(?:\.\d+)?)?\s*"
     r"(?:分钟|小时|秒|次|组|个|人份|克|公里|km|min(?:utes?)?|reps?|sets?)?",
