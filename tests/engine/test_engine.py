@@ -510,17 +510,32 @@ def test_a_like_reverses_only_the_dislike_of_the_same_thing(memory: Memory) -> N
     assert any("不吃辣" in text for text in active), active
 
 
+def send_dev_conversation(memory: Memory, dev_user: str, index: int, as_user: str) -> str:
+    """Send one conversation of a dev-set user (`bench/devset_extra.json`) turn by turn; its id."""
+    from importlib import resources
+
+    users = json.loads(resources.files("memskill.bench").joinpath("devset_extra.json").read_text("utf-8"))
+    [user] = [user for user in users["users"] if user["user_id"] == dev_user]
+    conversation = user["conversations"][index]
+    for _ in send(memory, as_user, conversation["conversation_id"], conversation["messages"]):
+        pass
+    return str(conversation["conversation_id"])
+
+
+def assert_items_cite_stored_records(memory: Memory, user: str) -> None:
+    """Every item of the user's skills cites only task records that are stored."""
+    scope = Scope(user)
+    records = {row.id for c in memory.store.list_clusters(scope) for row in memory.store.task_records(c.id)}
+    for skill in memory.store.list_skills(scope):
+        for item in skill.current.items:
+            assert set(item.sources) <= records, (item.text, item.sources)
+
+
 def test_no_two_task_records_of_a_conversation_hold_the_same_message(memory: Memory) -> None:
     # A potter's conversation sent turn by turn: small talk, then a kiln request that the small talk's
     # chunk held until the request's next turn moved the boundary. The chunk that is gone leaves no
     # record behind, so the kiln task makes one skill, not two.
-    from importlib import resources
-
-    users = json.loads(resources.files("memskill.bench").joinpath("devset_extra.json").read_text("utf-8"))
-    [jude] = [user for user in users["users"] if user["user_id"] == "dev-jude"]
-    conversation = jude["conversations"][0]
-    for _ in send(memory, "jude", conversation["conversation_id"], conversation["messages"]):
-        pass
+    send_dev_conversation(memory, "dev-jude", 0, "jude")
     held: dict[str, str] = {}
     for cluster in memory.store.list_clusters(Scope("jude")):
         for row in memory.store.task_records(cluster.id):
@@ -530,26 +545,15 @@ def test_no_two_task_records_of_a_conversation_hold_the_same_message(memory: Mem
     kiln = [s for s in memory.store.list_skills(Scope("jude")) if "1222" in s.current.markdown]
     assert len(kiln) == 1, [s.current.name for s in kiln]
     # What a removed record said is withdrawn from its skill: every item cites records that exist.
-    records = {
-        row.id for c in memory.store.list_clusters(Scope("jude")) for row in memory.store.task_records(c.id)
-    }
-    for skill in memory.store.list_skills(Scope("jude")):
-        for item in skill.current.items:
-            assert set(item.sources) <= records, (item.text, item.sources)
+    assert_items_cite_stored_records(memory, "jude")
 
 
 def test_a_task_longer_than_the_context_is_read_from_its_start(memory: Memory) -> None:
     # A museum officer's second conversation: labels, then catalogue records with tool calls, over the
     # sixteen messages a job reads. Its part in the window was recorded again as a task of its own on
     # each turn (a record starting at a tool result), and what it said counted three times.
-    from importlib import resources
-
-    users = json.loads(resources.files("memskill.bench").joinpath("devset_extra.json").read_text("utf-8"))
-    [nell] = [user for user in users["users"] if user["user_id"] == "dev-nell"]
-    conversation = nell["conversations"][1]
-    for _ in send(memory, "nell", conversation["conversation_id"], conversation["messages"]):
-        pass
-    rows = memory.store.conversation_records("nell", conversation["conversation_id"])
+    conversation_id = send_dev_conversation(memory, "dev-nell", 1, "nell")
+    rows = memory.store.conversation_records("nell", conversation_id)
     firsts = memory.store.messages_by_ids([row.record["sources"][0] for row in rows])
     assert all(message.role == "user" for message in firsts), [m.content[:40] for m in firsts]
     held = [source for row in rows for source in row.record["sources"]]
@@ -569,12 +573,7 @@ def test_a_skill_cites_only_records_that_exist(memory: Memory) -> None:
     *_, messages = unseen.dialogues(path, 18)
     for _ in send(memory, "u", "c", messages):
         pass
-    records = {
-        row.id for c in memory.store.list_clusters(Scope("u")) for row in memory.store.task_records(c.id)
-    }
-    for skill in memory.store.list_skills(Scope("u")):
-        for item in skill.current.items:
-            assert set(item.sources) <= records, (item.text, item.sources)
+    assert_items_cite_stored_records(memory, "u")
 
 
 def test_a_tool_failure_fixed_in_an_earlier_turn_stays_in_the_skill(memory: Memory) -> None:
