@@ -42,7 +42,8 @@ from memskill.models import (
 )
 from memskill.prompts.skill_update import SkillUpdate
 from memskill.providers.embedders import Embedder
-from memskill.rechunk import absorbed, moved, record_id, with_task_start
+from memskill.rechunk import absorbed, moved, with_task_start
+from memskill.rechunk import record_id as rechunk_record_id
 from memskill.skill_items import corrected_items
 from memskill.stages import Stages
 from memskill.stores.base import ClusterRow, Store, TaskRecordRow
@@ -198,7 +199,7 @@ class Pipeline:
 
     @staticmethod
     def _record_id(job: Job, chunk: TaskChunk) -> str:
-        return record_id(job, chunk.messages[0].id)
+        return rechunk_record_id(job, chunk.messages[0].id)
 
     def _propose(
         self, scope: Scope, job: Job, chunk: TaskChunk, extraction: Extraction, ledger: Ledger

@@ -59,7 +59,8 @@ class Evidence:
     retracted: tuple[str, ...] = ()
     """Preference texts the user has since contradicted: matching items are removed."""
     revised: bool = False
-    """The record was stored before from a longer chunk: what it said then is withdrawn first."""
+    """The record was stored before from a chunk whose boundary a later turn moved (`rechunk.moved`):
+    what it said then is withdrawn first."""
     gone: tuple[str, ...] = ()
     """Records removed in the same job, their chunks gone (`rechunk.absorbed`): what they said is
     withdrawn first too."""
