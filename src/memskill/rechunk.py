@@ -48,8 +48,14 @@ def absorbed(
     return [row for row in found if row and any(s in claimed for s in row.record.get("sources", []))]
 
 
+TASK_REACH = 64
+"""The most earlier messages a job reads back to reach its task's start: a task longer than that (an
+agent's session of hundreds of tool calls) is read from this far back, so a turn's work stays bounded."""
+
+
 def with_task_start(store: Store, job: Job, context: Sequence[Message]) -> list[Message]:
-    """`context` reaching back to the first message of the recorded task its first message belongs to."""
+    """`context` reaching back to the first message of the recorded task its first message belongs to,
+    by at most `TASK_REACH` messages."""
     first = context[0].id
     holding = [
         row
@@ -59,5 +65,5 @@ def with_task_start(store: Store, job: Job, context: Sequence[Message]) -> list[
     if not holding:
         return list(context)
     sources = list(holding[-1].record["sources"])
-    earlier = sources[: sources.index(first)]
+    earlier = sources[: sources.index(first)][-TASK_REACH:]
     return [*store.messages_by_ids(earlier), *context]

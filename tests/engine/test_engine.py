@@ -643,3 +643,23 @@ def test_a_record_is_written_again_when_a_boundary_of_its_chunk_moved() -> None:
     assert moved(stored, chunk("a", "b", "c"))  # it took the messages of a chunk that is gone
     assert moved(stored, chunk("a"))  # it lost messages to the next chunk
     assert not moved(None, chunk("a"))
+
+
+def test_a_job_reads_back_to_its_tasks_start_by_a_bounded_number_of_messages() -> None:
+    from memskill.models import Job, Message
+    from memskill.rechunk import TASK_REACH, with_task_start
+    from memskill.stores.base import TaskRecordRow
+
+    ids = [f"m{n}" for n in range(200)]
+
+    class Records:
+        def conversation_records(self, user_id: str, conversation_id: str) -> list[TaskRecordRow]:
+            return [TaskRecordRow("rec_1", "u", "clu_1", "c", {"sources": ids}, 1)]
+
+        def messages_by_ids(self, wanted: list[str]) -> list[Message]:
+            return [Message("user", i, id=i) for i in wanted]
+
+    job = Job(id="j", user_id="u", conversation_id="c", kind="ingest", status="running")
+    window = [Message("user", i, id=i) for i in ids[-16:]]
+    read = with_task_start(Records(), job, window)  # type: ignore[arg-type]
+    assert [m.id for m in read] == ids[-16 - TASK_REACH :]
