@@ -1227,3 +1227,18 @@ def test_keyword_searches_of_several_lists_equal_one_search_each(any_store: Stor
     assert [h.id for h in together["skills", ""]] == ["s1"]
     assert together["items", "tool"] == []
     assert any_store.keyword_searches(Scope("u1"), [], match, 10) == {}
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_the_vector_index(any_store: Store) -> None:
+    """A job whose writes roll back (its lease was lost) may have searched after writing, inside its
+    transaction. The next write to commit moves the user's revision to the number the rolled-back one
+    had; the index must still hold what was committed, not what was rolled back."""
+    any_store.insert_item(item("kept"), unit(8, 1), E1)
+    assert nearest(any_store, unit(8, 1)) == ["kept"]
+    with pytest.raises(RuntimeError), any_store.transaction():
+        any_store.insert_item(item("rolled-back", "likes trains"), unit(8, 2), E1)
+        nearest(any_store, unit(8, 2))  # (SQLite's index reads the write; PostgreSQL's searches do not)
+        raise RuntimeError("the lease was lost")
+    any_store.insert_item(item("committed", "likes boats"), unit(8, 3), E1)
+    found = nearest(any_store, unit(8, 3))
+    assert "committed" in found and "rolled-back" not in found

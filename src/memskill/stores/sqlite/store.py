@@ -102,6 +102,10 @@ class SQLiteStore(JobQueries, SkillQueries, SearchQueries, AdminQueries, DumpQue
                 yield
             except BaseException:
                 db.execute("ROLLBACK")
+                # The in-memory indexes may hold rows this transaction wrote and, once a later write
+                # moves a user's revision to the same number, would pass for current: rebuild them.
+                with self._cache_lock:
+                    self._vectors.clear()
                 raise
             else:
                 db.execute("COMMIT")
