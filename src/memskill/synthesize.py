@@ -15,6 +15,7 @@ rewritten wholesale, so what the skill learned from earlier tasks survives a new
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -64,6 +65,16 @@ class Evidence:
     gone: tuple[str, ...] = ()
     """Records removed in the same job, their chunks gone (`rechunk.absorbed`): what they said is
     withdrawn first too."""
+
+
+SUPPORT_NOTE = {"zh": "（{} 次确认）", "en": " (confirmed {}×)"}
+"""What a rendered item says after its text when more than one task record agrees with it."""
+_SUPPORT_NOTE = re.compile(r"（\d+ 次确认）$| \(confirmed \d+×\)$")
+
+
+def without_support(text: str) -> str:
+    """A rendered item without its `SUPPORT_NOTE`."""
+    return _SUPPORT_NOTE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -311,16 +322,12 @@ def document(
         return tuple(item.text for item in draft.items if item.section == section)
 
     def with_support(section: str) -> tuple[str, ...]:
-        out = []
-        for item in draft.items:
-            if item.section == section:
-                suffix = (
-                    f"（{item.support} 次确认）"
-                    if draft.language == "zh"
-                    else f" (confirmed {item.support}×)"
-                )
-                out.append(item.text + (suffix if item.support > 1 else ""))
-        return tuple(out)
+        note = SUPPORT_NOTE["zh" if draft.language == "zh" else "en"]
+        return tuple(
+            item.text + (note.format(item.support) if item.support > 1 else "")
+            for item in draft.items
+            if item.section == section
+        )
 
     updated = time.strftime("%Y-%m-%d", time.gmtime(int(metadata.get("updated_at_ms", "0")) / 1000 or None))
     # The note about replaced values only when something in the skill was replaced.

@@ -51,8 +51,6 @@ _ASKS_EN = re.compile(
     r"\?|^(?:what|where|when|which|who|how|is|are|does|do|can|could|will|would)\b", re.IGNORECASE
 )
 _DETAIL = re.compile(r"\d")
-_SUPPORT = re.compile(r"（\d+ 次确认）$| \(confirmed \d+×\)$")
-"""The count of records that agree with an item, after its text: no value of the dialogue."""
 _HASHED = re.compile(r"task-[0-9a-f]{6}(?:-\d+)?")
 
 
@@ -105,6 +103,7 @@ def check(markdown: str, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
     """The properties of one SKILL.md written from `messages`."""
     from memskill.extract.prose import split_sentences
     from memskill.generalise import names_a_value, names_in
+    from memskill.synthesize import without_support
 
     document = parse(markdown)
     said = " ".join(m["content"] for m in messages)
@@ -120,7 +119,7 @@ def check(markdown: str, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
         s for m in messages if m["role"] == "assistant" for s in split_sentences(m["content"]) if not asks(s)
     ]
     heading = f"{document.name.replace('-', ' ')} {document.description}".lower()
-    preferences = [_SUPPORT.sub("", p) for p in document.preferences]
+    preferences = [without_support(p) for p in document.preferences]  # its count is no value of the dialogue
     return {
         "name": document.name,
         "steps": len(document.procedure),

@@ -185,21 +185,16 @@ _TYPES = {
 def _type_change(key: str, before: object, after: object, error: str, tool: str, chinese: bool) -> str | None:
     """A rule for one argument the fix passed as another JSON type ("materials" as a list, not one
     string of names): the type is the lesson, with a short example of the value that worked."""
-    if before is None or after is None or _TYPES.get(type(before)) == _TYPES.get(type(after)):
-        return None
-    if type(before) not in _TYPES or type(after) not in _TYPES:
-        return None
+    was, now = _TYPES.get(type(before)), _TYPES.get(type(after))
+    if was is None or now is None or was == now:
+        return None  # (a missing argument or null has no type here; an int for a float is one type)
     example = shorten(json.dumps(after[:2] if isinstance(after, list) else after, ensure_ascii=False), 60)
     if isinstance(after, list) and len(after) > 2:
         example = example[:-1] + ", …]"
     example = example.replace('"', "'")
     if chinese:
-        return (
-            f"{tool} 的 {key} 要传{_TYPES[type(after)][1]}（如 {example}），"
-            f"不要传{_TYPES[type(before)][1]}（报错：{error}）"
-        )
-    was, now = _TYPES[type(before)][0], _TYPES[type(after)][0]
-    return f"{tool}: pass {key} as {now} (e.g. {example}), not as {was} (that failed: '{error}')"
+        return f"{tool} 的 {key} 要传{now[1]}（如 {example}），不要传{was[1]}（报错：{error}）"
+    return f"{tool}: pass {key} as {now[0]} (e.g. {example}), not as {was[0]} (that failed: '{error}')"
 
 
 def _fixed(failed: _Call, fix: _Call, tool: str, chinese: bool) -> str | None:
