@@ -140,8 +140,9 @@ class Chooser:
             kinds = {c.id: kind_of_name(names.get(c.id, "")) or recognise([c.title]) for c in clusters}
             # A cluster of another recognised kind (an email cluster for a weekly report) is never joined,
             # however similar the texts: its skill would mix two procedures.
-            tools = self._tool_overlap(record, clusters)
-            other, same = self._forms(record, clusters, vector, tools)
+            rows = _Rows(self.store)  # each cluster's records, read once for both checks
+            tools = self._tool_overlap(record, clusters, rows)
+            other, same = self._forms(record, clusters, vector, tools, rows)
             centroids = np.stack(
                 [
                     c.centroid
@@ -180,7 +181,12 @@ class Chooser:
         )
 
     def _forms(
-        self, record: TaskRecord, clusters: Sequence[ClusterRow], vector: np.ndarray, tools: np.ndarray
+        self,
+        record: TaskRecord,
+        clusters: Sequence[ClusterRow],
+        vector: np.ndarray,
+        tools: np.ndarray,
+        rows: _Rows,
     ) -> tuple[set[str], set[str]]:
         """The clusters (near enough to be joined at all) of another form and of the same form as the
         record's accepted answer. Of another: their tasks' answers were tables none of whose columns the
@@ -201,7 +207,7 @@ class Chooser:
             similarity = float(cluster.centroid @ vector)
             if similarity < KIND_JOIN_COSINE:
                 continue
-            shapes = [row.record.get("shape", ()) for row in self.store.task_records(cluster.id)]
+            shapes = [row.record.get("shape", ()) for row in rows(cluster.id)]
             theirs = [table_columns(shape) for shape in shapes if shape]
             if columns and any(len(columns & mine) >= SAME_COLUMNS * len(columns | mine) for mine in theirs):
                 same.add(cluster.id)
@@ -214,16 +220,14 @@ class Chooser:
                 other.add(cluster.id)
         return other, same
 
-    def _tool_overlap(self, record: TaskRecord, clusters: Sequence[ClusterRow]) -> np.ndarray:
+    def _tool_overlap(self, record: TaskRecord, clusters: Sequence[ClusterRow], rows: _Rows) -> np.ndarray:
         """Per cluster, the Jaccard overlap of the tools its tasks called with those `record` called."""
         overlap = np.zeros(len(clusters), dtype=np.float32)
         called = set(record.tools)
         if not called:
             return overlap
         for index, cluster in enumerate(clusters):
-            theirs = {
-                str(t) for row in self.store.task_records(cluster.id) for t in row.record.get("tools", [])
-            }
+            theirs = {str(t) for row in rows(cluster.id) for t in row.record.get("tools", [])}
             if theirs:
                 overlap[index] = len(called & theirs) / len(called | theirs)
         return overlap
@@ -246,11 +250,11 @@ class Chooser:
         if previous is None:
             return None
         before = next((c for c in clusters if c.id == previous.cluster_id), None)
-        if (
-            before is not None
-            and before.id in self._forms(record, [before], vector, self._tool_overlap(record, [before]))[0]
-        ):
-            return None
+        if before is not None:
+            rows = _Rows(self.store)
+            tools = self._tool_overlap(record, [before], rows)
+            if before.id in self._forms(record, [before], vector, tools, rows)[0]:
+                return None
         previous_kind = record_kind(
             str(previous.record.get("title", "")),
             str(previous.record.get("goal", "")),
@@ -288,6 +292,19 @@ _ALSO = re.compile(r"还有(?![，,、。：:\s]|就是|点|些|一点)")
 """A request that opens "还有" + what it is about ("还有下周的菜单和备货单，帮我排一下") brings another task;
 "还有，…" / "还有就是…" goes on with the same one (segmentation, which cuts on cues, does not use it:
 "还有" opens many a turn of one task)."""
+
+
+class _Rows:
+    """A cluster's task records, read from the store once per choice however many checks ask."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.read: dict[str, list[TaskRecordRow]] = {}
+
+    def __call__(self, cluster_id: str) -> list[TaskRecordRow]:
+        if cluster_id not in self.read:
+            self.read[cluster_id] = self.store.task_records(cluster_id)
+        return self.read[cluster_id]
 
 
 def _closer_elsewhere(before: ClusterRow | None, clusters: Sequence[ClusterRow], vector: np.ndarray) -> bool:
