@@ -919,6 +919,14 @@ def test_rules_written_one_to_a_line_after_their_lead_in_are_the_users_own() -> 
     # Lines of items after a lead-in are material, as before: a running order, a recipe.
     running = "links for sunday please\n\nrunning order:\nOPEN\nTrack one by a band\nLINK\nTrack two"
     assert own_sentences(running) == ["links for sunday please"]
+    # so are this occasion's details, one to a line
+    week = (
+        "fixtures letter please\n\nthis week's lot:\n"
+        "Y7 football v Beaumont, away, Tues 20th, KO 3.45, meet reception and we go on the minibus\n"
+        "Y8 netball v St Aidan's at home, Weds 21st, starts 3.30 in the sports hall, changed by 3.05\n"
+        "Y10 hockey v Hollins Park, away, Sat 24th, starts 10am, meet at the front gate, bring a gum shield"
+    )
+    assert own_sentences(week) == ["fixtures letter please"]
 
 
 def test_an_approval_ahead_of_the_next_request_stays_with_the_task_it_approves() -> None:
